@@ -1,0 +1,7 @@
+"""`python -m pilotlab` is the `pilotlab` console script."""
+
+import sys
+
+from pilotlab.cli import main
+
+sys.exit(main())

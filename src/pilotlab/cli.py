@@ -1,0 +1,101 @@
+"""The `pilotlab` console script: ``pilotlab <pillar> <verb> [--field value ...] [--config FILE]``.
+
+Each pillar module named in `PILLARS` exposes ``COMMANDS: dict[str, Command]`` (verb -> config
+class + runner; the verb ``""`` means the pillar takes no verb, as `tour` and `report`). Only the
+chosen pillar is imported, so `pilotlab --help` stays fast. Exit codes: 0 ok, 2 bad input or config,
+1 training failure, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import NoReturn
+
+from pilotlab import __version__
+from pilotlab.core.command import Command
+from pilotlab.core.config import add_arguments, build_config
+from pilotlab.core.errors import PilotlabError, TrainingError
+
+PILLARS: dict[str, tuple[str, str]] = {
+    "data": ("pilotlab.data.cli", "datasets: list, fetch, inspect"),
+    "ssl": ("pilotlab.ssl.cli", "self-supervised learning: autoencoders, SimCLR, probes"),
+    "gan": ("pilotlab.gan.cli", "GANs: train, eval (Frechet distance), sample, augment"),
+    "rl": ("pilotlab.rl.cli", "reinforcement learning: tabular, DQN, PPO, TD3, MCTS"),
+    "drive": ("pilotlab.drive.cli", "autonomous driving in highway-env: sensors to control, RL drivers"),
+    "tour": ("pilotlab.tour", "run all four pillars end to end and write a report"),
+    "report": ("pilotlab.report.cli", "rebuild the HTML report of a run directory"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    out = {}
+    for name, (module, help_) in PILLARS.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if found:
+            out[name] = (module, help_)
+    return out
+
+
+def _add_command(parser: argparse.ArgumentParser, cmd: Command) -> None:
+    add_arguments(parser, cmd.config)
+    parser.add_argument("--config", dest="_config_file", metavar="FILE", default=None,
+                        help="TOML, YAML or JSON file of field values (flags override it)")
+    parser.set_defaults(_command=cmd)
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; verbs are added only for the `selected` pillar."""
+    parser = _Parser(prog="pilotlab", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"pilotlab {__version__}")
+    sub = parser.add_subparsers(dest="_pillar", metavar="PILLAR", required=True, parser_class=_Parser)
+    for name, (module, help_) in _available().items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if name != selected:
+            continue
+        commands: dict[str, Command] = importlib.import_module(module).COMMANDS
+        if list(commands) == [""]:
+            _add_command(sp, commands[""])
+            continue
+        verbs = sp.add_subparsers(dest="_verb", metavar="VERB", required=True, parser_class=_Parser)
+        for verb, cmd in commands.items():
+            _add_command(verbs.add_parser(verb, help=cmd.help, description=cmd.help), cmd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(selected)
+    try:
+        ns = parser.parse_args(argv)
+        cmd: Command = ns._command
+        values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
+        cfg = build_config(cmd.config, values, ns._config_file)
+        code = cmd.run(cfg)
+        return int(code or 0)
+    except PilotlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TrainingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

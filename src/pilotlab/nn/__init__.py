@@ -1,0 +1,6 @@
+"""Shared small networks: MLPs, conv encoders/decoders."""
+
+from pilotlab.nn.conv import ConvDecoder, ConvEncoder
+from pilotlab.nn.mlp import mlp
+
+__all__ = ["ConvDecoder", "ConvEncoder", "mlp"]

@@ -1,0 +1,1 @@
+"""Self-supervised learning: autoencoders and contrastive methods, evaluated by probes."""

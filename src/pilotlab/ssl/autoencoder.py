@@ -1,0 +1,174 @@
+"""Autoencoders: dense (784 -> 64 -> 784), convolutional, and denoising (Vincent et al., 2008).
+
+The dense model is the classic MNIST example (one hidden code of 64 units). The denoising variant
+corrupts inputs with Gaussian noise (`noise_std`) and reconstructs the clean image. All three are
+trained with binary cross-entropy on pixels in [0, 1], Adam 1e-3 (Kingma & Ba defaults).
+The encoder's code is the representation the probes evaluate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pilotlab.core import distributed
+from pilotlab.core.config import RunConfig
+from pilotlab.core.errors import PilotlabError, check_finite
+from pilotlab.core.progress import Progress
+from pilotlab.core.run import RunDir
+from pilotlab.core.session import restore, save_state, setup
+from pilotlab.data import DATASETS, load_dataset
+from pilotlab.nn import ConvDecoder, ConvEncoder, mlp
+from pilotlab.report.figures import save_image_grid
+
+
+@dataclass(frozen=True, kw_only=True)
+class AEConfig(RunConfig):
+    method: Literal["ae", "conv-ae", "denoising-ae"] = "ae"
+    """ae: dense 784-64-784; conv-ae: convolutional; denoising-ae: conv-ae fed noisy inputs."""
+    dataset: str = "mnist-5k"
+    """Dataset name (see `pilotlab data list`)."""
+    data_dir: str | None = None
+    """Folder holding the dataset's files (required for `folder`)."""
+    epochs: int = 20
+    """Passes over the training images."""
+    batch_size: int = 128
+    """Global batch size (split evenly across torchrun processes)."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    latent_dim: int = 64
+    """Size of the code; 64 as in the classic MNIST autoencoder."""
+    noise_std: float = 0.3
+    """Std of the Gaussian input noise for denoising-ae (pixels in [0, 1])."""
+    log_every: int = 10
+    """Log train/loss every this many steps."""
+    checkpoint_every: int = 50
+    """Save checkpoints/last every this many steps (and at the end)."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (for quick runs); default: epochs x steps per epoch."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dataset not in DATASETS:
+            raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        for name in ("epochs", "batch_size", "latent_dim", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise PilotlabError(f"lr must be > 0, got {self.lr}")
+        if self.noise_std < 0:
+            raise PilotlabError(f"noise-std must be >= 0, got {self.noise_std}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise PilotlabError(f"max-steps must be >= 1, got {self.max_steps}")
+
+
+class AutoEncoder(nn.Module):
+    """encoder: (B, C, H, W) -> (B, latent); decoder: (B, latent) -> (B, C, H, W) in [0, 1]."""
+
+    def __init__(self, kind: str, shape: tuple[int, int, int], latent_dim: int):
+        super().__init__()
+        c, h, w = shape
+        self.shape = shape
+        if kind == "ae":
+            self.encoder: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, latent_dim), nn.ReLU())
+            self.decoder: nn.Module = nn.Sequential(nn.Linear(latent_dim, c * h * w), nn.Sigmoid())
+        else:
+            self.encoder = ConvEncoder(c, latent_dim, width=32, image_size=h)
+            self.decoder = ConvDecoder(c, latent_dim, width=32, image_size=h)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)  # (B, latent)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x)).view(-1, *self.shape)  # (B, C, H, W)
+
+
+def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy per pixel (targets in [0, 1])."""
+    return F.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), target)
+
+
+def corrupt(x: torch.Tensor, std: float) -> torch.Tensor:
+    """Add N(0, std^2) noise and clip to [0, 1] (the denoising autoencoder's input)."""
+    return (x + std * torch.randn_like(x)).clamp(0.0, 1.0)
+
+
+def train(cfg: AEConfig) -> RunDir:
+    """Train an autoencoder; returns the run directory (checkpoints/last holds the model)."""
+    run, device = setup(cfg, "ssl", cfg.method)
+    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    x_train = ds.train_x
+    model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step, wall = 0, 0.0
+    restored = restore(run, cfg)
+    if restored is not None:
+        state, meta = restored
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        step, wall = int(meta["step"]), float(meta.get("wall_s", 0.0))
+    net = distributed.wrap(model)
+    world = distributed.world_size()
+    if cfg.batch_size % world:
+        raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
+    per_rank = cfg.batch_size // world
+    steps_per_epoch = (len(x_train) // world) // per_rank
+    if steps_per_epoch == 0:
+        raise PilotlabError(f"batch-size {cfg.batch_size} is larger than the {len(x_train)} training images")
+    total = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    progress = Progress(total, f"ssl {cfg.method}", initial=step, enabled=run.writable)
+    t0 = time.perf_counter()
+    while step < total:
+        epoch, first = divmod(step, steps_per_epoch)
+        order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
+        for b in range(first, steps_per_epoch):
+            batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
+            inputs = corrupt(batch, cfg.noise_std) if cfg.method == "denoising-ae" else batch
+            loss = reconstruction_loss(net(inputs), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if step % cfg.log_every == 0 or step == total:
+                metrics = distributed.all_reduce_mean({"train/loss": loss.item()})
+                check_finite(metrics["train/loss"], "train/loss", step)
+                metrics["train/epoch"] = step / steps_per_epoch
+                run.log(step, metrics)
+                progress.update(0, loss=metrics["train/loss"])
+            progress.update(1)
+            if step % cfg.checkpoint_every == 0 or step == total:
+                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0})
+            if step >= total:
+                break
+    progress.close()
+    wall += time.perf_counter() - t0
+    evaluate_reconstruction(run, model, ds.test_x, device, step)
+    run.update_summary({"train/wall_s": wall, "train/steps": step})
+    run.close()
+    return run
+
+
+@torch.no_grad()
+def evaluate_reconstruction(run: RunDir, model: AutoEncoder, x_test: torch.Tensor, device: torch.device, step: int) -> float:
+    """Log eval/recon_bce on the test images and save a reconstruction grid (top: input, bottom: output)."""
+    model.eval()
+    losses = []
+    for i in range(0, len(x_test), 1000):
+        batch = x_test[i:i + 1000].to(device)
+        losses.append(reconstruction_loss(model(batch), batch).item() * len(batch))
+    bce = sum(losses) / len(x_test)
+    run.log(step, {"eval/recon_bce": bce})
+    run.update_summary({"eval/recon_bce": bce})
+    if run.writable:
+        sample = x_test[:16].to(device)
+        save_image_grid(torch.cat([sample, model(sample)]).cpu(), run.figure("reconstructions.png"), nrow=16)
+    model.train()
+    return bce
