@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from pilotlab import __version__
 from pilotlab.core.command import Command
-from pilotlab.core.config import add_arguments, build_config
+from pilotlab.core.config import add_arguments, build_config, load_config_file
 from pilotlab.core.errors import PilotlabError, TrainingError
 
 PILLARS: dict[str, tuple[str, str]] = {
@@ -49,16 +49,45 @@ def _available() -> dict[str, tuple[str, str]]:
     return out
 
 
-def _add_command(parser: argparse.ArgumentParser, cmd: Command) -> None:
-    add_arguments(parser, cmd.config)
+def _variant(cmd: Command, argv: list[str]) -> type:
+    """The config class of `cmd` for this command line (``--algo X`` style choice)."""
+    if not cmd.variants:
+        return cmd.config
+    flag = "--" + cmd.variant_flag.replace("_", "-")
+    choice = cmd.default_variant
+    for i, a in enumerate(argv):  # a config file may choose; the flag overrides it
+        if a == "--config" and i + 1 < len(argv):
+            from_file = load_config_file(argv[i + 1])
+            choice = str(from_file.get(cmd.variant_flag, from_file.get(flag[2:], choice)))
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            choice = argv[i + 1]
+        elif a.startswith(flag + "="):
+            choice = a.split("=", 1)[1]
+    if choice not in cmd.variants:
+        raise PilotlabError(f"unknown {flag} {choice!r}; choose one of {', '.join(cmd.variants)}")
+    return cmd.variants[choice]
+
+
+def _add_command(parser: argparse.ArgumentParser, cmd: Command, argv: list[str]) -> None:
+    config = _variant(cmd, argv)
+    if cmd.variants:
+        parser.epilog = (f"Fields shown are those of --{cmd.variant_flag.replace('_', '-')} "
+                         f"{getattr(config, cmd.variant_flag, cmd.default_variant)}; each choice has its own.")
+    add_arguments(parser, config)
+    parser.set_defaults(_config_class=config)
     parser.add_argument("--config", dest="_config_file", metavar="FILE", default=None,
                         help="TOML, YAML or JSON file of field values (flags override it)")
     parser.set_defaults(_command=cmd)
 
 
-def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The full parser; verbs are added only for the `selected` pillar."""
-    parser = _Parser(prog="pilotlab", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = _Parser(
+        prog="pilotlab",
+        description="pilotlab: self-supervised learning, GANs, reinforcement learning and a driving stack. "
+        "Usage: pilotlab <pillar> <verb> [--field value ...] [--config FILE]",
+    )
     parser.add_argument("--version", action="version", version=f"pilotlab {__version__}")
     sub = parser.add_subparsers(dest="_pillar", metavar="PILLAR", required=True, parser_class=_Parser)
     for name, (module, help_) in _available().items():
@@ -67,23 +96,28 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
             continue
         commands: dict[str, Command] = importlib.import_module(module).COMMANDS
         if list(commands) == [""]:
-            _add_command(sp, commands[""])
+            _add_command(sp, commands[""], argv or [])
             continue
         verbs = sp.add_subparsers(dest="_verb", metavar="VERB", required=True, parser_class=_Parser)
         for verb, cmd in commands.items():
-            _add_command(verbs.add_parser(verb, help=cmd.help, description=cmd.help), cmd)
+            if argv and verb in argv:
+                _add_command(verbs.add_parser(verb, help=cmd.help, description=cmd.help), cmd, argv)
+            else:
+                verbs.add_parser(verb, help=cmd.help, description=cmd.help, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(selected)
     try:
+        parser = build_parser(selected, argv)
         ns = parser.parse_args(argv)
+        if not hasattr(ns, "_command"):
+            parser.error(f"choose a verb: pilotlab {ns._pillar} --help")
         cmd: Command = ns._command
         values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
-        cfg = build_config(cmd.config, values, ns._config_file)
+        cfg = build_config(ns._config_class, values, ns._config_file)
         code = cmd.run(cfg)
         return int(code or 0)
     except PilotlabError as e:
