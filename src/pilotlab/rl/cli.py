@@ -1,0 +1,92 @@
+"""``pilotlab rl train --algo A --env ID | eval RUN_DIR | play``.
+
+`train` takes its fields from the chosen algorithm's own config class (``--algo dqn`` shows DQN's
+fields); the algorithm modules are imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from pilotlab.core.command import Command
+from pilotlab.core.config import positional
+from pilotlab.core.errors import PilotlabError
+from pilotlab.rl import ALGORITHMS, algorithm_module
+
+
+class _LazyConfigs(Mapping[str, type]):
+    """algo name -> config class, importing an algorithm's module only when it is chosen."""
+
+    def __getitem__(self, algo: str) -> type:
+        return algorithm_module(algo).CONFIGS[algo]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ALGORITHMS)
+
+    def __len__(self) -> int:
+        return len(ALGORITHMS)
+
+
+def run_train(cfg: object) -> int:
+    run = algorithm_module(cfg.algo).train(cfg)  # type: ignore[attr-defined]
+    print(f"run directory: {run.path}")
+    return 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    run_dir: str = positional()
+    """Run directory of a finished `pilotlab rl train`."""
+    episodes: int = 10
+    """Evaluation episodes (seeds seed, seed+1, ...)."""
+    seed: int = 10_000
+    """First evaluation seed; kept apart from training seeds."""
+    video: str | None = None
+    """Write the first episode as an animated GIF to this path."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
+    """Where the policy runs."""
+    threads: int = 1
+    """torch intra-op threads."""
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise PilotlabError(f"episodes must be >= 1, got {self.episodes}")
+
+
+def run_eval(cfg: EvalConfig) -> int:
+    from pilotlab.rl.evaluate import evaluate_run
+
+    evaluate_run(cfg)
+    return 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlayConfig:
+    game: Literal["tic-tac-toe", "connect-four"] = "tic-tac-toe"
+    """Board game to play against MCTS in the terminal."""
+    simulations: int = 2000
+    """MCTS simulations per move (more is stronger and slower)."""
+    human_first: bool = True
+    """The human moves first; --no-human-first lets MCTS open."""
+    seed: int = 0
+    """Seed of the MCTS rollouts."""
+
+    def __post_init__(self) -> None:
+        if self.simulations < 1:
+            raise PilotlabError(f"simulations must be >= 1, got {self.simulations}")
+
+
+def run_play(cfg: PlayConfig) -> int:
+    from pilotlab.rl.mcts import play_terminal
+
+    return play_terminal(cfg)
+
+
+COMMANDS = {
+    "train": Command(object, run_train, "train an agent on any Gymnasium env; writes a run directory",
+                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn"),
+    "eval": Command(EvalConfig, run_eval, "evaluate a trained run: mean return over N episodes, optional GIF"),
+    "play": Command(PlayConfig, run_play, "play tic-tac-toe or connect four against MCTS in the terminal"),
+}
