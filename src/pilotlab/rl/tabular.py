@@ -247,58 +247,60 @@ def train(cfg: TabularConfig) -> RunDir:
         q, visits = state["q"].numpy().copy(), state["visits"].numpy().copy()
         episode, env_steps, wall = int(meta["episode"]), int(meta["step"]), float(meta["wall_s"])
         window = dict(meta["window"])
-    target_fn = TARGETS[cfg.algo]
-    progress = Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode, enabled=run.writable)
-    t0, steps0 = time.perf_counter(), env_steps
-    while episode < cfg.episodes:
-        frac = episode / cfg.episodes
-        eps = linear_schedule(cfg.epsilon, cfg.epsilon_min, frac / cfg.explore_fraction)
-        rng = np.random.default_rng((cfg.seed, episode))
-        s, _ = env.reset(seed=int(rng.integers(2**31)))
-        a = epsilon_greedy(q[s], eps, rng)
-        ret, length = 0.0, 0
-        while True:
-            s2, r, terminated, truncated, _ = env.step(a)
-            a2 = epsilon_greedy(q[s2], eps, rng)
-            alpha = step_size(cfg, frac, int(visits[s, a]))
-            td = td_update(q, s, a, target_fn(float(r), q[s2], a2, eps, cfg.gamma, terminated), alpha)
-            visits[s, a] += 1
-            window["td_abs"] += abs(td)
-            window["alpha"] += alpha
-            ret, length = ret + float(r), length + 1
-            if terminated or truncated:
-                break
-            s, a = s2, a2
-        episode += 1
-        env_steps += length
-        window["return"] += ret
-        window["success"] += float(terminated and r > 0)
-        window["length"] += length
-        window["updates"] += length
-        window["n"] += 1
-        progress.update(1)
-        if episode % cfg.log_every == 0 or episode == cfg.episodes:
-            n, u = window["n"], window["updates"]
-            metrics = {"train/return_mean": window["return"] / n, "train/success_rate": window["success"] / n,
-                       "train/episode_length": window["length"] / n, "train/td_abs": window["td_abs"] / u,
-                       "train/alpha": window["alpha"] / u, "train/epsilon": eps, "train/episodes": episode,
-                       "train/steps_per_s": (env_steps - steps0) / max(time.perf_counter() - t0, 1e-9)}
-            check_finite(metrics["train/td_abs"], "train/td_abs", env_steps)
-            run.log(env_steps, metrics)
-            progress.update(0, ret=metrics["train/return_mean"])
-            window = dict.fromkeys(window, 0.0)
-        if episode % cfg.eval_every == 0 or episode == cfg.episodes:
-            run.log(env_steps, _greedy_score(env, model, q))
-        if episode % cfg.checkpoint_every == 0 or episode == cfg.episodes:
-            save_state(run, env_steps, {"q": torch.from_numpy(q.copy()), "visits": torch.from_numpy(visits.copy())},
-                       {"episode": episode, "wall_s": wall + time.perf_counter() - t0, "window": window})
-    progress.close()
-    wall += time.perf_counter() - t0
-    summary = evaluate(run, env, model, q, cfg, env_steps)
-    run.update_summary({**summary, "train/env_steps": env_steps, "train/episodes": episode, "train/wall_s": wall})
-    _print_result(cfg, run.summary())
-    env.close()
-    run.close()
+    try:
+        target_fn = TARGETS[cfg.algo]
+        progress = Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode, enabled=run.writable)
+        t0, steps0 = time.perf_counter(), env_steps
+        while episode < cfg.episodes:
+            frac = episode / cfg.episodes
+            eps = linear_schedule(cfg.epsilon, cfg.epsilon_min, frac / cfg.explore_fraction)
+            rng = np.random.default_rng((cfg.seed, episode))
+            s, _ = env.reset(seed=int(rng.integers(2**31)))
+            a = epsilon_greedy(q[s], eps, rng)
+            ret, length = 0.0, 0
+            while True:
+                s2, r, terminated, truncated, _ = env.step(a)
+                a2 = epsilon_greedy(q[s2], eps, rng)
+                alpha = step_size(cfg, frac, int(visits[s, a]))
+                td = td_update(q, s, a, target_fn(float(r), q[s2], a2, eps, cfg.gamma, terminated), alpha)
+                visits[s, a] += 1
+                window["td_abs"] += abs(td)
+                window["alpha"] += alpha
+                ret, length = ret + float(r), length + 1
+                if terminated or truncated:
+                    break
+                s, a = s2, a2
+            episode += 1
+            env_steps += length
+            window["return"] += ret
+            window["success"] += float(terminated and r > 0)
+            window["length"] += length
+            window["updates"] += length
+            window["n"] += 1
+            progress.update(1)
+            if episode % cfg.log_every == 0 or episode == cfg.episodes:
+                n, u = window["n"], window["updates"]
+                metrics = {"train/return_mean": window["return"] / n, "train/success_rate": window["success"] / n,
+                           "train/episode_length": window["length"] / n, "train/td_abs": window["td_abs"] / u,
+                           "train/alpha": window["alpha"] / u, "train/epsilon": eps, "train/episodes": episode,
+                           "train/steps_per_s": (env_steps - steps0) / max(time.perf_counter() - t0, 1e-9)}
+                check_finite(metrics["train/td_abs"], "train/td_abs", env_steps)
+                run.log(env_steps, metrics)
+                progress.update(0, ret=metrics["train/return_mean"])
+                window = dict.fromkeys(window, 0.0)
+            if episode % cfg.eval_every == 0 or episode == cfg.episodes:
+                run.log(env_steps, _greedy_score(env, model, q))
+            if episode % cfg.checkpoint_every == 0 or episode == cfg.episodes:
+                save_state(run, env_steps, {"q": torch.from_numpy(q.copy()), "visits": torch.from_numpy(visits.copy())},
+                           {"episode": episode, "wall_s": wall + time.perf_counter() - t0, "window": window})
+        progress.close()
+        wall += time.perf_counter() - t0
+        summary = evaluate(run, env, model, q, cfg, env_steps)
+        run.update_summary({**summary, "train/env_steps": env_steps, "train/episodes": episode, "train/wall_s": wall})
+        _print_result(cfg, run.summary())
+    finally:
+        env.close()
+        run.close()
     return run
 
 
