@@ -3,14 +3,16 @@
 The dense model is the classic MNIST example (one hidden code of 64 units). The denoising variant
 corrupts inputs with Gaussian noise (`noise_std`) and reconstructs the clean image. All three are
 trained with binary cross-entropy on pixels in [0, 1], Adam 1e-3 (Kingma & Ba defaults).
-The encoder's code is the representation the probes evaluate.
+The encoder's code is the representation the probes evaluate. The convolutional models use the
+shared `ConvEncoder`/`ConvDecoder` at width 16 (half the nn default), which keeps a CPU epoch of
+MNIST-5k near 10 s; the issue's target (beat raw pixels with 10 labels per class) holds at that size.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +25,9 @@ from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import restore, save_state, setup
 from pilotlab.data import DATASETS, load_dataset
-from pilotlab.nn import ConvDecoder, ConvEncoder, mlp
+from pilotlab.nn import ConvDecoder, ConvEncoder
 from pilotlab.report.figures import save_image_grid
+from pilotlab.ssl.probe import quick_probe
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,8 @@ class AEConfig(RunConfig):
     """Adam learning rate."""
     latent_dim: int = 64
     """Size of the code; 64 as in the classic MNIST autoencoder."""
+    width: int = 16
+    """Channels of the first conv layer of conv-ae/denoising-ae (then 2x and 4x)."""
     noise_std: float = 0.3
     """Std of the Gaussian input noise for denoising-ae (pixels in [0, 1])."""
     log_every: int = 10
@@ -51,12 +56,18 @@ class AEConfig(RunConfig):
     """Save checkpoints/last every this many steps (and at the end)."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (for quick runs); default: epochs x steps per epoch."""
+    probe_every: int = 5
+    """Run a quick kNN / 10-label probe every this many epochs (logged as eval/...); 0 disables it."""
+    evaluate: bool = True
+    """After training, run the full probe protocol with baselines (as `pilotlab ssl eval`)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.dataset not in DATASETS:
             raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
-        for name in ("epochs", "batch_size", "latent_dim", "log_every", "checkpoint_every"):
+        if self.probe_every < 0:
+            raise PilotlabError(f"probe-every must be >= 0, got {self.probe_every}")
+        for name in ("epochs", "batch_size", "latent_dim", "width", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
@@ -70,7 +81,7 @@ class AEConfig(RunConfig):
 class AutoEncoder(nn.Module):
     """encoder: (B, C, H, W) -> (B, latent); decoder: (B, latent) -> (B, C, H, W) in [0, 1]."""
 
-    def __init__(self, kind: str, shape: tuple[int, int, int], latent_dim: int):
+    def __init__(self, kind: str, shape: tuple[int, int, int], latent_dim: int, width: int = 16):
         super().__init__()
         c, h, w = shape
         self.shape = shape
@@ -78,8 +89,8 @@ class AutoEncoder(nn.Module):
             self.encoder: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, latent_dim), nn.ReLU())
             self.decoder: nn.Module = nn.Sequential(nn.Linear(latent_dim, c * h * w), nn.Sigmoid())
         else:
-            self.encoder = ConvEncoder(c, latent_dim, width=32, image_size=h)
-            self.decoder = ConvDecoder(c, latent_dim, width=32, image_size=h)
+            self.encoder = ConvEncoder(c, latent_dim, width=width, image_size=h)
+            self.decoder = ConvDecoder(c, latent_dim, width=width, image_size=h)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)  # (B, latent)
@@ -103,7 +114,7 @@ def train(cfg: AEConfig) -> RunDir:
     run, device = setup(cfg, "ssl", cfg.method)
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     x_train = ds.train_x
-    model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim).to(device)
+    model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim, cfg.width).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, wall = 0, 0.0
     restored = restore(run, cfg)
@@ -143,6 +154,12 @@ def train(cfg: AEConfig) -> RunDir:
                 run.log(step, metrics)
                 progress.update(0, loss=metrics["train/loss"])
             progress.update(1)
+            epoch_done = step // steps_per_epoch if step % steps_per_epoch == 0 else 0
+            if run.writable and (step == total or (cfg.probe_every and epoch_done
+                                                   and epoch_done % cfg.probe_every == 0)):
+                wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
+                run.log(step, quick_probe(model.encoder, ds, device, cfg.seed))
+                t0 = time.perf_counter()
             if step % cfg.checkpoint_every == 0 or step == total:
                 save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
                            {"wall_s": wall + time.perf_counter() - t0})
@@ -157,7 +174,8 @@ def train(cfg: AEConfig) -> RunDir:
 
 
 @torch.no_grad()
-def evaluate_reconstruction(run: RunDir, model: AutoEncoder, x_test: torch.Tensor, device: torch.device, step: int) -> float:
+def evaluate_reconstruction(run: RunDir, model: AutoEncoder, x_test: torch.Tensor, device: torch.device,
+                            step: int) -> float:
     """Log eval/recon_bce on the test images and save a reconstruction grid (top: input, bottom: output)."""
     model.eval()
     losses = []
@@ -172,3 +190,27 @@ def evaluate_reconstruction(run: RunDir, model: AutoEncoder, x_test: torch.Tenso
         save_image_grid(torch.cat([sample, model(sample)]).cpu(), run.figure("reconstructions.png"), nrow=16)
     model.train()
     return bce
+
+
+def _config(run: RunDir) -> AEConfig:
+    from pilotlab.core.config import from_dict
+
+    return from_dict(AEConfig, run.config()["config"])
+
+
+def encoder_from_state(run: RunDir, state: dict[str, Any], shape: tuple[int, int, int]) -> nn.Module:
+    """The trained encoder (the code the probes read) of a finished autoencoder run."""
+    cfg = _config(run)
+    model = AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width)
+    model.load_state_dict(state["model"])
+    return model.encoder.eval()
+
+
+def random_encoder(run: RunDir, shape: tuple[int, int, int], seed: int) -> nn.Module:
+    """A randomly initialised encoder of the run's architecture (the random-init baseline)."""
+    cfg = _config(run)
+    torch.manual_seed(seed)
+    return AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width).encoder.eval()
+
+
+CONFIGS = {"ae": AEConfig, "conv-ae": AEConfig, "denoising-ae": AEConfig}
