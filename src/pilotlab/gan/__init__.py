@@ -1,1 +1,29 @@
-"""gan pillar."""
+"""GANs: MLP GAN, DCGAN, WGAN-GP and a class-conditional GAN, scored by our own MNIST classifier.
+
+`MODELS` maps each model name to the module that holds its config class (`CONFIG`) and `build`;
+modules are imported only when chosen (`model_module`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from pilotlab.core.errors import PilotlabError
+
+MODELS: dict[str, str] = {
+    "mlp-gan": "pilotlab.gan.mlp_gan",
+    "dcgan": "pilotlab.gan.dcgan",
+    "wgan-gp": "pilotlab.gan.wgan_gp",
+    "cgan": "pilotlab.gan.cgan",
+}
+
+
+def model_module(name: str) -> ModuleType:
+    """The module implementing GAN `name` (a key of `MODELS`)."""
+    if name not in MODELS:
+        raise PilotlabError(f"unknown GAN model {name!r}; choose one of {', '.join(MODELS)}")
+    return importlib.import_module(MODELS[name])
+
+
+__all__ = ["MODELS", "model_module"]

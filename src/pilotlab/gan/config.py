@@ -1,0 +1,101 @@
+"""The fields every GAN shares; each model file subclasses `GANConfig` with its own defaults.
+
+A "step" is one generator update; with `n_critic` > 1 the discriminator takes that many updates,
+each on a fresh real batch, before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from torch import nn
+
+from pilotlab.core.config import RunConfig
+from pilotlab.core.errors import PilotlabError
+from pilotlab.data import DATASETS
+
+
+@dataclass(frozen=True, kw_only=True)
+class GANConfig(RunConfig):
+    model: str = ""
+    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    dataset: str = "mnist-5k"
+    """Training images (see `pilotlab data list`); the metrics need an MNIST-like 28x28 digit set."""
+    data_dir: str | None = None
+    """Folder holding the dataset's files (required for `folder`)."""
+    epochs: int = 30
+    """Passes of the discriminator over the training images."""
+    batch_size: int = 64
+    """Global batch size of real (and of generated) images per update."""
+    z_dim: int = 100
+    """Size of the latent noise z ~ N(0, I) (100 as in DCGAN)."""
+    lr_g: float = 2e-4
+    """Generator Adam learning rate."""
+    lr_d: float = 2e-4
+    """Discriminator Adam learning rate (set apart from lr-g for a two time-scale update rule)."""
+    beta1: float = 0.5
+    """Adam beta1 of both optimizers (0.5 as in DCGAN: momentum 0.9 oscillated)."""
+    beta2: float = 0.999
+    """Adam beta2 of both optimizers."""
+    n_critic: int = 1
+    """Discriminator updates per generator update."""
+    label_smoothing: float = 0.0
+    """One-sided label smoothing s: the discriminator's real target is 1 - s (0.1 gives 0.9)."""
+    spectral_norm: bool = False
+    """Spectral normalisation on every conv/linear layer of the discriminator."""
+    ema_decay: float = 0.999
+    """Decay of the exponential moving average of generator weights used for evaluation; 0 turns it off."""
+    eval_every: int = 500
+    """Evaluate (Fréchet distance, sample grid, best checkpoint) every this many steps and at the end."""
+    eval_samples: int = 5000
+    """Generated images per evaluation (5,000 matches the floor's 5,000 real digits)."""
+    classifier_epochs: int = 30
+    """Epochs of the scoring classifier (trained once and cached; fewer only for quick tests)."""
+    log_every: int = 50
+    """Log losses every this many steps."""
+    checkpoint_every: int = 500
+    """Save checkpoints/last every this many steps (and at the end)."""
+    max_steps: int | None = None
+    """Stop after this many generator steps; default: from epochs."""
+    time_budget_s: float | None = None
+    """Stop training after this many seconds of training wall time [s] (then evaluate)."""
+    fd_target_ratio: float = 3.0
+    """The wall time at which FD first falls to this multiple of the real-vs-real floor is reported."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dataset not in DATASETS:
+            raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        for name in ("epochs", "batch_size", "z_dim", "n_critic", "eval_every", "eval_samples", "log_every",
+                     "checkpoint_every", "classifier_epochs"):
+            if getattr(self, name) < 1:
+                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if getattr(self, name) <= 0:
+                raise PilotlabError(f"{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
+            raise PilotlabError(f"beta1 and beta2 must lie in [0, 1), got {self.beta1}, {self.beta2}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise PilotlabError(f"label-smoothing must lie in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise PilotlabError(f"ema-decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise PilotlabError(f"max-steps must be >= 1, got {self.max_steps}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise PilotlabError(f"time-budget-s must be > 0, got {self.time_budget_s}")
+        if self.fd_target_ratio <= 0:
+            raise PilotlabError(f"fd-target-ratio must be > 0, got {self.fd_target_ratio}")
+
+
+class GANModel(NamedTuple):
+    """What a model file's `build` returns."""
+
+    generator: nn.Module
+    """forward(z (B, z_dim), y (B,) or None) -> images (B, C, H, W) in [-1, 1]"""
+    discriminator: nn.Module
+    """forward(x (B, C, H, W), y (B,) or None) -> logits or critic scores (B,)"""
+    objective: str
+    """"ns" (non-saturating GAN loss) or "wgan-gp" (Wasserstein loss + gradient penalty)"""
+    conditional: bool
+    """Whether G and D take class labels."""

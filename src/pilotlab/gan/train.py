@@ -1,0 +1,207 @@
+"""The adversarial training loop shared by every model in `pilotlab.gan.MODELS`.
+
+Each step: `n_critic` discriminator updates, each on a fresh real batch and a fresh generated batch
+(G's output detached), then one generator update through a frozen D; then the generator EMA.
+Conditional models generate the discriminator's fakes with the real batch's labels and the
+generator's with uniformly drawn labels. The objective ("ns" or "wgan-gp") comes from the model
+file's `build`; the losses are pure functions in `pilotlab.gan.losses`.
+
+Run directory: metrics.jsonl (train/d_loss, train/g_loss, ..., eval/fd, ...), checkpoints/last and
+checkpoints/best (lowest FD), figures/ (sample grids per evaluation, their GIF, loss and FD curves,
+a latent interpolation strip), summary.json. Under torchrun each rank trains on its shard of every
+batch and gradients are averaged (`pilotlab.gan.modules.sync_gradients`); rank 0 evaluates and writes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import torch
+
+from pilotlab.core import distributed
+from pilotlab.core.errors import PilotlabError, check_finite
+from pilotlab.core.progress import Progress
+from pilotlab.core.run import RunDir
+from pilotlab.core.session import restore, save_state, setup
+from pilotlab.data import load_dataset
+from pilotlab.gan import figures, losses, model_module
+from pilotlab.gan.classifier import ClassifierConfig
+from pilotlab.gan.config import GANConfig, GANModel
+from pilotlab.gan.metrics import BestTracker, Evaluator
+from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
+
+EVAL_SEED = 1234  # noise of every evaluation; fixed so FD curves compare like with like
+
+
+def discriminator_loss(gan: GANModel, cfg: GANConfig, real: torch.Tensor, fake: torch.Tensor,
+                       y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The discriminator's loss on one real and one fake batch (same labels `y` if conditional)."""
+    d = gan.discriminator
+    real_out, fake_out = d(real, y), d(fake, y)  # (B,), (B,): separate batches, as in DCGAN
+    if gan.objective == "ns":
+        loss = losses.d_loss_nonsaturating(real_out, fake_out, cfg.label_smoothing)
+        return loss, {"train/d_real": torch.sigmoid(real_out).mean().item(),
+                      "train/d_fake": torch.sigmoid(fake_out).mean().item()}
+    gp = losses.gradient_penalty(lambda x: d(x, y), real, fake)
+    loss = losses.d_loss_wgan(real_out, fake_out) + cfg.gp_lambda * gp  # type: ignore[attr-defined]
+    return loss, {"train/wasserstein": (real_out.mean() - fake_out.mean()).item(), "train/gp": gp.item()}
+
+
+def generator_loss(gan: GANModel, fake_out: torch.Tensor) -> torch.Tensor:
+    return losses.g_loss_nonsaturating(fake_out) if gan.objective == "ns" else losses.g_loss_wgan(fake_out)
+
+
+def train(cfg: GANConfig) -> RunDir:
+    """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores)."""
+    run, device = setup(cfg, "gan", cfg.model)
+    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    if ds.shape[1:] != (28, 28) or ds.num_classes != 10:
+        raise PilotlabError(f"the GAN metrics score 28x28 ten-class digits; {cfg.dataset} is {ds.shape}")
+    x_train = ds.train_x * 2 - 1  # (N, C, H, W) in [-1, 1], the range of G's tanh
+    y_train = ds.train_y
+    gan = model_module(cfg.model).build(cfg, ds.shape, ds.num_classes)
+    g_net, d_net = gan.generator.to(device), gan.discriminator.to(device)
+    gan = GANModel(g_net, d_net, gan.objective, gan.conditional)
+    opt_g = torch.optim.Adam(g_net.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    ema = EMA(g_net, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    evaluator = Evaluator(ClassifierConfig(epochs=cfg.classifier_epochs)) if run.writable else None
+    best = BestTracker()
+    step, wall, fd_hit_s = 0, 0.0, None
+    restored = restore(run, cfg)
+    if restored is not None:
+        state, meta = restored
+        g_net.load_state_dict(state["generator"])
+        d_net.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        step, wall = int(meta["step"]), float(meta["wall_s"])
+        best, fd_hit_s = BestTracker(float(meta["best_fd"])), meta.get("fd_hit_s")
+    broadcast_parameters(g_net)
+    broadcast_parameters(d_net)
+
+    world = distributed.world_size()
+    if cfg.batch_size % world:
+        raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
+    per_rank = cfg.batch_size // world
+    batches_per_epoch = (len(x_train) // world) // per_rank
+    if batches_per_epoch == 0:
+        raise PilotlabError(f"batch-size {cfg.batch_size} is larger than the {len(x_train)} training images")
+    total = max(1, cfg.epochs * batches_per_epoch // cfg.n_critic)
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    orders: dict[int, torch.Tensor] = {}
+
+    def real_batch(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k-th real batch of the run: depends only on (seed, k), so a resumed run sees the same data."""
+        epoch, b = divmod(k, batches_per_epoch)
+        if epoch not in orders:
+            orders.clear()
+            orders[epoch] = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
+        idx = orders[epoch][b * per_rank:(b + 1) * per_rank]
+        return x_train[idx].to(device), y_train[idx].to(device)  # (B, C, H, W), (B,)
+
+    def state() -> dict[str, Any]:
+        out: dict[str, Any] = {"generator": g_net.state_dict(), "discriminator": d_net.state_dict(),
+                               "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()}
+        if ema is not None:
+            out["ema"] = ema.state_dict()
+        return out
+
+    def evaluate(at: int, train_wall: float) -> dict[str, float]:
+        nonlocal fd_hit_s
+        if evaluator is None:
+            return {}
+        g_eval = ema.model if ema is not None else g_net
+        scores = evaluator.score(g_eval, cfg.z_dim, gan.conditional, cfg.eval_samples, EVAL_SEED, device)
+        if fd_hit_s is None and scores["eval/fd"] <= cfg.fd_target_ratio * scores["eval/fd_floor"]:
+            fd_hit_s = train_wall
+        run.log(at, {**{k: v for k, v in scores.items() if math.isfinite(v)}, "eval/train_wall_s": train_wall})
+        figures.save_samples(run, g_eval, cfg.z_dim, gan.conditional, at, device)
+        if best.update(scores["eval/fd"]):
+            save_state(run, at, state(), {"wall_s": train_wall, "best_fd": best.best, "fd": scores["eval/fd"]},
+                       name="best")
+        return scores
+
+    progress = Progress(total, f"gan {cfg.model}", initial=step, enabled=run.writable)
+    window: dict[str, list[float]] = {}
+    collapse_warnings, scores = 0, {}
+    t0 = time.perf_counter()
+    while step < total:
+        for i in range(cfg.n_critic):  # ---- discriminator / critic updates
+            real, y_real = real_batch(step * cfg.n_critic + i)
+            y = y_real if gan.conditional else None
+            with torch.no_grad():
+                fake = g_net(torch.randn(len(real), cfg.z_dim, device=device), y)  # (B, C, H, W)
+            d_loss, d_stats = discriminator_loss(gan, cfg, real, fake, y)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            sync_gradients(d_net)
+            opt_d.step()
+        z = torch.randn(per_rank, cfg.z_dim, device=device)  # ---- generator update through a frozen D
+        y_gen = torch.randint(0, ds.num_classes, (per_rank,), device=device) if gan.conditional else None
+        d_net.requires_grad_(False)
+        g_loss = generator_loss(gan, d_net(g_net(z, y_gen), y_gen))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        sync_gradients(g_net)
+        opt_g.step()
+        d_net.requires_grad_(True)
+        if ema is not None:
+            ema.update(g_net)
+        step += 1
+        values = {"train/d_loss": d_loss.item(), "train/g_loss": g_loss.item(), **d_stats}
+        for k, v in values.items():
+            check_finite(v, k, step)
+            window.setdefault(k, []).append(v)
+        progress.update(1)
+        if step % cfg.log_every == 0 or step == total:
+            metrics = distributed.all_reduce_mean({k: sum(v) / len(v) for k, v in window.items()})
+            window.clear()
+            metrics["train/epoch"] = step * cfg.n_critic / batches_per_epoch
+            run.log(step, metrics)
+            progress.update(0, d_loss=metrics["train/d_loss"], g_loss=metrics["train/g_loss"])
+            if gan.objective == "ns" and losses.collapsed(metrics["train/d_loss"]) and run.writable:
+                collapse_warnings += 1
+                if collapse_warnings == 1 or collapse_warnings % 10 == 0:
+                    print(f"warning: discriminator loss {metrics['train/d_loss']:.2e} at step {step}: D separates "
+                          "real from fake perfectly and G gets no gradient; try --label-smoothing 0.1, "
+                          "--spectral-norm or a lower --lr-d", file=sys.stderr, flush=True)
+        elapsed = wall + time.perf_counter() - t0
+        out_of_time = cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s
+        out_of_time = bool(distributed.broadcast_object(out_of_time))
+        if step % cfg.eval_every == 0 or step == total or out_of_time:
+            t_eval = time.perf_counter()
+            scores = evaluate(step, elapsed)
+            t0 += time.perf_counter() - t_eval  # evaluation time is not training time
+            distributed.barrier()
+        if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
+            save_state(run, step, state(), {"wall_s": wall + time.perf_counter() - t0, "best_fd": best.best,
+                                            "fd_hit_s": fd_hit_s})
+        if out_of_time:
+            break
+    progress.close()
+    wall += time.perf_counter() - t0
+    if evaluator is not None:
+        if not scores:  # resumed at the end: nothing trained, evaluate what is there
+            scores = evaluate(step, wall)
+        images = step * cfg.n_critic * cfg.batch_size
+        run.update_summary({
+            **scores,
+            "eval/gan_test_acc": scores["eval/gan_test_acc"] if math.isfinite(scores["eval/gan_test_acc"]) else None,
+            "train/wall_s": wall,
+            "train/images_per_s": images / wall if wall > 0 else 0.0,
+            "train/steps": step,
+            "eval/best_fd": best.best,
+            "eval/time_to_fd_target_s": fd_hit_s,
+        })
+        figures.finish(run, ema.model if ema is not None else g_net, cfg.z_dim, gan.conditional, device,
+                       cfg.fd_target_ratio)
+    run.close()
+    distributed.barrier()
+    return run
