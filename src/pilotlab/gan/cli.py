@@ -7,8 +7,12 @@ critic's fields and the paper's defaults); model modules are imported only when 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from pilotlab.core.command import Command
+from pilotlab.core.config import positional
+from pilotlab.core.errors import PilotlabError
 from pilotlab.gan import MODELS, model_module
 
 
@@ -35,7 +39,97 @@ def run_train(cfg: object) -> int:
     return 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    run_dir: str = positional()
+    """Run directory of a `pilotlab gan train`."""
+    checkpoint: Literal["last", "best"] = "last"
+    """Which checkpoint to score: last (the end of training) or best (lowest FD seen)."""
+    samples: int | None = None
+    """Generated images to score; default: the run's eval-samples (5,000 matches the floor)."""
+    threads: int = 1
+    """torch intra-op threads."""
+
+    def __post_init__(self) -> None:
+        if self.samples is not None and self.samples < 2:
+            raise PilotlabError(f"samples must be >= 2, got {self.samples}")
+
+
+def run_eval(cfg: EvalConfig) -> int:
+    import torch
+
+    from pilotlab.gan.pipeline import evaluate_run
+
+    torch.set_num_threads(cfg.threads)
+    s = evaluate_run(cfg.run_dir, cfg.checkpoint, cfg.samples)
+    acc = s["eval/gan_test_acc"]
+    print(f"{cfg.run_dir} ({cfg.checkpoint}, step {s['eval/step']}): FD {s['eval/fd']:.3f} "
+          f"(real-vs-real floor {s['eval/fd_floor']:.3f}, ratio {s['eval/fd'] / s['eval/fd_floor']:.2f}), "
+          f"GAN-test {'n/a (unconditional)' if acc is None else f'{acc:.4f}'}, "
+          f"coverage entropy {s['eval/coverage_entropy']:.4f} (max ln 10 = 2.3026)")
+    return 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleConfig:
+    run_dir: str = positional()
+    """Run directory of a `pilotlab gan train`."""
+    n: int = 64
+    """Number of images in the grid."""
+    out: str = "grid.png"
+    """Output PNG path."""
+    seed: int = 0
+    """Seed of the latent noise."""
+    label: int | None = None
+    """Draw only this class (conditional models); default: one column per class."""
+    checkpoint: Literal["last", "best"] = "last"
+    """Which checkpoint's generator to sample."""
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise PilotlabError(f"n must be >= 1, got {self.n}")
+
+
+def run_sample(cfg: SampleConfig) -> int:
+    from pilotlab.gan.pipeline import sample_run
+
+    path = sample_run(cfg.run_dir, cfg.n, cfg.out, cfg.seed, cfg.label, cfg.checkpoint)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_augment(cfg: object) -> int:
+    from pilotlab.gan.augment import print_report, run_augment
+
+    print_report(run_augment(cfg))  # type: ignore[arg-type]
+    return 0
+
+
+def _augment_config() -> type:
+    from pilotlab.gan.augment import AugmentConfig
+
+    return AugmentConfig
+
+
+class _LazyAugment(Mapping[str, type]):
+    def __getitem__(self, key: str) -> type:
+        if key != "cgan":
+            raise KeyError(key)
+        return _augment_config()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["cgan"])
+
+    def __len__(self) -> int:
+        return 1
+
+
 COMMANDS = {
     "train": Command(object, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
                      variants=_LazyConfigs(), variant_flag="model", default_variant="dcgan"),
+    "eval": Command(EvalConfig, run_eval, "score a run: FD and its real-vs-real floor, GAN-test, coverage entropy"),
+    "sample": Command(SampleConfig, run_sample, "write a PNG grid of samples from a trained run"),
+    "augment": Command(object, run_augment, "does cGAN data augmentation help a classifier with 10 or 100 labels "
+                       "per class? real vs real+synthetic vs synthetic", variants=_LazyAugment(),
+                       variant_flag="model", default_variant="cgan"),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import torch
 from torch import nn
 
 from pilotlab.core.config import RunConfig
@@ -24,6 +25,8 @@ class GANConfig(RunConfig):
     """Training images (see `pilotlab data list`); the metrics need an MNIST-like 28x28 digit set."""
     data_dir: str | None = None
     """Folder holding the dataset's files (required for `folder`)."""
+    train_per_class: int | None = None
+    """Train on only this many images per class (a seeded random subset, e.g. 10 for few-shot runs)."""
     epochs: int = 30
     """Passes of the discriminator over the training images."""
     batch_size: int = 64
@@ -80,12 +83,24 @@ class GANConfig(RunConfig):
             raise PilotlabError(f"label-smoothing must lie in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise PilotlabError(f"ema-decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
+        if self.train_per_class is not None and self.train_per_class < 1:
+            raise PilotlabError(f"train-per-class must be >= 1, got {self.train_per_class}")
         if self.max_steps is not None and self.max_steps < 1:
             raise PilotlabError(f"max-steps must be >= 1, got {self.max_steps}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise PilotlabError(f"time-budget-s must be > 0, got {self.time_budget_s}")
         if self.fd_target_ratio <= 0:
             raise PilotlabError(f"fd-target-ratio must be > 0, got {self.fd_target_ratio}")
+
+
+def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Sorted indices of `per_class` randomly chosen examples of each class (all of a smaller class)."""
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).squeeze(1)
+        picks.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
+    return torch.sort(torch.cat(picks)).values
 
 
 class GANModel(NamedTuple):

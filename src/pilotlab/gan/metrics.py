@@ -27,6 +27,7 @@ from pilotlab.data.download import cache_dir
 from pilotlab.gan.classifier import ClassifierConfig, DigitClassifier, features, load_or_train, predict
 
 EVAL_BATCH = 500
+EVAL_SEED = 1234  # noise of every evaluation; fixed so FD curves and re-evaluations compare like with like
 
 
 def gaussian_stats(feats: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

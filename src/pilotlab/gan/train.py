@@ -29,11 +29,9 @@ from pilotlab.core.session import restore, save_state, setup
 from pilotlab.data import load_dataset
 from pilotlab.gan import figures, losses, model_module
 from pilotlab.gan.classifier import ClassifierConfig
-from pilotlab.gan.config import GANConfig, GANModel
-from pilotlab.gan.metrics import BestTracker, Evaluator
+from pilotlab.gan.config import GANConfig, GANModel, per_class_subset
+from pilotlab.gan.metrics import EVAL_SEED, BestTracker, Evaluator
 from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
-
-EVAL_SEED = 1234  # noise of every evaluation; fixed so FD curves compare like with like
 
 
 def discriminator_loss(gan: GANModel, cfg: GANConfig, real: torch.Tensor, fake: torch.Tensor,
@@ -60,8 +58,10 @@ def train(cfg: GANConfig) -> RunDir:
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     if ds.shape[1:] != (28, 28) or ds.num_classes != 10:
         raise PilotlabError(f"the GAN metrics score 28x28 ten-class digits; {cfg.dataset} is {ds.shape}")
-    x_train = ds.train_x * 2 - 1  # (N, C, H, W) in [-1, 1], the range of G's tanh
-    y_train = ds.train_y
+    x_train, y_train = ds.train_x * 2 - 1, ds.train_y  # (N, C, H, W) in [-1, 1], the range of G's tanh
+    if cfg.train_per_class is not None:
+        keep = per_class_subset(y_train, cfg.train_per_class, cfg.seed)
+        x_train, y_train = x_train[keep], y_train[keep]
     gan = model_module(cfg.model).build(cfg, ds.shape, ds.num_classes)
     g_net, d_net = gan.generator.to(device), gan.discriminator.to(device)
     gan = GANModel(g_net, d_net, gan.objective, gan.conditional)

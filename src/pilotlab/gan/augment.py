@@ -1,0 +1,186 @@
+"""Does GAN data augmentation help a classifier trained on few labels? Measured, not assumed.
+
+For each labelled budget N (images per class, drawn from the 5,000 mnist-5k training digits) and
+each seed: train the conditional GAN (`pilotlab.gan.cgan`) on those 10 N images only, draw
+`synthetic_per_class` images per class from its EMA generator, then train the same classifier
+(`pilotlab.gan.classifier`, same architecture, augmentation and number of optimizer steps) on
+
+- real: the 10 N real images;
+- real+synthetic: the real images plus the synthetic ones;
+- synthetic: the synthetic images only;
+
+and measure accuracy on the 10,000 official test digits. The seed changes the labelled subset, the
+GAN and the classifiers. Reported per arm: mean ± std over seeds; the gain of real+synthetic (and of
+synthetic) over real with a 95% confidence interval from the t-distribution of the paired per-seed
+differences (undefined with one seed).
+
+    from pilotlab.gan.augment import AugmentConfig, run_augment
+    result = run_augment(AugmentConfig(per_class=(10,), seeds=1, gan_steps=300))   # the quick version
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from scipy import stats
+
+from pilotlab.core.checkpoint import atomic_write_text
+from pilotlab.core.config import RunConfig
+from pilotlab.core.errors import PilotlabError
+from pilotlab.core.run import RunDir
+from pilotlab.core.seed import seed_everything
+from pilotlab.gan.classifier import ClassifierConfig, accuracy, train_classifier
+from pilotlab.gan.config import per_class_subset
+from pilotlab.gan.metrics import sample_images
+
+ARMS = ("real", "real+synthetic", "synthetic")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AugmentConfig(RunConfig):
+    model: Literal["cgan"] = "cgan"
+    """The generator of the synthetic images (the class-conditional GAN)."""
+    per_class: tuple[int, ...] = (10, 100)
+    """Labelled real images per class, one experiment each."""
+    seeds: int = 3
+    """Repetitions (seed, seed+1, ...): labelled subset, GAN and classifiers change with the seed."""
+    gan_steps: int = 3000
+    """Generator updates of each cGAN (on the 10 N labelled images only)."""
+    gan_width: int = 32
+    """Base channel width of the cGAN."""
+    synthetic_per_class: int = 500
+    """Synthetic images per class added to (or replacing) the real ones."""
+    classifier_steps: int = 1500
+    """Optimizer steps of every classifier (equal across arms, so no arm gets more updates)."""
+    eval_samples: int = 1000
+    """Samples for each cGAN's own FD/GAN-test evaluation (logged in its run directory)."""
+    scorer_epochs: int = 30
+    """Epochs of the cached scoring classifier behind the cGANs' FD (fewer only for quick tests)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.resume:
+            raise PilotlabError("augment does not resume; rerun it into a new --run-dir")
+        if not self.per_class or min(self.per_class) < 1 or max(self.per_class) > 500:
+            raise PilotlabError(f"per-class values must lie in 1..500 (mnist-5k has 500 per class), "
+                                f"got {self.per_class}")
+        for name in ("seeds", "gan_steps", "gan_width", "synthetic_per_class", "classifier_steps", "scorer_epochs"):
+            if getattr(self, name) < 1:
+                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.eval_samples < 2:
+            raise PilotlabError(f"eval-samples must be >= 2, got {self.eval_samples}")
+
+
+def classifier_for(n_images: int, steps: int, seed: int) -> ClassifierConfig:
+    """The scoring classifier's recipe with epochs chosen so that training takes `steps` updates."""
+    batch = 64
+    return ClassifierConfig(epochs=max(1, math.ceil(steps * batch / n_images)), batch_size=batch, seed=seed)
+
+
+def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, sample std, CI low, CI high) with a t-interval; the interval is NaN for one value."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1)) * sd / math.sqrt(len(x))
+    return mean, sd, mean - half, mean + half
+
+
+def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, Any]:
+    """Train the cGAN on N per class (this seed), then the three classifiers; return their test accuracies."""
+    from pilotlab.data import load_dataset
+    from pilotlab.gan.pipeline import load_generator, train_and_eval
+
+    ds = load_dataset("mnist-5k")
+    gan_dir = run.path / f"cgan-n{n}-seed{seed}"
+    gan_summary = train_and_eval(
+        "cgan", epochs=10**6, seed=seed, run_dir=str(gan_dir), max_steps=cfg.gan_steps, train_per_class=n,
+        width=cfg.gan_width, eval_every=cfg.gan_steps, checkpoint_every=cfg.gan_steps,
+        eval_samples=cfg.eval_samples, classifier_epochs=cfg.scorer_epochs, threads=cfg.threads, device=cfg.device,
+        batch_size=min(64, 10 * n),
+    )
+    generator, _, _ = load_generator(gan_dir)
+    x_syn, y_syn = sample_images(generator, 10 * cfg.synthetic_per_class, generator.z_dim, True, seed=10_000 + seed)
+    keep = per_class_subset(ds.train_y, n, seed)  # the same subset the cGAN saw
+    x_real, y_real = ds.train_x[keep], ds.train_y[keep]
+    sets = {
+        "real": (x_real, y_real),
+        "real+synthetic": (torch.cat([x_real, x_syn]), torch.cat([y_real, y_syn])),
+        "synthetic": (x_syn, y_syn),
+    }
+    out: dict[str, Any] = {"per_class": n, "seed": seed, "gan_fd": gan_summary["eval/fd"],
+                           "gan_test_acc": gan_summary["eval/gan_test_acc"]}
+    for arm, (x, y) in sets.items():
+        clf = train_classifier(x, y, classifier_for(len(x), cfg.classifier_steps, seed))
+        out[arm] = accuracy(clf, ds.test_x, ds.test_y)
+        print(f"augment N={n} seed={seed} {arm}: test accuracy {out[arm]:.4f}", flush=True)
+    return out
+
+
+def summarise(cells: list[dict[str, Any]], per_class: tuple[int, ...]) -> dict[str, Any]:
+    """Flat summary keys ``augment/n{N}/{arm}_acc_mean`` ..., gains with 95% t-intervals over paired seeds."""
+    out: dict[str, Any] = {}
+    for n in per_class:
+        rows = [c for c in cells if c["per_class"] == n]
+        if not rows:
+            continue
+        out[f"augment/n{n}/seeds"] = len(rows)
+        for arm in ARMS:
+            mean, sd, _, _ = mean_ci([r[arm] for r in rows])
+            out[f"augment/n{n}/{arm}_acc_mean"], out[f"augment/n{n}/{arm}_acc_std"] = mean, sd
+        for arm in ARMS[1:]:
+            mean, _, lo, hi = mean_ci([r[arm] - r["real"] for r in rows])
+            out[f"augment/n{n}/gain_{arm}"] = mean
+            out[f"augment/n{n}/gain_{arm}_ci95"] = [lo, hi]
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else
+                [None if not math.isfinite(u) else u for u in v] if isinstance(v, list) else v)
+            for k, v in out.items()}
+
+
+def markdown(summary: dict[str, Any], per_class: tuple[int, ...]) -> str:
+    """The results table: accuracy per arm (mean ± std over seeds) and gains with 95% CIs."""
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{100 * v:.2f}"
+
+    lines = ["| labels/class | seeds | real | real+synthetic | synthetic | gain real+syn (95% CI) | "
+             "gain syn (95% CI) |", "|---|---|---|---|---|---|---|"]
+    for n in per_class:
+        if f"augment/n{n}/seeds" not in summary:
+            continue
+        accs = [f"{pct(summary[f'augment/n{n}/{a}_acc_mean'])} ± {pct(summary[f'augment/n{n}/{a}_acc_std'])}"
+                for a in ARMS]
+        gains = []
+        for arm in ARMS[1:]:
+            lo, hi = summary[f"augment/n{n}/gain_{arm}_ci95"]
+            gains.append(f"{pct(summary[f'augment/n{n}/gain_{arm}']):>5} [{pct(lo)}, {pct(hi)}]")
+        lines.append(f"| {n} | {summary[f'augment/n{n}/seeds']} | " + " | ".join(accs + gains) + " |")
+    return "\n".join(lines) + "\n\nAccuracies and gains in % on the 10,000 MNIST test digits.\n"
+
+
+def run_augment(cfg: AugmentConfig) -> dict[str, Any]:
+    """Run the experiment; writes runs/gan-augment-*/ (cells.json, summary.json, augment.md) and returns
+    the summary dict plus ``run_dir`` and ``table`` (markdown)."""
+    seed_everything(cfg.seed, cfg.threads)
+    run = RunDir.create("gan", "augment", cfg, cfg.run_dir)
+    cells = []
+    for n in cfg.per_class:
+        for s in range(cfg.seeds):
+            cells.append(one_cell(cfg, run, n, cfg.seed + s))
+            atomic_write_text(run.path / "cells.json", json.dumps(cells, indent=2) + "\n")
+    summary = summarise(cells, cfg.per_class)
+    run.update_summary(summary)
+    table = markdown(summary, cfg.per_class)
+    atomic_write_text(run.path / "augment.md", table)
+    return {**summary, "run_dir": str(run.path), "table": table}
+
+
+def print_report(result: dict[str, Any]) -> None:
+    print(result["table"])
+    print(f"run directory: {result['run_dir']}")
