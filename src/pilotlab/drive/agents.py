@@ -1,0 +1,222 @@
+"""Drivers: `modular` (sensors -> detection -> tracking -> planning -> control), `oracle` (the same
+planner fed ground-truth objects), `idm` (highway-env's own IDM + MOBIL vehicle as the ego, the
+baseline), and `rl:RUN_DIR` (a policy trained with `pilotlab rl train`).
+
+An agent is built by `make_agent(spec, seed)`, adapts the env once with `prepare(env)` before each
+reset (e.g. a finer cruise-speed grid), is told about each new episode with `reset(env, seed)` and
+returns one action per policy step from `act(env, obs)`. The modular and oracle drivers read from
+the simulator only the ego's own pose (localization), the road map, and, for the oracle alone, the
+other vehicles; the modular driver sees the others only through `sensors.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from pilotlab.core.errors import PilotlabError
+from pilotlab.drive import AGENTS as _REGISTRY
+from pilotlab.drive import control, envs, planning, prediction, sensors
+from pilotlab.drive.detection import Detections, DetectorConfig, detect
+from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
+
+
+class Perception(NamedTuple):
+    """What the modular driver perceived at one step (kept for metrics and the GIF)."""
+
+    lidar: sensors.LidarScan
+    radar: sensors.RadarScan
+    detections: Detections
+    tracks: list[Track]
+
+
+class Agent(Protocol):
+    name: str
+    perception: Perception | None
+
+    def prepare(self, env: Any) -> None: ...
+    def reset(self, env: Any, seed: int) -> None: ...
+    def act(self, env: Any, obs: Any) -> Any: ...
+
+
+def _action_index(env: Any, name: str) -> int:
+    return int(env.unwrapped.action_type.actions_indexes[name])
+
+
+def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: planning.PlannerConfig,
+                crossing_horizon: float = 3.0) -> planning.Scene:
+    """The planner's view: the ego on its road and the given objects (N, 2) in the road frame.
+
+    Objects crossing the ego's path (heading more than 20 degrees off the road, closest approach under
+    3 m within `crossing_horizon` [s]) are added as a standing obstacle in the ego lane at the point of
+    conflict, so the IDM brakes for them (roundabouts, intersections).
+    """
+    ego = envs.ego_vehicle(env)
+    road = env.unwrapped.road
+    lane_index = ego.target_lane_index
+    lane = road.network.get_lane(lane_index)
+    width = float(lane.width_at(0.0))
+    ego_s, _ = lane.local_coordinates(ego.position)
+    objs = prediction.to_lane_frame(road, lane_index, width, position, velocity)
+    n_lanes = len(road.network.all_side_lanes(lane_index))
+    ego_vel = np.asarray(ego.velocity, dtype=float)
+    heading_off = np.abs(np.arctan2(objs.v_lat, np.maximum(np.abs(objs.v_s), 1e-6) * np.sign(objs.v_s + 1e-9)))
+    crossing = (heading_off > np.radians(20.0)) & (np.hypot(objs.v_s, objs.v_lat) > 0.5)
+    if np.any(crossing):
+        t, d = prediction.closest_approach(position[crossing] - ego.position, velocity[crossing] - ego_vel,
+                                           crossing_horizon)
+        conflict = d < 3.0
+        if np.any(conflict):
+            s_c = ego_s + ego.speed * t[conflict] + envs.VEHICLE_LENGTH
+            lat_c = np.full(len(s_c), lane_index[2] * width)
+            z = np.zeros(len(s_c))
+            objs = prediction.LaneObjects(np.concatenate([objs.s, s_c]), np.concatenate([objs.lat, lat_c]),
+                                          np.concatenate([objs.v_s, z]), np.concatenate([objs.v_lat, z]))
+    changing = ego.lane_index != ego.target_lane_index
+    return planning.Scene(
+        ego_s=float(ego_s), ego_v=float(ego.speed), ego_lane=int(lane_index[2]), n_lanes=n_lanes,
+        lane_width=width, objects=objs, lane_change_allowed=not changing,
+        also_lane=int(ego.lane_index[2]) if changing and ego.lane_index[:2] == lane_index[:2] else -1)
+
+
+@dataclass
+class PlannerAgent:
+    """IDM + MOBIL planner with meta-action control; objects from sensors (`modular`) or the simulator (`oracle`)."""
+
+    name: str
+    use_sensors: bool
+    seed: int = 0
+    sensor_cfg: sensors.SensorConfig = field(default_factory=sensors.SensorConfig)
+    detector_cfg: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker_cfg: TrackerConfig = field(default_factory=TrackerConfig)
+    planner_cfg: planning.PlannerConfig = field(default_factory=planning.PlannerConfig)
+    grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
+    perception: Perception | None = None
+    last_plan: planning.Plan | None = None
+
+    def prepare(self, env: Any) -> None:
+        cfg = env.unwrapped.config
+        v_ref = envs.reference_speed(env)
+        action = dict(cfg["action"])
+        if action.get("type") == "DiscreteMetaAction":
+            action["target_speeds"] = np.linspace(0.0, v_ref, self.grid_steps).tolist()
+            env.unwrapped.configure({"action": action})
+        else:
+            raise PilotlabError(f"the {self.name} driver needs a DiscreteMetaAction env, not {action.get('type')}")
+        # IDM's free-road term fades as v -> v0; aiming 15 % above the reward's top speed keeps it
+        # accelerating up to the top set-point of the grid
+        self._planner = planning.PlannerConfig(**{**self.planner_cfg.__dict__, "v0": 1.15 * v_ref})
+
+    def reset(self, env: Any, seed: int) -> None:
+        self._rng = np.random.default_rng([self.seed, seed])
+        self._tracker = Tracker(self.tracker_cfg)
+        self._period = envs.env_timing(env)[0]
+        self.perception = None
+
+    def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""
+        truth = envs.ground_truth(env)
+        if not self.use_sensors:
+            return truth.position, truth.velocity
+        ego = envs.ego_state(env)
+        lidar = sensors.lidar_scan(ego, truth, self.sensor_cfg, self._rng)  # the truth only feeds the sensors
+        radar = sensors.radar_scan(ego, truth, self.sensor_cfg, self._rng)
+        dets = detect(ego, lidar, radar, self.sensor_cfg, self.detector_cfg)
+        ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])
+        tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel))
+        self.perception = Perception(lidar, radar, dets, tracks)
+        x = np.array([t.x for t in tracks]).reshape(-1, 4)  # (T, 4) every live track, coasting ones too
+        return x[:, :2], x[:, 2:]
+
+    def act(self, env: Any, obs: Any) -> int:
+        position, velocity = self.objects(env)
+        scene = build_scene(env, position, velocity, self._planner)
+        p = planning.plan(scene, self._planner, self._period)
+        self.last_plan = p
+        ego = envs.ego_vehicle(env)
+        grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
+        a = control.meta_action(scene.ego_lane, p.lane, float(ego.speed), float(ego.target_speed), p.speed, grid)
+        name = control.META_ACTIONS[a]
+        available = env.unwrapped.action_type.actions_indexes
+        if name not in available:  # e.g. intersection-v0 has no lateral actions
+            name = "IDLE"
+        return _action_index(env, name)
+
+
+@dataclass
+class IDMAgent:
+    """highway-env's IDMVehicle (IDM longitudinal, MOBIL lane changes) takes over the ego at each reset."""
+
+    name: str = "idm"
+    perception: Perception | None = None
+
+    def prepare(self, env: Any) -> None:
+        pass
+
+    def reset(self, env: Any, seed: int) -> None:
+        from highway_env.vehicle.behavior import IDMVehicle
+
+        base = env.unwrapped
+        old = base.vehicle
+        new = IDMVehicle.create_from(old)
+        base.road.vehicles[base.road.vehicles.index(old)] = new
+        base.controlled_vehicles[0] = new
+        base.action_type.controlled_vehicle = new
+
+    def act(self, env: Any, obs: Any) -> int:
+        return _action_index(env, "IDLE")  # ignored: IDMVehicle.act decides on its own
+
+
+@dataclass
+class RLAgent:
+    """A deterministic policy from a `pilotlab rl train` run on a highway-env id."""
+
+    run_dir: str
+    name: str = "rl"
+    perception: Perception | None = None
+
+    def __post_init__(self) -> None:
+        from pilotlab.core.run import RunDir
+        from pilotlab.rl import algorithm_module
+
+        self._run = RunDir.open(self.run_dir)
+        saved = self._run.config()
+        algo = saved.get("config", {}).get("algo", saved.get("method"))
+        try:
+            module = algorithm_module(str(algo))
+        except ImportError as e:
+            raise PilotlabError(f"cannot load {self.run_dir}: the {algo} module is not available ({e})") from e
+        self._policy = module.load_policy(self._run, "cpu")
+        self.env_config = dict(saved.get("config", {}).get("env_config") or {})
+        self.env_id = saved.get("config", {}).get("env")
+
+    def prepare(self, env: Any) -> None:
+        if self.env_config:
+            env.unwrapped.configure(self.env_config)
+
+    def reset(self, env: Any, seed: int) -> None:
+        pass
+
+    def act(self, env: Any, obs: Any) -> Any:
+        return self._policy(obs)
+
+
+AGENTS = _REGISTRY  # the same registry, re-exported
+
+
+def make_agent(spec: str, seed: int = 0) -> Agent:
+    """`spec` is one of `AGENTS` (``rl:RUN_DIR`` names a run directory)."""
+    if spec == "modular":
+        return PlannerAgent("modular", use_sensors=True, seed=seed)
+    if spec == "oracle":
+        return PlannerAgent("oracle", use_sensors=False, seed=seed)
+    if spec == "idm":
+        return IDMAgent()
+    if spec.startswith("rl:") and len(spec) > 3:
+        return RLAgent(spec[3:])
+    raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
+
+
+__all__ = ["AGENTS", "Agent", "IDMAgent", "Perception", "PlannerAgent", "RLAgent", "build_scene", "make_agent"]

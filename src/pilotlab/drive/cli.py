@@ -1,0 +1,24 @@
+"""``pilotlab drive eval --agent modular|oracle|idm|rl:RUN_DIR --env ID --episodes N`` and ``drive train``.
+
+`train` delegates to `pilotlab.rl` (``--algo dqn|ppo``) with a highway-env id; the resulting run
+directory is then evaluated with ``pilotlab drive eval --agent rl:RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+from pilotlab.core.command import Command
+from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
+from pilotlab.rl.cli import _LazyConfigs, run_train
+
+
+def _eval(cfg: DriveEvalConfig) -> int:
+    run_eval(cfg)
+    return 0
+
+
+COMMANDS = {
+    "eval": Command(DriveEvalConfig, _eval,
+                    "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; writes a run directory"),
+    "train": Command(object, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
+                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn"),
+}

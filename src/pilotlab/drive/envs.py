@@ -1,0 +1,133 @@
+"""highway-env scenarios and the simulator state the driving stack reads.
+
+`make_env` builds one of `SCENARIOS` headless (``render_mode="rgb_array"``, ``SDL_VIDEODRIVER=dummy``).
+`ego_state` and `ground_truth` read the simulator: the ego's own pose (what localization would give)
+and the other vehicles (what only the oracle and the metrics may see). Everything physical is in SI
+units in the world frame of highway-env: x along the road [m], y to the right [m], heading [rad].
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from pilotlab.core.errors import PilotlabError
+
+SCENARIOS: dict[str, str] = {
+    "highway-fast-v0": "straight 3-lane highway, 20 vehicles, 30 s at 1 Hz (the default)",
+    "highway-v0": "straight 4-lane highway, 50 vehicles, 40 s",
+    "merge-v0": "highway with a merging on-ramp",
+    "roundabout-v0": "a roundabout with incoming traffic",
+    "intersection-v0": "an unsignalized 4-way intersection",
+}
+
+VEHICLE_LENGTH = 5.0  # [m] highway-env's Vehicle.LENGTH
+VEHICLE_WIDTH = 2.0  # [m] highway-env's Vehicle.WIDTH
+
+
+class EgoState(NamedTuple):
+    """The ego's own pose and speed (localization + odometry)."""
+
+    position: np.ndarray  # (2,) [m]
+    heading: float  # [rad]
+    speed: float  # [m/s]
+    lane_index: tuple[Any, Any, int]  # highway-env (from, to, id)
+    target_speed: float  # [m/s] current cruise set-point of a controlled vehicle
+
+
+class Objects(NamedTuple):
+    """Other vehicles, one row each; `ids` are stable identities (Python ids of the simulator objects)."""
+
+    ids: np.ndarray  # (N,) int64
+    position: np.ndarray  # (N, 2) [m]
+    velocity: np.ndarray  # (N, 2) [m/s]
+    heading: np.ndarray  # (N,) [rad]
+
+
+def _import_highway_env() -> None:
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pygame's pkg_resources deprecation notice on import
+        import highway_env  # noqa: F401  (registers the ids)
+
+
+def make_env(env_id: str, config: Mapping[str, Any] | None = None, render: bool = False) -> Any:
+    """A highway-env Gymnasium env; `config` updates its default config (e.g. ``{"duration": 5}``)."""
+    if env_id not in SCENARIOS:
+        raise PilotlabError(f"unknown env {env_id!r}; choose one of {', '.join(SCENARIOS)}")
+    _import_highway_env()
+    import gymnasium as gym
+
+    return gym.make(env_id, config=dict(config or {}), render_mode="rgb_array" if render else None)
+
+
+def ego_vehicle(env: Any) -> Any:
+    return env.unwrapped.vehicle
+
+
+def ego_state(env: Any) -> EgoState:
+    v = ego_vehicle(env)
+    return EgoState(np.array(v.position, dtype=float), float(v.heading), float(v.speed), v.lane_index,
+                    float(getattr(v, "target_speed", v.speed)))
+
+
+def ground_truth(env: Any) -> Objects:
+    """All vehicles but the ego, straight from the simulator."""
+    ego = ego_vehicle(env)
+    others = [v for v in env.unwrapped.road.vehicles if v is not ego]
+    if not others:
+        z = np.zeros((0, 2))
+        return Objects(np.zeros(0, dtype=np.int64), z, z.copy(), np.zeros(0))
+    return Objects(
+        np.array([id(v) for v in others], dtype=np.int64),
+        np.array([v.position for v in others], dtype=float),
+        np.array([v.velocity for v in others], dtype=float),
+        np.array([v.heading for v in others], dtype=float),
+    )
+
+
+def env_timing(env: Any) -> tuple[float, float]:
+    """(policy period [s], episode duration [s]) of a highway-env env."""
+    cfg = env.unwrapped.config
+    return 1.0 / float(cfg["policy_frequency"]), float(cfg["duration"])
+
+
+def reference_speed(env: Any) -> float:
+    """Speed [m/s] that earns the full speed reward: the top of ``reward_speed_range`` (30 on highways),
+    else the top cruise set-point of the env's meta-actions (16 in roundabout-v0), else 30."""
+    cfg = env.unwrapped.config
+    if "reward_speed_range" in cfg:
+        return float(max(cfg["reward_speed_range"]))
+    speeds = cfg.get("action", {}).get("target_speeds")
+    return float(max(speeds)) if speeds is not None else 30.0
+
+
+def lane_frenet(env: Any, lane_index: Any, points: np.ndarray) -> np.ndarray:
+    """World points (N, 2) -> (N, 2) of (s [m] along the lane, d [m] lateral offset) of one lane."""
+    lane = env.unwrapped.road.network.get_lane(lane_index)
+    out = np.zeros((len(points), 2))
+    for i, p in enumerate(points):
+        out[i] = lane.local_coordinates(p)
+    return out
+
+
+__all__ = [
+    "SCENARIOS",
+    "VEHICLE_LENGTH",
+    "VEHICLE_WIDTH",
+    "EgoState",
+    "Objects",
+    "ego_state",
+    "ego_vehicle",
+    "env_timing",
+    "ground_truth",
+    "lane_frenet",
+    "make_env",
+    "reference_speed",
+]

@@ -1,0 +1,183 @@
+"""``pilotlab drive eval``: drive N held-out episodes per agent, write metrics, summary.json and a GIF.
+
+`evaluate_agents(["modular", "idm"], "highway-fast-v0", episodes=10, seed=100_000, run_dir=...)`
+is the entry point for scripts (the tour, the benchmark). Episode i of every agent uses env seed
+``seed + i``, so agents meet identical traffic. The default first seed, 100_000, lies far above any
+training seed of `pilotlab rl train` (which seeds from 0), so evaluation traffic is never trained on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pilotlab.core.config import RunConfig
+from pilotlab.core.errors import PilotlabError
+from pilotlab.core.run import RunDir
+from pilotlab.core.seed import seed_everything
+from pilotlab.drive import envs, metrics
+from pilotlab.drive.agents import Agent, make_agent
+from pilotlab.drive.sensors import camera_frame
+
+EVAL_SEED = 100_000  # first held-out env seed
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriveEvalConfig(RunConfig):
+    agent: str = "modular"
+    """Driver(s), comma-separated: modular, oracle, idm, rl:RUN_DIR."""
+    env: str = "highway-fast-v0"
+    """highway-env scenario: highway-fast-v0, highway-v0, merge-v0, roundabout-v0, intersection-v0."""
+    episodes: int = 10
+    """Episodes per agent, on env seeds seed, seed+1, ..."""
+    seed: int = EVAL_SEED
+    """First env seed; held out from training (rl trainers seed from 0)."""
+    duration: float | None = None
+    """Episode length [s] (policy steps at 1 Hz); default: the scenario's own (30 s on highway-fast-v0)."""
+    gif: bool = True
+    """Render episode 0 of each agent as figures/<agent>.gif with detections and tracks drawn on it."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.episodes < 1:
+            raise PilotlabError(f"episodes must be >= 1, got {self.episodes}")
+        if self.duration is not None and self.duration <= 0:
+            raise PilotlabError(f"duration must be > 0 seconds, got {self.duration}")
+        if self.env not in envs.SCENARIOS:
+            raise PilotlabError(f"unknown env {self.env!r}; choose one of {', '.join(envs.SCENARIOS)}")
+        if not self.agent.strip():
+            raise PilotlabError("agent must name at least one driver")
+
+
+def _lane_number(vehicle: Any) -> tuple[Any, Any, int]:
+    return tuple(vehicle.lane_index)  # type: ignore[return-value]
+
+
+def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | None = None,
+                frames: list[np.ndarray] | None = None) -> metrics.EpisodeStats:
+    """Drive one episode; optionally score tracking and collect annotated frames."""
+    from pilotlab.drive.render import overlay
+
+    agent.prepare(env)
+    obs, _ = env.reset(seed=seed)
+    agent.reset(env, seed)
+    _period, duration = envs.env_timing(env)
+    stats = metrics.EpisodeStats(route_length=envs.reference_speed(env) * duration)
+    if scorer is not None:
+        scorer.new_episode()
+    prev_pos = np.array(envs.ego_vehicle(env).position, dtype=float)
+    prev_lane = _lane_number(envs.ego_vehicle(env))
+    done = False
+    while not done:
+        t0 = time.perf_counter()
+        action = agent.act(env, obs)
+        stats.step_ms.append(1000.0 * (time.perf_counter() - t0))
+        perception = agent.perception
+        if scorer is not None and perception is not None:
+            _score_tracking(scorer, env, perception)
+        if frames is not None:
+            note = f"{getattr(agent, 'name', '')} t={len(stats.step_ms) - 1}s"
+            frames.append(overlay(env, camera_frame(env), perception, note))
+        obs, reward, terminated, truncated, info = env.step(action)
+        ego = envs.ego_vehicle(env)
+        stats.ret += float(reward)
+        stats.speeds.append(float(ego.speed * np.cos(ego.heading)))  # forward speed, as the reward uses
+        pos = np.array(ego.position, dtype=float)
+        stats.distance += float(np.hypot(*(pos - prev_pos)))
+        prev_pos = pos
+        lane = _lane_number(ego)
+        if lane[:2] == prev_lane[:2] and lane[2] != prev_lane[2]:
+            stats.lane_changes += 1
+        prev_lane = lane
+        stats.crashed = stats.crashed or bool(info.get("crashed", ego.crashed))
+        done = bool(terminated or truncated)
+    return stats
+
+
+def _score_tracking(scorer: metrics.MotScorer, env: Any, perception: Any) -> None:
+    truth = envs.ground_truth(env)
+    ego = envs.ego_state(env)
+    lidar = perception.lidar
+    visible = np.unique(lidar.hit_index[lidar.hit_index >= 0])
+    max_range = float(lidar.ranges.max()) if len(lidar.ranges) else 0.0
+    near = np.hypot(*(truth.position[visible] - ego.position).T) <= max_range if len(visible) else visible
+    gt = visible[near] if len(visible) else visible
+    tracks = [t for t in perception.tracks if t.confirmed and t.misses == 0
+              and np.hypot(*(t.x[:2] - ego.position)) <= max_range]
+    scorer.update(truth.ids[gt], truth.position[gt],
+                  np.array([t.id for t in tracks]), np.array([t.x[:2] for t in tracks]).reshape(-1, 2))
+
+
+def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
+                    run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
+                    gif: bool = True) -> dict[str, dict[str, float]]:
+    """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
+
+    With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
+    summary.json (``eval/...`` keys of the first agent, ``eval/<agent>/...`` for all) and, with
+    `gif`, figures/<agent>.gif of episode 0.
+    """
+    from pilotlab.report.figures import save_gif
+
+    results: dict[str, dict[str, float]] = {}
+    for spec in agents:
+        agent = make_agent(spec, seed)
+        name = "rl" if spec.startswith("rl:") else spec
+        cfg = dict(env_config or {})
+        env = envs.make_env(env_id, cfg, render=gif)
+        scorer = metrics.MotScorer() if spec == "modular" else None
+        episode_stats = []
+        frames: list[np.ndarray] = []
+        for i in range(episodes):
+            st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
+            episode_stats.append(st)
+            if run_dir is not None:
+                run_dir.log(i, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
+                                f"eval/{name}/speed": float(np.mean(st.speeds)),
+                                f"eval/{name}/driving_score": st.driving_score})
+        env.close()
+        res = metrics.summarize(episode_stats)
+        mot = scorer.compute() if scorer is not None else {}
+        res["mota"] = mot.get("mota", float("nan"))
+        res["idf1"] = mot.get("idf1", float("nan"))
+        res["motp"] = mot.get("motp", float("nan"))
+        res["id_switches"] = mot.get("num_switches", float("nan"))
+        results[spec] = res
+        if run_dir is not None and gif and frames:
+            save_gif(frames, run_dir.figure(f"{name}.gif"), fps=2.0)
+    if run_dir is not None:
+        summary: dict[str, float] = {}
+        for k, spec in enumerate(agents):
+            name = "rl" if spec.startswith("rl:") else spec
+            for key, value in results[spec].items():
+                summary[f"eval/{name}/{key}"] = value
+                if k == 0:
+                    summary[f"eval/{key}"] = value
+        run_dir.update_summary(summary)
+    return results
+
+
+def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
+    """The CLI command: a run directory ``runs/drive-<agent>-<time>`` with the results."""
+    seed_everything(cfg.seed, cfg.threads)
+    agents = [a.strip() for a in cfg.agent.split(",") if a.strip()]
+    for spec in agents:
+        if spec not in ("modular", "oracle", "idm") and not (spec.startswith("rl:") and len(spec) > 3):
+            raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
+    env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
+    label = "+".join("rl" if a.startswith("rl:") else a for a in agents)
+    run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
+    with run:
+        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif)
+    for spec, res in results.items():
+        print(f"{spec:>10}: return {res['return_mean']:.2f}  crash {res['crash_rate']:.0%}  "
+              f"speed {res['speed_mean']:.1f} m/s  score {res['driving_score']:.3f}  "
+              f"MOTA {res['mota']:.3f}  {res['ms_per_step']:.1f} ms/step")
+    print(f"run directory: {run.path}")
+    return results
+
+
+__all__ = ["EVAL_SEED", "DriveEvalConfig", "evaluate_agents", "run_episode", "run_eval"]

@@ -1,0 +1,102 @@
+"""Driving and tracking metrics.
+
+Per episode: return (Gymnasium's, summed over policy steps), crash, mean speed [m/s], distance [m],
+route completion, lane changes, compute per step [ms]. Route completion: highway-env scenarios have
+no route, so the route is the road a car at the reference speed (top of the reward's speed range,
+30 m/s on highways) covers in the episode's duration; completion = min(1, distance / that length).
+A crash ends the episode, so it also cuts completion. Driving score, as in the CARLA leaderboard:
+route completion x 0.60 per collision with a vehicle.
+
+Tracking: CLEAR MOT (MOTA, MOTP) and IDF1 via `motmetrics`, matching tracks to ground truth within
+`MATCH_DISTANCE`. Ground truth at a step is every vehicle within the lidar's range that at least
+one (noise-free) lidar ray reaches, the visibility filter nuScenes applies to its boxes; tracks are
+scored within the same range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COLLISION_PENALTY = 0.60  # [] CARLA leaderboard multiplier for a collision with a vehicle
+MATCH_DISTANCE = 2.0  # [m] half a lane width: a track farther than this from an object is not it
+
+
+@dataclass
+class EpisodeStats:
+    ret: float = 0.0
+    crashed: bool = False
+    speeds: list[float] = field(default_factory=list)  # [m/s] per policy step
+    distance: float = 0.0  # [m]
+    route_length: float = 1.0  # [m]
+    lane_changes: int = 0
+    step_ms: list[float] = field(default_factory=list)  # [ms] agent compute per step
+
+    @property
+    def route_completion(self) -> float:
+        return float(min(1.0, self.distance / max(self.route_length, 1e-9)))
+
+    @property
+    def driving_score(self) -> float:
+        return driving_score(self.route_completion, int(self.crashed))
+
+
+def driving_score(route_completion: float, collisions: int) -> float:
+    """CARLA-style: completion x 0.60 ** collisions."""
+    return float(route_completion * COLLISION_PENALTY**collisions)
+
+
+def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:
+    """Means over episodes (speed and ms averaged per episode, then over episodes)."""
+    def mean(xs: list[float]) -> float:
+        return float(np.mean(xs)) if xs else float("nan")
+
+    return {
+        "return_mean": mean([e.ret for e in episodes]),
+        "return_std": float(np.std([e.ret for e in episodes])) if episodes else float("nan"),
+        "crash_rate": mean([float(e.crashed) for e in episodes]),
+        "speed_mean": mean([mean(e.speeds) for e in episodes]),
+        "distance_mean": mean([e.distance for e in episodes]),
+        "route_completion": mean([e.route_completion for e in episodes]),
+        "driving_score": mean([e.driving_score for e in episodes]),
+        "lane_changes_mean": mean([float(e.lane_changes) for e in episodes]),
+        "ms_per_step": mean([mean(e.step_ms) for e in episodes]),
+        "episodes": float(len(episodes)),
+    }
+
+
+class MotScorer:
+    """Accumulates ground truth and tracks over steps and episodes; `compute()` gives MOTA, MOTP, IDF1, ..."""
+
+    def __init__(self) -> None:
+        import motmetrics as mm
+
+        self._mm = mm
+        self._acc = mm.MOTAccumulator(auto_id=True)
+        self._episode = 0
+        self._keys: dict[tuple[str, int, int], int] = {}
+
+    def new_episode(self) -> None:
+        """Ids restart per episode (and Python object ids get reused): prefix them with the episode."""
+        self._episode += 1
+
+    def update(self, gt_ids: np.ndarray, gt_pos: np.ndarray, hyp_ids: np.ndarray, hyp_pos: np.ndarray) -> None:
+        """One frame: object ids (G,), positions (G, 2) [m]; track ids (H,), positions (H, 2) [m]."""
+        d = np.sqrt(((gt_pos[:, None, :] - hyp_pos[None, :, :]) ** 2).sum(-1))  # (G, H) [m]
+        d = np.where(d <= MATCH_DISTANCE, d, np.nan)
+        self._acc.update([self._key("gt", g) for g in gt_ids], [self._key("hyp", h) for h in hyp_ids], d)
+
+    def _key(self, kind: str, ident: object) -> int:
+        """A small integer per (kind, episode, id): motmetrics wants numeric ids."""
+        return self._keys.setdefault((kind, self._episode, int(ident)), len(self._keys) + 1)  # type: ignore[arg-type]
+
+    def compute(self) -> dict[str, float]:
+        names = ["mota", "motp", "idf1", "num_switches", "num_false_positives", "num_misses", "num_objects"]
+        if self._acc.events.empty:
+            return {n: float("nan") for n in names}
+        row = self._mm.metrics.create().compute(self._acc, metrics=names, name="all")
+        return {n: float(row[n].iloc[0]) for n in names}
+
+
+__all__ = ["COLLISION_PENALTY", "MATCH_DISTANCE", "EpisodeStats", "MotScorer", "driving_score", "summarize"]

@@ -1,0 +1,184 @@
+"""Behaviour planning: IDM longitudinal planning with MOBIL-style lane choice and safety checks.
+
+Longitudinal: the Intelligent Driver Model (Treiber, Hennecke & Helbing, "Congested traffic states in
+empirical observations and microscopic simulations", Phys. Rev. E 62, 2000) gives the ego's
+acceleration behind the leader of a lane; integrating it over the next policy period gives the speed
+set-point. Lateral: MOBIL (Kesting, Treiber & Helbing, "General lane-changing model MOBIL for
+car-following models", TRB 2007): change lane when the gain beats a threshold and the new follower
+need not brake harder than `b_safe`. The gain here is the speed IDM predicts after `horizon` seconds
+in each lane plus a right-lane bonus (highway-env pays up to 0.1 for the rightmost lane, worth about
+2.5 m/s of its 0.4-per-10 m/s speed reward). On top of MOBIL, every lane change is checked against
+the constant-velocity predictions of all objects in the target lane over the manoeuvre.
+Defaults: IDM a, b and delta follow highway-env's IDMVehicle; the time gap is shorter (0.8 s
+instead of 1.5 s) so the ego keeps up the speed the reward pays for.
+
+Everything works on a `Scene` (plain arrays in the road frame of `prediction.py`), so scripted
+scenes test the planner without a simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from pilotlab.drive.envs import VEHICLE_LENGTH
+from pilotlab.drive.prediction import LaneObjects
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    v0: float = 30.0  # [m/s] desired speed (top of highway-env's reward speed range)
+    time_gap: float = 0.8  # [s] IDM desired time headway
+    s0: float = 6.0  # [m] IDM jam distance, bumper to bumper
+    a_max: float = 3.0  # [m/s^2] IDM maximum acceleration
+    b_comf: float = 5.0  # [m/s^2] IDM comfortable deceleration
+    delta: float = 4.0  # [] IDM acceleration exponent
+    b_safe: float = 2.0  # [m/s^2] MOBIL: the most braking a lane change may impose on the new follower
+    gain_threshold: float = 1.0  # [m/s] lane-change hysteresis on the predicted-speed gain
+    right_bias: float = 2.5  # [m/s] bonus of the rightmost lane over the leftmost
+    horizon: float = 3.0  # [s] look-ahead of the lane gain and of the lane-change collision check
+    change_time: float = 3.0  # [s] duration of a lane change in the collision check
+    front_margin: float = 4.0  # [m] bumper gap kept to cars ahead in the target lane during a change
+    rear_margin: float = 4.0  # [m] bumper gap kept to cars behind in the target lane
+    rear_headway: float = 0.5  # [s] extra gap per m/s of a car behind in the target lane
+    occupancy: float = 2.8  # [m] a car occupies every lane whose centre is within this lateral distance
+
+
+class Scene(NamedTuple):
+    """The ego and the objects in the road frame; the ego is at lateral `ego_lane * lane_width + d`."""
+
+    ego_s: float  # [m]
+    ego_v: float  # [m/s]
+    ego_lane: int  # [] current lane
+    n_lanes: int  # [] lanes of the ego's road, 0 the leftmost
+    lane_width: float  # [m]
+    objects: LaneObjects
+    lane_change_allowed: bool = True  # False while a change is under way
+    also_lane: int = -1  # [] the lane the ego still straddles during a change (-1: none)
+
+
+class Plan(NamedTuple):
+    lane: int  # [] lane to drive in
+    speed: float  # [m/s] speed set-point for the next policy period
+    reason: str  # a short human-readable note for logs and GIFs
+
+
+def idm_acceleration(v: float, v0: float, gap: float, dv: float, cfg: PlannerConfig) -> float:
+    """IDM acceleration [m/s^2]; `gap` [m] bumper to bumper (inf: free road), `dv` = v - v_leader [m/s]."""
+    free = 1.0 - (max(v, 0.0) / v0) ** cfg.delta
+    if not np.isfinite(gap):
+        return cfg.a_max * free
+    s_star = cfg.s0 + max(0.0, v * cfg.time_gap + v * dv / (2.0 * np.sqrt(cfg.a_max * cfg.b_comf)))
+    return cfg.a_max * (free - (s_star / max(gap, 0.1)) ** 2)
+
+
+def lane_members(scene: Scene, lane: int, cfg: PlannerConfig) -> np.ndarray:
+    """Indices of objects occupying `lane` (within `cfg.occupancy` of its centre)."""
+    centre = lane * scene.lane_width
+    return np.flatnonzero(np.abs(scene.objects.lat - centre) < cfg.occupancy)
+
+
+def neighbours(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[int | None, int | None]:
+    """(leader, follower) object indices of the ego's longitudinal position in `lane`."""
+    idx = lane_members(scene, lane, cfg)
+    ds = scene.objects.s[idx] - scene.ego_s
+    ahead, behind = idx[ds >= 0], idx[ds < 0]
+    lead = int(ahead[np.argmin(scene.objects.s[ahead])]) if len(ahead) else None
+    follow = int(behind[np.argmax(scene.objects.s[behind])]) if len(behind) else None
+    return lead, follow
+
+
+def lane_acceleration(scene: Scene, lane: int, cfg: PlannerConfig, v: float | None = None) -> float:
+    """IDM acceleration of the ego behind the leader of `lane`."""
+    v = scene.ego_v if v is None else v
+    lead, _ = neighbours(scene, lane, cfg)
+    if lead is None:
+        return idm_acceleration(v, cfg.v0, np.inf, 0.0, cfg)
+    gap = scene.objects.s[lead] - scene.ego_s - VEHICLE_LENGTH
+    return idm_acceleration(v, cfg.v0, gap, v - scene.objects.v_s[lead], cfg)
+
+
+def rollout_speed(scene: Scene, lane: int, duration: float, cfg: PlannerConfig, dt: float = 0.25) -> float:
+    """Ego speed [m/s] after following IDM for `duration` [s] in `lane`, the leader moving at constant speed."""
+    lead, _ = neighbours(scene, lane, cfg)
+    s, v = scene.ego_s, scene.ego_v
+    ls = scene.objects.s[lead] if lead is not None else np.inf
+    lv = scene.objects.v_s[lead] if lead is not None else 0.0
+    for _ in range(round(duration / dt)):
+        gap = ls - s - VEHICLE_LENGTH
+        a = idm_acceleration(v, cfg.v0, gap, v - lv, cfg)
+        v = max(0.0, v + a * dt)
+        s += v * dt
+        ls += lv * dt
+    return v
+
+
+def lane_change_safe(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[bool, str]:
+    """Whether moving into `lane` keeps clear of every object predicted there (constant velocity)."""
+    objs = scene.objects
+    idx = lane_members(scene, lane, cfg)
+    times = np.linspace(0.0, cfg.change_time, 7)  # [s]
+    v = scene.ego_v
+    for i in idx:
+        gap0 = objs.s[i] - scene.ego_s  # [m] centre to centre, > 0 ahead
+        rel = gap0 + (objs.v_s[i] - v) * times  # (T,)
+        if gap0 >= 0:
+            need = VEHICLE_LENGTH + cfg.front_margin + max(0.0, v - objs.v_s[i]) * 1.0
+            if np.any(rel < need):
+                return False, f"gap ahead too small ({gap0:.0f} m)"
+        else:
+            need = VEHICLE_LENGTH + cfg.rear_margin + cfg.rear_headway * max(objs.v_s[i], 0.0)
+            if np.any(-rel < need):
+                return False, f"car behind too close ({-gap0:.0f} m)"
+    _, follow = neighbours(scene, lane, cfg)
+    if follow is not None:  # MOBIL safety: the new follower's IDM braking behind the ego
+        gap = scene.ego_s - objs.s[follow] - VEHICLE_LENGTH
+        fv = objs.v_s[follow]
+        if idm_acceleration(fv, max(fv, cfg.v0), gap, fv - v, cfg) < -cfg.b_safe:
+            return False, "new follower would brake too hard"
+    if lane_acceleration(scene, lane, cfg) < -cfg.b_safe:
+        return False, "too close to the new leader"
+    return True, "clear"
+
+
+def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0) -> Plan:
+    """Choose the lane (MOBIL-style gain + safety) and the speed set-point (IDM over `period` [s])."""
+    def utility(lane: int) -> float:
+        bias = cfg.right_bias * lane / max(scene.n_lanes - 1, 1)
+        return rollout_speed(scene, lane, cfg.horizon, cfg) + bias
+
+    lane, reason = scene.ego_lane, "keep lane"
+    if scene.lane_change_allowed:
+        keep = utility(scene.ego_lane)
+        best_gain = cfg.gain_threshold
+        for cand in (scene.ego_lane + 1, scene.ego_lane - 1):  # right first: it wins ties
+            if not 0 <= cand < scene.n_lanes:
+                continue
+            gain = utility(cand) - keep
+            if gain <= best_gain:
+                continue
+            ok, why = lane_change_safe(scene, cand, cfg)
+            if ok:
+                lane, best_gain, reason = cand, gain, f"change to lane {cand}: +{gain:.1f} m/s"
+            elif reason == "keep lane":
+                reason = f"keep lane: lane {cand} {why}"
+    speed = rollout_speed(scene, scene.ego_lane, period, cfg)
+    for other in {lane, scene.also_lane} - {scene.ego_lane, -1}:  # during a change respect both leaders
+        speed = min(speed, rollout_speed(scene, other, period, cfg))
+    return Plan(lane, float(speed), reason)
+
+
+__all__ = [
+    "Plan",
+    "PlannerConfig",
+    "Scene",
+    "idm_acceleration",
+    "lane_acceleration",
+    "lane_change_safe",
+    "lane_members",
+    "neighbours",
+    "plan",
+    "rollout_speed",
+]
