@@ -17,8 +17,10 @@ def machine() -> str:
     """One line naming the machine the numbers come from."""
     import os
 
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} thread(s), Python {platform.python_version()}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s), Python {platform.python_version()}"
+    )
 
 
 def write_section(key: str, markdown: str) -> Path:

@@ -16,6 +16,12 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
+@pytest.fixture
+def shared_mnist() -> Path:
+    """Folder with the official MNIST test files (tests using it carry the shared_mnist marker)."""
+    return SHARED_MNIST
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Downloads go to a temporary cache, never the user's ~/.cache/pilotlab."""

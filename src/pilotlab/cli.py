@@ -72,12 +72,19 @@ def _variant(cmd: Command, argv: list[str]) -> type:
 def _add_command(parser: argparse.ArgumentParser, cmd: Command, argv: list[str]) -> None:
     config = _variant(cmd, argv)
     if cmd.variants:
-        parser.epilog = (f"Fields shown are those of --{cmd.variant_flag.replace('_', '-')} "
-                         f"{getattr(config, cmd.variant_flag, cmd.default_variant)}; each choice has its own.")
+        parser.epilog = (
+            f"Fields shown are those of --{cmd.variant_flag.replace('_', '-')} "
+            f"{getattr(config, cmd.variant_flag, cmd.default_variant)}; each choice has its own."
+        )
     add_arguments(parser, config)
     parser.set_defaults(_config_class=config)
-    parser.add_argument("--config", dest="_config_file", metavar="FILE", default=None,
-                        help="TOML, YAML or JSON file of field values (flags override it)")
+    parser.add_argument(
+        "--config",
+        dest="_config_file",
+        metavar="FILE",
+        default=None,
+        help="TOML, YAML or JSON file of field values (flags override it)",
+    )
     parser.set_defaults(_command=cmd)
 
 

@@ -72,9 +72,7 @@ def flatten(tree: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:
             for k in node:
                 if not isinstance(k, (str, int)):
                     raise TypeError(f"checkpoint keys must be str or int, got {type(k)} at {key}")
-            return {
-                "__dict__": [[k, walk(v, f"{key}/{k}" if key else str(k))] for k, v in node.items()]
-            }
+            return {"__dict__": [[k, walk(v, f"{key}/{k}" if key else str(k))] for k, v in node.items()]}
         if isinstance(node, tuple):
             return {"__tuple__": [walk(v, f"{key}/{i}") for i, v in enumerate(node)]}
         if isinstance(node, list):

@@ -13,13 +13,15 @@ import ast
 import dataclasses
 import functools
 import inspect
+import itertools
 import json
 import textwrap
-import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+import tomllib
 
 from pilotlab.core.errors import PilotlabError
 
@@ -65,7 +67,7 @@ def field_docs(cls: type) -> dict[str, str]:
         except (OSError, TypeError):  # pragma: no cover - source unavailable (zipped install)
             continue
         body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
-        for node, nxt in zip(body, body[1:]):
+        for node, nxt in itertools.pairwise(body):
             if (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)
@@ -216,9 +218,7 @@ def build_config(cls: type[C], values: dict[str, Any] | None = None, file: str |
         for key, value in source.items():
             name = key.replace("-", "_")
             if name not in names:
-                raise PilotlabError(
-                    f"unknown config key {key!r} in {where}; valid keys: {', '.join(sorted(names))}"
-                )
+                raise PilotlabError(f"unknown config key {key!r} in {where}; valid keys: {', '.join(sorted(names))}")
             merged[name] = _coerce(name.replace("_", "-"), hints[name], value)
     missing = [
         f.name

@@ -6,8 +6,7 @@ Outside torchrun everything here degrades to the single-process case: rank 0 of 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Sized
+from collections.abc import Mapping, Sized
 
 import torch
 import torch.distributed as dist

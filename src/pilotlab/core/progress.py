@@ -39,8 +39,9 @@ class Progress:
             self._last = now
             shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
             pct = 100.0 * self.n / max(self.total, 1)
-            print(f"{self.desc}: {self.n}/{self.total} ({pct:.0f}%) {now - self._start:.0f}s {shown}".rstrip(),
-                  flush=True)
+            print(
+                f"{self.desc}: {self.n}/{self.total} ({pct:.0f}%) {now - self._start:.0f}s {shown}".rstrip(), flush=True
+            )
 
     def close(self) -> None:
         if self._bar is not None:

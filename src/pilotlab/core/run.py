@@ -52,19 +52,31 @@ class RunDir:
 
     # -- creation -------------------------------------------------------------------------------
     @classmethod
-    def create(
-        cls, pillar: str, method: str, config: Any, run_dir: str | None = None, resume: bool = False
-    ) -> RunDir:
+    def create(cls, pillar: str, method: str, config: Any, run_dir: str | None = None, resume: bool = False) -> RunDir:
         """Make (or, with `resume`, reopen) a run directory and write config.json.
 
         A fresh run refuses a folder that already holds a run, so nothing saved is overwritten.
         """
+        path: Path | None = None
+        error: str | None = None
+        if distributed.is_main():  # rank 0 decides and writes; the other ranks follow its verdict
+            try:
+                path = cls._prepare(pillar, method, config, run_dir, resume)
+            except PilotlabError as e:
+                error = str(e)
+        error = distributed.broadcast_object(error)  # type: ignore[assignment]
+        if error:
+            raise PilotlabError(error)
+        path = Path(str(distributed.broadcast_object(str(path))))
+        return cls(path)
+
+    @classmethod
+    def _prepare(cls, pillar: str, method: str, config: Any, run_dir: str | None, resume: bool) -> Path:
         if run_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             path = Path("runs") / f"{pillar}-{method}-{stamp}"
-            path = Path(str(distributed.broadcast_object(str(path))))
             n = 1
-            while path.exists() and not resume and distributed.is_main():
+            while path.exists():
                 n += 1
                 path = Path("runs") / f"{pillar}-{method}-{stamp}-{n}"
         else:
@@ -77,30 +89,25 @@ class RunDir:
             saved = json.loads(cfg_path.read_text(encoding="utf-8"))
             if saved.get("pillar") != pillar or saved.get("method") != method:
                 raise PilotlabError(
-                    f"cannot resume: {path} is a {saved.get('pillar')} {saved.get('method')} run, "
-                    f"not {pillar} {method}"
+                    f"cannot resume: {path} is a {saved.get('pillar')} {saved.get('method')} run, not {pillar} {method}"
                 )
-            return run
+            return path
         if cfg_path.exists():
-            raise PilotlabError(
-                f"{path} already holds a run; pass --resume to continue it or choose another --run-dir"
-            )
-        if run.writable:
-            for folder in (path, run.checkpoints, run.figures):
-                folder.mkdir(parents=True, exist_ok=True)
-            doc = {
-                "pillar": pillar,
-                "method": method,
-                "config": to_dict(config),
-                "command": sys.argv,
-                "versions": versions(),
-                "seed": getattr(config, "seed", None),
-                "world_size": distributed.world_size(),
-                "created": datetime.now().isoformat(timespec="seconds"),
-            }
-            checkpoint.atomic_write_text(cfg_path, json.dumps(doc, indent=2) + "\n")
-        distributed.barrier()
-        return run
+            raise PilotlabError(f"{path} already holds a run; pass --resume to continue it or choose another --run-dir")
+        for folder in (path, run.checkpoints, run.figures):
+            folder.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "pillar": pillar,
+            "method": method,
+            "config": to_dict(config),
+            "command": sys.argv,
+            "versions": versions(),
+            "seed": getattr(config, "seed", None),
+            "world_size": distributed.world_size(),
+            "created": datetime.now().isoformat(timespec="seconds"),
+        }
+        checkpoint.atomic_write_text(cfg_path, json.dumps(doc, indent=2) + "\n")
+        return path
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
@@ -143,7 +150,7 @@ class RunDir:
             v = float(v)
             row[k] = v if math.isfinite(v) else str(v)
         if self._metrics_file is None:
-            self._metrics_file = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
+            self._metrics_file = open(self.path / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open across log calls, closed in close()
         self._metrics_file.write(json.dumps(row) + "\n")
         self._metrics_file.flush()
         tb = self._writer()
@@ -173,8 +180,9 @@ class RunDir:
     def update_summary(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Merge `values` into summary.json (flat keys such as ``eval/return_mean``)."""
         current = self.summary()
-        current.update({k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
-                        for k, v in values.items()})
+        current.update(
+            {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in values.items()}
+        )
         if self.writable:
             checkpoint.atomic_write_text(self.path / "summary.json", json.dumps(current, indent=2) + "\n")
         return current

@@ -31,8 +31,9 @@ def setup(cfg: RunConfig, pillar: str, method: str) -> tuple[RunDir, torch.devic
     return run, device
 
 
-def save_state(run: RunDir, step: int, state: dict[str, Any], meta: dict[str, Any] | None = None,
-               name: str = "last") -> None:
+def save_state(
+    run: RunDir, step: int, state: dict[str, Any], meta: dict[str, Any] | None = None, name: str = "last"
+) -> None:
     """Write checkpoints/<name> with `state`, the global RNG states and `step` (rank 0 only)."""
     if not run.writable:
         return
@@ -41,7 +42,9 @@ def save_state(run: RunDir, step: int, state: dict[str, Any], meta: dict[str, An
     checkpoint.save(run.checkpoints / name, full, {"step": int(step), **(meta or {})})
 
 
-def restore(run: RunDir, cfg: RunConfig, device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any]] | None:
+def restore(
+    run: RunDir, cfg: RunConfig, device: torch.device | str = "cpu"
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """With `cfg.resume`: load checkpoints/last, restore RNGs, drop metrics logged after it.
 
     Returns (state, meta) where meta["step"] is the step to continue from, or None for a fresh run.

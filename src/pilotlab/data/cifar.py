@@ -31,6 +31,7 @@ _ALLOWED = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
 }
 
 
@@ -45,7 +46,7 @@ def read_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     """One batch -> uint8 images (N, 3, 32, 32) and int64 labels (N,)."""
     try:
         d = _SafeUnpickler(io.BytesIO(blob), encoding="bytes").load()
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
+    except Exception as e:
         raise PilotlabError(f"corrupt CIFAR-10 batch {where}: {e}") from None
     if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
         raise PilotlabError(f"{where} is not a CIFAR-10 batch (no data/labels)")

