@@ -64,7 +64,10 @@ def make_env(env_id: str, config: Mapping[str, Any] | None = None, render: bool 
     _import_highway_env()
     import gymnasium as gym
 
-    return gym.make(env_id, config=dict(config or {}), render_mode="rgb_array" if render else None)
+    with warnings.catch_warnings():
+        # merge-v0, roundabout-v0 and intersection-v0 have newer versions; the issue pins these ids
+        warnings.filterwarnings("ignore", message=".*is out of date.*", category=DeprecationWarning)
+        return gym.make(env_id, config=dict(config or {}), render_mode="rgb_array" if render else None)
 
 
 def ego_vehicle(env: Any) -> Any:

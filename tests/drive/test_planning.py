@@ -1,0 +1,85 @@
+"""Planner on scripted scenes (no simulator) and the controllers against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pilotlab.drive import control
+from pilotlab.drive.planning import PlannerConfig, Scene, idm_acceleration, lane_change_safe, plan
+from pilotlab.drive.prediction import LaneObjects, closest_approach
+
+W = 4.0  # [m] lane width
+
+
+def _scene(cars: list[tuple[float, int, float]], ego_lane: int = 1, ego_v: float = 25.0) -> Scene:
+    """cars: (s [m] relative to the ego, lane, speed [m/s])."""
+    s = np.array([c[0] for c in cars], dtype=float)
+    lat = np.array([c[1] * W for c in cars], dtype=float)
+    v = np.array([c[2] for c in cars], dtype=float)
+    return Scene(0.0, ego_v, ego_lane, 3, W, LaneObjects(s, lat, v, np.zeros(len(cars))))
+
+
+def test_idm_free_road_and_standstill_closed_form() -> None:
+    cfg = PlannerConfig()
+    assert idm_acceleration(0.0, 30.0, np.inf, 0.0, cfg) == pytest.approx(cfg.a_max)
+    assert idm_acceleration(30.0, 30.0, np.inf, 0.0, cfg) == pytest.approx(0.0)
+    gap = 20.0  # at rest behind a stopped car: a = a_max (1 - (s0 / gap)^2)
+    assert idm_acceleration(0.0, 30.0, gap, 0.0, cfg) == pytest.approx(cfg.a_max * (1 - (cfg.s0 / gap) ** 2))
+
+
+def test_slow_leader_makes_the_planner_overtake_into_a_free_lane() -> None:
+    p = plan(_scene([(25.0, 1, 18.0)]))
+    assert p.lane in (0, 2)
+    assert p.lane == 2  # right lane wins ties (reward bonus)
+
+
+@pytest.mark.parametrize("blocker", [(0.0, 2, 25.0), (-8.0, 2, 28.0), (9.0, 2, 20.0), (-20.0, 2, 33.0)])
+def test_refuses_a_lane_change_into_an_occupied_gap(blocker: tuple[float, int, float]) -> None:
+    """Slow leader ahead, left lane blocked by a slow queue, right lane has a car in the gap."""
+    cars = [(25.0, 1, 18.0), (20.0, 0, 17.0), (-2.0, 0, 17.0), blocker]
+    scene = _scene(cars)
+    assert not lane_change_safe(scene, 2, PlannerConfig())[0]
+    assert plan(scene).lane == 1
+
+
+def test_accepts_the_same_change_once_the_gap_is_clear() -> None:
+    scene = _scene([(25.0, 1, 18.0), (20.0, 0, 17.0), (-2.0, 0, 17.0), (-60.0, 2, 25.0)])
+    assert lane_change_safe(scene, 2, PlannerConfig())[0]
+    assert plan(scene).lane == 2
+
+
+def test_speed_set_point_brakes_behind_a_close_slow_leader() -> None:
+    p = plan(_scene([(15.0, 1, 10.0), (15.0, 0, 10.0), (15.0, 2, 10.0)]))
+    assert p.lane == 1 and p.speed < 25.0 - 2.0
+
+
+def test_closest_approach_closed_form() -> None:
+    t, d = closest_approach(np.array([[10.0, 0.0]]), np.array([[-5.0, 5.0]]), horizon=10.0)
+    # relative motion (10 - 5t, 5t): nearest at t = 1 s, distance sqrt(50)
+    assert t[0] == pytest.approx(1.0) and d[0] == pytest.approx(np.sqrt(50.0))
+
+
+def test_meta_action_choices() -> None:
+    grid = np.linspace(0.0, 30.0, 13)
+    assert control.meta_action(1, 0, 25.0, 25.0, 25.0, grid) == control.LANE_LEFT
+    assert control.meta_action(1, 2, 25.0, 25.0, 25.0, grid) == control.LANE_RIGHT
+    assert control.meta_action(1, 1, 25.0, 25.0, 29.0, grid) == control.FASTER
+    assert control.meta_action(1, 1, 25.0, 25.0, 20.0, grid) == control.SLOWER
+    assert control.meta_action(1, 1, 25.0, 25.0, 25.3, grid) == control.IDLE
+    # no lane change while the set-point is above what the planner allows: brake first
+    assert control.meta_action(1, 2, 25.0, 25.0, 20.0, grid) == control.SLOWER
+
+
+def test_pure_pursuit_closed_form_and_pid_converges() -> None:
+    ld, alpha = 20.0, 0.1
+    target = ld * np.array([np.cos(alpha), np.sin(alpha)])
+    delta = control.pure_pursuit(np.zeros(2), 0.0, target, wheelbase=5.0)
+    assert delta == pytest.approx(np.arctan(2 * 5.0 * np.sin(alpha) / ld))
+    assert control.pure_pursuit(np.zeros(2), 0.0, np.array([20.0, 0.0])) == 0.0
+    v, state, dt = 20.0, control.PIDState(), 0.1
+    for _ in range(600):  # first-order plant dv/dt = u
+        u, state = control.pid_step(25.0 - v, state, dt)
+        v += float(np.clip(u, -5.0, 5.0)) * dt
+    assert v == pytest.approx(25.0, abs=0.05)
+    np.testing.assert_allclose(control.continuous_action(5.0, -np.pi / 4), [1.0, -1.0])

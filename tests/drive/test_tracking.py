@@ -1,0 +1,107 @@
+"""Kalman filter against the closed form, assignment on hand-made cases, the tracker on crossing targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pilotlab.drive.detection import Detections
+from pilotlab.drive.tracking import Tracker, TrackerConfig, assign, cv_process_noise, kf_predict, kf_update
+
+
+def test_predict_matches_closed_form() -> None:
+    x = np.array([1.0, 2.0, 3.0, -1.0])
+    p = np.diag([0.5, 0.7, 2.0, 3.0])
+    dt, q = 0.5, 2.0
+    x1, p1 = kf_predict(x, p, dt, q)
+    np.testing.assert_allclose(x1, [1.0 + 1.5, 2.0 - 0.5, 3.0, -1.0])
+    # per axis: P_pp' = P_pp + dt^2 P_vv + q dt^3/3, P_pv' = dt P_vv + q dt^2/2, P_vv' = P_vv + q dt
+    for axis, (ppp, pvv) in enumerate([(0.5, 2.0), (0.7, 3.0)]):
+        assert p1[axis, axis] == pytest.approx(ppp + dt**2 * pvv + q * dt**3 / 3)
+        assert p1[axis, axis + 2] == pytest.approx(dt * pvv + q * dt**2 / 2)
+        assert p1[axis + 2, axis + 2] == pytest.approx(pvv + q * dt)
+    assert p1[0, 1] == 0.0 and p1[0, 3] == 0.0
+    np.testing.assert_allclose(cv_process_noise(dt, q), cv_process_noise(dt, q).T)
+
+
+def test_update_matches_scalar_closed_form() -> None:
+    """Position-only update with diagonal P: each axis is the scalar filter K = P / (P + R)."""
+    x = np.array([0.0, 0.0, 10.0, 0.0])
+    p = np.diag([4.0, 1.0, 9.0, 9.0])
+    h = np.hstack([np.eye(2), np.zeros((2, 2))])
+    r = np.diag([1.0, 3.0])
+    z = np.array([2.0, -1.0])
+    x1, p1 = kf_update(x, p, z, h, r)
+    k = np.array([4.0 / 5.0, 1.0 / 4.0])
+    np.testing.assert_allclose(x1[:2], k * z)
+    np.testing.assert_allclose(np.diag(p1)[:2], (1 - k) * np.array([4.0, 1.0]))
+    np.testing.assert_allclose(x1[2:], x[2:])  # uncorrelated velocity untouched
+    np.testing.assert_allclose(p1, p1.T)
+
+
+def test_update_radial_velocity_row() -> None:
+    """A radial-velocity measurement along u = x-axis corrects vx only: K = P_vx / (P_vx + R)."""
+    x = np.array([0.0, 0.0, 20.0, 0.0])
+    p = np.diag([1.0, 1.0, 4.0, 4.0])
+    x1, p1 = kf_update(x, p, np.array([24.0]), np.array([[0.0, 0.0, 1.0, 0.0]]), np.array([[1.0]]))
+    assert x1[2] == pytest.approx(20.0 + 0.8 * 4.0)
+    assert p1[2, 2] == pytest.approx(0.2 * 4.0)
+    assert x1[3] == 0.0 and p1[3, 3] == 4.0
+
+
+def test_assign_hand_made() -> None:
+    cost = np.array([[1.0, 2.0, 9.0], [2.0, 1.5, 9.0]])
+    a = assign(cost, gate=5.0)
+    assert sorted(a.matches) == [(0, 0), (1, 1)]
+    assert a.unmatched_rows == [] and a.unmatched_cols == [2]
+    # the greedy choice (0 -> 0, cost 1) would leave row 1 with 10; the optimum is 2 + 1 = 3
+    a = assign(np.array([[1.0, 2.0], [1.0, 10.0]]), gate=20.0)
+    assert sorted(a.matches) == [(0, 1), (1, 0)]
+    # gating: a pair above the gate is never matched, even when it is the only one
+    a = assign(np.array([[7.0]]), gate=5.0)
+    assert a.matches == [] and a.unmatched_rows == [0] and a.unmatched_cols == [0]
+    a = assign(np.zeros((0, 3)), gate=5.0)
+    assert a.unmatched_cols == [0, 1, 2]
+
+
+def _detections(points: np.ndarray) -> Detections:
+    n = len(points)
+    return Detections(points, np.repeat((0.3**2 * np.eye(2))[None], n, axis=0), np.tile([1.0, 0.0], (n, 1)),
+                      np.full(n, np.nan), np.zeros(n, dtype=int))
+
+
+def test_tracker_keeps_identities_through_a_crossing() -> None:
+    """Two targets cross diagonally (an X); noisy detections, one dropped frame; ids must not swap."""
+    rng = np.random.default_rng(0)
+    tracker = Tracker(TrackerConfig(q=0.5))
+    dt = 0.5
+    ids_at: dict[int, list[int]] = {0: [], 1: []}
+    for k in range(24):
+        t = k * dt
+        truth = np.array([[t * 4.0, t * 3.0], [t * 4.0, 36.0 - t * 3.0]])  # cross at t = 6 s
+        meas = truth + rng.normal(0.0, 0.3, truth.shape)
+        det = _detections(meas if k != 10 else meas[:1])
+        tracker.step(det, dt, np.zeros(2), np.array([4.0, 0.0]))
+        if np.hypot(*(truth[0] - truth[1])) < 3.0:  # too close to tell which is which: skip
+            continue
+        for i in (0, 1):
+            live = [tr for tr in tracker.tracks if tr.confirmed]
+            if live:
+                d = [np.hypot(*(tr.x[:2] - truth[i])) for tr in live]
+                if min(d) < 2.0:
+                    ids_at[i].append(live[int(np.argmin(d))].id)
+    assert len(set(ids_at[0][2:])) == 1 and len(set(ids_at[1][2:])) == 1
+    assert ids_at[0][-1] != ids_at[1][-1]
+    assert len([t for t in tracker.tracks if t.confirmed]) == 2
+
+
+def test_tracker_deletes_lost_tracks_and_ignores_one_off_clutter() -> None:
+    tracker = Tracker(TrackerConfig(max_misses=2))
+    for _ in range(3):
+        tracker.step(_detections(np.array([[10.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    assert [t.confirmed for t in tracker.tracks] == [True]
+    tracker.step(_detections(np.array([[80.0, 40.0]])), 1.0, np.zeros(2), np.zeros(2))  # clutter, and a miss
+    tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    assert [t.confirmed for t in tracker.tracks] == [True]  # clutter (tentative, missed) is gone
+    tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    assert tracker.tracks == []
