@@ -54,7 +54,7 @@ def test_bad_input_is_one_line_exit_2(argv, message, capsys) -> None:
 
 def test_config_file_sets_fields_and_flags_override(tmp_path, capsys) -> None:
     cfg = tmp_path / "ae.toml"
-    cfg.write_text('dataset = "digits"\nepochs = 1\nbatch_size = 64\nlatent_dim = 8\nlr = 0.5\n')
+    cfg.write_text('method = "ae"\ndataset = "digits"\nepochs = 1\nbatch_size = 64\nlatent_dim = 8\nlr = 0.5\n')
     run = tmp_path / "run"
     assert main(["ssl", "train", "--config", str(cfg), "--lr", "0.002", "--run-dir", str(run)]) == 0
     saved = json.loads((run / "config.json").read_text())["config"]

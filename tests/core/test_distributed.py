@@ -17,6 +17,7 @@ from pilotlab.core import distributed
 ARGS = [
     "ssl",
     "train",
+    "--no-evaluate",
     "--method",
     "ae",
     "--dataset",

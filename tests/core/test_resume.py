@@ -13,6 +13,7 @@ from pathlib import Path
 ARGS = [
     "ssl",
     "train",
+    "--no-evaluate",
     "--method",
     "denoising-ae",
     "--dataset",

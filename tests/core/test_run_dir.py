@@ -15,6 +15,8 @@ def test_complete_run_directory(tmp_path) -> None:
             [
                 "ssl",
                 "train",
+                "--method",
+                "ae",
                 "--dataset",
                 "digits",
                 "--epochs",
@@ -44,7 +46,7 @@ def test_complete_run_directory(tmp_path) -> None:
     assert summary["train/wall_s"] > 0
 
     before = (run / "checkpoints" / "last.safetensors").read_bytes()
-    assert main(["ssl", "train", "--dataset", "digits", "--run-dir", str(run)]) == 2
+    assert main(["ssl", "train", "--method", "ae", "--dataset", "digits", "--run-dir", str(run)]) == 2
     assert (run / "checkpoints" / "last.safetensors").read_bytes() == before
 
 
@@ -57,6 +59,7 @@ def test_same_seed_same_metrics(tmp_path) -> None:
                 "train",
                 "--method",
                 "denoising-ae",
+                "--no-evaluate",
                 "--dataset",
                 "digits",
                 "--max-steps",
