@@ -20,7 +20,7 @@ def grid_array(images: torch.Tensor, nrow: int = 8, pad: int = 2, scale: int = 1
     out = torch.ones(c, rows * (h + pad) + pad, ncol * (w + pad) + pad)
     for i in range(n):
         r, k = divmod(i, ncol)
-        out[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + k * (w + pad): pad + k * (w + pad) + w] = x[i]
+        out[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = x[i]
     arr = (out.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # (H', W', 3)
     if scale > 1:
         arr = arr.repeat(scale, axis=0).repeat(scale, axis=1)
@@ -37,8 +37,14 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale
     return p
 
 
-def save_line_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
-                   title: str = "", xlabel: str = "step", ylabel: str = "", hlines: Mapping[str, float] | None = None) -> Path:
+def save_line_plot(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    title: str = "",
+    xlabel: str = "step",
+    ylabel: str = "",
+    hlines: Mapping[str, float] | None = None,
+) -> Path:
     """Plot named (x, y) series (and labelled horizontal reference lines) to a PNG."""
     import matplotlib
 

@@ -1,0 +1,242 @@
+"""Self-contained reports: one HTML file (images embedded as data URIs, no external requests) + Markdown.
+
+`build_run_report(run_dir)` documents any run directory: its config, summary.json, curves drawn from
+metrics.jsonl and every figure. `build_tour_report(tour_dir)` assembles the tour's stages (see
+`pilotlab.tour`) with a summary table of headline numbers next to their baselines and goals.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from pilotlab.core.checkpoint import atomic_write_text
+from pilotlab.core.errors import PilotlabError
+from pilotlab.report.figures import save_line_plot
+
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#1d2330;background:#fff}
+h1{font-size:1.8em;margin-bottom:.2em}h2{border-bottom:2px solid #e3e7ee;padding-bottom:.2em;margin-top:2em}
+h3{margin-top:1.4em}table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
+th,td{border:1px solid #d8dde6;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f3f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#17803d;font-weight:600}.bad{color:#b42318;font-weight:600}.muted{color:#667085}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top;max-width:100%}
+figure img{max-width:100%;border:1px solid #e3e7ee;image-rendering:pixelated}
+figcaption{font-size:.85em;color:#667085}pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:.8em}
+.error{background:#fef3f2;border:1px solid #fecdca;padding:.6em 1em;border-radius:6px}
+details summary{cursor:pointer;color:#344054}
+"""
+
+_MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+
+
+def fmt(v: Any) -> str:
+    """Numbers shown to 4 significant digits; other values as text."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        if float(v).is_integer() and abs(v) < 1e9:
+            return f"{int(v)}"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def data_uri(path: Path) -> str:
+    mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> tuple[str, str]:
+    """(html, markdown) of a table."""
+    h = "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>"
+    for r in rows:
+        cells = []
+        for c in r:
+            if isinstance(c, tuple):  # (text, css class)
+                cells.append(f'<td class="{c[1]}">{html.escape(c[0])}</td>')
+            elif isinstance(c, (int, float)) and not isinstance(c, bool):
+                cells.append(f'<td class="num">{fmt(c)}</td>')
+            else:
+                cells.append(f"<td>{html.escape(fmt(c))}</td>")
+        h += "<tr>" + "".join(cells) + "</tr>"
+    h += "</table>"
+    md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    for r in rows:
+        md += "| " + " | ".join(fmt(c[0] if isinstance(c, tuple) else c) for c in r) + " |\n"
+    return h, md
+
+
+def metric_curves(run_dir: Path) -> list[Path]:
+    """Plot every logged scalar of metrics.jsonl, one figure per namespace (train/, eval/, ...)."""
+    f = run_dir / "metrics.jsonl"
+    if not f.is_file():
+        return []
+    series: dict[str, dict[str, tuple[list[float], list[float]]]] = defaultdict(dict)
+    for line in f.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        for k, v in row.items():
+            if k in ("step", "time") or not isinstance(v, (int, float)) or "/" not in k:
+                continue
+            ns = k.split("/", 1)[0]
+            xs, ys = series[ns].setdefault(k, ([], []))
+            xs.append(row["step"])
+            ys.append(v)
+    out = []
+    for ns, group in sorted(series.items()):
+        group = {k: v for k, v in group.items() if len(v[0]) >= 2}
+        if not group:
+            continue
+        out.append(save_line_plot(group, run_dir / "figures" / "curves" / f"{ns}.png", title=f"{ns}/ metrics"))
+    return out
+
+
+def figure_html(path: Path, caption: str) -> str:
+    """An embedded image; small pixel grids are shown enlarged (crisp, not blurred)."""
+    width = ""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            w = im.size[0]
+        if w < 360:
+            width = f' width="{w * max(2, 360 // w)}"'
+    except OSError:
+        pass
+    return (
+        f'<figure><img src="{data_uri(path)}"{width} alt="{html.escape(path.stem)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _figures(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in _MIME and p.is_file())
+
+
+def run_section(run_dir: Path, level: int = 2, title: str | None = None) -> tuple[str, str]:
+    """HTML + Markdown for one run directory."""
+    cfg_doc = (
+        json.loads((run_dir / "config.json").read_text(encoding="utf-8")) if (run_dir / "config.json").is_file() else {}
+    )
+    summary = (
+        json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        if (run_dir / "summary.json").is_file()
+        else {}
+    )
+    name = title or f"{cfg_doc.get('pillar', '?')} {cfg_doc.get('method', '')}".strip()
+    h = f"<h{level}>{html.escape(name)}</h{level}>"
+    md = f"{'#' * level} {name}\n\n"
+    meta = f"run directory <code>{html.escape(str(run_dir))}</code>"
+    if cfg_doc:
+        v = cfg_doc.get("versions", {})
+        meta += (
+            f" · seed {cfg_doc.get('seed')} · created {cfg_doc.get('created', '?')} · "
+            f"pilotlab {v.get('pilotlab', '?')}, torch {v.get('torch', '?')}, Python {v.get('python', '?')}"
+        )
+    h += f'<p class="muted">{meta}</p>'
+    md += f"Run directory `{run_dir}`.\n\n"
+    if summary:
+        th, tm = _table([[k, v] for k, v in summary.items()], ["metric", "value"])
+        h += th
+        md += tm + "\n"
+    curves = metric_curves(run_dir)
+    figs = [p for p in _figures(run_dir / "figures") if p not in curves] + curves
+    for p in figs:
+        rel = p.relative_to(run_dir)
+        h += figure_html(p, str(rel))
+        md += f"![{p.stem}]({rel})\n\n"
+    if cfg_doc:
+        h += f"<details><summary>config</summary><pre>{html.escape(json.dumps(cfg_doc, indent=2))}</pre></details>"
+    return h, md
+
+
+def page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head>'
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def build_run_report(run_dir: str | Path) -> Path:
+    """Write report.html and report.md into a run directory (a tour directory gets the tour report)."""
+    d = Path(run_dir)
+    if (d / "tour.json").is_file():
+        return build_tour_report(d)
+    if not (d / "config.json").is_file():
+        raise PilotlabError(f"{d} is not a run directory (no config.json)")
+    h, md = run_section(d, level=1)
+    atomic_write_text(d / "report.html", page(f"pilotlab report: {d.name}", h))
+    atomic_write_text(d / "report.md", md)
+    return d / "report.html"
+
+
+def build_tour_report(tour_dir: str | Path) -> Path:
+    """Write report.html and report.md for a tour directory holding tour.json."""
+    d = Path(tour_dir)
+    doc = json.loads((d / "tour.json").read_text(encoding="utf-8"))
+    stages: list[dict[str, Any]] = doc["stages"]
+    h = "<h1>pilotlab tour</h1>"
+    md = "# pilotlab tour\n\n"
+    intro = (
+        f"Seed {doc['seed']}, {'quick' if doc.get('quick') else 'full'} budgets, "
+        f"{doc.get('wall_s', 0):.0f} s in all, finished {doc.get('finished', '?')}. "
+        f"pilotlab {doc['versions'].get('pilotlab')}, torch {doc['versions'].get('torch')}, "
+        f"Python {doc['versions'].get('python')}."
+    )
+    h += f'<p class="muted">{html.escape(intro)}</p>'
+    md += intro + "\n\n"
+    # summary table
+    rows = []
+    for st in stages:
+        for hl in st.get("headlines", []):
+            status = ("", "")
+            if hl.get("met") is True:
+                status = ("met", "ok")
+            elif hl.get("met") is False:
+                status = ("not met", "bad")
+            rows.append([st["title"], hl["label"], hl.get("value"), hl.get("baseline", ""), hl.get("goal", ""), status])
+        if st["status"] != "ok":
+            rows.append([st["title"], "stage failed", ("see below", "bad"), "", "", ("failed", "bad")])
+    th, tm = _table(rows, ["stage", "metric", "pilotlab", "baseline", "goal", "status"])
+    h += "<h2>Summary</h2>" + th
+    md += "## Summary\n\n" + tm + "\n"
+    for st in stages:
+        h += f'<h2 id="{html.escape(st["key"])}">{html.escape(st["title"])}</h2>'
+        md += f"## {st['title']}\n\n"
+        line = f"{st['status']} in {st.get('wall_s', 0):.1f} s"
+        h += f'<p class="muted">{html.escape(line)}</p>'
+        md += line + "\n\n"
+        if st["status"] != "ok":
+            h += f'<div class="error"><b>This stage failed:</b> <code>{html.escape(st.get("error", ""))}</code></div>'
+            md += f"**This stage failed:** `{st.get('error', '')}`\n\n"
+        for table in st.get("tables", []):
+            th, tm = _table(table["rows"], table["header"])
+            h += f"<h3>{html.escape(table['title'])}</h3>" + th
+            md += f"### {table['title']}\n\n" + tm + "\n"
+        for note in st.get("notes", []):
+            h += f"<p>{html.escape(note)}</p>"
+            md += note + "\n\n"
+        for sub in st.get("runs", []):
+            p = d / sub["dir"]
+            if (p / "config.json").is_file():
+                sh, smd = run_section(p, level=3, title=sub["title"])
+                h += sh
+                md += smd.replace("](", f"]({sub['dir']}/")
+        if st.get("command"):
+            h += f"<details><summary>commands</summary><pre>{html.escape(chr(10).join(st['command']))}</pre></details>"
+    atomic_write_text(d / "report.html", page("pilotlab tour report", h))
+    atomic_write_text(d / "report.md", md)
+    return d / "report.html"
