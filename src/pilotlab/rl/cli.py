@@ -72,10 +72,14 @@ class PlayConfig:
     """The human moves first; --no-human-first lets MCTS open."""
     seed: int = 0
     """Seed of the MCTS rollouts."""
+    exploration: float = 0.7
+    """UCT exploration constant c (see docs/rl_planning.md for how 0.7 was chosen)."""
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
             raise PilotlabError(f"simulations must be >= 1, got {self.simulations}")
+        if self.exploration < 0:
+            raise PilotlabError(f"exploration must be >= 0, got {self.exploration}")
 
 
 def run_play(cfg: PlayConfig) -> int:
