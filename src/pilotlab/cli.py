@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from typing import NoReturn
 
@@ -115,6 +116,9 @@ def build_parser(selected: str | None = None, argv: list[str] | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Headless by default: simulators render to arrays, never to a window or a sound device.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
     try:
