@@ -26,7 +26,7 @@ class ChainEnv(gym.Env[int, int]):
     Q*(s, right) = gamma^(2 - s); Q*(s, left) = gamma V*(max(s - 1, 0)) with V*(s) = gamma^(2 - s).
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's class attribute
+    metadata: dict[str, Any] = {"render_modes": []}  # gymnasium reads this class attribute
 
     def __init__(self) -> None:
         self.observation_space = gym.spaces.Discrete(3)
@@ -199,3 +199,22 @@ def test_bad_input_is_one_line_exit_2(args: list[str], message: str, tmp_path: P
     assert message in err
     assert err.startswith("error:")
     assert err.count("\n") == 1
+
+
+def test_env_without_time_limit_or_goal(tmp_path: Path) -> None:
+    """CliffWalking has no TimeLimit (capped at 1,000 steps here) and no positive reward: no success keys."""
+    assert main(["rl", "train", "--algo", "expected-sarsa", "--env", "CliffWalking-v1", "--run-dir",
+                 str(tmp_path / "cliff"), "--episodes", "20", "--eval-episodes", "2", "--eval-every", "20"]) == 0
+    summary = json.loads((tmp_path / "cliff" / "summary.json").read_text())
+    assert summary["eval/optimal_return"] == -13.0  # 13 steps along the cliff edge, -1 each
+    assert "eval/success_rate" not in summary
+    assert summary["train/env_steps"] <= 20 * 1000  # every episode ends by the 1,000-step cap
+    assert (tmp_path / "cliff" / "figures" / "policy.png").is_file()
+
+
+def test_frozenlake_demo_returns_summary_and_figures(tmp_path: Path) -> None:
+    out = tabular.frozenlake_demo(seed=1, run_dir=str(tmp_path / "demo"), episodes=100)
+    assert out["run_dir"] == str(tmp_path / "demo")
+    assert set(out["figures"]) == {"learning_curve", "policy", "optimal_policy"}
+    assert 0.0 <= out["eval/success_rate"] <= 1.0
+    assert out["eval/optimal_success_rate"] == pytest.approx(0.7442, abs=1e-4)
