@@ -15,15 +15,20 @@ import functools
 import inspect
 import itertools
 import json
+import sys
 import textwrap
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import tomllib
 
 from pilotlab.core.errors import PilotlabError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 C = TypeVar("C")
 
