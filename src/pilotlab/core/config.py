@@ -22,7 +22,6 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-
 from pilotlab.core.errors import PilotlabError
 
 if sys.version_info >= (3, 11):
