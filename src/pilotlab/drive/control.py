@@ -39,14 +39,13 @@ def meta_action(ego_lane: int, target_lane: int, speed: float, set_point: float,
     Args: ego_lane / target_lane: lane indices (0 leftmost); speed: current speed [m/s]; set_point:
     the ego's current cruise set-point [m/s]; desired: the planner's speed [m/s]; grid: target speeds.
     """
-    if target_lane < ego_lane and set_point <= desired + 1e-6:
-        return LANE_LEFT
-    if target_lane > ego_lane and set_point <= desired + 1e-6:
-        return LANE_RIGHT
+    step = float(grid[1] - grid[0]) if len(grid) > 1 else 0.0
+    slack = 0.5 * step + 1e-6  # [m/s] grid rounding: the set-point nearest the desired speed is acceptable
+    if target_lane != ego_lane and set_point <= desired + slack:  # a change keeps the set-point
+        return LANE_LEFT if target_lane < ego_lane else LANE_RIGHT
     i = speed_index(speed, grid)
     options = {IDLE: set_point, FASTER: grid[min(i + 1, len(grid) - 1)], SLOWER: grid[max(i - 1, 0)]}
-    step = float(grid[1] - grid[0]) if len(grid) > 1 else 0.0
-    feasible = {a: v for a, v in options.items() if v <= desired + 0.5 * step}  # nearest grid speed
+    feasible = {a: v for a, v in options.items() if v <= desired + slack}  # nearest grid speed
     if not feasible:  # nothing slow enough: brake as hard as the grid allows
         return min(options, key=lambda a: options[a])
     best = max(feasible.values())

@@ -115,8 +115,11 @@ def rollout_speed(scene: Scene, lane: int, duration: float, cfg: PlannerConfig, 
     return v
 
 
-def lane_change_safe(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[bool, str]:
-    """Whether moving into `lane` keeps clear of every object predicted there (constant velocity)."""
+def lane_change_safe(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[bool, str, int | None]:
+    """Whether moving into `lane` keeps clear of every object predicted there (constant velocity).
+
+    Returns (safe, reason, index of the blocking object or None).
+    """
     objs = scene.objects
     idx = lane_members(scene, lane, cfg)
     times = np.linspace(0.0, cfg.change_time, 7)  # [s]
@@ -127,24 +130,30 @@ def lane_change_safe(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[bool,
         if gap0 >= 0:
             need = VEHICLE_LENGTH + cfg.front_margin + max(0.0, v - objs.v_s[i]) * 1.0
             if np.any(rel < need):
-                return False, f"gap ahead too small ({gap0:.0f} m)"
+                return False, f"gap ahead too small ({gap0:.0f} m)", int(i)
         else:
             need = VEHICLE_LENGTH + cfg.rear_margin + cfg.rear_headway * max(objs.v_s[i], 0.0)
             if np.any(-rel < need):
-                return False, f"car behind too close ({-gap0:.0f} m)"
+                return False, f"car behind too close ({-gap0:.0f} m)", int(i)
     _, follow = neighbours(scene, lane, cfg)
     if follow is not None:  # MOBIL safety: the new follower's IDM braking behind the ego
         gap = scene.ego_s - objs.s[follow] - VEHICLE_LENGTH
         fv = objs.v_s[follow]
         if idm_acceleration(fv, max(fv, cfg.v0), gap, fv - v, cfg) < -cfg.b_safe:
-            return False, "new follower would brake too hard"
+            return False, "new follower would brake too hard", follow
     if lane_acceleration(scene, lane, cfg) < -cfg.b_safe:
-        return False, "too close to the new leader"
-    return True, "clear"
+        return False, "too close to the new leader", None
+    return True, "clear", None
 
 
 def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0) -> Plan:
-    """Choose the lane (MOBIL-style gain + safety) and the speed set-point (IDM over `period` [s])."""
+    """Choose the lane (MOBIL-style gain + safety) and the speed set-point (IDM over `period` [s]).
+
+    A neighbouring lane is worth the better of its own predicted speed and, one lane further, the
+    next lane's (less `cfg.gain_threshold`): a free lane two lanes over draws the ego through the
+    middle one. (Dropping back to open a gap behind a blocking car was tried and cost 0.2 return on
+    12 held-out episodes: in highway-fast-v0's dense traffic the lane behind is rarely faster.)
+    """
     def utility(lane: int) -> float:
         bias = cfg.right_bias * lane / max(scene.n_lanes - 1, 1)
         return rollout_speed(scene, lane, cfg.horizon, cfg) + bias
@@ -153,16 +162,20 @@ def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0
     if scene.lane_change_allowed:
         keep = utility(scene.ego_lane)
         best_gain = cfg.gain_threshold
-        for cand in (scene.ego_lane + 1, scene.ego_lane - 1):  # right first: it wins ties
+        for step in (1, -1):  # right first: it wins ties
+            cand = scene.ego_lane + step
             if not 0 <= cand < scene.n_lanes:
                 continue
-            gain = utility(cand) - keep
+            value = utility(cand)
+            if 0 <= cand + step < scene.n_lanes:
+                value = max(value, utility(cand + step) - cfg.gain_threshold)
+            gain = value - keep
             if gain <= best_gain:
                 continue
-            ok, why = lane_change_safe(scene, cand, cfg)
+            ok, why, _ = lane_change_safe(scene, cand, cfg)
             if ok:
                 lane, best_gain, reason = cand, gain, f"change to lane {cand}: +{gain:.1f} m/s"
-            elif reason == "keep lane":
+            elif lane == scene.ego_lane:
                 reason = f"keep lane: lane {cand} {why}"
     speed = rollout_speed(scene, scene.ego_lane, period, cfg)
     for other in {lane, scene.also_lane} - {scene.ego_lane, -1}:  # during a change respect both leaders
