@@ -61,6 +61,8 @@ class AugmentConfig(RunConfig):
     """Samples for each cGAN's own FD/GAN-test evaluation (logged in its run directory)."""
     scorer_epochs: int = 30
     """Epochs of the cached scoring classifier behind the cGANs' FD (fewer only for quick tests)."""
+    scorer_width: int = 32
+    """First-layer channels of that scoring classifier (smaller only for tests)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -69,7 +71,8 @@ class AugmentConfig(RunConfig):
         if not self.per_class or min(self.per_class) < 1 or max(self.per_class) > 500:
             raise PilotlabError(f"per-class values must lie in 1..500 (mnist-5k has 500 per class), "
                                 f"got {self.per_class}")
-        for name in ("seeds", "gan_steps", "gan_width", "synthetic_per_class", "classifier_steps", "scorer_epochs"):
+        for name in ("seeds", "gan_steps", "gan_width", "synthetic_per_class", "classifier_steps", "scorer_epochs",
+                     "scorer_width"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.eval_samples < 2:
@@ -95,15 +98,16 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float
 
 def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, Any]:
     """Train the cGAN on N per class (this seed), then the three classifiers; return their test accuracies."""
-    from pilotlab.data import load_dataset
+    from pilotlab.gan.config import dataset
     from pilotlab.gan.pipeline import load_generator, train_and_eval
 
-    ds = load_dataset("mnist-5k")
+    ds = dataset("mnist-5k")
     gan_dir = run.path / f"cgan-n{n}-seed{seed}"
     gan_summary = train_and_eval(
         "cgan", epochs=10**6, seed=seed, run_dir=str(gan_dir), max_steps=cfg.gan_steps, train_per_class=n,
         width=cfg.gan_width, eval_every=cfg.gan_steps, checkpoint_every=cfg.gan_steps,
-        eval_samples=cfg.eval_samples, classifier_epochs=cfg.scorer_epochs, threads=cfg.threads, device=cfg.device,
+        eval_samples=cfg.eval_samples, classifier_epochs=cfg.scorer_epochs,
+        classifier_width=cfg.scorer_width, threads=cfg.threads, device=cfg.device,
         batch_size=min(64, 10 * n),
     )
     generator, _, _ = load_generator(gan_dir)

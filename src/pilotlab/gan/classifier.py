@@ -157,7 +157,7 @@ def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: boo
 
     The checkpoint's JSON side records the config and the measured test accuracy.
     """
-    from pilotlab.data import load_dataset
+    from pilotlab.gan.config import dataset as cached_dataset
 
     stem = cache_dir() / "classifiers" / f"{dataset}-{cfg.key(dataset)}"
     if checkpoint.exists(stem):
@@ -167,7 +167,7 @@ def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: boo
         model = DigitClassifier(cfg.width, cfg.feature_dim)
         model.load_state_dict(state["model"])
         return model.eval()
-    ds = load_dataset(dataset)
+    ds = cached_dataset(dataset)
     if verbose:
         print(f"training the scoring classifier once ({cfg.epochs} epochs on {len(ds.train_x)} digits); "
               f"it is cached in {stem.parent}", flush=True)

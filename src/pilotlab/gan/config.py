@@ -6,6 +6,7 @@ each on a fresh real batch, before it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -14,7 +15,9 @@ from torch import nn
 
 from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
-from pilotlab.data import DATASETS
+from pilotlab.data import DATASETS, load_dataset
+from pilotlab.data.registry import ImageDataset
+from pilotlab.gan.classifier import ClassifierConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +58,8 @@ class GANConfig(RunConfig):
     """Generated images per evaluation (5,000 matches the floor's 5,000 real digits)."""
     classifier_epochs: int = 30
     """Epochs of the scoring classifier (trained once and cached; fewer only for quick tests)."""
+    classifier_width: int = 32
+    """First-layer channels of the scoring classifier (32 for reported numbers; smaller only for tests)."""
     log_every: int = 50
     """Log losses every this many steps."""
     checkpoint_every: int = 500
@@ -71,7 +76,7 @@ class GANConfig(RunConfig):
         if self.dataset not in DATASETS:
             raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         for name in ("epochs", "batch_size", "z_dim", "n_critic", "eval_every", "eval_samples", "log_every",
-                     "checkpoint_every", "classifier_epochs"):
+                     "checkpoint_every", "classifier_epochs", "classifier_width"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         for name in ("lr_g", "lr_d"):
@@ -91,6 +96,16 @@ class GANConfig(RunConfig):
             raise PilotlabError(f"time-budget-s must be > 0, got {self.time_budget_s}")
         if self.fd_target_ratio <= 0:
             raise PilotlabError(f"fd-target-ratio must be > 0, got {self.fd_target_ratio}")
+
+
+def dataset(name: str, data_dir: str | None = None) -> ImageDataset:
+    """`load_dataset`, memoised per process (mnist-5k parses a CSV: seconds per load); treat as read-only."""
+    return _cached_dataset(name, data_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_dataset(name: str, data_dir: str | None) -> ImageDataset:
+    return load_dataset(name, data_dir)
 
 
 def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
@@ -114,3 +129,8 @@ class GANModel(NamedTuple):
     """"ns" (non-saturating GAN loss) or "wgan-gp" (Wasserstein loss + gradient penalty)"""
     conditional: bool
     """Whether G and D take class labels."""
+
+
+def scorer_config(cfg: GANConfig) -> ClassifierConfig:
+    """The scoring classifier a GAN run is evaluated with."""
+    return ClassifierConfig(epochs=cfg.classifier_epochs, width=cfg.classifier_width)

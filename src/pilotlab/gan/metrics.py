@@ -100,7 +100,7 @@ class Evaluator:
     """Scores generators with the cached classifier against cached real-test statistics."""
 
     def __init__(self, clf_cfg: ClassifierConfig, dataset: str = "mnist-5k"):
-        from pilotlab.data import load_dataset
+        from pilotlab.gan.config import dataset as cached_dataset
 
         self.classifier: DigitClassifier = load_or_train(clf_cfg, dataset)
         stem = cache_dir() / "classifiers" / f"{dataset}-{clf_cfg.key(dataset)}-stats"
@@ -108,7 +108,7 @@ class Evaluator:
             state, meta = checkpoint.load(stem)
             self.real = RealStats(state["mu"].numpy(), state["sigma"].numpy(), float(meta["floor"]))
         else:
-            ds = load_dataset(dataset)
+            ds = cached_dataset(dataset)
             mu, sigma = gaussian_stats(features(self.classifier, ds.test_x))
             floor = frechet_distance(*gaussian_stats(features(self.classifier, ds.train_x)), mu, sigma)
             self.real = RealStats(mu, sigma, floor)

@@ -51,26 +51,35 @@ def has_batch_norm(module: nn.Module) -> bool:
 
 
 class EMA:
-    """Shadow copy of a generator whose weights follow w_ema <- d * w_ema + (1 - d) * w."""
+    """Shadow copy of a generator whose weights follow w_ema <- d * w_ema + (1 - d) * w.
+
+    The decay warms up as d_t = min(decay, (1 + t) / (10 + t)) over updates t, so early averages are
+    not dominated by the random initial weights (0.999^300 would still give them 74% weight).
+    """
 
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
+        self.updates = 0
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for p_ema, p in zip(self.model.parameters(), model.parameters()):
-            p_ema.lerp_(p.detach(), 1.0 - self.decay)
+            p_ema.lerp_(p.detach(), 1.0 - decay)
         for b_ema, b in zip(self.model.buffers(), model.buffers()):
             b_ema.copy_(b)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.model.state_dict()
+        return {**self.model.state_dict(), "__updates__": torch.tensor(self.updates)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(state)
+        weights = dict(state)
+        self.updates = int(weights.pop("__updates__", torch.tensor(0)))
+        self.model.load_state_dict(weights)
 
 
 def sync_gradients(module: nn.Module) -> None:

@@ -18,8 +18,7 @@ from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
 from pilotlab.gan import MODELS, figures, model_module
-from pilotlab.gan.classifier import ClassifierConfig
-from pilotlab.gan.config import GANConfig
+from pilotlab.gan.config import GANConfig, dataset, scorer_config
 from pilotlab.gan.metrics import EVAL_SEED, Evaluator
 from pilotlab.report.figures import save_image_grid
 
@@ -47,12 +46,12 @@ def load_generator(run_dir: str | Path, which: str = "last") -> tuple[torch.nn.M
     if saved.get("pillar") != "gan" or model not in MODELS:
         raise PilotlabError(f"{run_dir} is not a GAN run (pillar {saved.get('pillar')!r}, model {model!r})")
     cfg = from_dict(model_module(model).CONFIG, {**saved["config"], "resume": False})
-    from pilotlab.data import load_dataset
-
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    ds = dataset(cfg.dataset, cfg.data_dir)
     gan = model_module(model).build(cfg, ds.shape, ds.num_classes)
     state, meta = load_weights(run, which)
-    gan.generator.load_state_dict(state["ema"] if "ema" in state else state["generator"])
+    weights = dict(state["ema"] if "ema" in state else state["generator"])
+    weights.pop("__updates__", None)  # the EMA's update counter
+    gan.generator.load_state_dict(weights)
     return gan.generator.eval(), cfg, meta
 
 
@@ -66,7 +65,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", samples: int | None =
     n = samples if samples is not None else cfg.eval_samples
     if n < 2:
         raise PilotlabError(f"samples must be >= 2 (a covariance needs two points), got {n}")
-    evaluator = Evaluator(ClassifierConfig(epochs=cfg.classifier_epochs), cfg.dataset)
+    evaluator = Evaluator(scorer_config(cfg), cfg.dataset)
     scores = evaluator.score(generator, cfg.z_dim, bool(getattr(generator, "conditional", False)), n, EVAL_SEED)
     run = RunDir.open(run_dir)
     finite = {k: (v if v == v else None) for k, v in scores.items()}

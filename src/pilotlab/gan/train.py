@@ -26,10 +26,8 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import restore, save_state, setup
-from pilotlab.data import load_dataset
 from pilotlab.gan import figures, losses, model_module
-from pilotlab.gan.classifier import ClassifierConfig
-from pilotlab.gan.config import GANConfig, GANModel, per_class_subset
+from pilotlab.gan.config import GANConfig, GANModel, dataset, per_class_subset, scorer_config
 from pilotlab.gan.metrics import EVAL_SEED, BestTracker, Evaluator
 from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
 
@@ -55,7 +53,17 @@ def generator_loss(gan: GANModel, fake_out: torch.Tensor) -> torch.Tensor:
 def train(cfg: GANConfig) -> RunDir:
     """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores)."""
     run, device = setup(cfg, "gan", cfg.model)
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    try:
+        fit(cfg, run, device)
+    finally:  # also on NaN/Inf or Ctrl-C: flush metrics and TensorBoard, keep the checkpoints
+        run.close()
+    distributed.barrier()
+    return run
+
+
+def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
+    """The training loop proper (see the module docstring), writing into `run`."""
+    ds = dataset(cfg.dataset, cfg.data_dir)
     if ds.shape[1:] != (28, 28) or ds.num_classes != 10:
         raise PilotlabError(f"the GAN metrics score 28x28 ten-class digits; {cfg.dataset} is {ds.shape}")
     x_train, y_train = ds.train_x * 2 - 1, ds.train_y  # (N, C, H, W) in [-1, 1], the range of G's tanh
@@ -68,7 +76,7 @@ def train(cfg: GANConfig) -> RunDir:
     opt_g = torch.optim.Adam(g_net.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ema = EMA(g_net, cfg.ema_decay) if cfg.ema_decay > 0 else None
-    evaluator = Evaluator(ClassifierConfig(epochs=cfg.classifier_epochs)) if run.writable else None
+    evaluator = Evaluator(scorer_config(cfg), cfg.dataset) if run.writable else None
     best = BestTracker()
     step, wall, fd_hit_s = 0, 0.0, None
     restored = restore(run, cfg)
@@ -202,6 +210,3 @@ def train(cfg: GANConfig) -> RunDir:
         })
         figures.finish(run, ema.model if ema is not None else g_net, cfg.z_dim, gan.conditional, device,
                        cfg.fd_target_ratio)
-    run.close()
-    distributed.barrier()
-    return run

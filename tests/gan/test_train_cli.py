@@ -1,0 +1,119 @@
+"""Tiny end-to-end runs through the CLI for every model: train, sample, eval, resume, NaN stop."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from pilotlab.cli import main
+from pilotlab.core import checkpoint
+from pilotlab.gan import MODELS, losses
+from pilotlab.gan.metrics import Evaluator
+
+from .conftest import TINY_FLAGS
+
+SUMMARY_KEYS = {"eval/fd", "eval/fd_floor", "eval/gan_test_acc", "eval/coverage_entropy", "train/wall_s",
+                "train/images_per_s"}
+SIZE = {"mlp-gan": ["--g-hidden", "32", "64", "--d-hidden", "32"], "dcgan": ["--width", "4"],
+        "wgan-gp": ["--width", "4", "--n-critic", "2"], "cgan": ["--width", "4", "--embed-dim", "4"]}
+
+
+def tiny(model: str, run_dir: Path, steps: int = 4, *extra: str) -> list[str]:
+    return ["gan", "train", "--model", model, "--run-dir", str(run_dir), "--max-steps", str(steps),
+            "--batch-size", "16", "--z-dim", "8", "--eval-every", "2", "--eval-samples", "64", "--log-every", "2",
+            "--checkpoint-every", "2", *TINY_FLAGS, *SIZE[model], *extra]
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_train_sample_eval_every_model(model: str, tmp_path: Path, scorer: Evaluator) -> None:
+    run = tmp_path / model
+    assert main(tiny(model, run)) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["eval/fd_floor"] == pytest.approx(scorer.real.floor)
+    assert summary["eval/fd"] > 0
+    assert 0 <= summary["eval/coverage_entropy"] <= math.log(10) + 1e-9
+    if model == "cgan":
+        assert 0 <= summary["eval/gan_test_acc"] <= 1
+    else:
+        assert summary["eval/gan_test_acc"] is None  # undefined without conditioning
+    assert summary["train/images_per_s"] > 0
+    for name in ("last", "best"):
+        assert checkpoint.exists(run / "checkpoints" / name)
+    figs = {p.name for p in (run / "figures").iterdir()}
+    assert {"samples.png", "samples.gif", "losses.png", "fd.png", "interpolation.png"} <= figs
+    assert len(list((run / "figures" / "samples").glob("step_*.png"))) == 2  # evaluations at steps 2 and 4
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("train/d_loss" in r for r in rows)
+    assert any("eval/fd" in r for r in rows)
+
+    out = tmp_path / "grid.png"
+    assert main(["gan", "sample", str(run), "--n", "12", "--out", str(out)]) == 0
+    assert out.is_file()
+    fd_trained = summary["eval/fd"]
+    assert main(["gan", "eval", str(run)]) == 0  # same checkpoint, noise and classifier: same FD
+    assert json.loads((run / "summary.json").read_text())["eval/fd"] == pytest.approx(fd_trained, rel=1e-9)
+
+
+def test_resume_continues_exactly(tmp_path: Path, scorer: Evaluator) -> None:
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(tiny("cgan", straight, 6)) == 0
+    assert main(tiny("cgan", split, 4)) == 0
+    assert main([*tiny("cgan", split, 6), "--resume"]) == 0
+    a, _ = checkpoint.load(straight / "checkpoints" / "last")
+    b, _ = checkpoint.load(split / "checkpoints" / "last")
+    for part in ("generator", "discriminator", "ema"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
+    assert a["opt_g"]["state"][0]["exp_avg"].equal(b["opt_g"]["state"][0]["exp_avg"])
+    def g_losses(run: Path) -> list[float]:
+        rows = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        return [r["train/g_loss"] for r in rows if "train/g_loss" in r]
+
+    assert g_losses(straight) == g_losses(split)
+
+
+def test_nan_loss_stops_with_exit_1_and_keeps_the_checkpoint(
+        tmp_path: Path, scorer: Evaluator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = {"n": 0}
+    real_loss = losses.g_loss_nonsaturating
+
+    def nan_after_two(fake_logits: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        return real_loss(fake_logits) * (math.nan if calls["n"] > 2 else 1.0)
+
+    monkeypatch.setattr(losses, "g_loss_nonsaturating", nan_after_two)
+    run = tmp_path / "nan"
+    assert main(tiny("dcgan", run, 6)) == 1
+    err = capsys.readouterr().err
+    assert "train/g_loss is nan at step 3" in err
+    _, meta = checkpoint.load(run / "checkpoints" / "last")
+    assert meta["step"] == 2
+
+
+def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(losses, "d_loss_nonsaturating", lambda r, f, s=0.0: (r.mean() + f.mean()) * 0 + 1e-6)
+    assert main(tiny("mlp-gan", tmp_path / "collapse", 2)) == 0
+    assert "warning: discriminator loss" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "nope"], "unknown GAN model 'nope'"),
+    (["--model", "dcgan", "--lr-g", "-1"], "lr-g must be > 0"),
+    (["--model", "wgan-gp", "--label-smoothing", "0.1"], "label-smoothing applies"),
+    (["--model", "cgan", "--ema-decay", "1.5"], "ema-decay"),
+])
+def test_bad_input_exits_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gan", "train", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_eval_and_sample_reject_non_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gan", "eval", str(tmp_path)]) == 2
+    assert main(["gan", "sample", str(tmp_path), "--n", "0"]) == 2
+    assert "error:" in capsys.readouterr().err
