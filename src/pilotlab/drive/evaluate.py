@@ -71,16 +71,22 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
     prev_pos = np.array(envs.ego_vehicle(env).position, dtype=float)
     prev_lane = _lane_number(envs.ego_vehicle(env))
     done = False
+    start = time.perf_counter()
+    render_s = 0.0
     while not done:
         t0 = time.perf_counter()
         action = agent.act(env, obs)
         stats.step_ms.append(1000.0 * (time.perf_counter() - t0))
         perception = agent.perception
         if scorer is not None and perception is not None:
+            t_score = time.perf_counter()
             _score_tracking(scorer, env, perception)
+            render_s += time.perf_counter() - t_score  # evaluation overhead, not the driving loop
         if frames is not None:
+            t_render = time.perf_counter()
             note = f"{getattr(agent, 'name', '')} t={len(stats.step_ms) - 1}s"
             frames.append(overlay(env, camera_frame(env), perception, note))
+            render_s += time.perf_counter() - t_render
         obs, reward, terminated, truncated, info = env.step(action)
         ego = envs.ego_vehicle(env)
         stats.ret += float(reward)
@@ -94,6 +100,7 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
         prev_lane = lane
         stats.crashed = stats.crashed or bool(info.get("crashed", ego.crashed))
         done = bool(terminated or truncated)
+    stats.loop_s = time.perf_counter() - start - render_s
     return stats
 
 

@@ -32,6 +32,7 @@ class EpisodeStats:
     route_length: float = 1.0  # [m]
     lane_changes: int = 0
     step_ms: list[float] = field(default_factory=list)  # [ms] agent compute per step
+    loop_s: float = 0.0  # [s] wall time of the whole loop (agent + simulator), rendering excluded
 
     @property
     def route_completion(self) -> float:
@@ -62,6 +63,7 @@ def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:
         "driving_score": mean([e.driving_score for e in episodes]),
         "lane_changes_mean": mean([float(e.lane_changes) for e in episodes]),
         "ms_per_step": mean([mean(e.step_ms) for e in episodes]),
+        "loop_steps_per_s": float(sum(len(e.step_ms) for e in episodes) / max(sum(e.loop_s for e in episodes), 1e-9)),
         "episodes": float(len(episodes)),
     }
 

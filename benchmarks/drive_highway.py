@@ -1,0 +1,129 @@
+"""Driving benchmark on highway-fast-v0: modular (noisy sensors), oracle and highway-env's IDM+MOBIL ego.
+
+    .venv/bin/python benchmarks/drive_highway.py --episodes 50
+    .venv/bin/python benchmarks/drive_highway.py --episodes 50 --rl runs/drive-dqn-...   # add an RL driver
+    .venv/bin/python benchmarks/drive_highway.py --sb3-steps 20000                      # + the SB3 DQN recipe
+
+Every agent drives the same held-out env seeds (100000, 100001, ...). The SB3 side trains the
+highway-env documentation's DQN recipe (MLP [256, 256], lr 5e-4, buffer 15k, learning_starts 200,
+batch 32, gamma 0.8, train_freq 1, gradient_steps 1, target_update_interval 50, exploration 0.7)
+for `--sb3-steps` env steps and times it; it is off by default (about 1,900 s for 20k steps here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_section
+from pilotlab.drive import envs, metrics
+from pilotlab.drive.evaluate import EVAL_SEED, evaluate_agents
+
+TARGETS = {"return": 24.0, "speed": 24.0, "mota": 0.90, "steps_per_s": 30.0}
+
+
+def sb3_dqn(steps: int, seed: int, episodes: int) -> dict[str, float]:
+    """Train the highway-env docs' SB3 DQN recipe for `steps` env steps; evaluate on the held-out seeds."""
+    from stable_baselines3 import DQN
+
+    env = envs.make_env("highway-fast-v0")
+    model = DQN("MlpPolicy", env, policy_kwargs=dict(net_arch=[256, 256]), learning_rate=5e-4, buffer_size=15000,
+                learning_starts=200, batch_size=32, gamma=0.8, train_freq=1, gradient_steps=1,
+                target_update_interval=50, exploration_fraction=0.7, verbose=0, seed=seed, device="cpu")
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    wall = time.perf_counter() - t0
+    rets, crashes, speeds = [], [], []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=EVAL_SEED + i)
+        done, ret, sp, crashed = False, 0.0, [], False
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, r, term, trunc, info = env.step(int(action))
+            ret += float(r)
+            sp.append(float(info["speed"]))
+            crashed = crashed or bool(info["crashed"])
+            done = term or trunc
+        rets.append(ret)
+        crashes.append(float(crashed))
+        speeds.append(float(np.mean(sp)))
+    return {"return_mean": float(np.mean(rets)), "crash_rate": float(np.mean(crashes)),
+            "speed_mean": float(np.mean(speeds)), "train_wall_s": wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--episodes", type=int, default=50)
+    ap.add_argument("--rl", action="append", default=[], help="run directory of an RL driver (repeatable)")
+    ap.add_argument("--sb3-steps", type=int, default=0, help="train the SB3 DQN recipe for this many steps (0: skip)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    agents = ["modular", "oracle", "idm"] + [f"rl:{r}" for r in args.rl]
+    t0 = time.perf_counter()
+    res = evaluate_agents(agents, "highway-fast-v0", args.episodes, EVAL_SEED, None, None, gif=False)
+    wall = time.perf_counter() - t0
+    rows = []
+    header = ("| driver | return | crash rate | speed [m/s] | distance [m] | route compl. | driving score | "
+              "lane changes | MOTA | IDF1 | ID sw. | agent ms/step | loop steps/s |")
+    rows.append(header)
+    rows.append("|" + "---|" * 13)
+    for spec in agents:
+        r = res[spec]
+        rows.append(f"| {spec} | {r['return_mean']:.2f} | {r['crash_rate']:.1%} | {r['speed_mean']:.2f} | "
+                    f"{r['distance_mean']:.0f} | {r['route_completion']:.3f} | {r['driving_score']:.3f} | "
+                    f"{r['lane_changes_mean']:.1f} | {r['mota']:.3f} | {r['idf1']:.3f} | {r['id_switches']:.0f} | "
+                    f"{r['ms_per_step']:.1f} | {r['loop_steps_per_s']:.0f} |")
+    sb3 = None
+    if args.sb3_steps > 0:
+        sb3 = sb3_dqn(args.sb3_steps, 0, args.episodes)
+        rows.append(f"| SB3 DQN recipe ({args.sb3_steps} steps, {sb3['train_wall_s']:.0f} s training) | "
+                    f"{sb3['return_mean']:.2f} | {sb3['crash_rate']:.1%} | {sb3['speed_mean']:.2f} | | | | | | | | | |")
+    table = "\n".join(rows)
+    print(table)
+    m, idm = res["modular"], res["idm"]
+    checks = [
+        ("modular: zero crashes", m["crash_rate"] == 0.0, f"{m['crash_rate']:.1%}"),
+        (f"modular: return >= {TARGETS['return']}", m["return_mean"] >= TARGETS["return"], f"{m['return_mean']:.2f}"),
+        (f"modular: speed >= {TARGETS['speed']} m/s", m["speed_mean"] >= TARGETS["speed"], f"{m['speed_mean']:.2f}"),
+        (f"tracking: MOTA >= {TARGETS['mota']}", m["mota"] >= TARGETS["mota"], f"{m['mota']:.3f}"),
+        (f"sensors + perception + tracking + planning >= {TARGETS['steps_per_s']:.0f} policy steps/s",
+         1000.0 / m["ms_per_step"] >= TARGETS["steps_per_s"],
+         f"{1000.0 / m['ms_per_step']:.0f} steps/s = {m['ms_per_step']:.1f} ms/step; the whole loop incl. "
+         f"highway-env's own step ran at {m['loop_steps_per_s']:.1f} steps/s, the IDM ego's at "
+         f"{idm['loop_steps_per_s']:.1f}: the simulator dominates"),
+    ]
+    lines = [f"- {name}: **{'met' if ok else 'not met'}** ({value})" for name, ok, value in checks]
+    print("\n".join(lines))
+    md = "\n".join([
+        "## drive: highway-fast-v0, modular vs oracle vs IDM+MOBIL",
+        "",
+        f"Command: `.venv/bin/python benchmarks/drive_highway.py --episodes {args.episodes}"
+        + "".join(f" --rl {r}" for r in args.rl) + (f" --sb3-steps {args.sb3_steps}" if args.sb3_steps else "") + "`",
+        "",
+        f"Machine: {machine()}; shared with other jobs while it ran (timings are pessimistic). "
+        f"{args.episodes} held-out episodes per driver (env seeds {EVAL_SEED}..{EVAL_SEED + args.episodes - 1}), "
+        f"{wall:.0f} s in all.",
+        "",
+        table,
+        "",
+        f"Ratios to the IDM+MOBIL ego: modular return {m['return_mean'] / idm['return_mean']:.3f}x, "
+        f"speed {m['speed_mean'] / idm['speed_mean']:.3f}x; oracle return "
+        f"{res['oracle']['return_mean'] / idm['return_mean']:.3f}x. "
+        f"Route = {envs.SCENARIOS['highway-fast-v0'].split(',')[0]} at 30 m/s for the episode's 30 s (900 m); "
+        f"driving score = completion x {metrics.COLLISION_PENALTY} per collision.",
+        "",
+        "Targets of issue 6:",
+        "",
+        *lines,
+    ])
+    print(write_section("drive", md))
+
+
+if __name__ == "__main__":
+    main()
