@@ -1,0 +1,119 @@
+"""What the deep agents (DQN, PPO, DDPG/TD3) share: the config fields about the env and the budget,
+and the end of a run (final evaluation, summary.json, learning-curve figure).
+
+Kept as plain functions and one config base class; each algorithm's loop lives in its own file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from pilotlab.core.config import RunConfig
+from pilotlab.core.errors import PilotlabError
+from pilotlab.core.run import RunDir
+from pilotlab.report.figures import save_line_plot
+from pilotlab.rl.envs import check_env_id, env_kwargs_of, make_env, space_kind
+from pilotlab.rl.evaluate import Policy, evaluate_policy
+from pilotlab.rl.networks import NETWORKS
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeepRLConfig(RunConfig):
+    """Fields every deep agent shares (the algorithm configs add their hyperparameters)."""
+
+    env: str = "CartPole-v1"
+    """Gymnasium env id (any registered id; highway-env ids such as highway-fast-v0 work too)."""
+    env_kwargs: str = "{}"
+    """JSON object of keyword arguments for gymnasium.make, e.g. '{"is_slippery": false}'."""
+    env_config: str = "{}"
+    """JSON object passed as gymnasium.make(..., config=...) (highway-env's config dict)."""
+    total_steps: int = 50_000
+    """Environment steps to train for (summed over the parallel envs)."""
+    num_envs: int = 1
+    """Parallel environments in the SyncVectorEnv."""
+    network: str = "mlp"
+    """Observation encoder: mlp, deepsets (order-invariant over rows of an (entities, features) obs), deepsets-ego."""
+    eval_episodes: int = 10
+    """Evaluation episodes after training (seeds eval-seed, eval-seed+1, ...)."""
+    eval_seed: int = 10_000
+    """First evaluation seed; kept apart from the training seeds."""
+    log_every: int = 1000
+    """Log train/ and losses/ metrics every this many env steps."""
+    checkpoint_every: int = 10_000
+    """Save checkpoints/last (weights, optimizer, replay buffer, RNG) every this many env steps."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
+    """Where tensors live; small RL networks are fastest on cpu."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_env_id(self.env)
+        env_kwargs_of(self.env_kwargs, self.env_config)  # raises on malformed JSON
+        if self.network not in NETWORKS:
+            raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
+        for name in ("total_steps", "num_envs", "eval_episodes", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+
+    def positive(self, *names: str) -> None:
+        """Raise when any of the named numeric fields is <= 0."""
+        for name in names:
+            if getattr(self, name) <= 0:
+                raise PilotlabError(f"{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+
+    def in_unit(self, *names: str) -> None:
+        """Raise when any of the named fields lies outside [0, 1]."""
+        for name in names:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise PilotlabError(f"{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return env_kwargs_of(self.env_kwargs, self.env_config)
+
+
+def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[gym.Space, gym.Space]:
+    """(observation space, action space) of `cfg.env`; a one-line error if `algo` cannot act in it."""
+    env = make_env(cfg.env, cfg.kwargs)
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    kind = space_kind(act_space)
+    if kind not in allowed:
+        need = " or ".join("Discrete" if k == "discrete" else "Box" for k in allowed)
+        raise PilotlabError(f"{algo} needs a {need} action space; {cfg.env} has {act_space}")
+    if kind == "box" and len(act_space.shape) != 1:
+        raise PilotlabError(f"{algo} needs a 1-D Box action space; {cfg.env} has {act_space}")
+    return obs_space, act_space
+
+
+def finish(run: RunDir, cfg: DeepRLConfig, policy: Policy, env_steps: int, wall_s: float) -> dict[str, Any]:
+    """Final evaluation on held-out seeds, summary.json (DESIGN.md keys) and figures/learning_curve.png."""
+    t0 = time.perf_counter()
+    result = evaluate_policy(policy, cfg.env, cfg.kwargs, cfg.eval_episodes, cfg.eval_seed)
+    values: dict[str, Any] = result.summary()
+    values.update({"train/env_steps": env_steps, "train/wall_s": wall_s,
+                   "eval/wall_s": time.perf_counter() - t0})
+    run.log(env_steps, {k: v for k, v in values.items() if k.startswith("eval/")})
+    summary = run.update_summary(values)
+    if run.writable:
+        rows = [r for r in run.metrics() if isinstance(r.get("train/episode_return"), float)]
+        if rows:
+            save_line_plot({"episode return (train)": ([r["step"] for r in rows],
+                                                       [r["train/episode_return"] for r in rows])},
+                           run.figure("learning_curve.png"), title=f"{cfg.env}", xlabel="env steps",
+                           ylabel="return", hlines={"eval mean": values["eval/return_mean"]})
+    return summary
+
+
+def reset_seed(cfg: DeepRLConfig, step: int) -> int:
+    """Seed of the envs' reset: cfg.seed for a fresh run, shifted by the step for a resumed one."""
+    return cfg.seed if step == 0 else cfg.seed + 7919 * step
+
+
+def as_tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.float32))

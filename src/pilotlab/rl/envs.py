@@ -1,0 +1,152 @@
+"""Gymnasium environments for the agents: id checks, single and vectorized construction, episode stats.
+
+`make_vec_env` builds a Gymnasium 1.x `SyncVectorEnv` in next-step autoreset mode: after a sub-env
+ends (terminated or truncated) the *next* `step` call ignores its action and returns the reset
+observation with reward 0. That step is not a transition of the MDP; `StepMask` tells the agents
+which rows to drop (DQN/DDPG never store them, PPO masks them out of its losses).
+
+highway-env ids (``highway-fast-v0`` ...) are registered by importing `highway_env`, which happens
+automatically the first time an id is not found in Gymnasium's registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from pilotlab.core.errors import PilotlabError
+
+
+def _ensure_registered(env_id: str) -> None:
+    if env_id in gym.registry:
+        return
+    with contextlib.suppress(ImportError):  # registers highway-v0, highway-fast-v0, merge-v0, ...
+        import highway_env  # noqa: F401
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a one-line `PilotlabError` for an id Gymnasium (and highway-env) does not know."""
+    _ensure_registered(env_id)
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry() for the ids"
+    raise PilotlabError(f"unknown Gymnasium env id {env_id!r}{hint}")
+
+
+def parse_kwargs(text: str, what: str) -> dict[str, Any]:
+    """Parse a JSON object given on the command line (``--env-kwargs '{"is_slippery": false}'``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PilotlabError(f"{what} must be a JSON object, got {text!r} ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise PilotlabError(f"{what} must be a JSON object like '{{\"key\": 1}}', got {text!r}")
+    return value
+
+
+def env_kwargs_of(env_kwargs: str = "{}", env_config: str = "{}") -> dict[str, Any]:
+    """Keyword arguments for `gymnasium.make` from the two JSON config fields."""
+    kwargs = parse_kwargs(env_kwargs, "env-kwargs")
+    config = parse_kwargs(env_config, "env-config")
+    if config:
+        kwargs["config"] = {**kwargs.get("config", {}), **config}
+    return kwargs
+
+
+def make_env(env_id: str, kwargs: dict[str, Any] | None = None, render_mode: str | None = None) -> gym.Env:
+    """One environment; unknown ids and rejected keyword arguments become one-line `PilotlabError`s."""
+    check_env_id(env_id)
+    kw = dict(kwargs or {})
+    if render_mode is not None:
+        kw["render_mode"] = render_mode
+    try:
+        return gym.make(env_id, **kw)
+    except TypeError as e:
+        raise PilotlabError(f"cannot make {env_id} with {kw}: {e}") from None
+    except gym.error.DependencyNotInstalled as e:
+        raise PilotlabError(f"{env_id} needs a missing package: {' '.join(str(e).split())}") from None
+
+
+def make_vec_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None) -> SyncVectorEnv:
+    """`num_envs` copies in a `SyncVectorEnv` with next-step autoreset (Gymnasium 1.x default)."""
+    make_env(env_id, kwargs).close()  # fail early, with a readable message, on a bad id or kwargs
+    fns = [lambda: make_env(env_id, kwargs) for _ in range(num_envs)]
+    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
+
+
+class StepMask:
+    """Which rows of a vectorized step are real transitions under next-step autoreset.
+
+    Call `valid()` before `step` to get the rows whose transition is real, then `update(terminated,
+    truncated)` after it. A row that ended on the previous step is now being reset: not valid.
+    """
+
+    def __init__(self, num_envs: int):
+        self.ended = np.zeros(num_envs, dtype=bool)
+
+    def valid(self) -> np.ndarray:
+        return ~self.ended
+
+    def update(self, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        self.ended = np.logical_or(terminated, truncated)
+
+    def reset(self) -> None:
+        self.ended[:] = False
+
+
+class EpisodeStats:
+    """Running return and length per sub-env; `finished` collects (return, length) of ended episodes."""
+
+    def __init__(self, num_envs: int):
+        self.ret = np.zeros(num_envs, dtype=np.float64)
+        self.len = np.zeros(num_envs, dtype=np.int64)
+        self.finished: list[tuple[float, int]] = []
+
+    def update(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> None:
+        """Add this step's rewards (valid rows only); close the episodes of rows that `ended`."""
+        self.ret += rewards * valid
+        self.len += valid
+        for i in np.flatnonzero(ended & valid):
+            self.finished.append((float(self.ret[i]), int(self.len[i])))
+            self.ret[i], self.len[i] = 0.0, 0
+
+    def pop(self) -> dict[str, float]:
+        """Mean return/length of the episodes finished since the last call (empty if none)."""
+        if not self.finished:
+            return {}
+        rets, lens = zip(*self.finished)
+        self.finished = []
+        return {"train/episode_return": float(np.mean(rets)), "train/episode_length": float(np.mean(lens)),
+                "train/episodes": float(len(rets))}
+
+
+def space_kind(space: gym.Space) -> str:
+    """'discrete', 'box' or the space's class name (for error messages)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box):
+        return "box"
+    return type(space).__name__
+
+
+def obs_shape(space: gym.Space) -> tuple[int, ...]:
+    """Shape of the float observation the networks see (a Discrete observation becomes one-hot)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return (int(space.n),)
+    if isinstance(space, gym.spaces.Box):
+        return tuple(int(d) for d in space.shape)
+    raise PilotlabError(f"observation space {space} is not supported (need Box or Discrete)")
+
+
+def to_float_obs(obs: np.ndarray, space: gym.Space) -> np.ndarray:
+    """Batch of raw observations -> float32 network input; Discrete states are one-hot encoded."""
+    if isinstance(space, gym.spaces.Discrete):
+        return np.eye(int(space.n), dtype=np.float32)[np.asarray(obs, dtype=np.int64) - int(space.start)]  # (N, n)
+    return np.asarray(obs, dtype=np.float32)

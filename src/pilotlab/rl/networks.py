@@ -1,0 +1,86 @@
+"""Observation encoders shared by the deep agents, chosen by name through `NETWORKS`.
+
+An encoder maps a batch of observations (B, *obs_shape) to features (B, out_dim); the agents put
+their heads (Q values, policy, value, critic) on top.
+
+- ``mlp``: flatten, then Linear-activation blocks (the usual choice for vector observations).
+- ``deepsets``: Zaheer et al. (2017), "Deep Sets": each row of an (E, F) observation (E entities of
+  F features, e.g. highway-env's kinematics of nearby vehicles) goes through a shared MLP phi; the
+  rows are pooled by mean and max, so the output does not change when rows are permuted; an MLP
+  rho maps the pooled vector to features.
+- ``deepsets-ego``: as ``deepsets`` over rows 1..E-1, concatenated with an MLP of row 0 (the ego
+  vehicle in highway-env), so the agent knows which row is itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from pilotlab.core.errors import PilotlabError
+from pilotlab.nn import mlp
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class MLPEncoder(nn.Module):
+    """(B, *obs_shape) -> flatten -> MLP -> (B, hidden[-1])."""
+
+    def __init__(self, obs_shape: tuple[int, ...], hidden: Sequence[int], act: type[nn.Module]):
+        super().__init__()
+        in_dim = math.prod(obs_shape)
+        self.out_dim = hidden[-1]
+        self.net = nn.Sequential(mlp(in_dim, hidden[:-1], hidden[-1], act=act), act())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.flatten(1))  # (B, prod(obs_shape)) -> (B, out_dim)
+
+
+def _pool(rows: torch.Tensor) -> torch.Tensor:
+    """(B, E, H) -> (B, 2H): mean and max over the entity axis, both permutation invariant."""
+    return torch.cat([rows.mean(dim=1), rows.amax(dim=1)], dim=-1)
+
+
+class DeepSetsEncoder(nn.Module):
+    """(B, E, F) -> phi per row (B, E, H) -> mean|max pool (B, 2H) -> rho -> (B, hidden[-1])."""
+
+    def __init__(self, obs_shape: tuple[int, ...], hidden: Sequence[int], act: type[nn.Module], ego: bool = False):
+        super().__init__()
+        if len(obs_shape) != 2:
+            raise PilotlabError(f"the deepsets network needs (entities, features) observations, got shape {obs_shape}")
+        if ego and obs_shape[0] < 2:
+            raise PilotlabError("the deepsets-ego network needs at least 2 rows (ego + others)")
+        f, h = obs_shape[1], hidden[0]
+        self.ego = ego
+        self.out_dim = hidden[-1]
+        self.phi = nn.Sequential(mlp(f, [], h, act=act), act())  # per-row embedding
+        rho_in = 2 * h + (h if ego else 0)
+        self.ego_net = nn.Sequential(mlp(f, [], h, act=act), act()) if ego else None
+        self.rho = nn.Sequential(mlp(rho_in, hidden[1:-1], hidden[-1], act=act), act())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.ego_net is not None:
+            pooled = _pool(self.phi(obs[:, 1:]))  # (B, E-1, F) -> (B, 2H)
+            feats = torch.cat([self.ego_net(obs[:, 0]), pooled], dim=-1)  # (B, 3H)
+        else:
+            feats = _pool(self.phi(obs))  # (B, E, F) -> (B, 2H)
+        return self.rho(feats)  # (B, out_dim)
+
+
+NETWORKS: dict[str, Callable[[tuple[int, ...], Sequence[int], type[nn.Module]], nn.Module]] = {
+    "mlp": MLPEncoder,
+    "deepsets": DeepSetsEncoder,
+    "deepsets-ego": lambda shape, hidden, act: DeepSetsEncoder(shape, hidden, act, ego=True),
+}
+
+
+def build_encoder(name: str, obs_shape: tuple[int, ...], hidden: Sequence[int], activation: str = "relu") -> nn.Module:
+    """The encoder `name` from `NETWORKS`; it has an `out_dim` attribute."""
+    if name not in NETWORKS:
+        raise PilotlabError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
+    if not hidden:
+        raise PilotlabError("hidden needs at least one layer size")
+    return NETWORKS[name](obs_shape, list(hidden), ACTIVATIONS[activation])
