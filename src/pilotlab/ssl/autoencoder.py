@@ -136,35 +136,40 @@ def train(cfg: AEConfig) -> RunDir:
         total = min(total, cfg.max_steps)
     progress = Progress(total, f"ssl {cfg.method}", initial=step, enabled=run.writable)
     t0 = time.perf_counter()
-    while step < total:
-        epoch, first = divmod(step, steps_per_epoch)
-        order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
-        for b in range(first, steps_per_epoch):
-            batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
-            inputs = corrupt(batch, cfg.noise_std) if cfg.method == "denoising-ae" else batch
-            loss = reconstruction_loss(net(inputs), batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if step % cfg.log_every == 0 or step == total:
-                metrics = distributed.all_reduce_mean({"train/loss": loss.item()})
-                check_finite(metrics["train/loss"], "train/loss", step)
-                metrics["train/epoch"] = step / steps_per_epoch
-                run.log(step, metrics)
-                progress.update(0, loss=metrics["train/loss"])
-            progress.update(1)
-            epoch_done = step // steps_per_epoch if step % steps_per_epoch == 0 else 0
-            if run.writable and (step == total or (cfg.probe_every and epoch_done
-                                                   and epoch_done % cfg.probe_every == 0)):
-                wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
-                run.log(step, quick_probe(model.encoder, ds, device, cfg.seed))
-                t0 = time.perf_counter()
-            if step % cfg.checkpoint_every == 0 or step == total:
-                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                           {"wall_s": wall + time.perf_counter() - t0})
-            if step >= total:
-                break
+    try:
+        while step < total:
+            epoch, first = divmod(step, steps_per_epoch)
+            order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
+            for b in range(first, steps_per_epoch):
+                batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
+                inputs = corrupt(batch, cfg.noise_std) if cfg.method == "denoising-ae" else batch
+                loss = reconstruction_loss(net(inputs), batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if step % cfg.log_every == 0 or step == total:
+                    metrics = distributed.all_reduce_mean({"train/loss": loss.item()})
+                    check_finite(metrics["train/loss"], "train/loss", step)
+                    metrics["train/epoch"] = step / steps_per_epoch
+                    run.log(step, metrics)
+                    progress.update(0, loss=metrics["train/loss"])
+                progress.update(1)
+                epoch_done = step // steps_per_epoch if step % steps_per_epoch == 0 else 0
+                if run.writable and (step == total or (cfg.probe_every and epoch_done
+                                                       and epoch_done % cfg.probe_every == 0)):
+                    wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
+                    run.log(step, quick_probe(model.encoder, ds, device, cfg.seed))
+                    t0 = time.perf_counter()
+                if step % cfg.checkpoint_every == 0 or step == total:
+                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                               {"wall_s": wall + time.perf_counter() - t0})
+                if step >= total:
+                    break
+    except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints
+        progress.close()
+        run.close()
+        raise
     progress.close()
     wall += time.perf_counter() - t0
     evaluate_reconstruction(run, model, ds.test_x, device, step)

@@ -127,8 +127,10 @@ def save_embedding_plot(features: np.ndarray, labels: np.ndarray, classes: tuple
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
+    from threadpoolctl import threadpool_limits
 
-    xy = PCA(n_components=2, random_state=0).fit_transform(features)  # (N, 2)
+    with threadpool_limits(limits=1):
+        xy = PCA(n_components=2, random_state=0).fit_transform(features)  # (N, 2)
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     for c in np.unique(labels):
@@ -137,7 +139,7 @@ def save_embedding_plot(features: np.ndarray, labels: np.ndarray, classes: tuple
     ax.set_title(title)
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
-    ax.legend(markerscale=3, fontsize=7, loc="best")
+    ax.legend(markerscale=3, fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -168,40 +168,45 @@ def train_joint(cfg: JointConfig, method: str, loss_fn: LossFn) -> RunDir:
     aug = view_augmentation(ds.shape, cfg.view_spec()).to(device)
     progress = Progress(total, f"ssl {method}", initial=step, enabled=run.writable)
     t0 = time.perf_counter()
-    while step < total:
-        epoch, first = divmod(step, steps_per_epoch)
-        order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
-        for b in range(first, steps_per_epoch):
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, warmup, cfg.lr)
-            batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
-            v1, v2 = two_views(aug, batch)
-            z = net(torch.cat([v1, v2]))  # (2B, P): one pass, so BatchNorm sees both views
-            z1, z2 = z.chunk(2)  # (B, P) each
-            loss, extra = loss_fn(z1, z2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if step % cfg.log_every == 0 or step == total:
-                metrics = distributed.all_reduce_mean({"train/loss": loss.item(), **extra})
-                check_finite(metrics["train/loss"], "train/loss", step)
-                metrics["train/epoch"] = step / steps_per_epoch
-                metrics["train/lr"] = opt.param_groups[0]["lr"]
-                run.log(step, metrics)
-                progress.update(0, loss=metrics["train/loss"])
-            progress.update(1)
-            end_of_epoch = step % steps_per_epoch == 0
-            if run.writable and (step == total or (cfg.probe_every and end_of_epoch
-                                                   and (step // steps_per_epoch) % cfg.probe_every == 0)):
-                wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
-                run.log(step, quick_probe(model.backbone, ds, device, cfg.seed))
-                t0 = time.perf_counter()
-            if step % cfg.checkpoint_every == 0 or step == total:
-                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                           {"wall_s": wall + time.perf_counter() - t0})
-            if step >= total:
-                break
+    try:
+        while step < total:
+            epoch, first = divmod(step, steps_per_epoch)
+            order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
+            for b in range(first, steps_per_epoch):
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(step, total, warmup, cfg.lr)
+                batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
+                v1, v2 = two_views(aug, batch)
+                z = net(torch.cat([v1, v2]))  # (2B, P): one pass, so BatchNorm sees both views
+                z1, z2 = z.chunk(2)  # (B, P) each
+                loss, extra = loss_fn(z1, z2)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if step % cfg.log_every == 0 or step == total:
+                    metrics = distributed.all_reduce_mean({"train/loss": loss.item(), **extra})
+                    check_finite(metrics["train/loss"], "train/loss", step)
+                    metrics["train/epoch"] = step / steps_per_epoch
+                    metrics["train/lr"] = opt.param_groups[0]["lr"]
+                    run.log(step, metrics)
+                    progress.update(0, loss=metrics["train/loss"])
+                progress.update(1)
+                end_of_epoch = step % steps_per_epoch == 0
+                if run.writable and (step == total or (cfg.probe_every and end_of_epoch
+                                                       and (step // steps_per_epoch) % cfg.probe_every == 0)):
+                    wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
+                    run.log(step, quick_probe(model.backbone, ds, device, cfg.seed))
+                    t0 = time.perf_counter()
+                if step % cfg.checkpoint_every == 0 or step == total:
+                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                               {"wall_s": wall + time.perf_counter() - t0})
+                if step >= total:
+                    break
+    except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints
+        progress.close()
+        run.close()
+        raise
     progress.close()
     wall += time.perf_counter() - t0
     run.update_summary({"train/wall_s": wall, "train/steps": step})
