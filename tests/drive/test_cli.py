@@ -57,3 +57,30 @@ def test_bad_input_exits_2(argv: list[str], tmp_path: Path, capsys: pytest.Captu
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_continuous_control_keeps_the_lane_and_speed() -> None:
+    """PID + pure pursuit on ContinuousAction at 5 Hz: stays on the road, near the planned speed, no crash."""
+    agent = make_agent("oracle", 0, "continuous")
+    env = make_env("highway-fast-v0", {"duration": 4})
+    st = run_episode(agent, env, seed=100_000)
+    assert len(st.speeds) == 20  # 4 s at the 5 Hz simulation rate
+    assert not st.crashed and st.ret > 0.6 * 4  # return is reward x time, comparable with the 1 Hz return
+    assert abs(float(env.unwrapped.vehicle.heading)) < 0.2
+    assert min(st.speeds) > 15.0
+
+
+def test_rl_driver_trains_and_evaluates_through_the_cli(tmp_path: Path) -> None:
+    pytest.importorskip("pilotlab.rl.dqn")
+    run = tmp_path / "dqn"
+    code = main(["drive", "train", "--algo", "dqn", "--env", "highway-fast-v0", "--env-config", '{"duration": 3}',
+                 "--total-steps", "24", "--learning-starts", "8", "--train-freq", "8", "--gradient-steps", "1",
+                 "--eval-episodes", "1", "--network", "deepsets", "--run-dir", str(run)])
+    assert code == 0
+    out = tmp_path / "eval"
+    assert main(["drive", "eval", "--agent", f"rl:{run}", "--episodes", "1", "--no-gif",
+                 "--run-dir", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["eval/episodes"] == 1.0 and np.isfinite(summary["eval/return_mean"])
+    assert main(["drive", "eval", "--agent", f"rl:{run}", "--env", "merge-v0", "--episodes", "1",
+                 "--run-dir", str(tmp_path / "wrong")]) == 2  # trained on another env

@@ -46,16 +46,17 @@ def _action_index(env: Any, name: str) -> int:
 
 
 def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: planning.PlannerConfig,
-                crossing_horizon: float = 3.0) -> planning.Scene:
+                crossing_horizon: float = 3.0, lane_index: Any = None) -> planning.Scene:
     """The planner's view: the ego on its road and the given objects (N, 2) in the road frame.
 
     Objects crossing the ego's path (heading more than 20 degrees off the road, closest approach under
     3 m within `crossing_horizon` [s]) are added as a standing obstacle in the ego lane at the point of
-    conflict, so the IDM brakes for them (roundabouts, intersections).
+    conflict, so the IDM brakes for them (roundabouts, intersections). `lane_index` is the lane the
+    ego is steering to (default: the meta-action vehicle's own `target_lane_index`).
     """
     ego = envs.ego_vehicle(env)
     road = env.unwrapped.road
-    lane_index = ego.target_lane_index
+    lane_index = tuple(lane_index if lane_index is not None else ego.target_lane_index)
     lane = road.network.get_lane(lane_index)
     width = float(lane.width_at(0.0))
     ego_s, _ = lane.local_coordinates(ego.position)
@@ -74,7 +75,7 @@ def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: p
             z = np.zeros(len(s_c))
             objs = prediction.LaneObjects(np.concatenate([objs.s, s_c]), np.concatenate([objs.lat, lat_c]),
                                           np.concatenate([objs.v_s, z]), np.concatenate([objs.v_lat, z]))
-    changing = ego.lane_index != ego.target_lane_index
+    changing = tuple(ego.lane_index) != lane_index or abs(float(lane.local_coordinates(ego.position)[1])) > 1.0
     return planning.Scene(
         ego_s=float(ego_s), ego_v=float(ego.speed), ego_lane=int(lane_index[2]), n_lanes=n_lanes,
         lane_width=width, objects=objs, lane_change_allowed=not changing,
@@ -83,7 +84,13 @@ def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: p
 
 @dataclass
 class PlannerAgent:
-    """IDM + MOBIL planner with meta-action control; objects from sensors (`modular`) or the simulator (`oracle`)."""
+    """IDM + MOBIL planner; objects from sensors (`modular`) or the simulator (`oracle`).
+
+    `control="meta"` drives highway-env's DiscreteMetaAction (lane changes and cruise set-points on a
+    2.5 m/s grid, at the env's policy frequency). `control="continuous"` switches the env to
+    ContinuousAction at the simulation frequency (5 Hz on highway-fast-v0) and closes the loop itself:
+    PID on speed towards the IDM speed one second ahead, pure pursuit onto the planned lane's centre.
+    """
 
     name: str
     use_sensors: bool
@@ -93,6 +100,7 @@ class PlannerAgent:
     tracker_cfg: TrackerConfig = field(default_factory=TrackerConfig)
     planner_cfg: planning.PlannerConfig = field(default_factory=planning.PlannerConfig)
     grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
+    control: str = "meta"  # "meta" or "continuous"
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
 
@@ -100,7 +108,12 @@ class PlannerAgent:
         cfg = env.unwrapped.config
         v_ref = envs.reference_speed(env)
         action = dict(cfg["action"])
-        if action.get("type") == "DiscreteMetaAction":
+        if self.control == "continuous":
+            if not str(getattr(env.spec, "id", "")).startswith("highway"):
+                raise PilotlabError("continuous control follows straight lanes only: use highway-v0 or highway-fast-v0")
+            env.unwrapped.configure({"action": {"type": "ContinuousAction"},
+                                     "policy_frequency": cfg["simulation_frequency"]})
+        elif action.get("type") == "DiscreteMetaAction":
             action["target_speeds"] = np.linspace(0.0, v_ref, self.grid_steps).tolist()
             env.unwrapped.configure({"action": action})
         else:
@@ -114,6 +127,8 @@ class PlannerAgent:
         self._tracker = Tracker(self.tracker_cfg)
         self._period = envs.env_timing(env)[0]
         self.perception = None
+        self._lane = tuple(envs.ego_vehicle(env).lane_index)  # lane the continuous controller steers to
+        self._pid = control.PIDState()
 
     def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""
@@ -130,7 +145,9 @@ class PlannerAgent:
         x = np.array([t.x for t in tracks]).reshape(-1, 4)  # (T, 4) every live track, coasting ones too
         return x[:, :2], x[:, 2:]
 
-    def act(self, env: Any, obs: Any) -> int:
+    def act(self, env: Any, obs: Any) -> Any:
+        if self.control == "continuous":
+            return self._act_continuous(env)
         position, velocity = self.objects(env)
         scene = build_scene(env, position, velocity, self._planner)
         p = planning.plan(scene, self._planner, self._period)
@@ -143,6 +160,22 @@ class PlannerAgent:
         if name not in available:  # e.g. intersection-v0 has no lateral actions
             name = "IDLE"
         return _action_index(env, name)
+
+    def _act_continuous(self, env: Any) -> np.ndarray:
+        position, velocity = self.objects(env)
+        scene = build_scene(env, position, velocity, self._planner, lane_index=self._lane)
+        p = planning.plan(scene, self._planner, period=1.0)  # speed set-point one second ahead
+        self.last_plan = p
+        self._lane = (self._lane[0], self._lane[1], p.lane)
+        ego = envs.ego_vehicle(env)
+        accel, self._pid = control.pid_step(p.speed - float(ego.speed), self._pid, self._period,
+                                            control.PIDGains(kp=1.0, ki=0.1))
+        lane = env.unwrapped.road.network.get_lane(self._lane)
+        s, _ = lane.local_coordinates(ego.position)
+        target = lane.position(s + control.lookahead_distance(float(ego.speed)), 0.0)
+        steer = control.pure_pursuit(np.asarray(ego.position, dtype=float), float(ego.heading), np.asarray(target))
+        return control.continuous_action(float(np.clip(accel, *control.ACCELERATION_RANGE)),
+                                         float(np.clip(steer, *control.STEERING_RANGE)))
 
 
 @dataclass
@@ -171,28 +204,38 @@ class IDMAgent:
 
 @dataclass
 class RLAgent:
-    """A deterministic policy from a `pilotlab rl train` run on a highway-env id."""
+    """The greedy policy of a `pilotlab rl train` (or `pilotlab drive train`) run on a highway-env id.
+
+    The run's own ``env_config`` (e.g. an observation with more vehicles) is applied to the eval env
+    before each reset, so the policy sees observations shaped as in training.
+    """
 
     run_dir: str
     name: str = "rl"
     perception: Perception | None = None
 
     def __post_init__(self) -> None:
+        import json
+
         from pilotlab.core.run import RunDir
         from pilotlab.rl import algorithm_module
 
         self._run = RunDir.open(self.run_dir)
-        saved = self._run.config()
-        algo = saved.get("config", {}).get("algo", saved.get("method"))
+        fields = self._run.config().get("config", {})
+        algo = str(fields.get("algo", self._run.config().get("method")))
         try:
-            module = algorithm_module(str(algo))
+            module = algorithm_module(algo)
         except ImportError as e:
             raise PilotlabError(f"cannot load {self.run_dir}: the {algo} module is not available ({e})") from e
+        self.env_id = str(fields.get("env", ""))
+        raw = fields.get("env_config") or "{}"
+        self.env_config: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else dict(raw)
         self._policy = module.load_policy(self._run, "cpu")
-        self.env_config = dict(saved.get("config", {}).get("env_config") or {})
-        self.env_id = saved.get("config", {}).get("env")
 
     def prepare(self, env: Any) -> None:
+        env_id = env.spec.id if env.spec is not None else ""
+        if self.env_id and env_id and self.env_id != env_id:
+            raise PilotlabError(f"{self.run_dir} was trained on {self.env_id}, not {env_id}; pass --env {self.env_id}")
         if self.env_config:
             env.unwrapped.configure(self.env_config)
 
@@ -200,18 +243,20 @@ class RLAgent:
         pass
 
     def act(self, env: Any, obs: Any) -> Any:
-        return self._policy(obs)
+        action = np.asarray(self._policy(np.asarray(obs)[None]))  # the policy acts on a batch of one
+        return action.reshape(-1)[0] if action.size == 1 else action[0]
 
 
 AGENTS = _REGISTRY  # the same registry, re-exported
 
 
-def make_agent(spec: str, seed: int = 0) -> Agent:
-    """`spec` is one of `AGENTS` (``rl:RUN_DIR`` names a run directory)."""
+def make_agent(spec: str, seed: int = 0, control_mode: str = "meta") -> Agent:
+    """`spec` is one of `AGENTS` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
+    the planner drivers (modular, oracle): "meta" or "continuous"."""
     if spec == "modular":
-        return PlannerAgent("modular", use_sensors=True, seed=seed)
+        return PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode)
     if spec == "oracle":
-        return PlannerAgent("oracle", use_sensors=False, seed=seed)
+        return PlannerAgent("oracle", use_sensors=False, seed=seed, control=control_mode)
     if spec == "idm":
         return IDMAgent()
     if spec.startswith("rl:") and len(spec) > 3:

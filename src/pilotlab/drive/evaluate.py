@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class DriveEvalConfig(RunConfig):
     """Episode length [s] (policy steps at 1 Hz); default: the scenario's own (30 s on highway-fast-v0)."""
     gif: bool = True
     """Render episode 0 of each agent as figures/<agent>.gif with detections and tracks drawn on it."""
+    control: Literal["meta", "continuous"] = "meta"
+    """Planner drivers' control: meta-actions, or PID + pure pursuit on ContinuousAction at the simulation rate."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,7 +66,7 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
     agent.prepare(env)
     obs, _ = env.reset(seed=seed)
     agent.reset(env, seed)
-    _period, duration = envs.env_timing(env)
+    period, duration = envs.env_timing(env)
     stats = metrics.EpisodeStats(route_length=envs.reference_speed(env) * duration)
     if scorer is not None:
         scorer.new_episode()
@@ -89,7 +91,7 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
             render_s += time.perf_counter() - t_render
         obs, reward, terminated, truncated, info = env.step(action)
         ego = envs.ego_vehicle(env)
-        stats.ret += float(reward)
+        stats.ret += float(reward) * period  # reward x time [s]: Gymnasium's return at the usual 1 Hz
         stats.speeds.append(float(ego.speed * np.cos(ego.heading)))  # forward speed, as the reward uses
         pos = np.array(ego.position, dtype=float)
         stats.distance += float(np.hypot(*(pos - prev_pos)))
@@ -120,7 +122,7 @@ def _score_tracking(scorer: metrics.MotScorer, env: Any, perception: Any) -> Non
 
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
-                    gif: bool = True) -> dict[str, dict[str, float]]:
+                    gif: bool = True, control_mode: str = "meta") -> dict[str, dict[str, float]]:
     """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
 
     With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
@@ -131,7 +133,7 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
 
     results: dict[str, dict[str, float]] = {}
     for spec in agents:
-        agent = make_agent(spec, seed)
+        agent = make_agent(spec, seed, control_mode)
         name = "rl" if spec.startswith("rl:") else spec
         cfg = dict(env_config or {})
         env = envs.make_env(env_id, cfg, render=gif)
@@ -178,7 +180,7 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
     label = "+".join("rl" if a.startswith("rl:") else a for a in agents)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
-        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif)
+        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control)
     for spec, res in results.items():
         print(f"{spec:>10}: return {res['return_mean']:.2f}  crash {res['crash_rate']:.0%}  "
               f"speed {res['speed_mean']:.1f} m/s  score {res['driving_score']:.3f}  "
