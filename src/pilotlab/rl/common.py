@@ -6,6 +6,8 @@ Kept as plain functions and one config base class; each algorithm's loop lives i
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,9 +16,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from pilotlab.core import checkpoint
 from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
+from pilotlab.core.session import save_state
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl.envs import check_env_id, env_kwargs_of, make_env, space_kind
 from pilotlab.rl.evaluate import Policy, evaluate_policy
@@ -45,6 +49,11 @@ class DeepRLConfig(RunConfig):
     """First evaluation seed; kept apart from the training seeds."""
     log_every: int = 1000
     """Log train/ and losses/ metrics every this many env steps."""
+    eval_every: int = 0
+    """Every this many env steps, evaluate on eval-every-episodes seeds (apart from the final ones) and keep
+    the best policy in checkpoints/best, which eval and the final evaluation then use; 0: off, use the last."""
+    eval_every_episodes: int = 5
+    """Episodes of each periodic evaluation (seeds eval-seed + 5000, ...)."""
     checkpoint_every: int = 10_000
     """Save checkpoints/last (weights, optimizer, replay buffer, RNG) every this many env steps."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
@@ -56,7 +65,10 @@ class DeepRLConfig(RunConfig):
         env_kwargs_of(self.env_kwargs, self.env_config)  # raises on malformed JSON
         if self.network not in NETWORKS:
             raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
-        for name in ("total_steps", "num_envs", "eval_episodes", "log_every", "checkpoint_every"):
+        if self.eval_every < 0:
+            raise PilotlabError(f"eval-every must be >= 0, got {self.eval_every}")
+        for name in ("total_steps", "num_envs", "eval_episodes", "eval_every_episodes", "log_every",
+                     "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
 
@@ -108,6 +120,43 @@ def finish(run: RunDir, cfg: DeepRLConfig, policy: Policy, env_steps: int, wall_
                            run.figure("learning_curve.png"), title=f"{cfg.env}", xlabel="env steps",
                            ylabel="return", hlines={"eval mean": values["eval/return_mean"]})
     return summary
+
+
+class BestKeeper:
+    """Periodic evaluation during training; the best policy so far is saved as checkpoints/best.
+
+    Uses seeds eval-seed + 5000, ... so the final evaluation (seeds eval-seed, ...) stays held out.
+    """
+
+    def __init__(self, cfg: DeepRLConfig, run: RunDir):
+        self.cfg, self.run = cfg, run
+        best = run.checkpoints / "best.json"
+        self.best = json.loads(best.read_text())["meta"]["return"] if cfg.resume and best.is_file() else -math.inf
+
+    def due(self, prev: int, step: int) -> bool:
+        every = self.cfg.eval_every
+        return every > 0 and step // every > prev // every
+
+    def __call__(self, step: int, policy: Policy, state: dict[str, Any]) -> None:
+        cfg = self.cfg
+        ret = float(evaluate_policy(policy, cfg.env, cfg.kwargs, cfg.eval_every_episodes, cfg.eval_seed + 5000)
+                    .returns.mean())
+        self.run.log(step, {"eval/periodic_return": ret})
+        if ret >= self.best:  # ties go to the later, longer-trained policy
+            self.best = ret
+            save_state(self.run, step, state, {"return": ret}, name="best")
+
+
+def final_weights(run: RunDir) -> dict[str, Any] | None:
+    """The state saved in checkpoints/best, or None when the run kept no best policy."""
+    if not checkpoint.exists(run.checkpoints / "best"):
+        return None
+    return checkpoint.load(run.checkpoints / "best")[0]
+
+
+def policy_checkpoint(run: RunDir) -> str:
+    """Which checkpoint holds a run's policy: best if the run kept one, else last."""
+    return "best" if checkpoint.exists(run.checkpoints / "best") else "last"
 
 
 def reset_seed(cfg: DeepRLConfig, step: int) -> int:
