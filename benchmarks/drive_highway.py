@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/drive_highway.py --episodes 50
     .venv/bin/python benchmarks/drive_highway.py --episodes 50 --rl runs/drive-dqn-...   # add an RL driver
-    .venv/bin/python benchmarks/drive_highway.py --sb3-steps 20000                      # + the SB3 DQN recipe
+    .venv/bin/python benchmarks/drive_highway.py --rl-steps 20000 --rl-seeds 3            # train pilotlab DQN
+                                                                       # and the SB3 recipe side by side
 
 Every agent drives the same held-out env seeds (100000, 100001, ...). The SB3 side trains the
 highway-env documentation's DQN recipe (MLP [256, 256], lr 5e-4, buffer 15k, learning_starts 200,
 batch 32, gamma 0.8, train_freq 1, gradient_steps 1, target_update_interval 50, exploration 0.7)
-for `--sb3-steps` env steps and times it; it is off by default (about 1,900 s for 20k steps here).
+for `--rl-steps` env steps and times it; `pilotlab.rl`'s DQN is trained with the same recipe (double
+Q and dueling off, so both run the same algorithm) for the same steps, once per `--rl-seeds`, and its
+greedy policy drives the held-out seeds as `rl:RUN_DIR`. Both are off by default (about 1,900 s of
+training for 20k SB3 steps on this machine).
 """
 
 from __future__ import annotations
@@ -57,14 +61,38 @@ def sb3_dqn(steps: int, seed: int, episodes: int) -> dict[str, float]:
             "speed_mean": float(np.mean(speeds)), "train_wall_s": wall}
 
 
+def train_pilotlab_dqn(steps: int, seed: int, run_dir: str, network: str) -> tuple[str, float]:
+    """The SB3 recipe's hyperparameters in `pilotlab.rl.dqn`; returns (run dir, training wall time [s])."""
+    from pilotlab.rl import algorithm_module
+
+    dqn = algorithm_module("dqn")
+    cfg = dqn.CONFIGS["dqn"](
+        env="highway-fast-v0", total_steps=steps, network=network, hidden=(256, 256), lr=5e-4, buffer_size=15000,
+        learning_starts=200, batch_size=32, gamma=0.8, train_freq=1, gradient_steps=1, target_update_interval=50,
+        exploration_fraction=0.7, exploration_final_eps=0.05, double_q=False, dueling=False, eval_episodes=1,
+        seed=seed, run_dir=run_dir, checkpoint_every=max(steps, 1), log_every=max(steps // 20, 1))
+    t0 = time.perf_counter()
+    run = dqn.train(cfg)
+    return str(run.path), time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--rl", action="append", default=[], help="run directory of an RL driver (repeatable)")
-    ap.add_argument("--sb3-steps", type=int, default=0, help="train the SB3 DQN recipe for this many steps (0: skip)")
+    ap.add_argument("--rl-steps", type=int, default=0,
+                    help="train pilotlab DQN and the SB3 DQN recipe for this many env steps each (0: skip)")
+    ap.add_argument("--rl-seeds", type=int, default=1, help="training seeds of pilotlab DQN")
+    ap.add_argument("--rl-network", default="mlp", help="pilotlab DQN encoder: mlp or deepsets")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    agents = ["modular", "oracle", "idm"] + [f"rl:{r}" for r in args.rl]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    trained: list[tuple[str, float]] = []
+    for seed in range(args.rl_seeds if args.rl_steps > 0 else 0):
+        trained.append(train_pilotlab_dqn(args.rl_steps, seed, f"runs/drive-bench-dqn-{stamp}-s{seed}",
+                                          args.rl_network))
+    rl_runs = list(args.rl) + [r for r, _ in trained]
+    agents = ["modular", "oracle", "idm"] + [f"rl:{r}" for r in rl_runs]
     t0 = time.perf_counter()
     res = evaluate_agents(agents, "highway-fast-v0", args.episodes, EVAL_SEED, None, None, gif=False)
     wall = time.perf_counter() - t0
@@ -79,11 +107,23 @@ def main() -> None:
                     f"{r['distance_mean']:.0f} | {r['route_completion']:.3f} | {r['driving_score']:.3f} | "
                     f"{r['lane_changes_mean']:.1f} | {r['mota']:.3f} | {r['idf1']:.3f} | {r['id_switches']:.0f} | "
                     f"{r['ms_per_step']:.1f} | {r['loop_steps_per_s']:.0f} |")
-    sb3 = None
-    if args.sb3_steps > 0:
-        sb3 = sb3_dqn(args.sb3_steps, 0, args.episodes)
-        rows.append(f"| SB3 DQN recipe ({args.sb3_steps} steps, {sb3['train_wall_s']:.0f} s training) | "
-                    f"{sb3['return_mean']:.2f} | {sb3['crash_rate']:.1%} | {sb3['speed_mean']:.2f} | | | | | | | | | |")
+    rl_lines = []
+    if args.rl_steps > 0:
+        sb3 = sb3_dqn(args.rl_steps, 0, args.episodes)
+        rows.append(f"| SB3 DQN recipe ({args.rl_steps} steps, seed 0) | {sb3['return_mean']:.2f} | "
+                    f"{sb3['crash_rate']:.1%} | {sb3['speed_mean']:.2f} | | | | | | | | | |")
+        ours = [res[f"rl:{r}"] for r, _ in trained]
+        walls = [w for _, w in trained]
+        per_seed = ", ".join(f"{o['return_mean']:.2f}" for o in ours)
+        rl_lines = [
+            f"RL drivers: pilotlab DQN ({args.rl_network}, SB3 recipe hyperparameters) trained {args.rl_steps} steps "
+            f"on seeds 0..{args.rl_seeds - 1}: return {np.mean([o['return_mean'] for o in ours]):.2f} "
+            f"(per seed {per_seed}), crash rate "
+            f"{np.mean([o['crash_rate'] for o in ours]):.1%}; training wall time {np.mean(walls):.0f} s per seed "
+            f"(incl. its 1-episode evaluation) vs SB3 {sb3['train_wall_s']:.0f} s: "
+            f"{np.mean(walls) / sb3['train_wall_s']:.2f}x (target <= 0.5x).",
+            "",
+        ]
     table = "\n".join(rows)
     print(table)
     m, idm = res["modular"], res["idm"]
@@ -104,7 +144,9 @@ def main() -> None:
         "## drive: highway-fast-v0, modular vs oracle vs IDM+MOBIL",
         "",
         f"Command: `.venv/bin/python benchmarks/drive_highway.py --episodes {args.episodes}"
-        + "".join(f" --rl {r}" for r in args.rl) + (f" --sb3-steps {args.sb3_steps}" if args.sb3_steps else "") + "`",
+        + "".join(f" --rl {r}" for r in args.rl)
+        + (f" --rl-steps {args.rl_steps} --rl-seeds {args.rl_seeds} --rl-network {args.rl_network}"
+           if args.rl_steps else "") + "`",
         "",
         f"Machine: {machine()}; shared with other jobs while it ran (timings are pessimistic). "
         f"{args.episodes} held-out episodes per driver (env seeds {EVAL_SEED}..{EVAL_SEED + args.episodes - 1}), "
@@ -118,6 +160,7 @@ def main() -> None:
         f"Route = {envs.SCENARIOS['highway-fast-v0'].split(',')[0]} at 30 m/s for the episode's 30 s (900 m); "
         f"driving score = completion x {metrics.COLLISION_PENALTY} per collision.",
         "",
+        *rl_lines,
         "Targets of issue 6:",
         "",
         *lines,

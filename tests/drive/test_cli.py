@@ -46,7 +46,8 @@ def test_every_agent_drives_and_is_deterministic(spec: str) -> None:
 
 @pytest.mark.parametrize("env_id", ["merge-v0", "roundabout-v0", "intersection-v0", "highway-v0"])
 def test_other_scenarios_run(env_id: str) -> None:
-    res = evaluate_agents(["modular"], env_id, episodes=1, seed=5, env_config={"duration": 3}, gif=False)
+    extra = {"vehicles_count": 20} if env_id == "highway-v0" else {}  # 50 cars make each step slow
+    res = evaluate_agents(["modular"], env_id, episodes=1, seed=5, env_config={"duration": 3, **extra}, gif=False)
     assert np.isfinite(res["modular"]["return_mean"])
 
 
