@@ -77,9 +77,11 @@ def pid_step(error: float, state: PIDState, dt: float, gains: PIDGains = PIDGain
 
 
 def pure_pursuit(position: np.ndarray, heading: float, target: np.ndarray, wheelbase: float = WHEELBASE) -> float:
-    """Steering angle [rad] that puts the rear axle... here the vehicle centre on an arc through `target`.
+    """Steering angle [rad] that puts the vehicle on the circular arc through `target` (pure pursuit).
 
-    alpha is the bearing of the target relative to the heading; l_d its distance.
+    alpha is the bearing of the target relative to the heading and l_d its distance:
+    curvature 2 sin(alpha) / l_d, steering atan(wheelbase x curvature). highway-env's bicycle model is
+    referenced at the vehicle centre, so `target` is measured from there too.
     """
     rel = target - position
     ld = float(np.hypot(*rel))

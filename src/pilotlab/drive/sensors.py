@@ -121,11 +121,9 @@ def visible(ego: EgoState, objects: Objects, max_range: float) -> np.ndarray:
     dist = np.hypot(rel[:, 0], rel[:, 1])
     bearings = np.arctan2(rel[:, 1], rel[:, 0])
     along = ray_box_distances(ego.position, bearings, objects.position, objects.heading)  # (V, N)
-    blocked = along < (dist[None, :] - 1e-6)
+    own = along[np.arange(n), np.arange(n)]  # (N,) where each ray meets its own target's surface
+    blocked = along < own[None, :]  # another box cuts the ray first
     blocked[np.arange(n), np.arange(n)] = False
-    # a target is hidden only if some other box cuts the ray before the target's own surface
-    own = along[np.arange(n), np.arange(n)]
-    blocked &= along < own[None, :]
     return (dist <= max_range) & ~blocked.any(axis=0)
 
 
