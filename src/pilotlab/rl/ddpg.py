@@ -33,7 +33,15 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.nn import mlp
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
-from pilotlab.rl.common import DeepRLConfig, env_spaces, finish, reset_seed
+from pilotlab.rl.common import (
+    BestKeeper,
+    DeepRLConfig,
+    env_spaces,
+    final_weights,
+    finish,
+    policy_checkpoint,
+    reset_seed,
+)
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape
 from pilotlab.rl.evaluate import Policy
 from pilotlab.rl.returns import td_target
@@ -192,6 +200,7 @@ def train(cfg: DDPGConfig) -> RunDir:
     params = {"actor": list(actor.parameters()), "critic": list(critic.parameters()),
               "actor_t": list(actor_t.parameters()), "critic_t": list(critic_t.parameters())}
     logged: dict[str, list[float]] = {}
+    keeper = BestKeeper(cfg, run)
     progress = Progress(cfg.total_steps, f"rl {cfg.algo} {cfg.env}", initial=step, enabled=run.writable)
     t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
     while step < cfg.total_steps:
@@ -251,21 +260,27 @@ def train(cfg: DDPGConfig) -> RunDir:
                                    "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
                                    "buffer": buffer.state_dict()},
                        {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
+        if keeper.due(prev, step):
+            keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
+            actor.train()
     envs.close()
     progress.close()
     wall += time.perf_counter() - t0
+    best = final_weights(run)
+    if best is not None:
+        actor.load_state_dict(best["actor"])
     finish(run, cfg, DeterministicPolicy(actor, device), step, wall)
     run.close()
     return run
 
 
 def load_policy(run: RunDir, device: torch.device | str = "cpu") -> Policy:
-    """The deterministic actor of a trained DDPG/TD3 run (checkpoints/last)."""
+    """The deterministic actor of a trained DDPG/TD3 run (checkpoints/best if kept, else checkpoints/last)."""
     from pilotlab.core.config import from_dict
 
     cfg = from_dict(DDPGConfig, run.config()["config"])
     obs_space, act_space = env_spaces(cfg, cfg.algo, ("box",))
     actor, _ = build(cfg, obs_space, act_space)
-    state, _ = load_weights(run)
+    state, _ = load_weights(run, policy_checkpoint(run))
     actor.load_state_dict(state["actor"])
     return DeterministicPolicy(actor.to(device), torch.device(device))

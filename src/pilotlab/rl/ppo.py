@@ -29,7 +29,15 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
-from pilotlab.rl.common import DeepRLConfig, env_spaces, finish, reset_seed
+from pilotlab.rl.common import (
+    BestKeeper,
+    DeepRLConfig,
+    env_spaces,
+    final_weights,
+    finish,
+    policy_checkpoint,
+    reset_seed,
+)
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
 from pilotlab.rl.networks import build_encoder
@@ -247,6 +255,7 @@ def train(cfg: PPOConfig) -> RunDir:
     progress = Progress(cfg.total_steps, f"rl ppo {cfg.env}", initial=step, enabled=run.writable)
     t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
     logged: dict[str, list[float]] = {}
+    keeper = BestKeeper(cfg, run)
     while step < cfg.total_steps:
         frac = 1.0 - step / cfg.total_steps if cfg.anneal_lr else 1.0
         for group in opt.param_groups:
@@ -314,21 +323,27 @@ def train(cfg: PPOConfig) -> RunDir:
         if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
             save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
                        {"wall_s": wall + time.perf_counter() - t0})
+        if keeper.due(prev, step):
+            keeper(step, PPOPolicy(model, obs_space, act_space, device), {"model": model.state_dict()})
+            model.train()
     envs.close()
     progress.close()
     wall += time.perf_counter() - t0
+    best = final_weights(run)
+    if best is not None:
+        model.load_state_dict(best["model"])
     finish(run, cfg, PPOPolicy(model, obs_space, act_space, device), step, wall)
     run.close()
     return run
 
 
 def load_policy(run: RunDir, device: torch.device | str = "cpu") -> Policy:
-    """The deterministic policy of a trained PPO run (checkpoints/last)."""
+    """The deterministic policy of a trained PPO run (checkpoints/best if kept, else checkpoints/last)."""
     from pilotlab.core.config import from_dict
 
     cfg = from_dict(PPOConfig, run.config()["config"])
     obs_space, act_space = env_spaces(cfg, "ppo", ("discrete", "box"))
     model = ActorCritic(cfg, obs_space, act_space)
-    state, _ = load_weights(run)
+    state, _ = load_weights(run, policy_checkpoint(run))
     model.load_state_dict(state["model"])
     return PPOPolicy(model.to(device), obs_space, act_space, torch.device(device))

@@ -1,0 +1,172 @@
+"""pilotlab RL agents vs Stable-Baselines3 2.9, side by side on this machine.
+
+Same env steps, same seeds, both with one torch thread; each (task, seed) runs ours and then SB3
+right after, so load from other jobs on the machine hits both alike. Both are scored by the same
+evaluator (`pilotlab.rl.evaluate.evaluate_policy`, 10 episodes on seeds 10000..10009, deterministic
+actions). SB3 uses the RL Baselines3 Zoo hyperparameters; ours uses its defaults (which start from
+the same Zoo settings; see docs/rl.md for where they differ). Wall time is the training call only
+(ours: `train/wall_s`, which includes its periodic evaluations; SB3: `model.learn`).
+
+    .venv/bin/python benchmarks/rl_vs_sb3.py                 # DQN + PPO CartPole (3 seeds), TD3 Pendulum
+    .venv/bin/python benchmarks/rl_vs_sb3.py --tasks dqn ppo  # a subset
+    .venv/bin/python benchmarks/rl_vs_sb3.py --lunar          # also PPO LunarLander-v3 (needs Box2D)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_section
+from pilotlab.rl.evaluate import evaluate_policy
+
+EVAL_EPISODES, EVAL_SEED = 10, 10_000
+
+
+def sb3_dqn_cartpole(seed: int, steps: int) -> Any:
+    import gymnasium as gym
+    from stable_baselines3 import DQN
+
+    return DQN("MlpPolicy", gym.make("CartPole-v1"), learning_rate=2.3e-3, batch_size=64, buffer_size=100_000,
+               learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
+               exploration_fraction=0.16, exploration_final_eps=0.04, policy_kwargs={"net_arch": [256, 256]},
+               seed=seed, device="cpu")
+
+
+def _lin(v: float):  # type: ignore[no-untyped-def]
+    return lambda progress_remaining: progress_remaining * v
+
+
+def sb3_ppo_cartpole(seed: int, steps: int) -> Any:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
+    return PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+               learning_rate=_lin(1e-3), clip_range=_lin(0.2), seed=seed, device="cpu")
+
+
+def sb3_td3_pendulum(seed: int, steps: int) -> Any:
+    import gymnasium as gym
+    from stable_baselines3 import TD3
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    env = gym.make("Pendulum-v1")
+    noise = NormalActionNoise(np.zeros(1), 0.1 * np.ones(1))
+    return TD3("MlpPolicy", env, gamma=0.98, buffer_size=200_000, learning_starts=10_000, action_noise=noise,
+               gradient_steps=-1, train_freq=(1, "episode"), learning_rate=1e-3,
+               policy_kwargs={"net_arch": [400, 300]}, seed=seed, device="cpu")
+
+
+def sb3_ppo_lunar(seed: int, steps: int) -> Any:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env("LunarLander-v3", n_envs=16, seed=seed)
+    return PPO("MlpPolicy", env, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
+               ent_coef=0.01, seed=seed, device="cpu")
+
+
+# task -> (env id, env steps, our algo, our config overrides, SB3 builder, target return, seeds key)
+TASKS: dict[str, tuple[str, int, str, dict[str, Any], Any, float]] = {
+    "dqn": ("CartPole-v1", 50_000, "dqn", {}, sb3_dqn_cartpole, 475.0),
+    "ppo": ("CartPole-v1", 100_000, "ppo", {}, sb3_ppo_cartpole, 475.0),
+    "td3": ("Pendulum-v1", 20_000, "td3", {}, sb3_td3_pendulum, -200.0),
+    "ppo-lunar": ("LunarLander-v3", 1_000_000, "ppo",
+                  {"num_envs": 16, "n_steps": 1024, "batch_size": 64, "gae_lambda": 0.98, "gamma": 0.999,
+                   "n_epochs": 4, "ent_coef": 0.01, "anneal_lr": False}, sb3_ppo_lunar, 200.0),
+}
+
+
+def run_ours(task: str, seed: int, root: Path) -> tuple[float, float]:
+    from pilotlab.rl import algorithm_module
+
+    env, steps, algo, overrides, _, _ = TASKS[task]
+    module = algorithm_module(algo)
+    cfg = module.CONFIGS[algo](algo=algo, env=env, total_steps=steps, seed=seed, eval_episodes=EVAL_EPISODES,
+                               eval_seed=EVAL_SEED, run_dir=str(root / f"{task}-{seed}"), checkpoint_every=steps,
+                               **overrides)
+    summary = module.train(cfg).summary()
+    return summary["eval/return_mean"], summary["train/wall_s"]
+
+
+def run_sb3(task: str, seed: int) -> tuple[float, float]:
+    env, steps, _, _, build, _ = TASKS[task]
+    model = build(seed, steps)
+    t0 = time.perf_counter()
+    model.learn(steps)
+    wall = time.perf_counter() - t0
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    return float(evaluate_policy(policy, env, {}, EVAL_EPISODES, EVAL_SEED).returns.mean()), wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=["dqn", "ppo", "td3"], choices=["dqn", "ppo", "td3"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--td3-seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--lunar", action="store_true", help="also PPO LunarLander-v3 for 1M steps (needs Box2D)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    tasks = list(args.tasks) + (["ppo-lunar"] if args.lunar else [])
+    lines = ["| task | env steps | seed | ours return | SB3 return | ours wall [s] | SB3 wall [s] | ours/SB3 wall |",
+             "|---|---|---|---|---|---|---|---|"]
+    means: list[str] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in tasks:
+            env, steps, _, _, _, target = TASKS[task]
+            if task == "ppo-lunar":
+                try:
+                    import Box2D  # noqa: F401
+                except ImportError:
+                    notes.append("PPO LunarLander-v3: not measured; the `box2d` package (gymnasium[box2d]) is not "
+                                 "installed here.")
+                    print(notes[-1])
+                    continue
+            seeds = args.td3_seeds if task == "td3" else args.seeds
+            ours_r, sb3_r, ours_w, sb3_w = [], [], [], []
+            for seed in seeds:
+                r, w = run_ours(task, seed, Path(tmp))
+                r2, w2 = run_sb3(task, seed)
+                ours_r.append(r)
+                ours_w.append(w)
+                sb3_r.append(r2)
+                sb3_w.append(w2)
+                row = (f"| {task} {env} | {steps:,} | {seed} | {r:.1f} | {r2:.1f} | {w:.1f} | {w2:.1f} | "
+                       f"{w / w2:.2f} |")
+                lines.append(row)
+                print(row, flush=True)
+            mr, ms = float(np.mean(ours_r)), float(np.mean(sb3_r))
+            ratio = float(np.sum(ours_w) / np.sum(sb3_w))
+            means.append(f"| {task} {env} | {len(seeds)} | {mr:.1f} ({'met' if mr >= target else 'NOT met'}: "
+                         f">= {target:g}) | {ms:.1f} | {np.mean(ours_w):.1f} | {np.mean(sb3_w):.1f} | {ratio:.2f} |")
+    table = "\n".join(lines)
+    summary = "\n".join(["| task | seeds | ours mean return (target) | SB3 mean return | ours mean wall [s] | "
+                         "SB3 mean wall [s] | ours/SB3 wall |", "|---|---|---|---|---|---|---|", *means])
+    cmd = "`.venv/bin/python benchmarks/rl_vs_sb3.py " + " ".join(sys.argv[1:]) + "`"
+    text = "\n\n".join(["## rl: pilotlab vs Stable-Baselines3 2.9",
+                        f"Command: {cmd}  \nMachine: {machine()}  \n"
+                        "The machine (2 cores) was shared with other jobs while this ran; ours and SB3 ran "
+                        "back to back per seed so the load hit both alike, but absolute times are inflated "
+                        "and noisy. Returns: mean of 10 deterministic evaluation episodes (seeds 10000-10009) "
+                        "with the same evaluator for both.", summary, table, *notes])
+    print(summary)
+    if not args.no_write:
+        print(f"wrote {write_section('rl', text)}")
+
+
+if __name__ == "__main__":
+    main()
