@@ -57,6 +57,8 @@ class AugmentConfig(RunConfig):
     """Synthetic images per class added to (or replacing) the real ones."""
     classifier_steps: int = 1500
     """Optimizer steps of every classifier (equal across arms, so no arm gets more updates)."""
+    classifier_width: int = 32
+    """First-layer channels of the classifiers compared (32 = the scoring classifier's architecture)."""
     eval_samples: int = 1000
     """Samples for each cGAN's own FD/GAN-test evaluation (logged in its run directory)."""
     scorer_epochs: int = 30
@@ -71,18 +73,19 @@ class AugmentConfig(RunConfig):
         if not self.per_class or min(self.per_class) < 1 or max(self.per_class) > 500:
             raise PilotlabError(f"per-class values must lie in 1..500 (mnist-5k has 500 per class), "
                                 f"got {self.per_class}")
-        for name in ("seeds", "gan_steps", "gan_width", "synthetic_per_class", "classifier_steps", "scorer_epochs",
-                     "scorer_width"):
+        for name in ("seeds", "gan_steps", "gan_width", "synthetic_per_class", "classifier_steps",
+                     "classifier_width", "scorer_epochs", "scorer_width"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.eval_samples < 2:
             raise PilotlabError(f"eval-samples must be >= 2, got {self.eval_samples}")
 
 
-def classifier_for(n_images: int, steps: int, seed: int) -> ClassifierConfig:
-    """The scoring classifier's recipe with epochs chosen so that training takes `steps` updates."""
+def classifier_for(n_images: int, steps: int, seed: int, width: int = 32) -> ClassifierConfig:
+    """The scoring classifier's recipe with epochs chosen so that training takes about `steps` updates."""
     batch = 64
-    return ClassifierConfig(epochs=max(1, math.ceil(steps * batch / n_images)), batch_size=batch, seed=seed)
+    return ClassifierConfig(epochs=max(1, math.ceil(steps * batch / n_images)), batch_size=batch, seed=seed,
+                            width=width)
 
 
 def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
@@ -122,7 +125,7 @@ def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, An
     out: dict[str, Any] = {"per_class": n, "seed": seed, "gan_fd": gan_summary["eval/fd"],
                            "gan_test_acc": gan_summary["eval/gan_test_acc"]}
     for arm, (x, y) in sets.items():
-        clf = train_classifier(x, y, classifier_for(len(x), cfg.classifier_steps, seed))
+        clf = train_classifier(x, y, classifier_for(len(x), cfg.classifier_steps, seed, cfg.classifier_width))
         out[arm] = accuracy(clf, ds.test_x, ds.test_y)
         print(f"augment N={n} seed={seed} {arm}: test accuracy {out[arm]:.4f}", flush=True)
     return out

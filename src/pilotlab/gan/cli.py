@@ -30,9 +30,12 @@ class _LazyConfigs(Mapping[str, type]):
 
 
 def run_train(cfg: object) -> int:
+    from pilotlab.core import distributed
     from pilotlab.gan.train import train
 
     run = train(cfg)  # type: ignore[arg-type]
+    if not distributed.is_main():
+        return 0
     summary = run.summary()
     print(f"run directory: {run.path}")
     print("  " + "  ".join(f"{k}={v:.4g}" for k, v in summary.items() if isinstance(v, float)))

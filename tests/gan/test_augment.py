@@ -1,0 +1,59 @@
+"""The augmentation experiment: statistics by hand, and a tiny end-to-end run through the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from scipy import stats
+
+from pilotlab.cli import main
+from pilotlab.gan.augment import classifier_for, mean_ci, summarise
+from pilotlab.gan.config import per_class_subset
+from pilotlab.gan.metrics import Evaluator
+
+
+def test_mean_ci_is_the_t_interval() -> None:
+    mean, sd, lo, hi = mean_ci([1.0, 2.0, 3.0])
+    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # sd of (1, 2, 3) is 1
+    assert (mean, sd) == (pytest.approx(2.0), pytest.approx(1.0))
+    assert (lo, hi) == (pytest.approx(2.0 - half), pytest.approx(2.0 + half))
+    assert math.isnan(mean_ci([0.5])[2])  # one seed: no interval
+
+
+def test_gain_is_paired_over_seeds() -> None:
+    cells = [{"per_class": 10, "seed": s, "real": r, "real+synthetic": r + g, "synthetic": 0.5}
+             for s, (r, g) in enumerate([(0.6, 0.01), (0.7, 0.03), (0.8, 0.02)])]
+    out = summarise(cells, (10,))
+    assert out["augment/n10/gain_real+synthetic"] == pytest.approx(0.02)
+    lo, hi = out["augment/n10/gain_real+synthetic_ci95"]
+    assert lo < 0.02 < hi
+    assert hi - lo < 0.1  # paired: the large spread of "real" across seeds does not widen it
+
+
+def test_per_class_subset_and_equal_step_budgets() -> None:
+    labels = torch.arange(100) % 10
+    idx = per_class_subset(labels, 3, seed=0)
+    assert torch.bincount(labels[idx]).tolist() == [3] * 10
+    assert torch.equal(idx, per_class_subset(labels, 3, seed=0))
+    assert not torch.equal(idx, per_class_subset(labels, 3, seed=1))
+    assert classifier_for(100, 300, 0).epochs * 100 >= 300 * 64  # small sets get more epochs
+    assert classifier_for(5100, 300, 0).epochs == 4
+
+
+def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> None:
+    run = tmp_path / "augment"
+    args = ["gan", "augment", "--per-class", "2", "--seeds", "1", "--gan-steps", "2", "--gan-width", "4",
+            "--synthetic-per-class", "3", "--classifier-steps", "2", "--classifier-width", "4", "--eval-samples", "20",
+            "--scorer-epochs", "1", "--scorer-width", "8", "--run-dir", str(run)]
+    assert main(args) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    for arm in ("real", "real+synthetic", "synthetic"):
+        assert 0.0 <= summary[f"augment/n2/{arm}_acc_mean"] <= 1.0
+    assert summary["augment/n2/gain_real+synthetic_ci95"] == [None, None]  # one seed
+    assert (run / "augment.md").is_file()
+    assert (run / "cgan-n2-seed0" / "summary.json").is_file()
+    assert len(json.loads((run / "cells.json").read_text())) == 1
