@@ -113,7 +113,7 @@ def tic_tac_toe_part(quick: bool) -> list[str]:
 def connect_four_part(quick: bool) -> list[str]:
     game = GAMES["connect-four"]
     games = 2 if quick else 6  # half with MCTS first
-    rows = ["| simulations | games | MCTS W/D/L vs alpha-beta depth 4 | CPU s per move (both players) |",
+    rows = ["| simulations | games | MCTS W/D/L vs alpha-beta depth 4 | CPU s per MCTS move (+ the reply) |",
             "|---|---|---|---|"]
     for sims in ((50, 200) if quick else (100, 400, 1600)):
         t0, moves = time.process_time(), 0
