@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -231,6 +231,38 @@ def exact_scores(env: gym.Env, model: dp.TabularModel, policy: np.ndarray | None
 
 
 # -- training -----------------------------------------------------------------------------------
+class EpisodeStats(NamedTuple):
+    """Sums over one training episode (one TD update per step)."""
+
+    ret: float
+    success: float
+    length: int
+    td_abs: float
+    alpha: float
+
+
+def td_episode(env: gym.Env, q: np.ndarray, visits: np.ndarray, cfg: TabularConfig, target_fn: Target,
+               eps: float, progress: float, rng: np.random.Generator) -> EpisodeStats:
+    """One epsilon-greedy episode, updating q (S, A) and visits (S, A) in place after every step.
+
+    The next action a' is drawn before the update (SARSA needs it; Q-learning ignores it), and `rng`
+    also seeds the env's reset, so the episode depends only on (q, visits, rng).
+    """
+    s, _ = env.reset(seed=int(rng.integers(2**31)))
+    a = epsilon_greedy(q[s], eps, rng)
+    ret, length, td_abs, alpha_sum = 0.0, 0, 0.0, 0.0
+    while True:
+        s2, r, terminated, truncated, _ = env.step(a)
+        a2 = epsilon_greedy(q[s2], eps, rng)
+        alpha = step_size(cfg, progress, int(visits[s, a]))
+        td = td_update(q, s, a, target_fn(float(r), q[s2], a2, eps, cfg.gamma, terminated), alpha)
+        visits[s, a] += 1
+        ret, length, td_abs, alpha_sum = ret + float(r), length + 1, td_abs + abs(td), alpha_sum + alpha
+        if terminated or truncated:
+            return EpisodeStats(ret, float(terminated and r > 0), length, td_abs, alpha_sum)
+        s, a = s2, a2
+
+
 def train(cfg: TabularConfig) -> RunDir:
     """Learn Q with the TD target of `cfg.algo`; returns the run directory (checkpoints/last holds Q)."""
     run, _ = setup(cfg, "rl", cfg.algo)
@@ -240,7 +272,7 @@ def train(cfg: TabularConfig) -> RunDir:
     q = np.full((n_s, n_a), cfg.q_init)
     visits = np.zeros((n_s, n_a), dtype=np.int64)
     episode, env_steps, wall = 0, 0, 0.0
-    window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "updates": 0.0, "n": 0.0}
+    window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "n": 0.0}  # sums
     restored = restore(run, cfg)
     if restored is not None:
         state, meta = restored
@@ -248,38 +280,21 @@ def train(cfg: TabularConfig) -> RunDir:
         episode, env_steps, wall = int(meta["episode"]), int(meta["step"]), float(meta["wall_s"])
         window = dict(meta["window"])
     try:
-        target_fn = TARGETS[cfg.algo]
         progress = Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode, enabled=run.writable)
         t0, steps0 = time.perf_counter(), env_steps
         while episode < cfg.episodes:
             frac = episode / cfg.episodes
             eps = linear_schedule(cfg.epsilon, cfg.epsilon_min, frac / cfg.explore_fraction)
-            rng = np.random.default_rng((cfg.seed, episode))
-            s, _ = env.reset(seed=int(rng.integers(2**31)))
-            a = epsilon_greedy(q[s], eps, rng)
-            ret, length = 0.0, 0
-            while True:
-                s2, r, terminated, truncated, _ = env.step(a)
-                a2 = epsilon_greedy(q[s2], eps, rng)
-                alpha = step_size(cfg, frac, int(visits[s, a]))
-                td = td_update(q, s, a, target_fn(float(r), q[s2], a2, eps, cfg.gamma, terminated), alpha)
-                visits[s, a] += 1
-                window["td_abs"] += abs(td)
-                window["alpha"] += alpha
-                ret, length = ret + float(r), length + 1
-                if terminated or truncated:
-                    break
-                s, a = s2, a2
+            rng = np.random.default_rng((cfg.seed, episode))  # episode k's reset seed and exploration noise
+            ep = td_episode(env, q, visits, cfg, TARGETS[cfg.algo], eps, frac, rng)
             episode += 1
-            env_steps += length
-            window["return"] += ret
-            window["success"] += float(terminated and r > 0)
-            window["length"] += length
-            window["updates"] += length
+            env_steps += ep.length
+            for key, value in zip(("return", "success", "length", "td_abs", "alpha"), ep):
+                window[key] += value
             window["n"] += 1
             progress.update(1)
             if episode % cfg.log_every == 0 or episode == cfg.episodes:
-                n, u = window["n"], window["updates"]
+                n, u = window["n"], window["length"]  # episodes, updates (one per step)
                 metrics = {"train/return_mean": window["return"] / n, "train/success_rate": window["success"] / n,
                            "train/episode_length": window["length"] / n, "train/td_abs": window["td_abs"] / u,
                            "train/alpha": window["alpha"] / u, "train/epsilon": eps, "train/episodes": episode,
