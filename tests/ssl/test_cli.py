@@ -85,3 +85,13 @@ def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: 
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_help_lists_the_method_fields(method: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ssl", "train", "--method", method, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--dataset" in out and "--max-steps" in out
+    assert ("--temperature" in out) == (method == "simclr")
