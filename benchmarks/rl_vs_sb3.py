@@ -10,6 +10,9 @@ the same Zoo settings; see docs/rl.md for where they differ). Wall time is the t
     .venv/bin/python benchmarks/rl_vs_sb3.py                 # DQN + PPO CartPole (3 seeds), TD3 Pendulum
     .venv/bin/python benchmarks/rl_vs_sb3.py --tasks dqn ppo  # a subset
     .venv/bin/python benchmarks/rl_vs_sb3.py --lunar          # also PPO LunarLander-v3 (needs Box2D)
+    .venv/bin/python benchmarks/rl_vs_sb3.py --jobs 3         # (task, seed) pairs in 3 processes
+
+With --jobs, each process still runs ours and SB3 back to back for its (task, seed) pair.
 """
 
 from __future__ import annotations
@@ -98,6 +101,16 @@ def run_ours(task: str, seed: int, root: Path) -> tuple[float, float]:
     return summary["eval/return_mean"], summary["train/wall_s"]
 
 
+def run_pair(job: tuple[str, int, str, int]) -> tuple[str, int, float, float, float, float]:
+    """Ours, then SB3, for one (task, seed); returns (task, seed, ours return, SB3 return, ours wall, SB3 wall)."""
+    task, seed, root, steps = job
+    TASKS[task] = (TASKS[task][0], steps, *TASKS[task][2:])
+    torch.set_num_threads(1)
+    r, w = run_ours(task, seed, Path(root))
+    r2, w2 = run_sb3(task, seed)
+    return task, seed, r, r2, w, w2
+
+
 def run_sb3(task: str, seed: int) -> tuple[float, float]:
     env, steps, _, _, build, _ = TASKS[task]
     model = build(seed, steps)
@@ -117,42 +130,49 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--td3-seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--lunar", action="store_true", help="also PPO LunarLander-v3 for 1M steps (needs Box2D)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every step budget (smoke tests only)")
+    parser.add_argument("--jobs", type=int, default=1, help="(task, seed) pairs run in this many processes")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     torch.set_num_threads(1)
     tasks = list(args.tasks) + (["ppo-lunar"] if args.lunar else [])
+    for task in tasks:  # the scale reaches the worker processes through the job tuple
+        TASKS[task] = (TASKS[task][0], int(TASKS[task][1] * args.scale), *TASKS[task][2:])
     lines = ["| task | env steps | seed | ours return | SB3 return | ours wall [s] | SB3 wall [s] | ours/SB3 wall |",
              "|---|---|---|---|---|---|---|---|"]
     means: list[str] = []
     notes: list[str] = []
+    if "ppo-lunar" in tasks:
+        try:
+            import Box2D  # noqa: F401
+        except ImportError:
+            tasks.remove("ppo-lunar")
+            notes.append("PPO LunarLander-v3: not measured; the `box2d` package (gymnasium[box2d]) is not "
+                         "installed here.")
+            print(notes[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        for task in tasks:
-            env, steps, _, _, _, target = TASKS[task]
-            if task == "ppo-lunar":
-                try:
-                    import Box2D  # noqa: F401
-                except ImportError:
-                    notes.append("PPO LunarLander-v3: not measured; the `box2d` package (gymnasium[box2d]) is not "
-                                 "installed here.")
-                    print(notes[-1])
-                    continue
-            seeds = args.td3_seeds if task == "td3" else args.seeds
-            ours_r, sb3_r, ours_w, sb3_w = [], [], [], []
-            for seed in seeds:
-                r, w = run_ours(task, seed, Path(tmp))
-                r2, w2 = run_sb3(task, seed)
-                ours_r.append(r)
-                ours_w.append(w)
-                sb3_r.append(r2)
-                sb3_w.append(w2)
-                row = (f"| {task} {env} | {steps:,} | {seed} | {r:.1f} | {r2:.1f} | {w:.1f} | {w2:.1f} | "
-                       f"{w / w2:.2f} |")
-                lines.append(row)
-                print(row, flush=True)
-            mr, ms = float(np.mean(ours_r)), float(np.mean(sb3_r))
-            ratio = float(np.sum(ours_w) / np.sum(sb3_w))
-            means.append(f"| {task} {env} | {len(seeds)} | {mr:.1f} ({'met' if mr >= target else 'NOT met'}: "
-                         f">= {target:g}) | {ms:.1f} | {np.mean(ours_w):.1f} | {np.mean(sb3_w):.1f} | {ratio:.2f} |")
+        jobs = [(task, seed, tmp, TASKS[task][1]) for task in tasks
+                for seed in (args.td3_seeds if task == "td3" else args.seeds)]
+        if args.jobs > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("spawn").Pool(args.jobs) as pool:
+                results = pool.map(run_pair, jobs, chunksize=1)
+        else:
+            results = [run_pair(job) for job in jobs]
+    for task in tasks:
+        env, steps, _, _, _, target = TASKS[task]
+        rows = [r for r in results if r[0] == task]
+        for _, seed, r, r2, w, w2 in rows:
+            lines.append(f"| {task} {env} | {steps:,} | {seed} | {r:.1f} | {r2:.1f} | {w:.1f} | {w2:.1f} | "
+                         f"{w / w2:.2f} |")
+            print(lines[-1], flush=True)
+        ours_r, sb3_r = [r[2] for r in rows], [r[3] for r in rows]
+        ours_w, sb3_w = [r[4] for r in rows], [r[5] for r in rows]
+        mr, ms = float(np.mean(ours_r)), float(np.mean(sb3_r))
+        ratio = float(np.sum(ours_w) / np.sum(sb3_w))
+        means.append(f"| {task} {env} | {len(rows)} | {mr:.1f} ({'met' if mr >= target else 'NOT met'}: "
+                     f">= {target:g}) | {ms:.1f} | {np.mean(ours_w):.1f} | {np.mean(sb3_w):.1f} | {ratio:.2f} |")
     table = "\n".join(lines)
     summary = "\n".join(["| task | seeds | ours mean return (target) | SB3 mean return | ours mean wall [s] | "
                          "SB3 mean wall [s] | ours/SB3 wall |", "|---|---|---|---|---|---|---|", *means])
@@ -160,8 +180,9 @@ def main() -> None:
     text = "\n\n".join(["## rl: pilotlab vs Stable-Baselines3 2.9",
                         f"Command: {cmd}  \nMachine: {machine()}  \n"
                         "The machine (2 cores) was shared with other jobs while this ran; ours and SB3 ran "
-                        "back to back per seed so the load hit both alike, but absolute times are inflated "
-                        "and noisy. Returns: mean of 10 deterministic evaluation episodes (seeds 10000-10009) "
+                        f"back to back per (task, seed), {args.jobs} pair(s) at a time, so the load hit both "
+                        "alike, but absolute times are inflated and noisy. "
+                        "Returns: mean of 10 deterministic evaluation episodes (seeds 10000-10009) "
                         "with the same evaluator for both.", summary, table, *notes])
     print(summary)
     if not args.no_write:
