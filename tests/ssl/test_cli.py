@@ -95,3 +95,23 @@ def test_help_lists_the_method_fields(method: str, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "--dataset" in out and "--max-steps" in out
     assert ("--temperature" in out) == (method == "simclr")
+
+
+def test_simclr_on_a_folder_of_colour_images(tmp_path: Path) -> None:
+    """The `folder` dataset (3-channel 32x32) takes the colour augmentations and the full protocol."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("cats", "dogs")):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        for i in range(12):
+            img = rng.integers(0, 80, (20, 20, 3), dtype=np.uint8)
+            img[..., c] += 150  # class = dominant colour
+            Image.fromarray(img).save(tmp_path / "imgs" / name / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["ssl", "train", "--method", "simclr", "--dataset", "folder", "--data-dir", str(tmp_path / "imgs"),
+                 "--batch-size", "8", "--max-steps", "2", "--run-dir", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert all(key in summary for key in SUMMARY_KEYS)
+    assert json.loads((run / "config.json").read_text())["config"]["dataset"] == "folder"
