@@ -8,10 +8,13 @@ Sutton & Barto (2nd ed., ch. 6) give the three as one loop that differs only in 
 targets are pure functions (`TARGETS`) and `train` is that one loop. Epsilon decays linearly; the step
 size either stays constant, decays linearly, or follows the per-pair polynomial schedule
 alpha_n(s,a) = alpha (n + 1)^-omega of Even-Dar & Mansour (2003), which converges where a constant step
-size keeps FrozenLake's noisy returns from settling. Where the env exposes its model (FrozenLake, Taxi,
-CliffWalking) the learned greedy policy is also scored exactly and printed beside the optimum from
-`dynamic_programming`. Episode k is reset with a seed drawn from (seed, k), so a resumed run repeats
-the same episodes.
+size keeps FrozenLake's noisy returns from settling. Q-learning defaults to the polynomial schedule.
+SARSA and expected SARSA default to the linear one: their targets follow the behaviour policy, so in
+states that the random early policy visits often and the greedy late policy rarely (FrozenLake's top
+row), a per-visit decay freezes the values of random play and the greedy policy ends up 0.01 worse.
+Where the env exposes its model (FrozenLake, Taxi, CliffWalking) the learned greedy policy is also
+scored exactly and printed beside the optimum from `dynamic_programming`. Episode k is reset with a
+seed drawn from (seed, k), so a resumed run repeats the same episodes.
 """
 
 from __future__ import annotations
@@ -105,12 +108,24 @@ class QLearningConfig(TabularConfig):
 class SarsaConfig(TabularConfig):
     algo: Literal["sarsa"] = "sarsa"
     """SARSA: on-policy, target r + gamma Q(s', a') with a' the action taken next."""
+    alpha: float = 0.5
+    """Initial step size of the linear schedule."""
+    alpha_schedule: Literal["constant", "linear", "visits"] = "linear"
+    """linear by default for on-policy targets: per-visit decay freezes values learned under early random play."""
+    alpha_min: float = 0.01
+    """Final step size of the linear schedule."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExpectedSarsaConfig(TabularConfig):
     algo: Literal["expected-sarsa"] = "expected-sarsa"
     """Expected SARSA: target r + gamma E_{a' ~ epsilon-greedy} Q(s', a')."""
+    alpha: float = 0.5
+    """Initial step size of the linear schedule."""
+    alpha_schedule: Literal["constant", "linear", "visits"] = "linear"
+    """linear by default for on-policy targets: per-visit decay freezes values learned under early random play."""
+    alpha_min: float = 0.01
+    """Final step size of the linear schedule."""
 
 
 CONFIGS: dict[str, type[TabularConfig]] = {
