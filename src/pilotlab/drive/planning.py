@@ -8,7 +8,9 @@ car-following models", TRB 2007): change lane when the gain beats a threshold an
 need not brake harder than `b_safe`. The gain here is the speed IDM predicts after `horizon` seconds
 in each lane plus a right-lane bonus (highway-env pays up to 0.1 for the rightmost lane, worth about
 2.5 m/s of its 0.4-per-10 m/s speed reward). On top of MOBIL, every lane change is checked against
-the constant-velocity predictions of all objects in the target lane over the manoeuvre.
+the constant-velocity predictions of all objects in the target lane over the manoeuvre, including
+cars drifting into it, and of slower cars just ahead in the lane beyond, which may pick the same
+gap at the same moment (the one crash of the oracle in 50 held-out episodes was such a cut-in).
 Defaults: IDM a, b and delta follow highway-env's IDMVehicle; the time gap is shorter (0.8 s
 instead of 1.5 s) so the ego keeps up the speed the reward pays for.
 
@@ -44,6 +46,8 @@ class PlannerConfig:
     rear_margin: float = 4.0  # [m] bumper gap kept to cars behind in the target lane
     rear_headway: float = 0.5  # [s] extra gap per m/s of a car behind in the target lane
     occupancy: float = 2.8  # [m] a car occupies every lane whose centre is within this lateral distance
+    cut_in_range: float = 40.0  # [m] slower cars this close ahead in the lane beyond the target count too
+    lateral_lookahead: float = 1.0  # [s] ... now or after this long at its lateral speed (cars changing lanes)
 
 
 class Scene(NamedTuple):
@@ -75,9 +79,12 @@ def idm_acceleration(v: float, v0: float, gap: float, dv: float, cfg: PlannerCon
 
 
 def lane_members(scene: Scene, lane: int, cfg: PlannerConfig) -> np.ndarray:
-    """Indices of objects occupying `lane` (within `cfg.occupancy` of its centre)."""
+    """Indices of objects occupying `lane` (within `cfg.occupancy` of its centre) now or, moving sideways
+    at their current lateral speed, `cfg.lateral_lookahead` seconds from now (a car cutting in)."""
     centre = lane * scene.lane_width
-    return np.flatnonzero(np.abs(scene.objects.lat - centre) < cfg.occupancy)
+    later = scene.objects.lat + scene.objects.v_lat * cfg.lateral_lookahead
+    now_in = np.abs(scene.objects.lat - centre) < cfg.occupancy
+    return np.flatnonzero(now_in | (np.abs(later - centre) < cfg.occupancy))
 
 
 def neighbours(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[int | None, int | None]:
@@ -135,6 +142,14 @@ def lane_change_safe(scene: Scene, lane: int, cfg: PlannerConfig) -> tuple[bool,
             need = VEHICLE_LENGTH + cfg.rear_margin + cfg.rear_headway * max(objs.v_s[i], 0.0)
             if np.any(-rel < need):
                 return False, f"car behind too close ({-gap0:.0f} m)", int(i)
+    far = lane + (lane - scene.ego_lane)  # the lane beyond: its slower cars ahead may move over at the same time
+    if 0 <= far < scene.n_lanes:
+        for i in lane_members(scene, far, cfg):
+            gap0 = objs.s[i] - scene.ego_s
+            if 0.0 <= gap0 < cfg.cut_in_range and objs.v_s[i] < v:
+                need = VEHICLE_LENGTH + cfg.front_margin + (v - objs.v_s[i]) * 1.0
+                if np.any(gap0 + (objs.v_s[i] - v) * times < need):
+                    return False, f"car in lane {far} may cut in ({gap0:.0f} m)", int(i)
     _, follow = neighbours(scene, lane, cfg)
     if follow is not None:  # MOBIL safety: the new follower's IDM braking behind the ego
         gap = scene.ego_s - objs.s[follow] - VEHICLE_LENGTH
