@@ -83,3 +83,19 @@ def test_pure_pursuit_closed_form_and_pid_converges() -> None:
         v += float(np.clip(u, -5.0, 5.0)) * dt
     assert v == pytest.approx(25.0, abs=0.05)
     np.testing.assert_allclose(control.continuous_action(5.0, -np.pi / 4), [1.0, -1.0])
+
+
+def test_refuses_a_change_when_a_slower_car_beyond_may_take_the_same_gap() -> None:
+    """Ego in lane 2 wants the free middle lane; a slower car 20 m ahead in lane 0 may move over too."""
+    cars = [(30.0, 2, 18.0), (20.0, 0, 17.0)]
+    assert not lane_change_safe(_scene(cars, ego_lane=2, ego_v=27.0), 1, PlannerConfig())[0]
+    cars_far = [(30.0, 2, 18.0), (80.0, 0, 17.0)]  # far enough ahead: fine
+    assert lane_change_safe(_scene(cars_far, ego_lane=2, ego_v=27.0), 1, PlannerConfig())[0]
+
+
+def test_a_car_drifting_into_the_target_lane_occupies_it() -> None:
+    scene = _scene([(12.0, 0, 25.0)], ego_lane=2)
+    drifting = scene._replace(objects=scene.objects._replace(lat=np.array([0.8]), v_lat=np.array([2.0])))
+    still = scene._replace(objects=scene.objects._replace(lat=np.array([0.8])))  # same place, not moving sideways
+    assert lane_change_safe(still, 1, PlannerConfig(cut_in_range=0.0))[0]
+    assert not lane_change_safe(drifting, 1, PlannerConfig(cut_in_range=0.0))[0]
