@@ -15,6 +15,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.utils.tensorboard  # imported up front: its ~1 s import is not training time
 
 from pilotlab.core import checkpoint
 from pilotlab.core.config import RunConfig

@@ -236,7 +236,7 @@ def train(cfg: PPOConfig) -> RunDir:
     obs_space, act_space = env_spaces(cfg, "ppo", ("discrete", "box"))
     run, device = setup(cfg, "rl", "ppo")
     model = ActorCritic(cfg, obs_space, act_space).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5, fused=device.type == "cpu")
     step, wall = 0, 0.0
     restored = restore(run, cfg)
     if restored is not None:
@@ -256,6 +256,7 @@ def train(cfg: PPOConfig) -> RunDir:
     t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
     logged: dict[str, list[float]] = {}
     keeper = BestKeeper(cfg, run)
+    params = list(model.parameters())
     while step < cfg.total_steps:
         frac = 1.0 - step / cfg.total_steps if cfg.anneal_lr else 1.0
         for group in opt.param_groups:
@@ -304,7 +305,7 @@ def train(cfg: PPOConfig) -> RunDir:
                 loss = terms["policy_loss"] + cfg.vf_coef * terms["value_loss"] - cfg.ent_coef * terms["entropy"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 opt.step()
                 for k, val in terms.items():
                     logged.setdefault(f"losses/{k}", []).append(val.item())
