@@ -34,7 +34,7 @@ LN10 = math.log(10)
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="cgan", choices=["cgan", "dcgan"])
-    p.add_argument("--width", type=int, default=16, help="base channel width (16 fits the CPU budget)")
+    p.add_argument("--width", type=int, default=32, help="base channel width of G and D")
     p.add_argument("--budget-s", type=float, default=900.0, help="training time budget [s]")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
@@ -44,7 +44,7 @@ def main() -> None:
     torch.set_num_threads(1)
     run_dir = args.run_dir or f"runs/bench-gan-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     t0 = time.perf_counter()
-    s = train_and_eval(args.model, epochs=10**6, seed=args.seed, run_dir=run_dir, width=args.width,
+    s = train_and_eval(args.model, epochs=1000, seed=args.seed, run_dir=run_dir, width=args.width,
                        time_budget_s=args.budget_s, eval_every=args.eval_every, checkpoint_every=args.eval_every)
     total_s = time.perf_counter() - t0
     rows = [json.loads(line) for line in (Path(s["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
