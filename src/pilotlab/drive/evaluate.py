@@ -52,6 +52,8 @@ class DriveEvalConfig(RunConfig):
             raise PilotlabError(f"unknown env {self.env!r}; choose one of {', '.join(envs.SCENARIOS)}")
         if not self.agent.strip():
             raise PilotlabError("agent must name at least one driver")
+        if self.resume:
+            raise PilotlabError("drive eval has nothing to resume; run it again with a new --run-dir")
 
 
 def _lane_number(vehicle: Any) -> tuple[Any, Any, int]:
