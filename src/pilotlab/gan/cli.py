@@ -66,7 +66,7 @@ def run_eval(cfg: EvalConfig) -> int:
     torch.set_num_threads(cfg.threads)
     s = evaluate_run(cfg.run_dir, cfg.checkpoint, cfg.samples)
     acc = s["eval/gan_test_acc"]
-    print(f"{cfg.run_dir} ({cfg.checkpoint}, step {s['eval/step']}): FD {s['eval/fd']:.3f} "
+    print(f"{cfg.run_dir} ({cfg.checkpoint}, step {int(s['eval/step'])}): FD {s['eval/fd']:.3f} "
           f"(real-vs-real floor {s['eval/fd_floor']:.3f}, ratio {s['eval/fd'] / s['eval/fd_floor']:.2f}), "
           f"GAN-test {'n/a (unconditional)' if acc is None else f'{acc:.4f}'}, "
           f"coverage entropy {s['eval/coverage_entropy']:.4f} (max ln 10 = 2.3026)")
