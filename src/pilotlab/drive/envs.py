@@ -111,15 +111,6 @@ def reference_speed(env: Any) -> float:
     return float(max(speeds)) if speeds is not None else 30.0
 
 
-def lane_frenet(env: Any, lane_index: Any, points: np.ndarray) -> np.ndarray:
-    """World points (N, 2) -> (N, 2) of (s [m] along the lane, d [m] lateral offset) of one lane."""
-    lane = env.unwrapped.road.network.get_lane(lane_index)
-    out = np.zeros((len(points), 2))
-    for i, p in enumerate(points):
-        out[i] = lane.local_coordinates(p)
-    return out
-
-
 __all__ = [
     "SCENARIOS",
     "VEHICLE_LENGTH",
@@ -130,7 +121,6 @@ __all__ = [
     "ego_vehicle",
     "env_timing",
     "ground_truth",
-    "lane_frenet",
     "make_env",
     "reference_speed",
 ]

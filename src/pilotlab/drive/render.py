@@ -40,8 +40,8 @@ def overlay(env: Any, frame: np.ndarray, perception: Perception | None, note: st
         scale = float(env.unwrapped.viewer.sim_surface.scaling)
         hl, hw = VEHICLE_LENGTH / 2 * scale, VEHICLE_WIDTH / 2 * scale
         for t in perception.tracks:
-            (x, y), = world_to_pixels(env, t.x[None, :2])
-            (vx, vy), = world_to_pixels(env, (t.x[:2] + t.x[2:] - ego_vel)[None])  # relative motion over 1 s
+            x, y = world_to_pixels(env, t.x[None, :2])[0]
+            vx, vy = world_to_pixels(env, (t.x[:2] + t.x[2:] - ego_vel)[None])[0]  # relative motion over 1 s
             colour = (250, 200, 0) if t.confirmed else (160, 160, 160)
             draw.rectangle((x - hl, y - hw, x + hl, y + hw), outline=colour, width=2)
             draw.line((x, y, vx, vy), fill=colour, width=1)
