@@ -95,10 +95,22 @@ def ground_truth(env: Any) -> Objects:
     )
 
 
+MERGE_END_X = 370.0  # [m] merge-v0 has no time limit: it ends once the ego passes x = 370 m
+
+
 def env_timing(env: Any) -> tuple[float, float]:
-    """(policy period [s], episode duration [s]) of a highway-env env."""
+    """(policy period [s], episode duration [s]; NaN where the scenario has no time limit) of an env."""
     cfg = env.unwrapped.config
-    return 1.0 / float(cfg["policy_frequency"]), float(cfg["duration"])
+    return 1.0 / float(cfg["policy_frequency"]), float(cfg.get("duration", float("nan")))
+
+
+def route_length(env: Any) -> float:
+    """Length [m] of the "route" route completion is measured on (see `metrics`): the road a car at
+    the reference speed covers in the episode's duration, or, in merge-v0, the road to its end."""
+    _, duration = env_timing(env)
+    if duration == duration:  # not NaN
+        return reference_speed(env) * duration
+    return max(MERGE_END_X - float(ego_vehicle(env).position[0]), 1.0)
 
 
 def reference_speed(env: Any) -> float:
@@ -123,4 +135,5 @@ __all__ = [
     "ground_truth",
     "make_env",
     "reference_speed",
+    "route_length",
 ]

@@ -68,8 +68,8 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
     agent.prepare(env)
     obs, _ = env.reset(seed=seed)
     agent.reset(env, seed)
-    period, duration = envs.env_timing(env)
-    stats = metrics.EpisodeStats(route_length=envs.reference_speed(env) * duration)
+    period, _ = envs.env_timing(env)
+    stats = metrics.EpisodeStats(route_length=envs.route_length(env))
     if scorer is not None:
         scorer.new_episode()
     prev_pos = np.array(envs.ego_vehicle(env).position, dtype=float)
@@ -94,7 +94,7 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
         obs, reward, terminated, truncated, info = env.step(action)
         ego = envs.ego_vehicle(env)
         stats.ret += float(reward) * period  # reward x time [s]: Gymnasium's return at the usual 1 Hz
-        stats.speeds.append(float(ego.speed * np.cos(ego.heading)))  # forward speed, as the reward uses
+        stats.speeds.append(float(ego.speed))
         pos = np.array(ego.position, dtype=float)
         stats.distance += float(np.hypot(*(pos - prev_pos)))
         prev_pos = pos

@@ -1,9 +1,10 @@
 """Driving and tracking metrics.
 
-Per episode: return (Gymnasium's, summed over policy steps), crash, mean speed [m/s], distance [m],
+Per episode: return (reward x policy period, summed), crash, mean speed [m/s], distance [m],
 route completion, lane changes, compute per step [ms]. Route completion: highway-env scenarios have
 no route, so the route is the road a car at the reference speed (top of the reward's speed range,
-30 m/s on highways) covers in the episode's duration; completion = min(1, distance / that length).
+30 m/s on highways) covers in the episode's duration (merge-v0, which has no time limit: the road to
+its end); completion = min(1, distance / that length).
 A crash ends the episode, so it also cuts completion. Driving score, as in the CARLA leaderboard:
 route completion x 0.60 per collision with a vehicle.
 
