@@ -85,3 +85,14 @@ def test_rl_driver_trains_and_evaluates_through_the_cli(tmp_path: Path) -> None:
     assert summary["eval/episodes"] == 1.0 and np.isfinite(summary["eval/return_mean"])
     assert main(["drive", "eval", "--agent", f"rl:{run}", "--env", "merge-v0", "--episodes", "1",
                  "--run-dir", str(tmp_path / "wrong")]) == 2  # trained on another env
+
+
+def test_route_length_per_scenario() -> None:
+    from pilotlab.drive.envs import MERGE_END_X, ego_vehicle, route_length
+
+    env = make_env("highway-fast-v0")
+    env.reset(seed=0)
+    assert route_length(env) == pytest.approx(30.0 * 30.0)  # 30 m/s for 30 s
+    merge = make_env("merge-v0")  # no time limit: the road to x = 370 m
+    merge.reset(seed=0)
+    assert route_length(merge) == pytest.approx(MERGE_END_X - float(ego_vehicle(merge).position[0]))
