@@ -34,7 +34,7 @@ LN10 = math.log(10)
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="cgan", choices=["cgan", "dcgan"])
-    p.add_argument("--width", type=int, default=16, help="base channel width of G and D")
+    p.add_argument("--width", type=int, default=32, help="base channel width of G and D")
     p.add_argument("--budget-s", type=float, default=900.0, help="training time budget [s]")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
