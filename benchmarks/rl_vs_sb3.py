@@ -183,7 +183,10 @@ def main() -> None:
                         f"back to back per (task, seed), {args.jobs} pair(s) at a time, so the load hit both "
                         "alike, but absolute times are inflated and noisy. "
                         "Returns: mean of 10 deterministic evaluation episodes (seeds 10000-10009) "
-                        "with the same evaluator for both.", summary, table, *notes])
+                        "with the same evaluator for both. Policy selection differs: our DQN (default "
+                        "`--eval-every 5000`) reports the policy with the best periodic evaluation (5 episodes on "
+                        "seeds 15000+, apart from the scored ones), SB3 its final model; PPO and TD3 report final "
+                        "models on both sides.", summary, table, *notes])
     print(summary)
     if not args.no_write:
         print(f"wrote {write_section('rl', text)}")
