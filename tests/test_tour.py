@@ -15,7 +15,7 @@ from pilotlab.cli import main
 sys.path.insert(0, str(Path(__file__).parent / "report"))
 chromium_helper = importlib.import_module("chromium")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tour")]  # one tour, on one worker
 
 
 @pytest.fixture(scope="module")
