@@ -218,7 +218,7 @@ def stage_gan(c: Ctx) -> None:
         "--width",
         16,  # the CPU-friendly generator/discriminator width
         "--time-budget-s",
-        c.q(30, 150),
+        c.q(30, 120),
         "--seed",
         c.cfg.seed,
         "--run-dir",
