@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
         cfg = build_config(ns._config_class, values, ns._config_file)
         code = cmd.run(cfg)
+        if "torch" in sys.modules:  # leave torchrun's process group cleanly (no-op in one process)
+            from pilotlab.core import distributed
+
+            distributed.cleanup()
         return int(code or 0)
     except PilotlabError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -30,14 +30,19 @@ WORKER = textwrap.dedent("""
     out = {"loss": loss.item(), "grad1": a.grad.tolist(), "grad2": b.grad.tolist()}
     with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
         json.dump(out, f)
+    dist.barrier()  # see pilotlab.core.distributed.cleanup
     dist.destroy_process_group()
 """)
 
 
 def torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", *args], env=env, cwd=tmp_path,
+    proc = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", *args], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
+    # torchrun's own traceback fills the tail of stderr; keep the workers' lines that name the cause
+    proc.stderr = "\n".join(line for line in proc.stderr.splitlines() if "torch/distributed" not in line
+                             and not line.startswith("  "))
+    return proc
 
 
 def test_gathered_nt_xent_equals_the_one_process_loss_and_gradient(tmp_path: Path) -> None:

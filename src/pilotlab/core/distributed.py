@@ -35,7 +35,11 @@ def init(device: torch.device | None = None) -> None:
 
 
 def cleanup() -> None:
+    """Leave the process group. The barrier first matters: a rank that tears gloo down while its
+    peer still has the last collective in flight aborts ("terminate called without an active
+    exception"), seen in about 1 of 12 runs on a busy 2-core machine."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
