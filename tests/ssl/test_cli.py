@@ -13,7 +13,8 @@ from pilotlab.ssl import METHODS
 TINY = ["--dataset", "digits", "--epochs", "1", "--batch-size", "64", "--max-steps", "4", "--log-every", "2"]
 SUMMARY_KEYS = ("eval/linear_acc_all", "eval/linear_acc_10pc", "eval/linear_acc_100pc", "eval/knn_acc",
                 "baseline/pixels_linear_acc_all", "baseline/pixels_linear_acc_10pc",
-                "baseline/random_linear_acc_all", "baseline/random_linear_acc_10pc", "train/wall_s")
+                "baseline/pixels_classic_linear_acc_10pc", "baseline/random_linear_acc_all",
+                "baseline/random_linear_acc_10pc", "train/wall_s")
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -79,6 +80,7 @@ def test_simclr_resume_matches_an_uninterrupted_run(tmp_path: Path, monkeypatch:
     (["ssl", "train", "--method", "simclr", "--temperature", "0"], "temperature must be > 0"),
     (["ssl", "train", "--method", "vicreg", "--crop-min", "1.5"], "crop scale"),
     (["ssl", "train", "--method", "conv-ae", "--dataset", "nope"], "unknown dataset"),
+    (["ssl", "train", "--method", "ae", "--hidden", "-1"], "hidden must be >= 0"),
     (["ssl", "eval", "/nonexistent/run"], "not a run directory"),
 ])
 def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from pilotlab.ssl.probe import ProbeSettings, extract_features, knn_accuracy, label_subset, linear_probe, probe_suite
+from pilotlab.ssl.probe import (
+    PIXEL_PROBE,
+    PROBE,
+    ProbeSettings,
+    extract_features,
+    knn_accuracy,
+    label_subset,
+    linear_probe,
+    prepare_features,
+    probe_suite,
+)
 
 
 def blobs(n_per: int, seed: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
@@ -54,3 +64,29 @@ def test_extract_features_batches_and_restores_mode() -> None:
     assert f.shape == (7, 3) and net.training
     net.eval()
     assert np.allclose(f, net(x).detach().numpy(), atol=1e-6)
+
+
+def test_prepare_features_normalises_rows_then_standardizes_with_training_statistics() -> None:
+    train = np.array([[3.0, 4.0], [0.0, 2.0], [1.0, 0.0]], dtype=np.float32)
+    test = np.array([[6.0, 8.0]], dtype=np.float32)
+    a, b = prepare_features(train, test, PROBE)
+    unit = np.array([[0.6, 0.8], [0.0, 1.0], [1.0, 0.0]])  # rows / their norms, by hand
+    mean, std = unit.mean(0), unit.std(0)
+    assert np.allclose(a, (unit - mean) / (std + 1e-6), atol=1e-5)
+    assert np.allclose(b, ([0.6, 0.8] - mean) / (std + 1e-6), atol=1e-5)  # the test set uses train statistics
+    raw_a, raw_b = prepare_features(train, test, PIXEL_PROBE)
+    assert np.array_equal(raw_a, train) and np.array_equal(raw_b, test)
+
+
+def test_few_label_probe_equals_a_fit_on_pool_prepared_features() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    xtr, ytr = blobs(40, 5, 2.0)
+    xte, yte = blobs(40, 6, 2.0)
+    xtr = xtr * np.random.default_rng(0).uniform(0.5, 5.0, (len(xtr), 1)).astype(np.float32)  # scales L2 removes
+    score = linear_probe(xtr, ytr, xte, yte, per_class=5, draws=1, seed=3)
+    a, b = prepare_features(xtr, xte, PROBE)  # statistics of all 200 training vectors, labels unused
+    idx = label_subset(ytr, 5, np.random.default_rng([3, 0]))
+    oracle = LogisticRegression(C=PROBE.C, max_iter=PROBE.max_iter).fit(a[idx], ytr[idx]).predict(b)
+    assert score.mean == pytest.approx(float((oracle == yte).mean()))
+    assert score.mean > 0.6

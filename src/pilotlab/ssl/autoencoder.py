@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal
 
 import torch
@@ -46,6 +47,8 @@ class AEConfig(RunConfig):
     """Adam learning rate."""
     latent_dim: int = 64
     """Size of the code; 64 as in the classic MNIST autoencoder."""
+    hidden: int = 0
+    """Dense ae only: width of a hidden ReLU layer on each side of the code (784-H-64-H-784); 0: 784-64-784."""
     width: int = 16
     """Channels of the first conv layer of conv-ae/denoising-ae (then 2x and 4x)."""
     noise_std: float = 0.3
@@ -67,6 +70,8 @@ class AEConfig(RunConfig):
             raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         if self.probe_every < 0:
             raise PilotlabError(f"probe-every must be >= 0, got {self.probe_every}")
+        if self.hidden < 0:
+            raise PilotlabError(f"hidden must be >= 0 (0: no hidden layer), got {self.hidden}")
         for name in ("epochs", "batch_size", "latent_dim", "width", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -81,13 +86,20 @@ class AEConfig(RunConfig):
 class AutoEncoder(nn.Module):
     """encoder: (B, C, H, W) -> (B, latent); decoder: (B, latent) -> (B, C, H, W) in [0, 1]."""
 
-    def __init__(self, kind: str, shape: tuple[int, int, int], latent_dim: int, width: int = 16):
+    def __init__(self, kind: str, shape: tuple[int, int, int], latent_dim: int, width: int = 16, hidden: int = 0):
         super().__init__()
         c, h, w = shape
         self.shape = shape
         if kind == "ae":
-            self.encoder: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, latent_dim), nn.ReLU())
-            self.decoder: nn.Module = nn.Sequential(nn.Linear(latent_dim, c * h * w), nn.Sigmoid())
+            sizes = [c * h * w, *([hidden] if hidden else []), latent_dim]  # encoder widths, e.g. 784-256-64
+            enc: list[nn.Module] = [nn.Flatten()]
+            dec: list[nn.Module] = []
+            for a, b in pairwise(sizes):
+                enc += [nn.Linear(a, b), nn.ReLU()]
+            for a, b in pairwise(sizes[::-1]):
+                dec += [nn.Linear(a, b), nn.ReLU()]
+            self.encoder: nn.Module = nn.Sequential(*enc)  # (B, C*H*W) -> (B, latent)
+            self.decoder: nn.Module = nn.Sequential(*dec[:-1], nn.Sigmoid())  # (B, latent) -> (B, C*H*W)
         else:
             self.encoder = ConvEncoder(c, latent_dim, width=width, image_size=h)
             self.decoder = ConvDecoder(c, latent_dim, width=width, image_size=h)
@@ -114,7 +126,7 @@ def train(cfg: AEConfig) -> RunDir:
     run, device = setup(cfg, "ssl", cfg.method)
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     x_train = ds.train_x
-    model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim, cfg.width).to(device)
+    model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim, cfg.width, cfg.hidden).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, wall = 0, 0.0
     restored = restore(run, cfg)
@@ -206,7 +218,7 @@ def _config(run: RunDir) -> AEConfig:
 def encoder_from_state(run: RunDir, state: dict[str, Any], shape: tuple[int, int, int]) -> nn.Module:
     """The trained encoder (the code the probes read) of a finished autoencoder run."""
     cfg = _config(run)
-    model = AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width)
+    model = AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width, cfg.hidden)
     model.load_state_dict(state["model"])
     return model.encoder.eval()
 
@@ -215,7 +227,7 @@ def random_encoder(run: RunDir, shape: tuple[int, int, int], seed: int) -> nn.Mo
     """A randomly initialised encoder of the run's architecture (the random-init baseline)."""
     cfg = _config(run)
     torch.manual_seed(seed)
-    return AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width).encoder.eval()
+    return AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width, cfg.hidden).encoder.eval()
 
 
 CONFIGS = {"ae": AEConfig, "conv-ae": AEConfig, "denoising-ae": AEConfig}

@@ -7,7 +7,8 @@ randomly initialised encoder of the same architecture. Writes summary.json keys 
     baseline/pixels_linear_acc_all  baseline/pixels_linear_acc_10pc
     baseline/random_linear_acc_all  baseline/random_linear_acc_10pc
 
-(plus the std of each few-label probe and the remaining baseline probes), and two figures: a 2-D
+(plus the std of each few-label probe, the remaining baseline probes, and `baseline/pixels_classic_*`:
+raw pixels under the classic unscaled probe, the stronger pixel baseline), and two figures: a 2-D
 PCA embedding of the test features coloured by label, and the probe accuracy over training.
 """
 
@@ -88,11 +89,14 @@ def evaluate_encoder(run: RunDir, name: str, encoder: nn.Module, random: nn.Modu
     }
     values = {f"eval/{k}": v for k, v in rows[name].items()}
     if random is not None:
-        rows["raw pixels"] = probe_suite(pixel_features(ds.train_x), ytr, pixel_features(ds.test_x), yte, seed, draws,
-                                         settings=PIXEL_PROBE)
+        pix_tr, pix_te = pixel_features(ds.train_x), pixel_features(ds.test_x)
+        rows["raw pixels"] = probe_suite(pix_tr, ytr, pix_te, yte, seed, draws)
+        rows["raw pixels, classic probe"] = probe_suite(pix_tr, ytr, pix_te, yte, seed, draws, knn=False,
+                                                        settings=PIXEL_PROBE)
         rows["random-init encoder"] = probe_suite(extract_features(random, ds.train_x, device), ytr,
                                                   extract_features(random, ds.test_x, device), yte, seed, draws)
         values.update({f"baseline/pixels_{k}": v for k, v in rows["raw pixels"].items()})
+        values.update({f"baseline/pixels_classic_{k}": v for k, v in rows["raw pixels, classic probe"].items()})
         values.update({f"baseline/random_{k}": v for k, v in rows["random-init encoder"].items()})
     run.log(step, {k: v for k, v in values.items() if k.startswith("eval/")})
     run.update_summary(values)
@@ -114,7 +118,7 @@ def format_table(rows: dict[str, dict[str, float]], dataset: str) -> str:
         cells = [f"{100 * r['linear_acc_all']:.1f}"]
         for budget in ("10pc", "100pc"):
             cells.append(f"{100 * r[f'linear_acc_{budget}']:.1f} ± {100 * r[f'linear_acc_{budget}_std']:.1f}")
-        cells.append(f"{100 * r['knn_acc']:.1f}")
+        cells.append(f"{100 * r['knn_acc']:.1f}" if "knn_acc" in r else "-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
