@@ -17,6 +17,7 @@ training for 20k SB3 steps on this machine).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,39 @@ def train_pilotlab_dqn(steps: int, seed: int, run_dir: str, network: str) -> tup
     return str(run.path), time.perf_counter() - t0
 
 
+def rl_timing(steps: int, seeds: int, network: str) -> list[str]:
+    """Training cost per env step of pilotlab DQN vs the SB3 recipe, interleaved per seed (ours, SB3, ours, ...)
+    so the shared machine's load hits both alike; wall and process CPU time, no evaluation of SB3."""
+    from stable_baselines3 import DQN
+
+    rows = ["| seed | pilotlab DQN wall [s] | CPU [s] | SB3 DQN wall [s] | CPU [s] | wall ratio | CPU ratio |",
+            "|---|---|---|---|---|---|---|"]
+    totals = np.zeros(4)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for seed in range(seeds):
+        c0, w0 = time.process_time(), time.perf_counter()
+        train_pilotlab_dqn(steps, seed, f"runs/drive-bench-timing-{stamp}-s{seed}", network)
+        ours = (time.perf_counter() - w0, time.process_time() - c0)
+        env = envs.make_env("highway-fast-v0")
+        model = DQN("MlpPolicy", env, policy_kwargs=dict(net_arch=[256, 256]), learning_rate=5e-4, buffer_size=15000,
+                    learning_starts=200, batch_size=32, gamma=0.8, train_freq=1, gradient_steps=1,
+                    target_update_interval=50, exploration_fraction=0.7, verbose=0, seed=seed, device="cpu")
+        c0, w0 = time.process_time(), time.perf_counter()
+        model.learn(total_timesteps=steps)
+        sb3 = (time.perf_counter() - w0, time.process_time() - c0)
+        env.close()
+        totals += np.array([*ours, *sb3])
+        rows.append(f"| {seed} | {ours[0]:.0f} | {ours[1]:.0f} | {sb3[0]:.0f} | {sb3[1]:.0f} | "
+                    f"{ours[0] / sb3[0]:.2f} | {ours[1] / sb3[1]:.2f} |")
+    rows.append(f"| all | {totals[0]:.0f} | {totals[1]:.0f} | {totals[2]:.0f} | {totals[3]:.0f} | "
+                f"{totals[0] / totals[2]:.2f} | {totals[1] / totals[3]:.2f} |")
+    return [f"Training cost, {steps} env steps per seed, pilotlab DQN ({network}, SB3 recipe hyperparameters; "
+            "its time includes run-dir setup, checkpoint and a 1-episode evaluation) vs the SB3 recipe "
+            "(`learn` only), interleaved per seed:", "", *rows, "",
+            f"Per env step: pilotlab {1000 * totals[1] / (steps * seeds):.1f} ms CPU, "
+            f"SB3 {1000 * totals[3] / (steps * seeds):.1f} ms CPU; target <= 0.5x wall time.", ""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=50)
@@ -84,6 +118,9 @@ def main() -> None:
                     help="train pilotlab DQN and the SB3 DQN recipe for this many env steps each (0: skip)")
     ap.add_argument("--rl-seeds", type=int, default=1, help="training seeds of pilotlab DQN")
     ap.add_argument("--rl-network", default="mlp", help="pilotlab DQN encoder: mlp or deepsets")
+    ap.add_argument("--rl-timing", type=int, default=0,
+                    help="time this many training steps of pilotlab DQN and SB3 DQN per seed, interleaved (0: skip)")
+    ap.add_argument("--rl-timing-seeds", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -93,9 +130,11 @@ def main() -> None:
                                           args.rl_network))
     rl_runs = list(args.rl) + [r for r, _ in trained]
     agents = ["modular", "oracle", "idm"] + [f"rl:{r}" for r in rl_runs]
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = evaluate_agents(agents, "highway-fast-v0", args.episodes, EVAL_SEED, None, None, gif=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    load_after = os.getloadavg()
     rows = []
     header = ("| driver | return | crash rate | speed [m/s] | distance [m] | route compl. | driving score | "
               "lane changes | MOTA | IDF1 | ID sw. | agent ms/step | loop steps/s |")
@@ -124,6 +163,8 @@ def main() -> None:
             f"{np.mean(walls) / sb3['train_wall_s']:.2f}x (target <= 0.5x).",
             "",
         ]
+    if args.rl_timing > 0:
+        rl_lines += rl_timing(args.rl_timing, args.rl_timing_seeds, args.rl_network)
     table = "\n".join(rows)
     print(table)
     m, idm = res["modular"], res["idm"]
@@ -146,11 +187,13 @@ def main() -> None:
         f"Command: `.venv/bin/python benchmarks/drive_highway.py --episodes {args.episodes}"
         + "".join(f" --rl {r}" for r in args.rl)
         + (f" --rl-steps {args.rl_steps} --rl-seeds {args.rl_seeds} --rl-network {args.rl_network}"
-           if args.rl_steps else "") + "`",
+           if args.rl_steps else "")
+        + (f" --rl-timing {args.rl_timing} --rl-timing-seeds {args.rl_timing_seeds}" if args.rl_timing else "") + "`",
         "",
         f"Machine: {machine()}; shared with other jobs while it ran (timings are pessimistic). "
         f"{args.episodes} held-out episodes per driver (env seeds {EVAL_SEED}..{EVAL_SEED + args.episodes - 1}), "
-        f"{wall:.0f} s in all.",
+        f"{wall:.0f} s wall, {cpu:.0f} s CPU for the evaluation; load average (1, 5, 15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)} before it, {'/'.join(f'{x:.1f}' for x in load_after)} after.",
         "",
         table,
         "",

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from pilotlab.drive import control
-from pilotlab.drive.planning import PlannerConfig, Scene, idm_acceleration, lane_change_safe, plan
+from pilotlab.drive.planning import (
+    PlannerConfig,
+    Scene,
+    idm_acceleration,
+    lane_change_safe,
+    plan,
+    rollout_speed,
+    speed_value,
+)
 from pilotlab.drive.prediction import LaneObjects, closest_approach
 
 W = 4.0  # [m] lane width
@@ -52,6 +60,36 @@ def test_accepts_the_same_change_once_the_gap_is_clear() -> None:
 def test_speed_set_point_brakes_behind_a_close_slow_leader() -> None:
     p = plan(_scene([(15.0, 1, 10.0), (15.0, 0, 10.0), (15.0, 2, 10.0)]))
     assert p.lane == 1 and p.speed < 25.0 - 2.0
+
+
+def test_speed_value_pays_only_inside_the_reward_range() -> None:
+    cfg = PlannerConfig(speed_range=(20.0, 30.0), below_range_weight=0.2)
+    assert speed_value(25.0, cfg) == 25.0
+    assert speed_value(34.0, cfg) == 30.0  # above the range: no extra reward
+    assert speed_value(15.0, cfg) == pytest.approx(20.0 - 0.2 * 5.0)
+
+
+def test_settled_rollout_values_a_lane_by_its_leader_speed() -> None:
+    """A leader 3 m ahead at 20 m/s: the raw rollout brakes hard, the settled one keeps about 20 m/s."""
+    scene = _scene([(8.0, 2, 20.0)], ego_v=20.0)
+    cfg = PlannerConfig()
+    assert rollout_speed(scene, 2, 3.0, cfg) < 15.0
+    assert rollout_speed(scene, 2, 3.0, cfg, settled=True) == pytest.approx(20.0, abs=1.0)
+
+
+def test_drops_back_behind_a_car_beside_it_to_reach_the_right_lane() -> None:
+    """Queue at 20 m/s in every lane, a car beside the ego in the right lane: let it pass, then follow it."""
+    cars = [(30.0, 1, 20.0), (3.0, 2, 20.0), (20.0, 0, 20.0)]
+    p = plan(_scene(cars, ego_lane=1, ego_v=20.0))
+    assert p.lane == 1 and p.reason.startswith("drop back") and p.speed <= 20.0 - PlannerConfig().drop_back_dv
+    clear = plan(_scene([(30.0, 1, 20.0), (-40.0, 2, 20.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0))
+    assert clear.lane == 2  # once the gap is behind the ego, it changes lane
+
+
+def test_no_drop_back_when_it_costs_more_speed_than_it_gains() -> None:
+    """Free own lane at 28 m/s: slowing to 18.5 m/s for the right-lane bonus is not worth it."""
+    p = plan(_scene([(3.0, 2, 20.0), (200.0, 1, 30.0)], ego_lane=1, ego_v=28.0))
+    assert not p.reason.startswith("drop back") and p.speed > 25.0
 
 
 def test_closest_approach_closed_form() -> None:
