@@ -18,6 +18,7 @@ With --jobs, each process still runs ours and SB3 back to back for its (task, se
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -89,7 +90,7 @@ TASKS: dict[str, tuple[str, int, str, dict[str, Any], Any, float]] = {
 }
 
 
-def run_ours(task: str, seed: int, root: Path) -> tuple[float, float]:
+def run_ours(task: str, seed: int, root: Path) -> tuple[float, float, float]:
     from pilotlab.rl import algorithm_module
 
     env, steps, algo, overrides, _, _ = TASKS[task]
@@ -97,31 +98,35 @@ def run_ours(task: str, seed: int, root: Path) -> tuple[float, float]:
     cfg = module.CONFIGS[algo](algo=algo, env=env, total_steps=steps, seed=seed, eval_episodes=EVAL_EPISODES,
                                eval_seed=EVAL_SEED, run_dir=str(root / f"{task}-{seed}"), checkpoint_every=steps,
                                **overrides)
+    c0 = time.process_time()
     summary = module.train(cfg).summary()
-    return summary["eval/return_mean"], summary["train/wall_s"]
+    return summary["eval/return_mean"], summary["train/wall_s"], time.process_time() - c0
 
 
-def run_pair(job: tuple[str, int, str, int]) -> tuple[str, int, float, float, float, float]:
-    """Ours, then SB3, for one (task, seed); returns (task, seed, ours return, SB3 return, ours wall, SB3 wall)."""
+def run_pair(job: tuple[str, int, str, int]) -> tuple[str, int, float, float, float, float, float, float]:
+    """Ours, then SB3, for one (task, seed); returns (task, seed, ours return, SB3 return, ours wall, SB3 wall,
+    ours CPU, SB3 CPU)."""
     task, seed, root, steps = job
     TASKS[task] = (TASKS[task][0], steps, *TASKS[task][2:])
     torch.set_num_threads(1)
-    r, w = run_ours(task, seed, Path(root))
-    r2, w2 = run_sb3(task, seed)
-    return task, seed, r, r2, w, w2
+    r, w, c = run_ours(task, seed, Path(root))
+    r2, w2, c2 = run_sb3(task, seed)
+    print(f"{task} seed {seed}: ours {r:.1f} in {w:.1f} s ({c:.1f} s CPU), SB3 {r2:.1f} in {w2:.1f} s "
+          f"({c2:.1f} s CPU); load {os.getloadavg()[0]:.1f}", flush=True)
+    return task, seed, r, r2, w, w2, c, c2
 
 
-def run_sb3(task: str, seed: int) -> tuple[float, float]:
+def run_sb3(task: str, seed: int) -> tuple[float, float, float]:
     env, steps, _, _, build, _ = TASKS[task]
     model = build(seed, steps)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.learn(steps)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 
     def policy(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]
 
-    return float(evaluate_policy(policy, env, {}, EVAL_EPISODES, EVAL_SEED).returns.mean()), wall
+    return float(evaluate_policy(policy, env, {}, EVAL_EPISODES, EVAL_SEED).returns.mean()), wall, cpu
 
 
 def main() -> None:
@@ -138,8 +143,9 @@ def main() -> None:
     tasks = list(args.tasks) + (["ppo-lunar"] if args.lunar else [])
     for task in tasks:  # the scale reaches the worker processes through the job tuple
         TASKS[task] = (TASKS[task][0], int(TASKS[task][1] * args.scale), *TASKS[task][2:])
-    lines = ["| task | env steps | seed | ours return | SB3 return | ours wall [s] | SB3 wall [s] | ours/SB3 wall |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | env steps | seed | ours return | SB3 return | ours wall [s] | SB3 wall [s] | ours/SB3 wall | "
+             "ours CPU [s] | SB3 CPU [s] | ours/SB3 CPU |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    load_before = os.getloadavg()
     means: list[str] = []
     notes: list[str] = []
     if "ppo-lunar" in tasks:
@@ -163,25 +169,31 @@ def main() -> None:
     for task in tasks:
         env, steps, _, _, _, target = TASKS[task]
         rows = [r for r in results if r[0] == task]
-        for _, seed, r, r2, w, w2 in rows:
+        for _, seed, r, r2, w, w2, c, c2 in rows:
             lines.append(f"| {task} {env} | {steps:,} | {seed} | {r:.1f} | {r2:.1f} | {w:.1f} | {w2:.1f} | "
-                         f"{w / w2:.2f} |")
+                         f"{w / w2:.2f} | {c:.1f} | {c2:.1f} | {c / c2:.2f} |")
             print(lines[-1], flush=True)
         ours_r, sb3_r = [r[2] for r in rows], [r[3] for r in rows]
         ours_w, sb3_w = [r[4] for r in rows], [r[5] for r in rows]
+        ours_c, sb3_c = [r[6] for r in rows], [r[7] for r in rows]
         mr, ms = float(np.mean(ours_r)), float(np.mean(sb3_r))
-        ratio = float(np.sum(ours_w) / np.sum(sb3_w))
+        ratio, cpu_ratio = float(np.sum(ours_w) / np.sum(sb3_w)), float(np.sum(ours_c) / np.sum(sb3_c))
         means.append(f"| {task} {env} | {len(rows)} | {mr:.1f} ({'met' if mr >= target else 'NOT met'}: "
-                     f">= {target:g}) | {ms:.1f} | {np.mean(ours_w):.1f} | {np.mean(sb3_w):.1f} | {ratio:.2f} |")
+                     f">= {target:g}) | {ms:.1f} | {np.mean(ours_w):.1f} | {np.mean(sb3_w):.1f} | {ratio:.2f} | "
+                     f"{cpu_ratio:.2f} |")
     table = "\n".join(lines)
     summary = "\n".join(["| task | seeds | ours mean return (target) | SB3 mean return | ours mean wall [s] | "
-                         "SB3 mean wall [s] | ours/SB3 wall |", "|---|---|---|---|---|---|---|", *means])
+                         "SB3 mean wall [s] | ours/SB3 wall | ours/SB3 CPU |", "|---|---|---|---|---|---|---|---|",
+                         *means])
+    load = f"load average (1 min) {load_before[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     cmd = "`.venv/bin/python benchmarks/rl_vs_sb3.py " + " ".join(sys.argv[1:]) + "`"
     text = "\n\n".join(["## rl: pilotlab vs Stable-Baselines3 2.9",
                         f"Command: {cmd}  \nMachine: {machine()}  \n"
                         "The machine (2 cores) was shared with other jobs while this ran; ours and SB3 ran "
                         f"back to back per (task, seed), {args.jobs} pair(s) at a time, so the load hit both "
-                        "alike, but absolute times are inflated and noisy. "
+                        f"alike, but absolute times are inflated and noisy ({load}). CPU time is the process's "
+                        "`time.process_time()`: for SB3 around `model.learn`, for ours around the whole `train` "
+                        "call (which also builds the run dir and runs the final evaluation: it favours SB3). "
                         "Returns: mean of 10 deterministic evaluation episodes (seeds 10000-10009) "
                         "with the same evaluator for both. Policy selection differs: our DQN (default "
                         "`--eval-every 5000`) reports the policy with the best periodic evaluation (5 episodes on "

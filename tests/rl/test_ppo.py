@@ -57,3 +57,32 @@ def test_running_norm_matches_numpy() -> None:
     data = np.concatenate(chunks)
     assert np.allclose(norm.mean.numpy(), data.mean(0), atol=1e-4)
     assert np.allclose(norm.var.numpy(), data.var(0), rtol=1e-3)
+
+
+def test_numpy_sampler_matches_the_policy_distribution() -> None:
+    from pilotlab.rl.ppo import sample_actions
+
+    np.random.seed(0)
+    logits = np.log(np.array([[0.1, 0.6, 0.3], [0.98, 0.01, 0.01]], dtype=np.float32)) + 5.0  # shift: no effect
+    draws = np.stack([sample_actions(logits, None) for _ in range(20_000)])  # (20000, 2)
+    assert draws.dtype == np.int64 and draws.min() >= 0 and draws.max() <= 2
+    freq = np.stack([np.bincount(draws[:, i], minlength=3) / len(draws) for i in range(2)])
+    assert np.allclose(freq, np.exp(logits - 5.0), atol=0.01)
+    means, log_std = np.array([[1.0, -2.0]], dtype=np.float32), np.array([0.0, np.log(0.5)], dtype=np.float32)
+    cont = np.concatenate([sample_actions(means, log_std) for _ in range(20_000)])  # (20000, 2)
+    assert cont.dtype == np.float32
+    assert np.allclose(cont.mean(0), means[0], atol=0.02) and np.allclose(cont.std(0), [1.0, 0.5], atol=0.02)
+
+
+def test_clip_grad_norm_matches_torch() -> None:
+    from pilotlab.rl.common import clip_grad_norm
+
+    torch.manual_seed(0)
+    for max_norm in (0.1, 1e6):  # clipped, and left alone
+        a = [torch.randn(3, 4, requires_grad=True), torch.randn(5, requires_grad=True)]
+        b = [t.detach().clone().requires_grad_() for t in a]
+        for ps in (a, b):
+            sum((p**2).sum() for p in ps).backward()
+        clip_grad_norm(a, max_norm)
+        torch.nn.utils.clip_grad_norm_(b, max_norm)
+        assert all(torch.allclose(p.grad, q.grad, atol=1e-6) for p, q in zip(a, b))

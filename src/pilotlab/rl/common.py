@@ -59,6 +59,14 @@ class DeepRLConfig(RunConfig):
     """Save checkpoints/last (weights, optimizer, replay buffer, RNG) every this many env steps."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
     """Where tensors live; small RL networks are fastest on cpu."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    batch_size: int = 64
+    """Samples per gradient step."""
+    gamma: float = 0.99
+    """Discount factor."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer sizes of the networks."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -68,10 +76,18 @@ class DeepRLConfig(RunConfig):
             raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
         if self.eval_every < 0:
             raise PilotlabError(f"eval-every must be >= 0, got {self.eval_every}")
-        for name in ("total_steps", "num_envs", "eval_episodes", "eval_every_episodes", "log_every",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        self.at_least(1, "total_steps", "num_envs", "eval_episodes", "eval_every_episodes", "log_every",
+                      "checkpoint_every", "batch_size")
+        self.positive("lr")
+        self.in_unit("gamma")
+        if any(h < 1 for h in self.hidden):
+            raise PilotlabError(f"hidden sizes must be >= 1, got {self.hidden}")
+
+    def at_least(self, minimum: int, *names: str) -> None:
+        """Raise when any of the named integer fields is below `minimum`."""
+        for name in names:
+            if getattr(self, name) < minimum:
+                raise PilotlabError(f"{name.replace('_', '-')} must be >= {minimum}, got {getattr(self, name)}")
 
     def positive(self, *names: str) -> None:
         """Raise when any of the named numeric fields is <= 0."""
@@ -88,6 +104,25 @@ class DeepRLConfig(RunConfig):
     @property
     def kwargs(self) -> dict[str, Any]:
         return env_kwargs_of(self.env_kwargs, self.env_config)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplayConfig(DeepRLConfig):
+    """Fields of the off-policy agents (DQN, DDPG/TD3): replay memory and the training schedule."""
+
+    buffer_size: int = 100_000
+    """Replay buffer capacity in transitions."""
+    learning_starts: int = 1000
+    """Env steps of pure exploration before the first gradient step."""
+    train_freq: int = 256
+    """Env steps between training phases."""
+    gradient_steps: int = 128
+    """Gradient steps per training phase."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.at_least(1, "buffer_size", "train_freq", "gradient_steps")
+        self.at_least(0, "learning_starts")
 
 
 def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[gym.Space, gym.Space]:
@@ -163,6 +198,19 @@ def policy_checkpoint(run: RunDir) -> str:
 def reset_seed(cfg: DeepRLConfig, step: int) -> int:
     """Seed of the envs' reset: cfg.seed for a fresh run, shifted by the step for a resumed one."""
     return cfg.seed if step == 0 else cfg.seed + 7919 * step
+
+
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:
+    """Scale the gradients in place so that their global L2 norm is at most `max_norm`.
+
+    The arithmetic of `torch.nn.utils.clip_grad_norm_` (without its non-finite check) in four ops; the
+    library version's per-call bookkeeping costs about as much again on a CPU, once per gradient step.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:

@@ -35,7 +35,7 @@ from pilotlab.nn import mlp
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
-    DeepRLConfig,
+    ReplayConfig,
     env_spaces,
     final_weights,
     finish,
@@ -48,7 +48,7 @@ from pilotlab.rl.returns import td_target
 
 
 @dataclass(frozen=True, kw_only=True)
-class DDPGConfig(DeepRLConfig):
+class DDPGConfig(ReplayConfig):
     algo: Literal["ddpg", "td3"] = "td3"
     """td3 (twin critics, target smoothing, delayed actor) or ddpg (one critic, no tricks)."""
     env: str = "Pendulum-v1"
@@ -58,13 +58,10 @@ class DDPGConfig(DeepRLConfig):
     lr: float = 1e-3
     """Adam learning rate of actor and critic."""
     batch_size: int = 256
-    """Transitions per gradient step."""
     buffer_size: int = 200_000
-    """Replay buffer capacity."""
     learning_starts: int = 10_000
     """Env steps of uniformly random actions before learning."""
     gamma: float = 0.98
-    """Discount factor."""
     tau: float = 0.005
     """Polyak averaging weight of the target networks."""
     train_freq: int = 200
@@ -86,18 +83,11 @@ class DDPGConfig(DeepRLConfig):
         super().__post_init__()
         if self.network != "mlp":
             raise PilotlabError(f"{self.algo} supports network mlp only, got {self.network!r}")
-        for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps", "policy_delay"):
-            if getattr(self, name) < 1:
-                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.learning_starts < 0:
-            raise PilotlabError(f"learning-starts must be >= 0, got {self.learning_starts}")
-        self.positive("lr")
-        self.in_unit("gamma", "tau")
+        self.at_least(1, "policy_delay")
+        self.in_unit("tau")
         for name in ("exploration_noise", "policy_noise", "noise_clip"):
             if getattr(self, name) < 0:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if any(h < 1 for h in self.hidden):
-            raise PilotlabError(f"hidden sizes must be >= 1, got {self.hidden}")
 
 
 CONFIGS: dict[str, type[DDPGConfig]] = {"ddpg": DDPGConfig, "td3": DDPGConfig}

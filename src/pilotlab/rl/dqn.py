@@ -23,14 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pilotlab.core.errors import PilotlabError, check_finite
+from pilotlab.core.errors import check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
-    DeepRLConfig,
+    ReplayConfig,
+    clip_grad_norm,
     env_spaces,
     final_weights,
     finish,
@@ -44,23 +45,11 @@ from pilotlab.rl.returns import td_target
 
 
 @dataclass(frozen=True, kw_only=True)
-class DQNConfig(DeepRLConfig):
+class DQNConfig(ReplayConfig):
     algo: Literal["dqn"] = "dqn"
     """Algorithm (registry name)."""
     lr: float = 2.3e-3
-    """Adam learning rate (RL Zoo CartPole)."""
     batch_size: int = 64
-    """Transitions per gradient step."""
-    buffer_size: int = 100_000
-    """Replay buffer capacity in transitions."""
-    learning_starts: int = 1000
-    """Env steps of pure exploration before the first gradient step."""
-    gamma: float = 0.99
-    """Discount factor."""
-    train_freq: int = 256
-    """Env steps between training phases."""
-    gradient_steps: int = 128
-    """Gradient steps per training phase."""
     target_update_interval: int = 10
     """Env steps between hard copies of the online network into the target network."""
     exploration_fraction: float = 0.16
@@ -85,15 +74,9 @@ class DQNConfig(DeepRLConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps", "target_update_interval"):
-            if getattr(self, name) < 1:
-                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.learning_starts < 0:
-            raise PilotlabError(f"learning-starts must be >= 0, got {self.learning_starts}")
-        self.positive("lr", "max_grad_norm")
-        self.in_unit("gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps")
-        if any(h < 1 for h in self.hidden):
-            raise PilotlabError(f"hidden sizes must be >= 1, got {self.hidden}")
+        self.at_least(1, "target_update_interval")
+        self.positive("max_grad_norm")
+        self.in_unit("exploration_fraction", "exploration_initial_eps", "exploration_final_eps")
 
 
 CONFIGS: dict[str, type[DQNConfig]] = {"dqn": DQNConfig}
@@ -157,9 +140,9 @@ class GreedyPolicy:
     def __init__(self, q: QNetwork, obs_space, device: torch.device):  # type: ignore[no-untyped-def]
         self.q, self.obs_space, self.device = q.eval(), obs_space, device
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(to_float_obs(obs, self.obs_space), device=self.device)
+        x = torch.from_numpy(to_float_obs(obs, self.obs_space)).to(self.device)
         return self.q(x).argmax(dim=1).cpu().numpy()
 
 
@@ -187,8 +170,8 @@ def train(cfg: DQNConfig) -> RunDir:
     raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
     obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
     mask, stats = StepMask(n_env), EpisodeStats(n_env)
-    losses: list[float] = []
-    q_means: list[float] = []
+    losses: list[torch.Tensor] = []  # detached scalars, read once per log line (no sync per gradient step)
+    q_means: list[torch.Tensor] = []
     progress = Progress(cfg.total_steps, f"rl dqn {cfg.env}", initial=step, enabled=run.writable)
     t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
     eps = cfg.exploration_initial_eps
@@ -202,8 +185,8 @@ def train(cfg: DQNConfig) -> RunDir:
         if explore.all():
             actions = np.random.randint(n_act, size=n_env)
         else:
-            with torch.no_grad():
-                actions = q(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()  # (N,)
+            with torch.inference_mode():
+                actions = q(torch.from_numpy(obs).to(device)).argmax(dim=1).cpu().numpy()  # (N,)
             if explore.any():
                 actions = np.where(explore, np.random.randint(n_act, size=n_env), actions)
         raw_next, rewards, term, trunc, _ = envs.step(actions)
@@ -231,10 +214,10 @@ def train(cfg: DQNConfig) -> RunDir:
                 loss, q_mean = dqn_loss(q, q_target, batch, cfg.gamma, cfg.double_q)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                clip_grad_norm(params, cfg.max_grad_norm)
                 opt.step()
-                losses.append(loss.item())
-                q_means.append(q_mean.item())
+                losses.append(loss.detach())
+                q_means.append(q_mean)
 
         # -- log and checkpoint
         if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
@@ -243,7 +226,8 @@ def train(cfg: DQNConfig) -> RunDir:
             metrics.update({"train/epsilon": eps, "train/steps_per_s": (step - last_log_step) / (now - last_log_t),
                             "train/buffer_size": float(len(buffer))})
             if losses:
-                metrics.update({"losses/td_loss": float(np.mean(losses)), "losses/q_values": float(np.mean(q_means))})
+                metrics.update({"losses/td_loss": torch.stack(losses).mean().item(),
+                                "losses/q_values": torch.stack(q_means).mean().item()})
                 check_finite(metrics["losses/td_loss"], "losses/td_loss", step)
                 losses.clear()
                 q_means.clear()

@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pilotlab.core.errors import PilotlabError, check_finite
@@ -32,6 +33,7 @@ from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.rl.common import (
     BestKeeper,
     DeepRLConfig,
+    clip_grad_norm,
     env_spaces,
     final_weights,
     finish,
@@ -63,7 +65,6 @@ class PPOConfig(DeepRLConfig):
     anneal_lr: bool = True
     """Anneal the learning rate and the clip range linearly to 0 over training (RL Zoo's lin_ schedules)."""
     gamma: float = 0.98
-    """Discount factor."""
     gae_lambda: float = 0.8
     """GAE lambda."""
     clip_range: float = 0.2
@@ -89,17 +90,13 @@ class PPOConfig(DeepRLConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("n_steps", "batch_size", "n_epochs"):
-            if getattr(self, name) < 1:
-                raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        self.positive("lr", "clip_range", "max_grad_norm")
-        self.in_unit("gamma", "gae_lambda")
+        self.at_least(1, "n_steps", "n_epochs")
+        self.positive("clip_range", "max_grad_norm")
+        self.in_unit("gae_lambda")
         if self.ent_coef < 0 or self.vf_coef < 0:
             raise PilotlabError("ent-coef and vf-coef must be >= 0")
         if self.clip_range_vf is not None and self.clip_range_vf <= 0:
             raise PilotlabError(f"clip-range-vf must be > 0 or None, got {self.clip_range_vf}")
-        if any(h < 1 for h in self.hidden):
-            raise PilotlabError(f"hidden sizes must be >= 1, got {self.hidden}")
 
 
 CONFIGS: dict[str, type[PPOConfig]] = {"ppo": PPOConfig}
@@ -158,17 +155,27 @@ class ActorCritic(nn.Module):
     def dist_params(self, x: torch.Tensor) -> torch.Tensor:
         return self.pi_head(self.pi_body(x))  # (B, A) logits or Gaussian means
 
-    def log_prob_entropy(self, params: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """log pi(a|s) and the entropy, both (B,)."""
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log pi(a|s), (B,)."""
         if self.discrete:
             logp = torch.log_softmax(params, dim=-1)  # (B, A)
-            chosen = logp.gather(1, actions.long().unsqueeze(1)).squeeze(1)
-            return chosen, -(logp.exp() * logp).sum(-1)
+            return logp.gather(1, actions.long().unsqueeze(1)).squeeze(1)
         assert self.log_std is not None
         var = torch.exp(2 * self.log_std)
-        logp = -((actions - params) ** 2) / (2 * var) - self.log_std - 0.5 * math.log(2 * math.pi)
-        ent = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(params.shape[0])
-        return logp.sum(-1), ent
+        logp = -((actions - params) ** 2) / (2 * var) - self.log_std - 0.5 * math.log(2 * math.pi)  # (B, A)
+        return logp.sum(-1)
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        """Entropy of pi(.|s), (B,)."""
+        if self.discrete:
+            logp = torch.log_softmax(params, dim=-1)  # (B, A)
+            return -(logp.exp() * logp).sum(-1)
+        assert self.log_std is not None
+        return (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(params.shape[0])
+
+    def log_prob_entropy(self, params: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) and the entropy, both (B,)."""
+        return self.log_prob(params, actions), self.entropy(params)
 
     def sample(self, params: torch.Tensor) -> torch.Tensor:
         if self.discrete:
@@ -178,6 +185,20 @@ class ActorCritic(nn.Module):
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         return params.argmax(-1) if self.discrete else params
+
+
+def sample_actions(params: np.ndarray, log_std: np.ndarray | None) -> np.ndarray:
+    """a ~ pi(.|s) drawn with NumPy's global generator (seeded and checkpointed with the run).
+
+    Categorical (log_std None): logits (B, A) -> (B,) int64 by inverse CDF. Gaussian: means (B, A) ->
+    means + exp(log_std) * N(0, 1) noise, (B, A) float32. Same distributions as `ActorCritic.sample`;
+    NumPy because these are a few tiny ops per env step, each several times cheaper than in torch.
+    """
+    if log_std is None:
+        cdf = np.cumsum(np.exp(params - params.max(axis=1, keepdims=True)), axis=1)  # (B, A) unnormalized
+        u = np.random.random((len(cdf), 1)) * cdf[:, -1:]  # (B, 1) uniform on [0, total)
+        return (u >= cdf[:, :-1]).sum(axis=1)  # (B,) first action whose cumulative mass exceeds u
+    return (params + np.exp(log_std) * np.random.standard_normal(params.shape)).astype(np.float32)
 
 
 class Rollout(NamedTuple):
@@ -195,22 +216,38 @@ class Rollout(NamedTuple):
 
 def ppo_losses(model: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
                old_values: torch.Tensor, adv: torch.Tensor, returns: torch.Tensor, clip: float,
-               clip_vf: float | None) -> dict[str, torch.Tensor]:
-    """Clipped surrogate, (optionally clipped) value loss, entropy and diagnostics for one minibatch."""
-    logp, entropy = model.log_prob_entropy(model.dist_params(obs), actions)
+               clip_vf: float | None, entropy: bool = True, diagnostics: bool = True, normalize_adv: bool = True,
+               ) -> dict[str, torch.Tensor]:
+    """Clipped surrogate, (optionally clipped) value loss, entropy and diagnostics for one minibatch.
+
+    Advantages are normalized over the minibatch (`normalize_adv=False`: the caller already did, e.g. once
+    for a minibatch that is the whole rollout). `entropy=False` leaves the entropy out (no bonus: ent-coef
+    0) and `diagnostics=False` the logged-only approx_kl and clip_fraction: on a CPU each small op costs
+    microseconds, and PPO runs thousands of minibatches.
+    """
+    params = model.dist_params(obs)
+    logp = model.log_prob(params, actions)
     log_ratio = logp - old_logp
     ratio = log_ratio.exp()
-    adv = (adv - adv.mean()) / (adv.std(unbiased=False) + 1e-8)
+    if normalize_adv:
+        adv = normalize(adv)
     policy_loss = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
     values = model.value(obs)
     if clip_vf is not None:
         values = old_values + (values - old_values).clamp(-clip_vf, clip_vf)
-    value_loss = (returns - values).pow(2).mean()
-    with torch.no_grad():
-        approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's low-variance KL estimator
-        clip_frac = ((ratio - 1).abs() > clip).float().mean()
-    return {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy.mean(),
-            "approx_kl": approx_kl, "clip_fraction": clip_frac}
+    out = {"policy_loss": policy_loss, "value_loss": F.mse_loss(values, returns)}
+    if entropy or diagnostics:
+        out["entropy"] = model.entropy(params).mean()
+    if diagnostics:
+        with torch.no_grad():
+            out["approx_kl"] = ((ratio - 1) - log_ratio).mean()  # Schulman's low-variance KL estimator
+            out["clip_fraction"] = ((ratio - 1).abs() > clip).float().mean()
+    return out
+
+
+def normalize(adv: torch.Tensor) -> torch.Tensor:
+    """Advantages shifted and scaled to mean 0, std 1 (SB3's per-minibatch normalization)."""
+    return (adv - adv.mean()) / (adv.std(unbiased=False) + 1e-8)
 
 
 class PPOPolicy:
@@ -222,9 +259,9 @@ class PPOPolicy:
         self.low = torch.as_tensor(act_space.low) if box else None
         self.high = torch.as_tensor(act_space.high) if box else None
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        x = self.model.prepare(torch.as_tensor(to_float_obs(obs, self.obs_space), device=self.device))
+        x = self.model.prepare(torch.from_numpy(to_float_obs(obs, self.obs_space)).to(self.device))
         act = self.model.mode(self.model.dist_params(x)).cpu()
         if self.low is not None:
             act = torch.max(torch.min(act, self.high), self.low)
@@ -248,73 +285,87 @@ def train(cfg: PPOConfig) -> RunDir:
     n_env, t_len = cfg.num_envs, cfg.n_steps
     envs = make_vec_env(cfg.env, n_env, cfg.kwargs)
     raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-    obs = torch.as_tensor(to_float_obs(raw_obs, obs_space))  # (N, *obs_shape)
+    obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
     mask, stats = StepMask(n_env), EpisodeStats(n_env)
     box = isinstance(act_space, gym.spaces.Box)
     low, high = (act_space.low, act_space.high) if box else (None, None)
     progress = Progress(cfg.total_steps, f"rl ppo {cfg.env}", initial=step, enabled=run.writable)
     t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
-    logged: dict[str, list[float]] = {}
+    logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
     keeper = BestKeeper(cfg, run)
-    params = list(model.parameters())
+    weights = list(model.parameters())
+    # rollout storage as NumPy arrays, reused (a NumPy row write costs a fraction of a torch one)
+    obs_buf = np.zeros((t_len, *obs.shape), dtype=np.float32)  # (T, N, *obs_shape) raw
+    x_buf = obs_buf if model.norm is None else np.zeros_like(obs_buf)  # (T, N, *obs_shape) normalized
+    act_buf = np.zeros((t_len, n_env, *act_space.shape), dtype=np.float32 if box else np.int64)  # (T, N[, A])
+    rew_buf = np.zeros((t_len, n_env), dtype=np.float32)
+    term_buf, trunc_buf, valid_buf = (np.zeros((t_len, n_env), dtype=bool) for _ in range(3))
     while step < cfg.total_steps:
         frac = 1.0 - step / cfg.total_steps if cfg.anneal_lr else 1.0
         for group in opt.param_groups:
             group["lr"] = cfg.lr * frac
         clip = cfg.clip_range * frac
-        # -- rollout: T batched steps of the N envs
-        buf: dict[str, list[Any]] = {k: [] for k in Rollout._fields}
+        # -- rollout: T batched steps of the N envs; per step only the policy's forward pass runs in torch
+        log_std = None if model.log_std is None else model.log_std.detach().cpu().numpy()
         with torch.no_grad():
-            for _ in range(t_len):
-                if cfg.normalize_obs and model.norm is not None:
-                    model.norm.update(obs.to(device))
-                x = model.prepare(obs.to(device))
-                params = model.dist_params(x)
-                action = model.sample(params)
-                logp, _ = model.log_prob_entropy(params, action)
-                value = model.value(x)
-                env_action = action.cpu().numpy()
-                if box:
-                    env_action = np.clip(env_action, low, high)
-                raw_obs, rewards, term, trunc, _ = envs.step(env_action)
-                valid = mask.valid()
-                stats.update(rewards, valid, term | trunc)
-                mask.update(term, trunc)
-                for key, val in zip(Rollout._fields, (obs, action.cpu(), logp.cpu(), value.cpu(),
-                                                      torch.as_tensor(rewards, dtype=torch.float32),
-                                                      torch.as_tensor(term), torch.as_tensor(trunc),
-                                                      torch.as_tensor(valid))):
-                    buf[key].append(val)
-                obs = torch.as_tensor(to_float_obs(raw_obs, obs_space))
-            last_value = model.value(model.prepare(obs.to(device))).cpu()  # (N,)
-        ro = Rollout(*(torch.stack(buf[k]) for k in Rollout._fields))  # each (T, N, ...)
-        adv, returns = gae(ro.rewards, ro.values, last_value, ro.terminated, ro.truncated, ro.valid,
+            for t in range(t_len):
+                x = torch.from_numpy(obs).to(device)
+                if model.norm is not None:
+                    model.norm.update(x)
+                    x = model.norm(x)
+                    x_buf[t] = x.cpu().numpy()
+                obs_buf[t] = obs
+                act_buf[t] = action = sample_actions(model.dist_params(x).cpu().numpy(), log_std)
+                raw_obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box
+                                                                              else action)
+                valid_buf[t] = mask.valid()
+                stats.update(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])
+                mask.update(term_buf[t], trunc_buf[t])
+                obs = to_float_obs(raw_obs, obs_space)
+            # log pi(a_t|s_t) and V(s_t) of the whole rollout in one batched pass: the weights did not change
+            flat_x = torch.from_numpy(x_buf).to(device).flatten(0, 1)  # (T*N, *obs_shape)
+            actions = torch.from_numpy(act_buf).to(device)  # (T, N[, A])
+            log_probs = model.log_prob(model.dist_params(flat_x), actions.flatten(0, 1)).view(t_len, n_env)
+            last_x = model.prepare(torch.from_numpy(obs).to(device))
+            values = model.value(torch.cat([flat_x, last_x]))  # (T*N + N,)
+        ro = Rollout(torch.from_numpy(obs_buf).to(device), actions, log_probs, values[:-n_env].view(t_len, n_env),
+                     *(torch.from_numpy(b) for b in (rew_buf, term_buf, trunc_buf, valid_buf)))
+        adv, returns = gae(ro.rewards, ro.values, values[-n_env:], ro.terminated, ro.truncated, ro.valid,
                            cfg.gamma, cfg.gae_lambda)
         prev, step = step, step + t_len * n_env
         progress.update(t_len * n_env)
 
         # -- update: n_epochs passes of shuffled minibatches over the valid samples
         keep = ro.valid.flatten().nonzero().squeeze(1)  # indices into the flat (T*N,) rollout
-        flat = [t.flatten(0, 1)[keep].to(device) for t in (ro.obs, ro.actions, ro.log_probs, ro.values)]
-        f_adv, f_ret = adv.flatten()[keep].to(device), returns.flatten()[keep].to(device)
+        flat = [t.flatten(0, 1)[keep.to(t.device)] for t in (ro.obs, ro.actions, ro.log_probs, ro.values)]
+        flat += [t.flatten()[keep].to(device) for t in (adv, returns)]  # + (advantages, returns)
         n_batches = max(1, round(len(keep) / cfg.batch_size))
-        for _ in range(cfg.n_epochs):
-            for idx in torch.randperm(len(keep)).chunk(n_batches):
-                o, a, lp, v = (t[idx] for t in flat)
-                terms = ppo_losses(model, model.prepare(o), a, lp, v, f_adv[idx], f_ret[idx], clip, cfg.clip_range_vf)
-                loss = terms["policy_loss"] + cfg.vf_coef * terms["value_loss"] - cfg.ent_coef * terms["entropy"]
+        if n_batches == 1:  # the minibatch is the whole rollout: normalize its advantages once, not every epoch
+            flat[4] = normalize(flat[4])
+        for epoch in range(cfg.n_epochs):
+            last = epoch == cfg.n_epochs - 1  # diagnostics (entropy, KL, clip fraction) of the last epoch only
+            # one minibatch holds the whole rollout: its order changes nothing, so skip the shuffle
+            chunks = [None] if n_batches == 1 else torch.randperm(len(keep)).chunk(n_batches)
+            for idx in chunks:
+                o, a, lp, v, f_adv, f_ret = flat if idx is None else (t[idx.to(t.device)] for t in flat)
+                terms = ppo_losses(model, model.prepare(o), a, lp, v, f_adv, f_ret, clip, cfg.clip_range_vf,
+                                   entropy=cfg.ent_coef > 0, diagnostics=last, normalize_adv=n_batches > 1)
+                loss = terms["policy_loss"] + cfg.vf_coef * terms["value_loss"]
+                if cfg.ent_coef > 0:
+                    loss = loss - cfg.ent_coef * terms["entropy"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                clip_grad_norm(weights, cfg.max_grad_norm)
                 opt.step()
-                for k, val in terms.items():
-                    logged.setdefault(f"losses/{k}", []).append(val.item())
+                if last:
+                    for k, val in terms.items():
+                        logged.setdefault(f"losses/{k}", []).append(val.detach())
 
         # -- log and checkpoint
         if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
             now = time.perf_counter()
             metrics = stats.pop()
-            metrics.update({k: float(np.mean(v)) for k, v in logged.items()})
+            metrics.update({k: torch.stack(v).mean().item() for k, v in logged.items()})
             metrics.update({"train/lr": cfg.lr * frac, "train/clip_range": clip,
                             "train/steps_per_s": (step - last_log_step) / (now - last_log_t)})
             check_finite(metrics.get("losses/value_loss", 0.0), "losses/value_loss", step)

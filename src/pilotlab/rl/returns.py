@@ -80,14 +80,17 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, last_value: torch.Tensor, t
     Returns:
         (advantages, returns), both (T, N), with returns = advantages + values.
     """
-    t_len = rewards.shape[0]
-    next_values = torch.cat([values[1:], last_value.unsqueeze(0)])  # (T, N) V(s_{t+1})
-    not_term = 1.0 - terminated.float()
-    cont = 1.0 - torch.logical_or(terminated, truncated).float()
-    deltas = rewards + gamma * not_term * next_values - values  # (T, N)
-    adv = torch.zeros_like(rewards)
-    running = torch.zeros_like(last_value)
-    for t in range(t_len - 1, -1, -1):
-        running = (deltas[t] + gamma * lam * cont[t] * running) * valid[t].float()
+    # the backward recursion runs in NumPy: T steps of tiny (N,) ops cost several times more as torch ops
+    v = values.detach().cpu().numpy()
+    rew = rewards.cpu().numpy().astype(v.dtype)
+    term, trunc, ok = (x.cpu().numpy().astype(bool) for x in (terminated, truncated, valid))
+    next_v = np.concatenate([v[1:], last_value.detach().cpu().numpy()[None]])  # (T, N) V(s_{t+1})
+    deltas = rew + gamma * (~term) * next_v - v  # (T, N)
+    decay = gamma * lam * ~(term | trunc)  # (T, N)
+    adv = np.zeros_like(v)
+    running = np.zeros_like(v[0])
+    for t in range(v.shape[0] - 1, -1, -1):
+        running = (deltas[t] + decay[t] * running) * ok[t]
         adv[t] = running
-    return adv, adv + values
+    adv_t = torch.from_numpy(adv).to(values.device)
+    return adv_t, adv_t + values
