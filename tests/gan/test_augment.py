@@ -48,7 +48,7 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     run = tmp_path / "augment"
     args = ["gan", "augment", "--per-class", "2", "--seeds", "1", "--gan-steps", "2", "--gan-width", "4",
             "--synthetic-per-class", "3", "--classifier-steps", "2", "--classifier-width", "4", "--eval-samples", "20",
-            "--scorer-epochs", "1", "--scorer-width", "8", "--run-dir", str(run)]
+            "--scorer-epochs", "1", "--scorer-width", "8", "--gan-lr", "1e-3", "--run-dir", str(run)]
     assert main(args) == 0
     summary = json.loads((run / "summary.json").read_text())
     for arm in ("real", "real+synthetic", "synthetic"):
@@ -57,3 +57,5 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     assert (run / "augment.md").is_file()
     assert (run / "cgan-n2-seed0" / "summary.json").is_file()
     assert len(json.loads((run / "cells.json").read_text())) == 1
+    gan_cfg = json.loads((run / "cgan-n2-seed0" / "config.json").read_text())["config"]
+    assert gan_cfg["lr_g"] == gan_cfg["lr_d"] == 1e-3

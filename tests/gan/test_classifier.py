@@ -65,3 +65,20 @@ def test_random_affine_keeps_shape_and_mass() -> None:
     assert y.shape == x.shape
     assert torch.allclose(y.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.3)  # scale 0.9-1.1 changes area <= 21%
     assert not torch.equal(x, y)
+
+
+def test_inference_copy_matches_the_eval_model() -> None:
+    torch.manual_seed(0)
+    model = classifier.DigitClassifier(width=8, feature_dim=16)
+    model.train()
+    for _ in range(3):  # move the batch-norm running statistics away from their initial (0, 1)
+        model(torch.rand(32, 1, 28, 28) * 2)
+    model.eval()
+    x = torch.rand(50, 1, 28, 28)
+    with torch.no_grad():
+        ref_logits, ref_feats = model(x), model.features(x).double()
+    fast = classifier.inference_copy(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())  # folded into the convs
+    assert torch.allclose(classifier.features(model, x, batch=16), ref_feats, atol=1e-5)
+    assert torch.equal(classifier.predict(model, x, batch=16), ref_logits.argmax(1))
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched

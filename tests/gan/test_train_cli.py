@@ -107,6 +107,7 @@ def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, mon
     (["--model", "dcgan", "--lr-g", "-1"], "lr-g must be > 0"),
     (["--model", "wgan-gp", "--label-smoothing", "0.1"], "label-smoothing applies"),
     (["--model", "cgan", "--ema-decay", "1.5"], "ema-decay"),
+    (["--model", "cgan", "--d-width", "0"], "d-width"),
 ])
 def test_bad_input_exits_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gan", "train", *args]) == 2
@@ -117,3 +118,13 @@ def test_eval_and_sample_reject_non_runs(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["gan", "eval", str(tmp_path)]) == 2
     assert main(["gan", "sample", str(tmp_path), "--n", "0"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_cgan_discriminator_width_can_differ_from_the_generator() -> None:
+    from pilotlab.gan.cgan import CGANConfig, build
+    from pilotlab.gan.modules import count_parameters
+
+    same, wide = build(CGANConfig(width=4), (1, 28, 28), 10), build(CGANConfig(width=4, d_width=8), (1, 28, 28), 10)
+    assert count_parameters(wide.generator) == count_parameters(same.generator)
+    assert count_parameters(wide.discriminator) > count_parameters(same.discriminator)
+    assert wide.discriminator(torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])).shape == (3,)

@@ -53,6 +53,8 @@ class AugmentConfig(RunConfig):
     """Generator updates of each cGAN (on the 10 N labelled images only)."""
     gan_width: int = 32
     """Base channel width of the cGAN."""
+    gan_lr: float = 2e-4
+    """Adam learning rate of the cGAN's generator and discriminator (DCGAN's 2e-4; higher for short budgets)."""
     synthetic_per_class: int = 500
     """Synthetic images per class added to (or replacing) the real ones."""
     classifier_steps: int = 1500
@@ -77,6 +79,8 @@ class AugmentConfig(RunConfig):
                      "classifier_width", "scorer_epochs", "scorer_width"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.gan_lr <= 0:
+            raise PilotlabError(f"gan-lr must be > 0, got {self.gan_lr}")
         if self.eval_samples < 2:
             raise PilotlabError(f"eval-samples must be >= 2, got {self.eval_samples}")
 
@@ -108,10 +112,10 @@ def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, An
     gan_dir = run.path / f"cgan-n{n}-seed{seed}"
     gan_summary = train_and_eval(
         "cgan", epochs=10**6, seed=seed, run_dir=str(gan_dir), max_steps=cfg.gan_steps, train_per_class=n,
-        width=cfg.gan_width, eval_every=cfg.gan_steps, checkpoint_every=cfg.gan_steps,
+        width=cfg.gan_width, lr_g=cfg.gan_lr, lr_d=cfg.gan_lr, eval_every=cfg.gan_steps, checkpoint_every=cfg.gan_steps,
         eval_samples=cfg.eval_samples, classifier_epochs=cfg.scorer_epochs,
         classifier_width=cfg.scorer_width, threads=cfg.threads, device=cfg.device,
-        batch_size=min(64, 10 * n),
+        batch_size=min(64, 10 * n), final_figures=False,  # its samples.png is kept; the rest is not read
     )
     generator, _, _ = load_generator(gan_dir)
     x_syn, y_syn = sample_images(generator, 10 * cfg.synthetic_per_class, generator.z_dim, True, seed=10_000 + seed)

@@ -13,6 +13,7 @@ first two) -> 128-unit penultimate layer (the FD features) -> dropout 0.3 -> 10 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from pilotlab.core import checkpoint
 from pilotlab.core.errors import PilotlabError
@@ -111,6 +113,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, cfg: ClassifierConfig, nu
     with fork:
         torch.manual_seed(cfg.seed)
         model = DigitClassifier(cfg.width, cfg.feature_dim, num_classes, x.shape[1]).to(device)
+    model = model.to(memory_format=torch.channels_last)  # NHWC: about 1.3x faster convs on one CPU thread
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     n = len(x)
     steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
@@ -126,7 +129,8 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, cfg: ClassifierConfig, nu
                 xb = random_affine(xb, gen)
             with torch.random.fork_rng():
                 torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))  # dropout mask
-                loss = F.cross_entropy(model(xb.to(device)), y[idx].to(device))
+                xb = xb.to(device).contiguous(memory_format=torch.channels_last)
+                loss = F.cross_entropy(model(xb), y[idx].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
             opt.step()
@@ -134,18 +138,37 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, cfg: ClassifierConfig, nu
     return model.eval()
 
 
+def inference_copy(model: DigitClassifier) -> DigitClassifier:
+    """An eval-mode copy of `model` for fast inference: every batch norm folded into the conv before it
+    (w' = w * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta) and the
+    tensors in channels-last layout. Same function as `model.eval()` up to float rounding; about 4x
+    faster on one CPU thread together with the smaller batches of `predict` and `features`."""
+    fast = copy.deepcopy(model).eval()
+    layers = list(fast.body)
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
+            layers[i], layers[i + 1] = fuse_conv_bn_eval(layers[i], layers[i + 1]), nn.Identity()
+    fast.body = nn.Sequential(*layers)
+    return fast.to(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
-def predict(model: DigitClassifier, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+def predict(model: DigitClassifier, x: torch.Tensor, batch: int = 200) -> torch.Tensor:
     """Class predictions (N,) for images (N, C, H, W)."""
-    dev = next(model.parameters()).device
-    return torch.cat([model(x[i:i + batch].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch)])
+    fast = inference_copy(model)
+    return torch.cat([fast(_nhwc(x[i:i + batch], fast)).argmax(1).cpu() for i in range(0, len(x), batch)])
 
 
 @torch.no_grad()
-def features(model: DigitClassifier, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+def features(model: DigitClassifier, x: torch.Tensor, batch: int = 200) -> torch.Tensor:
     """Penultimate features (N, feature_dim) as float64, for the Fréchet distance."""
-    dev = next(model.parameters()).device
-    return torch.cat([model.features(x[i:i + batch].to(dev)).cpu() for i in range(0, len(x), batch)]).double()
+    fast = inference_copy(model)
+    return torch.cat([fast.features(_nhwc(x[i:i + batch], fast)).cpu() for i in range(0, len(x), batch)]).double()
+
+
+def _nhwc(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """A batch (B, C, H, W) on the model's device in channels-last layout."""
+    return x.to(next(model.parameters()).device).contiguous(memory_format=torch.channels_last)
 
 
 def accuracy(model: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -60,6 +60,9 @@ class GANConfig(RunConfig):
     """Epochs of the scoring classifier (trained once and cached; fewer only for quick tests)."""
     classifier_width: int = 32
     """First-layer channels of the scoring classifier (32 for reported numbers; smaller only for tests)."""
+    final_figures: bool = True
+    """Write the end-of-training figures (sample GIF, loss and FD curves, interpolation strip); the
+    per-evaluation sample grid is always written."""
     log_every: int = 50
     """Log losses every this many steps."""
     checkpoint_every: int = 500

@@ -24,7 +24,7 @@ import torch
 
 from pilotlab.core import checkpoint
 from pilotlab.data.download import cache_dir
-from pilotlab.gan.classifier import ClassifierConfig, DigitClassifier, features, load_or_train, predict
+from pilotlab.gan.classifier import ClassifierConfig, DigitClassifier, features, load_or_train
 
 EVAL_BATCH = 500
 EVAL_SEED = 1234  # noise of every evaluation; fixed so FD curves and re-evaluations compare like with like
@@ -103,7 +103,7 @@ class Evaluator:
         from pilotlab.gan.config import dataset as cached_dataset
 
         self.classifier: DigitClassifier = load_or_train(clf_cfg, dataset)
-        stem = cache_dir() / "classifiers" / f"{dataset}-{clf_cfg.key(dataset)}-stats"
+        stem = cache_dir() / "classifiers" / f"{dataset}-{clf_cfg.key(dataset)}-stats2"  # 2: folded-BN features
         if checkpoint.exists(stem):
             state, meta = checkpoint.load(stem)
             self.real = RealStats(state["mu"].numpy(), state["sigma"].numpy(), float(meta["floor"]))
@@ -123,10 +123,11 @@ class Evaluator:
               device: torch.device | str = "cpu") -> dict[str, float]:
         """eval/fd, eval/fd_floor, eval/gan_test_acc (NaN if unconditional), eval/coverage_entropy."""
         images, labels = sample_images(generator, n, z_dim, conditional, seed, device=device)
-        pred = predict(self.classifier, images)
+        feats = features(self.classifier, images)  # (N, D) float64; one classifier pass serves both scores
+        with torch.no_grad():
+            pred = self.classifier.head(feats.float().to(next(self.classifier.parameters()).device)).argmax(1).cpu()
         return {
-            "eval/fd": frechet_distance(*gaussian_stats(features(self.classifier, images)),
-                                        self.real.mu, self.real.sigma),
+            "eval/fd": frechet_distance(*gaussian_stats(feats), self.real.mu, self.real.sigma),
             "eval/fd_floor": self.real.floor,
             "eval/gan_test_acc": gan_test_accuracy(pred, labels) if conditional else math.nan,
             "eval/coverage_entropy": coverage_entropy(pred),

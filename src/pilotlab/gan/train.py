@@ -208,5 +208,6 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
             "eval/best_fd": best.best,
             "eval/time_to_fd_target_s": fd_hit_s,
         })
-        figures.finish(run, ema.model if ema is not None else g_net, cfg.z_dim, gan.conditional, device,
-                       cfg.fd_target_ratio)
+        if cfg.final_figures:
+            figures.finish(run, ema.model if ema is not None else g_net, cfg.z_dim, gan.conditional, device,
+                           cfg.fd_target_ratio)

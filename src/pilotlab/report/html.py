@@ -192,7 +192,8 @@ def build_tour_report(tour_dir: str | Path) -> Path:
     md = "# pilotlab tour\n\n"
     intro = (
         f"Seed {doc['seed']}, {'quick' if doc.get('quick') else 'full'} budgets, "
-        f"{doc.get('wall_s', 0):.0f} s in all, finished {doc.get('finished', '?')}. "
+        f"{doc.get('wall_s', 0):.0f} s in all ({doc.get('cpu_s', 0):.0f} s of CPU time), "
+        f"finished {doc.get('finished', '?')}. "
         f"pilotlab {doc['versions'].get('pilotlab')}, torch {doc['versions'].get('torch')}, "
         f"Python {doc['versions'].get('python')}."
     )
@@ -216,7 +217,7 @@ def build_tour_report(tour_dir: str | Path) -> Path:
     for st in stages:
         h += f'<h2 id="{html.escape(st["key"])}">{html.escape(st["title"])}</h2>'
         md += f"## {st['title']}\n\n"
-        line = f"{st['status']} in {st.get('wall_s', 0):.1f} s"
+        line = f"{st['status']} in {st.get('wall_s', 0):.1f} s ({st.get('cpu_s', 0):.1f} s of CPU time)"
         h += f'<p class="muted">{html.escape(line)}</p>'
         md += line + "\n\n"
         if st["status"] != "ok":
