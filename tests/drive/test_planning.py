@@ -9,6 +9,7 @@ from pilotlab.drive import control
 from pilotlab.drive.planning import (
     PlannerConfig,
     Scene,
+    braking_cap,
     idm_acceleration,
     lane_change_safe,
     plan,
@@ -72,17 +73,17 @@ def test_speed_value_pays_only_inside_the_reward_range() -> None:
 def test_settled_rollout_values_a_lane_by_its_leader_speed() -> None:
     """A leader 3 m ahead at 20 m/s: the raw rollout brakes hard, the settled one keeps about 20 m/s."""
     scene = _scene([(8.0, 2, 20.0)], ego_v=20.0)
-    cfg = PlannerConfig()
+    cfg = PlannerConfig(time_gap=1.5, s0=10.0)  # highway-env's IDMVehicle gaps
     assert rollout_speed(scene, 2, 3.0, cfg) < 15.0
     assert rollout_speed(scene, 2, 3.0, cfg, settled=True) == pytest.approx(20.0, abs=1.0)
 
 
 def test_drops_back_behind_a_car_beside_it_to_reach_the_right_lane() -> None:
     """Queue at 20 m/s in every lane, a car beside the ego in the right lane: let it pass, then follow it."""
-    cars = [(30.0, 1, 20.0), (3.0, 2, 20.0), (20.0, 0, 20.0)]
+    cars = [(15.0, 1, 20.0), (3.0, 2, 20.0), (20.0, 0, 20.0)]
     p = plan(_scene(cars, ego_lane=1, ego_v=20.0))
     assert p.lane == 1 and p.reason.startswith("drop back") and p.speed <= 20.0 - PlannerConfig().drop_back_dv
-    clear = plan(_scene([(30.0, 1, 20.0), (-40.0, 2, 20.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0))
+    clear = plan(_scene([(15.0, 1, 20.0), (-40.0, 2, 20.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0))
     assert clear.lane == 2  # once the gap is behind the ego, it changes lane
 
 
@@ -90,6 +91,18 @@ def test_no_drop_back_when_it_costs_more_speed_than_it_gains() -> None:
     """Free own lane at 28 m/s: slowing to 18.5 m/s for the right-lane bonus is not worth it."""
     p = plan(_scene([(3.0, 2, 20.0), (200.0, 1, 30.0)], ego_lane=1, ego_v=28.0))
     assert not p.reason.startswith("drop back") and p.speed > 25.0
+
+
+def test_braking_cap_closed_form_and_limits_the_set_point() -> None:
+    cfg = PlannerConfig(s0=2.0, b_actuator=2.0)
+    # gap 25 m, 27 m/s behind 21 m/s, T = 1 s: slack c = 25 - 2 - 6 / 2 = 20 m; u^2 / 4 + u / 2 = 20 -> u = 8
+    assert braking_cap(25.0, 27.0, 21.0, 1.0, cfg) == pytest.approx(29.0)
+    # no slack left: the speed must drop below the leader's, v_lead + 2 c / T with c = 5 - 2 - 5 = -2
+    assert braking_cap(5.0, 31.0, 21.0, 1.0, cfg) == pytest.approx(17.0)
+    # the plan never exceeds the cap of any car ahead, even one hidden behind a fast (ghost) track
+    p = plan(_scene([(10.0, 1, 30.0), (25.0, 1, 15.0)], ego_v=25.0))
+    assert p.speed <= p.cap <= braking_cap(20.0, 25.0, 15.0, 1.0, PlannerConfig()) + 1e-9
+    assert control.meta_action(1, 1, 27.2, 27.5, 40.0, np.linspace(0.0, 30.0, 13), cap=28.8) == control.IDLE
 
 
 def test_closest_approach_closed_form() -> None:
@@ -132,8 +145,18 @@ def test_refuses_a_change_when_a_slower_car_beyond_may_take_the_same_gap() -> No
 
 
 def test_a_car_drifting_into_the_target_lane_occupies_it() -> None:
-    scene = _scene([(12.0, 0, 25.0)], ego_lane=2)
+    scene = _scene([(8.0, 0, 25.0)], ego_lane=2)
     drifting = scene._replace(objects=scene.objects._replace(lat=np.array([0.8]), v_lat=np.array([2.0])))
     still = scene._replace(objects=scene.objects._replace(lat=np.array([0.8])))  # same place, not moving sideways
     assert lane_change_safe(still, 1, PlannerConfig(cut_in_range=0.0))[0]
     assert not lane_change_safe(drifting, 1, PlannerConfig(cut_in_range=0.0))[0]
+
+
+def test_conservative_velocity_shifts_uncertain_tracks_towards_the_ego() -> None:
+    from pilotlab.drive.agents import conservative_velocity
+
+    rel = np.array([[20.0, 0.0], [-15.0, 4.0]])  # one ahead, one behind [m]
+    vel = np.array([[25.0, 0.0], [25.0, 0.0]])  # [m/s]
+    cov = np.array([np.diag([36.0, 2.25]), np.diag([0.04, 2.25])])  # along-heading std 6 and 0.2 m/s
+    out = conservative_velocity(rel, vel, cov, np.array([1.0, 0.0]), 1.0)
+    np.testing.assert_allclose(out, [[19.0, 0.0], [25.2, 0.0]])

@@ -82,6 +82,17 @@ def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: p
         also_lane=int(ego.lane_index[2]) if changing and ego.lane_index[:2] == lane_index[:2] else -1)
 
 
+def conservative_velocity(rel: np.ndarray, velocity: np.ndarray, cov: np.ndarray, heading: np.ndarray,
+                          k: float) -> np.ndarray:
+    """Velocities (N, 2) [m/s] shifted by `k` std of their along-`heading` uncertainty towards the ego:
+    slower for objects ahead, faster for objects behind. A track born without a radar return starts
+    with the ego's own velocity and a 6 m/s prior std (`TrackerConfig.init_speed_std`): planning with
+    that guess as if it were measured once closed a gap on a braking leader at 25 m/s and crashed."""
+    std = np.sqrt(np.maximum(np.einsum("i,nij,j->n", heading, cov, heading), 0.0))  # (N,) [m/s]
+    sign = np.where(rel @ heading >= 0.0, -1.0, 1.0)  # (N,)
+    return velocity + (k * sign * std)[:, None] * heading[None, :]
+
+
 @dataclass
 class PlannerAgent:
     """IDM + MOBIL planner; objects from sensors (`modular`) or the simulator (`oracle`).
@@ -101,6 +112,7 @@ class PlannerAgent:
     planner_cfg: planning.PlannerConfig = field(default_factory=planning.PlannerConfig)
     grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
     control: str = "meta"  # "meta" or "continuous"
+    velocity_margin: float = 1.0  # [std] plan tracks ahead this many std slower (along the heading), behind faster
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
 
@@ -143,7 +155,9 @@ class PlannerAgent:
         tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel))
         self.perception = Perception(lidar, radar, dets, tracks)
         x = np.array([t.x for t in tracks]).reshape(-1, 4)  # (T, 4) every live track, coasting ones too
-        return x[:, :2], x[:, 2:]
+        heading = np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,)
+        p_v = np.array([t.p[2:, 2:] for t in tracks]).reshape(-1, 2, 2)  # (T, 2, 2) velocity covariance
+        return x[:, :2], conservative_velocity(x[:, :2] - ego.position, x[:, 2:], p_v, heading, self.velocity_margin)
 
     def act(self, env: Any, obs: Any) -> Any:
         if self.control == "continuous":
@@ -154,7 +168,8 @@ class PlannerAgent:
         self.last_plan = p
         ego = envs.ego_vehicle(env)
         grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
-        a = control.meta_action(scene.ego_lane, p.lane, float(ego.speed), float(ego.target_speed), p.speed, grid)
+        a = control.meta_action(scene.ego_lane, p.lane, float(ego.speed), float(ego.target_speed), p.speed, grid,
+                                p.cap)
         name = control.META_ACTIONS[a]
         available = env.unwrapped.action_type.actions_indexes
         if name not in available:  # e.g. intersection-v0 has no lateral actions
@@ -264,4 +279,5 @@ def make_agent(spec: str, seed: int = 0, control_mode: str = "meta") -> Agent:
     raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
 
 
-__all__ = ["AGENTS", "Agent", "IDMAgent", "Perception", "PlannerAgent", "RLAgent", "build_scene", "make_agent"]
+__all__ = ["AGENTS", "Agent", "IDMAgent", "Perception", "PlannerAgent", "RLAgent", "build_scene",
+           "conservative_velocity", "make_agent"]
