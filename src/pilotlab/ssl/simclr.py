@@ -28,6 +28,8 @@ from pilotlab.ssl.losses import nt_xent
 class SimCLRConfig(JointConfig):
     method: Literal["simclr"] = "simclr"
     """SimCLR (Chen et al., 2020)."""
+    epochs: int = 50
+    """Passes over the training images (50: the benchmark recipe of docs/ssl.md, about 7 min of CPU on MNIST-5k)."""
     temperature: float = 0.2
     """NT-Xent temperature tau dividing the cosine similarities."""
 
