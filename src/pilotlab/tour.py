@@ -219,9 +219,9 @@ def stage_gan(c: Ctx) -> None:
         "--width",
         16,  # the CPU-friendly generator/discriminator width
         "--max-steps",
-        c.q(200, 1200),  # steps, not seconds: the same samples on a busy machine (~15 steps/s idle)
+        c.q(160, 1200),  # steps, not seconds: the same samples on a busy machine (~15 steps/s idle)
         "--eval-every",
-        c.q(100, 300),  # a few points on the FD curve
+        c.q(80, 300),  # a few points on the FD curve
         "--lr-g",
         c.q(1e-3, 5e-4),  # short budgets: above DCGAN's 2e-4 (300 steps: FD 558 at 1e-3 vs 1295 at 2e-4)
         "--lr-d",
@@ -265,7 +265,7 @@ def stage_gan(c: Ctx) -> None:
         "--seeds",
         c.q(2, 3),
         "--gan-steps",
-        c.q(120, 300),
+        c.q(100, 300),
         "--gan-width",
         16,
         "--gan-lr",
@@ -273,7 +273,7 @@ def stage_gan(c: Ctx) -> None:
         "--synthetic-per-class",
         c.q(100, 200),
         "--classifier-steps",
-        c.q(60, 150),
+        c.q(50, 150),
         "--classifier-width",
         16,  # the same classifier in every arm; half the scoring classifier's width costs ~3x less
         "--seed",

@@ -71,7 +71,9 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
         keep = per_class_subset(y_train, cfg.train_per_class, cfg.seed)
         x_train, y_train = x_train[keep], y_train[keep]
     gan = model_module(cfg.model).build(cfg, ds.shape, ds.num_classes)
-    g_net, d_net = gan.generator.to(device), gan.discriminator.to(device)
+    # channels-last (NHWC) conv weights and batches: ~1.3x faster steps at width 16 on one CPU thread
+    g_net = gan.generator.to(device, memory_format=torch.channels_last)
+    d_net = gan.discriminator.to(device, memory_format=torch.channels_last)
     gan = GANModel(g_net, d_net, gan.objective, gan.conditional)
     opt_g = torch.optim.Adam(g_net.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
@@ -112,7 +114,8 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
             orders.clear()
             orders[epoch] = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
         idx = orders[epoch][b * per_rank:(b + 1) * per_rank]
-        return x_train[idx].to(device), y_train[idx].to(device)  # (B, C, H, W), (B,)
+        real = x_train[idx].to(device).contiguous(memory_format=torch.channels_last)  # (B, C, H, W)
+        return real, y_train[idx].to(device)  # labels (B,)
 
     def state() -> dict[str, Any]:
         out: dict[str, Any] = {"generator": g_net.state_dict(), "discriminator": d_net.state_dict(),
