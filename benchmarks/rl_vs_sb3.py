@@ -9,7 +9,8 @@ the same Zoo settings; see docs/rl.md for where they differ). Wall time is the t
 
     .venv/bin/python benchmarks/rl_vs_sb3.py                 # DQN + PPO CartPole (3 seeds), TD3 Pendulum
     .venv/bin/python benchmarks/rl_vs_sb3.py --tasks dqn ppo  # a subset
-    .venv/bin/python benchmarks/rl_vs_sb3.py --lunar          # also PPO LunarLander-v3 (needs Box2D)
+    nice -n 10 .venv/bin/python benchmarks/rl_vs_sb3.py --lunar   # only PPO LunarLander-v3, 1M steps (Box2D);
+                                                              # its own section, rl_lunar
     .venv/bin/python benchmarks/rl_vs_sb3.py --jobs 3         # (task, seed) pairs in 3 processes
 
 With --jobs, each process still runs ours and SB3 back to back for its (task, seed) pair.
@@ -86,7 +87,7 @@ TASKS: dict[str, tuple[str, int, str, dict[str, Any], Any, float]] = {
     "td3": ("Pendulum-v1", 20_000, "td3", {}, sb3_td3_pendulum, -200.0),
     "ppo-lunar": ("LunarLander-v3", 1_000_000, "ppo",
                   {"num_envs": 16, "n_steps": 1024, "batch_size": 64, "gae_lambda": 0.98, "gamma": 0.999,
-                   "n_epochs": 4, "ent_coef": 0.01, "anneal_lr": False}, sb3_ppo_lunar, 200.0),
+                   "n_epochs": 4, "ent_coef": 0.01, "lr": 3e-4, "anneal_lr": False}, sb3_ppo_lunar, 200.0),
 }
 
 
@@ -131,16 +132,20 @@ def run_sb3(task: str, seed: int) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", nargs="+", default=["dqn", "ppo", "td3"], choices=["dqn", "ppo", "td3"])
+    parser.add_argument("--tasks", nargs="+", default=None, choices=["dqn", "ppo", "td3"],
+                        help="default: dqn ppo td3 (none with --lunar)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--td3-seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--lunar", action="store_true", help="also PPO LunarLander-v3 for 1M steps (needs Box2D)")
+    parser.add_argument("--lunar", action="store_true",
+                        help="PPO LunarLander-v3 for 1M steps (needs Box2D), written to its own section rl_lunar")
+    parser.add_argument("--lunar-seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every step budget (smoke tests only)")
     parser.add_argument("--jobs", type=int, default=1, help="(task, seed) pairs run in this many processes")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    tasks = list(args.tasks) + (["ppo-lunar"] if args.lunar else [])
+    tasks = list(args.tasks or ([] if args.lunar else ["dqn", "ppo", "td3"])) + (["ppo-lunar"] if args.lunar else [])
+    key = "rl_lunar" if tasks == ["ppo-lunar"] else "rl"
     for task in tasks:  # the scale reaches the worker processes through the job tuple
         TASKS[task] = (TASKS[task][0], int(TASKS[task][1] * args.scale), *TASKS[task][2:])
     lines = ["| task | env steps | seed | ours return | SB3 return | ours wall [s] | SB3 wall [s] | ours/SB3 wall | "
@@ -158,7 +163,7 @@ def main() -> None:
             print(notes[-1])
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [(task, seed, tmp, TASKS[task][1]) for task in tasks
-                for seed in (args.td3_seeds if task == "td3" else args.seeds)]
+                for seed in {"td3": args.td3_seeds, "ppo-lunar": args.lunar_seeds}.get(task, args.seeds)]
         if args.jobs > 1:
             import multiprocessing as mp
 
@@ -187,7 +192,8 @@ def main() -> None:
                          *means])
     load = f"load average (1 min) {load_before[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     cmd = "`.venv/bin/python benchmarks/rl_vs_sb3.py " + " ".join(sys.argv[1:]) + "`"
-    text = "\n\n".join(["## rl: pilotlab vs Stable-Baselines3 2.9",
+    title = "## rl: pilotlab vs Stable-Baselines3 2.9" + (", PPO LunarLander-v3" if key == "rl_lunar" else "")
+    text = "\n\n".join([title,
                         f"Command: {cmd}  \nMachine: {machine()}  \n"
                         "The machine (2 cores) was shared with other jobs while this ran; ours and SB3 ran "
                         f"back to back per (task, seed), {args.jobs} pair(s) at a time, so the load hit both "
@@ -201,7 +207,7 @@ def main() -> None:
                         "models on both sides.", summary, table, *notes])
     print(summary)
     if not args.no_write:
-        print(f"wrote {write_section('rl', text)}")
+        print(f"wrote {write_section(key, text)}")
 
 
 if __name__ == "__main__":
