@@ -112,7 +112,7 @@ class PlannerAgent:
     planner_cfg: planning.PlannerConfig = field(default_factory=planning.PlannerConfig)
     grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
     control: str = "meta"  # "meta" or "continuous"
-    velocity_margin: float = 1.0  # [std] plan tracks ahead this many std slower (along the heading), behind faster
+    velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
 

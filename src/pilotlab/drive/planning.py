@@ -14,9 +14,10 @@ bias of 6 m/s, tuned on training seeds 0-19: 2.5 -> 4 -> 6 -> 8 m/s gave return 
 23.05 with the oracle). On top of MOBIL, every lane change is checked against the constant-velocity
 predictions of all objects in the target lane over the manoeuvre, including cars drifting into it,
 and of slower cars just ahead in the lane beyond, which may pick the same gap at the same moment.
-Defaults: IDM a, b and delta follow highway-env's IDMVehicle; the time gap (0.3 s instead of 1.5 s)
-and jam distance (2 m instead of 10 m) are short so the ego keeps up the speed the reward pays for
-(oracle, training seeds 0-19: 0.8 s / 6 m 23.04, 0.5 s / 3 m 23.60, 0.3 s / 2 m 24.03). That is safe
+Defaults: IDM a, b and delta follow highway-env's IDMVehicle; the time gap (0.2 s instead of 1.5 s)
+and jam distance (1.5 m instead of 10 m) are short so the ego keeps up the speed the reward pays for
+(oracle, training seeds 0-19: 0.8 s / 6 m 23.04, 0.5 s / 3 m 23.60, 0.3 s / 2 m 24.03, 0.2 s / 1.5 m
+24.30; modular, seeds 20-169 with the cap below: 0.2 s / 1.5 m return 24.57, 0 crashes in 150). That is safe
 only with `braking_cap`: meta-actions can lower the set-point just one 2.5 m/s grid step per second,
 so the speed is capped where braking at `b_actuator` still stops short of every car ahead in the lane
 (without it, 2 of 100 modular episodes on training seeds rear-ended a leader after closing in fast).
@@ -42,8 +43,8 @@ from pilotlab.drive.prediction import LaneObjects
 @dataclass(frozen=True)
 class PlannerConfig:
     v0: float = 30.0  # [m/s] desired speed (top of highway-env's reward speed range)
-    time_gap: float = 0.3  # [s] IDM desired time headway (safe only with `braking_cap`, see the module docstring)
-    s0: float = 2.0  # [m] IDM jam distance, bumper to bumper; also the gap `braking_cap` keeps
+    time_gap: float = 0.2  # [s] IDM desired time headway (safe only with `braking_cap`, see the module docstring)
+    s0: float = 1.5  # [m] IDM jam distance, bumper to bumper; also the gap `braking_cap` keeps
     a_max: float = 3.0  # [m/s^2] IDM maximum acceleration
     b_comf: float = 5.0  # [m/s^2] IDM comfortable deceleration
     delta: float = 4.0  # [] IDM acceleration exponent
