@@ -34,8 +34,8 @@ class MLPEncoder(nn.Module):
         in_dim = math.prod(obs_shape)
         self.out_dim = hidden[-1]
         self.net = nn.Sequential(mlp(in_dim, hidden[:-1], hidden[-1], act=act), act())
-        # the same layers, flat, called through .forward: nn.Module.__call__ costs about as much as a small
-        # layer's arithmetic on a CPU, and an RL agent calls this tens of thousands of times per run
+        # the same layers, flat, called through .forward: skipping nn.Module.__call__ and the nested Sequentials
+        # saved about 10% of a 64-64 Q network's forward pass on a CPU (docs/rl.md), called ~10^5 times a run
         self._layers = [m for m in self.net.modules() if not isinstance(m, nn.Sequential)]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
