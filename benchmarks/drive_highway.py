@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/drive_highway.py --episodes 50 --rl runs/drive-dqn-...   # add an RL driver
     .venv/bin/python benchmarks/drive_highway.py --rl-steps 20000 --rl-seeds 3            # train pilotlab DQN
                                                                        # and the SB3 recipe side by side
+    .venv/bin/python benchmarks/drive_highway.py --rl-timing 500 --rl-timing-seeds 2  # training cost per step,
+                                                                       # ours vs SB3, interleaved per seed
 
 Every agent drives the same held-out env seeds (100000, 100001, ...). The SB3 side trains the
 highway-env documentation's DQN recipe (MLP [256, 256], lr 5e-4, buffer 15k, learning_starts 200,
