@@ -38,6 +38,8 @@ def main() -> None:
     p.add_argument("--width", type=int, default=32, help="base channel width of G and D")
     p.add_argument("--d-width", type=int, default=None, help="base channel width of D (cgan; default: --width)")
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    p.add_argument("--lr-decay-steps", type=int, default=None,
+                   help="decay the learning rates linearly to 0 over this many steps (also the step limit)")
     p.add_argument("--ema-decay", type=float, default=0.999, help="generator EMA decay (0 = off)")
     p.add_argument("--budget-s", type=float, default=900.0, help="training time budget [s]")
     p.add_argument("--eval-every", type=int, default=250)
@@ -47,7 +49,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     run_dir = args.run_dir or f"runs/bench-gan-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-    extra = {"d_width": args.d_width} if args.d_width is not None else {}
+    extra: dict[str, object] = {"d_width": args.d_width} if args.d_width is not None else {}
+    if args.lr_decay_steps is not None:
+        extra.update(lr_decay=True, max_steps=args.lr_decay_steps)
     load_before = os.getloadavg()
     t0, cpu0 = time.perf_counter(), time.process_time()
     s = train_and_eval(args.model, epochs=1000, seed=args.seed, run_dir=run_dir, width=args.width,

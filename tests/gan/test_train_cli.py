@@ -128,3 +128,12 @@ def test_cgan_discriminator_width_can_differ_from_the_generator() -> None:
     assert count_parameters(wide.generator) == count_parameters(same.generator)
     assert count_parameters(wide.discriminator) > count_parameters(same.discriminator)
     assert wide.discriminator(torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])).shape == (3,)
+
+
+def test_lr_decay_is_linear_in_the_step(tmp_path: Path, scorer: Evaluator) -> None:
+    run = tmp_path / "decay"
+    assert main([*tiny("cgan", run, 4), "--lr-decay", "--lr-g", "4e-4", "--lr-d", "2e-4"]) == 0
+    state, _ = checkpoint.load(run / "checkpoints" / "last")
+    # the last of 4 steps (step index 3) trains at 1 - 3/4 of the base rates
+    assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(4e-4 / 4)
+    assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-4 / 4)

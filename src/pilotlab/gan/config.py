@@ -44,6 +44,8 @@ class GANConfig(RunConfig):
     """Adam beta1 of both optimizers (0.5 as in DCGAN: momentum 0.9 oscillated)."""
     beta2: float = 0.999
     """Adam beta2 of both optimizers."""
+    lr_decay: bool = False
+    """Decay both learning rates linearly to 0 over the run's steps (max-steps, else from epochs)."""
     n_critic: int = 1
     """Discriminator updates per generator update."""
     label_smoothing: float = 0.0

@@ -144,6 +144,10 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     collapse_warnings, scores = 0, {}
     t0 = time.perf_counter()
     while step < total:
+        if cfg.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
+            for opt, base in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = base * (1.0 - step / total)
         for i in range(cfg.n_critic):  # ---- discriminator / critic updates
             real, y_real = real_batch(step * cfg.n_critic + i)
             y = y_real if gan.conditional else None
