@@ -8,8 +8,8 @@ and the others still run. ``--quick`` keeps every stage and figure with smaller 
 Budgets are steps, not seconds, so a busy machine gives the same report later rather than a worse
 one sooner. tour.json records each stage's wall and CPU time; on one thread the CPU time is what an
 idle machine's wall time would be. Measured on the 2-core machine: ``--quick`` 144 s wall and 145 s
-of CPU at load average ~1 (ssl 52, gan 43, rl 24, drive 26); the full tour 450 s of CPU at load 4-6
-(ssl 109, gan 176, rl 73, drive 92), about 500 s on an idle machine if it scales like the quick one.
+of CPU at load average ~1 (ssl 52, gan 43, rl 24, drive 26); the full tour 474 s wall on the idle
+machine (ssl 119, gan 174, rl 83, drive 92).
 """
 
 from __future__ import annotations
