@@ -41,6 +41,10 @@ def main() -> None:
     p.add_argument("--lr-decay-steps", type=int, default=None,
                    help="decay the learning rates linearly to 0 over this many steps (also the step limit)")
     p.add_argument("--ema-decay", type=float, default=0.999, help="generator EMA decay (0 = off)")
+    p.add_argument("--diffaugment", default="", help="DiffAugment policy, e.g. translation,cutout ('' = off)")
+    p.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="adversarial loss")
+    p.add_argument("--spectral-norm", action="store_true", help="spectral norm on D's layers")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many G steps (short comparisons)")
     p.add_argument("--budget-s", type=float, default=900.0, help="training time budget [s]")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
@@ -50,6 +54,14 @@ def main() -> None:
     torch.set_num_threads(1)
     run_dir = args.run_dir or f"runs/bench-gan-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     extra: dict[str, object] = {"d_width": args.d_width} if args.d_width is not None else {}
+    if args.diffaugment:
+        extra["diffaugment"] = args.diffaugment
+    if args.loss != "ns":
+        extra["loss"] = args.loss
+    if args.spectral_norm:
+        extra["spectral_norm"] = True
+    if args.max_steps is not None:
+        extra["max_steps"] = args.max_steps
     if args.lr_decay_steps is not None:
         extra.update(lr_decay=True, max_steps=args.lr_decay_steps)
     load_before = os.getloadavg()

@@ -23,6 +23,13 @@ def test_nonsaturating_losses_match_hand_computed_values() -> None:
     assert losses.d_loss_nonsaturating(x, x, label_smoothing=s).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_hinge_losses_match_hand_computed_values() -> None:
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, 0.0, 0.25])
+    # real: max(0, 1 - r) = 0, 0.5, 2 -> mean 2.5 / 3; fake: max(0, 1 + f) = 0, 1, 1.25 -> mean 2.25 / 3
+    assert losses.d_loss_hinge(real, fake).item() == pytest.approx(2.5 / 3 + 2.25 / 3)
+    assert losses.g_loss_hinge(fake).item() == pytest.approx((3.0 - 0.25) / 3)
+
+
 def test_wgan_losses() -> None:
     real, fake = torch.tensor([2.0, 4.0]), torch.tensor([1.0, -1.0])
     assert losses.d_loss_wgan(real, fake).item() == pytest.approx(0.0 - 3.0)

@@ -59,11 +59,14 @@ def test_train_sample_eval_every_model(model: str, tmp_path: Path, scorer: Evalu
     assert json.loads((run / "summary.json").read_text())["eval/fd"] == pytest.approx(fd_trained, rel=1e-9)
 
 
-def test_resume_continues_exactly(tmp_path: Path, scorer: Evaluator) -> None:
+@pytest.mark.parametrize("policy", ["", "translation,cutout"])
+def test_resume_continues_exactly(policy: str, tmp_path: Path, scorer: Evaluator) -> None:
+    """Also with DiffAugment, whose random draws come from the restored RNG state."""
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert main(tiny("cgan", straight, 6)) == 0
-    assert main(tiny("cgan", split, 4)) == 0
-    assert main([*tiny("cgan", split, 6), "--resume"]) == 0
+    flags = ["--diffaugment", policy]
+    assert main(tiny("cgan", straight, 6, *flags)) == 0
+    assert main(tiny("cgan", split, 4, *flags)) == 0
+    assert main([*tiny("cgan", split, 6, *flags), "--resume"]) == 0
     a, _ = checkpoint.load(straight / "checkpoints" / "last")
     b, _ = checkpoint.load(split / "checkpoints" / "last")
     for part in ("generator", "discriminator", "ema"):
@@ -108,6 +111,9 @@ def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, mon
     (["--model", "wgan-gp", "--label-smoothing", "0.1"], "label-smoothing applies"),
     (["--model", "cgan", "--ema-decay", "1.5"], "ema-decay"),
     (["--model", "cgan", "--d-width", "0"], "d-width"),
+    (["--model", "wgan-gp", "--loss", "hinge"], "wgan-gp uses the Wasserstein loss"),
+    (["--model", "cgan", "--loss", "hinge", "--label-smoothing", "0.1"], "not to the hinge loss"),
+    (["--model", "cgan", "--diffaugment", "translation,zoom"], "unknown DiffAugment transform(s) zoom"),
 ])
 def test_bad_input_exits_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gan", "train", *args]) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -18,6 +18,7 @@ from pilotlab.core.errors import PilotlabError
 from pilotlab.data import DATASETS, load_dataset
 from pilotlab.data.registry import ImageDataset
 from pilotlab.gan.classifier import ClassifierConfig
+from pilotlab.gan.diffaugment import parse_policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,12 +47,19 @@ class GANConfig(RunConfig):
     """Adam beta2 of both optimizers."""
     lr_decay: bool = False
     """Decay both learning rates linearly to 0 over the run's steps (max-steps, else from epochs)."""
+    loss: Literal["ns", "hinge"] = "ns"
+    """Adversarial loss of the logit models: ns (non-saturating BCE) or hinge (Lim & Ye, 2017);
+    wgan-gp always uses the Wasserstein loss."""
     n_critic: int = 1
     """Discriminator updates per generator update."""
     label_smoothing: float = 0.0
     """One-sided label smoothing s: the discriminator's real target is 1 - s (0.1 gives 0.9)."""
     spectral_norm: bool = False
     """Spectral normalisation on every conv/linear layer of the discriminator."""
+    diffaugment: str = ""
+    """DiffAugment policy (Zhao et al., 2020): comma-separated transforms from translation, cutout,
+    brightness, contrast, applied alike to real and generated images whenever D sees them (D and G
+    steps); "" turns it off. Counters D memorising small training sets."""
     ema_decay: float = 0.999
     """Decay of the exponential moving average of generator weights used for evaluation; 0 turns it off."""
     eval_every: int = 500
@@ -89,10 +97,18 @@ class GANConfig(RunConfig):
                 raise PilotlabError(f"{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
             raise PilotlabError(f"beta1 and beta2 must lie in [0, 1), got {self.beta1}, {self.beta2}")
+        if self.loss not in ("ns", "hinge"):
+            raise PilotlabError(f"loss must be ns or hinge, got {self.loss!r}")
+        if self.loss == "hinge" and self.label_smoothing:
+            raise PilotlabError("label-smoothing applies to the non-saturating loss, not to the hinge loss")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise PilotlabError(f"label-smoothing must lie in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise PilotlabError(f"ema-decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
+        try:
+            parse_policy(self.diffaugment)
+        except ValueError as e:
+            raise PilotlabError(f"diffaugment: {e}") from None
         if self.train_per_class is not None and self.train_per_class < 1:
             raise PilotlabError(f"train-per-class must be >= 1, got {self.train_per_class}")
         if self.max_steps is not None and self.max_steps < 1:

@@ -10,6 +10,9 @@
   the critic maximises E[f(real)] - E[f(fake)] with lambda * E[(||grad f(x_hat)||_2 - 1)^2] on
   random interpolates x_hat = eps * real + (1 - eps) * fake, eps ~ U[0, 1] per sample.
 
+- Hinge loss (Lim & Ye, 2017, "Geometric GAN"; used by SNGAN and BigGAN): D minimises
+  E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], G minimises -E[D(G(z))].
+
 All losses are means over the batch; logits/scores have shape (B,) or (B, 1).
 """
 
@@ -33,6 +36,16 @@ def d_loss_nonsaturating(real_logits: torch.Tensor, fake_logits: torch.Tensor,
 def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """Generator loss -log sigmoid(D(G(z))) = softplus(-logit), the non-saturating heuristic."""
     return F.softplus(-fake_logits).mean()
+
+
+def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator hinge loss mean(relu(1 - real)) + mean(relu(1 + fake)): zero once margins reach 1."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def g_loss_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator hinge loss -mean(D(G(z))) (the same as WGAN's generator loss)."""
+    return -fake_logits.mean()
 
 
 def d_loss_wgan(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 Each step: `n_critic` discriminator updates, each on a fresh real batch and a fresh generated batch
 (G's output detached), then one generator update through a frozen D; then the generator EMA.
+With `diffaugment` set, every image D sees (real or generated, in D's and in G's update) first goes
+through the same random differentiable transforms (`pilotlab.gan.diffaugment`).
 Conditional models generate the discriminator's fakes with the real batch's labels and the
 generator's with uniformly drawn labels. The objective ("ns" or "wgan-gp") comes from the model
 file's `build`; the losses are pure functions in `pilotlab.gan.losses`.
@@ -28,17 +30,25 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.session import restore, save_state, setup
 from pilotlab.gan import figures, losses, model_module
 from pilotlab.gan.config import GANConfig, GANModel, dataset, per_class_subset, scorer_config
+from pilotlab.gan.diffaugment import diff_augment, parse_policy
 from pilotlab.gan.metrics import EVAL_SEED, BestTracker, Evaluator
 from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
 
 
 def discriminator_loss(gan: GANModel, cfg: GANConfig, real: torch.Tensor, fake: torch.Tensor,
                        y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The discriminator's loss on one real and one fake batch (same labels `y` if conditional)."""
+    """The discriminator's loss on one real and one fake batch (same labels `y` if conditional).
+
+    With a DiffAugment policy both batches are augmented (independent draws) before D sees them.
+    """
     d = gan.discriminator
+    policy = parse_policy(cfg.diffaugment)
+    if policy:
+        real, fake = diff_augment(real, policy), diff_augment(fake, policy)
     real_out, fake_out = d(real, y), d(fake, y)  # (B,), (B,): separate batches, as in DCGAN
     if gan.objective == "ns":
-        loss = losses.d_loss_nonsaturating(real_out, fake_out, cfg.label_smoothing)
+        loss = (losses.d_loss_hinge(real_out, fake_out) if cfg.loss == "hinge"
+                else losses.d_loss_nonsaturating(real_out, fake_out, cfg.label_smoothing))
         return loss, {"train/d_real": torch.sigmoid(real_out).mean().item(),
                       "train/d_fake": torch.sigmoid(fake_out).mean().item()}
     gp = losses.gradient_penalty(lambda x: d(x, y), real, fake)
@@ -46,8 +56,10 @@ def discriminator_loss(gan: GANModel, cfg: GANConfig, real: torch.Tensor, fake: 
     return loss, {"train/wasserstein": (real_out.mean() - fake_out.mean()).item(), "train/gp": gp.item()}
 
 
-def generator_loss(gan: GANModel, fake_out: torch.Tensor) -> torch.Tensor:
-    return losses.g_loss_nonsaturating(fake_out) if gan.objective == "ns" else losses.g_loss_wgan(fake_out)
+def generator_loss(gan: GANModel, cfg: GANConfig, fake_out: torch.Tensor) -> torch.Tensor:
+    if gan.objective != "ns":
+        return losses.g_loss_wgan(fake_out)
+    return losses.g_loss_hinge(fake_out) if cfg.loss == "hinge" else losses.g_loss_nonsaturating(fake_out)
 
 
 def train(cfg: GANConfig) -> RunDir:
@@ -106,6 +118,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
     orders: dict[int, torch.Tensor] = {}
+    policy = parse_policy(cfg.diffaugment)  # () = no augmentation: diff_augment returns its input
 
     def real_batch(k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The k-th real batch of the run: depends only on (seed, k), so a resumed run sees the same data."""
@@ -161,7 +174,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
         z = torch.randn(per_rank, cfg.z_dim, device=device)  # ---- generator update through a frozen D
         y_gen = torch.randint(0, ds.num_classes, (per_rank,), device=device) if gan.conditional else None
         d_net.requires_grad_(False)
-        g_loss = generator_loss(gan, d_net(g_net(z, y_gen), y_gen))
+        g_loss = generator_loss(gan, cfg, d_net(diff_augment(g_net(z, y_gen), policy), y_gen))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         sync_gradients(g_net)
@@ -181,7 +194,8 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
             metrics["train/epoch"] = step * cfg.n_critic / batches_per_epoch
             run.log(step, metrics)
             progress.update(0, d_loss=metrics["train/d_loss"], g_loss=metrics["train/g_loss"])
-            if gan.objective == "ns" and losses.collapsed(metrics["train/d_loss"]) and run.writable:
+            saturating = gan.objective == "ns" and cfg.loss == "ns"  # the hinge G still gets gradients
+            if saturating and losses.collapsed(metrics["train/d_loss"]) and run.writable:
                 collapse_warnings += 1
                 if collapse_warnings == 1 or collapse_warnings % 10 == 0:
                     print(f"warning: discriminator loss {metrics['train/d_loss']:.2e} at step {step}: D separates "

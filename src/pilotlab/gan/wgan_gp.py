@@ -43,6 +43,8 @@ class WGANGPConfig(GANConfig):
             raise PilotlabError(f"width must be >= 1, got {self.width}")
         if self.gp_lambda < 0:
             raise PilotlabError(f"gp-lambda must be >= 0, got {self.gp_lambda}")
+        if self.loss != "ns":
+            raise PilotlabError("wgan-gp uses the Wasserstein loss; --loss applies to mlp-gan, dcgan and cgan")
         if self.label_smoothing:
             raise PilotlabError("label-smoothing applies to the non-saturating loss, not to the WGAN critic")
 
