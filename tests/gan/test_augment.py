@@ -11,7 +11,8 @@ import torch
 from scipy import stats
 
 from pilotlab.cli import main
-from pilotlab.gan.augment import classifier_for, mean_ci, summarise
+from pilotlab.gan.augment import classifier_for, label_confidence, mean_ci, summarise
+from pilotlab.gan.classifier import DigitClassifier
 from pilotlab.gan.config import per_class_subset
 from pilotlab.gan.metrics import Evaluator
 
@@ -48,7 +49,8 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     run = tmp_path / "augment"
     args = ["gan", "augment", "--per-class", "2", "--seeds", "1", "--gan-steps", "2", "--gan-width", "4",
             "--synthetic-per-class", "3", "--classifier-steps", "2", "--classifier-width", "4", "--eval-samples", "20",
-            "--scorer-epochs", "1", "--scorer-width", "8", "--gan-lr", "1e-3", "--run-dir", str(run)]
+            "--scorer-epochs", "1", "--scorer-width", "8", "--gan-lr", "1e-3", "--run-dir", str(run),
+            "--gan-diffaugment", "translation", "--synthetic-filter", "0.01"]
     assert main(args) == 0
     summary = json.loads((run / "summary.json").read_text())
     for arm in ("real", "real+synthetic", "synthetic"):
@@ -56,6 +58,27 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     assert summary["augment/n2/gain_real+synthetic_ci95"] == [None, None]  # one seed
     assert (run / "augment.md").is_file()
     assert (run / "cgan-n2-seed0" / "summary.json").is_file()
-    assert len(json.loads((run / "cells.json").read_text())) == 1
+    cells = json.loads((run / "cells.json").read_text())
+    assert len(cells) == 1 and 0.0 < cells[0]["synthetic_kept"] <= 1.0
     gan_cfg = json.loads((run / "cgan-n2-seed0" / "config.json").read_text())["config"]
     assert gan_cfg["lr_g"] == gan_cfg["lr_d"] == 1e-3
+    assert gan_cfg["diffaugment"] == "translation"
+
+
+def test_label_confidence_is_the_softmax_probability_of_the_label() -> None:
+    torch.manual_seed(0)
+    model = DigitClassifier(width=4, feature_dim=8)
+    for m in model.modules():  # non-trivial batch-norm statistics, so the folded copy is really tested
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    model.eval()
+    x, y = torch.rand(7, 1, 28, 28), torch.randint(0, 10, (7,))
+    expected = torch.softmax(model(x), dim=1)[torch.arange(7), y]
+    assert torch.allclose(label_confidence(model, x, y, batch=3), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--synthetic-filter", "1.0"), ("--gan-diffaugment", "zoom")])
+def test_augment_rejects_bad_options(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gan", "augment", flag, value]) == 2
+    assert flag.lstrip("-") in capsys.readouterr().err

@@ -34,8 +34,9 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
-from pilotlab.gan.classifier import ClassifierConfig, accuracy, train_classifier
+from pilotlab.gan.classifier import ClassifierConfig, accuracy, inference_copy, train_classifier
 from pilotlab.gan.config import per_class_subset
+from pilotlab.gan.diffaugment import parse_policy
 from pilotlab.gan.metrics import sample_images
 
 ARMS = ("real", "real+synthetic", "synthetic")
@@ -55,6 +56,11 @@ class AugmentConfig(RunConfig):
     """Base channel width of the cGAN."""
     gan_lr: float = 2e-4
     """Adam learning rate of the cGAN's generator and discriminator (DCGAN's 2e-4; higher for short budgets)."""
+    gan_diffaugment: str = ""
+    """DiffAugment policy of the cGANs (see `pilotlab gan train --diffaugment`); "" = off."""
+    synthetic_filter: float = 0.0
+    """Keep only synthetic images to which the real-only classifier gives their conditioning label a
+    probability >= this (0 keeps all); the real arm's classifier is the filter, so no label is spent."""
     synthetic_per_class: int = 500
     """Synthetic images per class added to (or replacing) the real ones."""
     classifier_steps: int = 1500
@@ -79,6 +85,12 @@ class AugmentConfig(RunConfig):
                      "classifier_width", "scorer_epochs", "scorer_width"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        try:
+            parse_policy(self.gan_diffaugment)
+        except ValueError as e:
+            raise PilotlabError(f"gan-diffaugment: {e}") from None
+        if not 0.0 <= self.synthetic_filter < 1.0:
+            raise PilotlabError(f"synthetic-filter must lie in [0, 1), got {self.synthetic_filter}")
         if self.gan_lr <= 0:
             raise PilotlabError(f"gan-lr must be > 0, got {self.gan_lr}")
         if self.eval_samples < 2:
@@ -103,6 +115,15 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float
     return mean, sd, mean - half, mean + half
 
 
+@torch.no_grad()
+def label_confidence(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 200) -> torch.Tensor:
+    """(N,) softmax probability the classifier gives each image's label y (images (N, C, H, W) in [0, 1])."""
+    fast = inference_copy(model)  # type: ignore[arg-type]
+    probs = [torch.softmax(fast(x[i:i + batch].contiguous(memory_format=torch.channels_last)), dim=1)
+             for i in range(0, len(x), batch)]  # each (b, classes)
+    return torch.cat(probs).gather(1, y[:, None]).squeeze(1)  # (N,)
+
+
 def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, Any]:
     """Train the cGAN on N per class (this seed), then the three classifiers; return their test accuracies."""
     from pilotlab.gan.config import dataset
@@ -113,7 +134,7 @@ def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, An
     gan_summary = train_and_eval(
         "cgan", epochs=10**6, seed=seed, run_dir=str(gan_dir), max_steps=cfg.gan_steps, train_per_class=n,
         width=cfg.gan_width, lr_g=cfg.gan_lr, lr_d=cfg.gan_lr, eval_every=cfg.gan_steps, checkpoint_every=cfg.gan_steps,
-        eval_samples=cfg.eval_samples, classifier_epochs=cfg.scorer_epochs,
+        eval_samples=cfg.eval_samples, classifier_epochs=cfg.scorer_epochs, diffaugment=cfg.gan_diffaugment,
         classifier_width=cfg.scorer_width, threads=cfg.threads, device=cfg.device,
         batch_size=min(64, 10 * n), final_figures=False,  # its samples.png is kept; the rest is not read
     )
@@ -121,17 +142,24 @@ def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, An
     x_syn, y_syn = sample_images(generator, 10 * cfg.synthetic_per_class, generator.z_dim, True, seed=10_000 + seed)
     keep = per_class_subset(ds.train_y, n, seed)  # the same subset the cGAN saw
     x_real, y_real = ds.train_x[keep], ds.train_y[keep]
-    sets = {
-        "real": (x_real, y_real),
-        "real+synthetic": (torch.cat([x_real, x_syn]), torch.cat([y_real, y_syn])),
-        "synthetic": (x_syn, y_syn),
-    }
     out: dict[str, Any] = {"per_class": n, "seed": seed, "gan_fd": gan_summary["eval/fd"],
                            "gan_test_acc": gan_summary["eval/gan_test_acc"]}
-    for arm, (x, y) in sets.items():
+
+    def fit_and_score(arm: str, x: torch.Tensor, y: torch.Tensor) -> torch.nn.Module:
         clf = train_classifier(x, y, classifier_for(len(x), cfg.classifier_steps, seed, cfg.classifier_width))
         out[arm] = accuracy(clf, ds.test_x, ds.test_y)
-        print(f"augment N={n} seed={seed} {arm}: test accuracy {out[arm]:.4f}", flush=True)
+        print(f"augment N={n} seed={seed} {arm}: test accuracy {out[arm]:.4f} ({len(x)} images)", flush=True)
+        return clf
+
+    clf_real = fit_and_score("real", x_real, y_real)
+    if cfg.synthetic_filter > 0:  # the real-only classifier vets the synthetic digits
+        keep_syn = label_confidence(clf_real, x_syn, y_syn) >= cfg.synthetic_filter  # (10 S,) bool
+        out["synthetic_kept"] = float(keep_syn.float().mean())
+        if not keep_syn.any():
+            raise PilotlabError(f"synthetic-filter {cfg.synthetic_filter} rejected every synthetic image")
+        x_syn, y_syn = x_syn[keep_syn], y_syn[keep_syn]
+    fit_and_score("real+synthetic", torch.cat([x_real, x_syn]), torch.cat([y_real, y_syn]))
+    fit_and_score("synthetic", x_syn, y_syn)
     return out
 
 
