@@ -138,7 +138,7 @@ class PlannerAgent:
             raise PilotlabError(f"the {self.name} driver needs a DiscreteMetaAction env, not {action.get('type')}")
         # IDM's free-road term fades as v -> v0; aiming 15 % above the reward's top speed keeps it
         # accelerating up to the top set-point of the grid
-        fields = {**self.planner_cfg.__dict__, "v0": 1.15 * v_ref}
+        fields = {**self.planner_cfg.__dict__, "v0": self.planner_cfg.v0_ratio * v_ref}
         if not str(getattr(env.spec, "id", "")).startswith("highway"):
             fields.update(OFF_HIGHWAY_GAPS)
         self._planner = planning.PlannerConfig(**fields)
@@ -231,19 +231,28 @@ class RLAgent:
     """The greedy policy of a `pilotlab rl train` (or `pilotlab drive train`) run on a highway-env id.
 
     The run's own ``env_config`` (e.g. an observation with more vehicles) is applied to the eval env
-    before each reset, so the policy sees observations shaped as in training.
+    before each reset, so the policy sees observations shaped as in training. ``rl:RUN_DIR+shield``
+    (or `shield=True`) puts the planner's safety checks between the policy and the env
+    (`rl_driver.Shield`): the best-scored meta-action they allow is taken.
     """
 
     run_dir: str
     name: str = "rl"
     perception: Perception | None = None
+    shield: bool = False
 
     def __post_init__(self) -> None:
         import json
 
         from pilotlab.core.run import RunDir
+        from pilotlab.drive.rl_driver import SHIELD_SUFFIX, Shield
         from pilotlab.rl import algorithm_module
 
+        if self.run_dir.endswith(SHIELD_SUFFIX):
+            self.run_dir, self.shield = self.run_dir[: -len(SHIELD_SUFFIX)], True
+        self._shield = Shield() if self.shield else None
+        if self.shield and self.name == "rl":
+            self.name = "rl+shield"  # its own keys in summary.json beside the unshielded policy's
         self._run = RunDir.open(self.run_dir)
         fields = self._run.config().get("config", {})
         algo = str(fields.get("algo", self._run.config().get("method")))
@@ -262,11 +271,15 @@ class RLAgent:
             raise PilotlabError(f"{self.run_dir} was trained on {self.env_id}, not {env_id}; pass --env {self.env_id}")
         if self.env_config:
             env.unwrapped.configure(self.env_config)
+        if self._shield is not None:
+            self._shield.prepare(env)
 
     def reset(self, env: Any, seed: int) -> None:
         pass
 
     def act(self, env: Any, obs: Any) -> Any:
+        if self._shield is not None:
+            return self._shield.choose(env, self._policy.scores(np.asarray(obs)[None])[0])  # type: ignore[attr-defined]
         action = np.asarray(self._policy(np.asarray(obs)[None]))  # the policy acts on a batch of one
         return action.reshape(-1)[0] if action.size == 1 else action[0]
 

@@ -23,7 +23,7 @@ from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import save_state
 from pilotlab.report.figures import save_line_plot
-from pilotlab.rl.envs import check_env_id, env_kwargs_of, make_env, space_kind
+from pilotlab.rl.envs import WRAPPERS, check_env_id, env_kwargs_of, make_env, space_kind
 from pilotlab.rl.evaluate import Policy, evaluate_policy
 from pilotlab.rl.networks import NETWORKS
 
@@ -41,7 +41,11 @@ class DeepRLConfig(RunConfig):
     total_steps: int = 50_000
     """Environment steps to train for (summed over the parallel envs)."""
     num_envs: int = 1
-    """Parallel environments in the SyncVectorEnv."""
+    """Parallel environments in the vector env."""
+    vector_env: Literal["sync", "async"] = "sync"
+    """sync: the envs step one after another in this process; async: one subprocess per env (for slow envs)."""
+    env_wrapper: str = "none"
+    """Wrapper around each training env: none, or fast-highway (an exactly equivalent, faster highway-env step)."""
     network: str = "mlp"
     """Observation encoder: mlp, deepsets (order-invariant over rows of an (entities, features) obs), deepsets-ego."""
     eval_episodes: int = 10
@@ -72,6 +76,8 @@ class DeepRLConfig(RunConfig):
         super().__post_init__()
         check_env_id(self.env)
         env_kwargs_of(self.env_kwargs, self.env_config)  # raises on malformed JSON
+        if self.env_wrapper not in WRAPPERS:
+            raise PilotlabError(f"unknown env-wrapper {self.env_wrapper!r}; choose one of {', '.join(WRAPPERS)}")
         if self.network not in NETWORKS:
             raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
         if self.eval_every < 0:

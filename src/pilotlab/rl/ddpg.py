@@ -183,7 +183,7 @@ def train(cfg: DDPGConfig) -> RunDir:
     delay = cfg.policy_delay if cfg.algo == "td3" else 1
     n_env, low, high = cfg.num_envs, act_space.low, act_space.high
     half = (high - low) / 2
-    envs = make_vec_env(cfg.env, n_env, cfg.kwargs)
+    envs = make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper)
     obs, _ = envs.reset(seed=reset_seed(cfg, step))
     obs = obs.astype(np.float32)  # (N, obs_dim)
     mask, stats = StepMask(n_env), EpisodeStats(n_env)

@@ -141,9 +141,13 @@ class GreedyPolicy:
         self.q, self.obs_space, self.device = q.eval(), obs_space, device
 
     @torch.inference_mode()
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
+    def scores(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, a) of every action, (B, A): what a caller ranks actions by when it must skip some."""
         x = torch.from_numpy(to_float_obs(obs, self.obs_space)).to(self.device)
-        return self.q(x).argmax(dim=1).cpu().numpy()
+        return self.q(x).cpu().numpy()
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.scores(obs).argmax(axis=1)
 
 
 def train(cfg: DQNConfig) -> RunDir:
@@ -166,7 +170,7 @@ def train(cfg: DQNConfig) -> RunDir:
         step, wall = int(meta["step"]), float(meta["wall_s"])
 
     n_env, n_act = cfg.num_envs, int(act_space.n)
-    envs = make_vec_env(cfg.env, n_env, cfg.kwargs)
+    envs = make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper)
     raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
     obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
     mask, stats = StepMask(n_env), EpisodeStats(n_env)

@@ -1,6 +1,7 @@
 """Gymnasium environments for the agents: id checks, single and vectorized construction, episode stats.
 
-`make_vec_env` builds a Gymnasium 1.x `SyncVectorEnv` in next-step autoreset mode: after a sub-env
+`make_vec_env` builds a Gymnasium 1.x `SyncVectorEnv` (or, with ``vector="async"``, an `AsyncVectorEnv`
+with one subprocess per env) in next-step autoreset mode, optionally wrapping each env (`WRAPPERS`): after a sub-env
 ends (terminated or truncated) the *next* `step` call ignores its action and returns the reset
 observation with reward 0. That step is not a transition of the MDP; `StepMask` tells the agents
 which rows to drop (DQN/DDPG never store them, PPO masks them out of its losses).
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import importlib
 import json
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
 from pilotlab.core.errors import PilotlabError
 
@@ -74,10 +76,45 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, render_mode: str
         raise PilotlabError(f"{env_id} needs a missing package: {' '.join(str(e).split())}") from None
 
 
-def make_vec_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None) -> SyncVectorEnv:
-    """`num_envs` copies in a `SyncVectorEnv` with next-step autoreset (Gymnasium 1.x default)."""
+VECTOR_ENVS: dict[str, str] = {
+    "sync": "all envs step one after the other in this process (gymnasium SyncVectorEnv)",
+    "async": "each env steps in its own subprocess (gymnasium AsyncVectorEnv): pays off when env steps are slow"
+             " (highway-env) and cores are free",
+}
+
+# name -> "module:attribute" of a gymnasium.Wrapper class applied to every training env (imported on use)
+WRAPPERS: dict[str, str] = {
+    "none": "",
+    "fast-highway": "pilotlab.drive.fast_sim:FastHighway",
+}
+
+
+def wrapper_class(name: str) -> type[gym.Wrapper] | None:
+    """The wrapper class registered as `name` in `WRAPPERS` (None for "none")."""
+    if name not in WRAPPERS:
+        raise PilotlabError(f"unknown env wrapper {name!r}; choose one of {', '.join(WRAPPERS)}")
+    if not WRAPPERS[name]:
+        return None
+    module, attr = WRAPPERS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def make_vec_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None, vector: str = "sync",
+                 wrapper: str = "none") -> VectorEnv:
+    """`num_envs` copies in a Sync- or `AsyncVectorEnv` (`VECTOR_ENVS`) with next-step autoreset (Gymnasium 1.x
+    default), each wrapped in `WRAPPERS[wrapper]`."""
+    if vector not in VECTOR_ENVS:
+        raise PilotlabError(f"unknown vector env {vector!r}; choose one of {', '.join(VECTOR_ENVS)}")
+    cls = wrapper_class(wrapper)
     make_env(env_id, kwargs).close()  # fail early, with a readable message, on a bad id or kwargs
-    fns = [lambda: make_env(env_id, kwargs) for _ in range(num_envs)]
+
+    def one() -> gym.Env:
+        env = make_env(env_id, kwargs)
+        return cls(env) if cls is not None else env
+
+    fns = [one for _ in range(num_envs)]
+    if vector == "async":
+        return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
     return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
 
 

@@ -260,6 +260,14 @@ class PPOPolicy:
         self.high = torch.as_tensor(act_space.high) if box else None
 
     @torch.inference_mode()
+    def scores(self, obs: np.ndarray) -> np.ndarray:
+        """Action logits (B, A) of a discrete policy: what a caller ranks actions by when it must skip some."""
+        if not self.model.discrete:
+            raise PilotlabError("scores are defined for discrete action spaces only")
+        x = self.model.prepare(torch.from_numpy(to_float_obs(obs, self.obs_space)).to(self.device))
+        return self.model.dist_params(x).cpu().numpy()
+
+    @torch.inference_mode()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         x = self.model.prepare(torch.from_numpy(to_float_obs(obs, self.obs_space)).to(self.device))
         act = self.model.mode(self.model.dist_params(x)).cpu()
@@ -283,7 +291,7 @@ def train(cfg: PPOConfig) -> RunDir:
         step, wall = int(meta["step"]), float(meta["wall_s"])
 
     n_env, t_len = cfg.num_envs, cfg.n_steps
-    envs = make_vec_env(cfg.env, n_env, cfg.kwargs)
+    envs = make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper)
     raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
     obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
     mask, stats = StepMask(n_env), EpisodeStats(n_env)
