@@ -79,11 +79,16 @@ def test_settled_rollout_values_a_lane_by_its_leader_speed() -> None:
 
 
 def test_drops_back_behind_a_car_beside_it_to_reach_the_right_lane() -> None:
-    """Queue at 20 m/s in every lane, a car beside the ego in the right lane: let it pass, then follow it."""
+    """Queue at 20 m/s in every lane, a car beside the ego in the right lane, a right-lane bonus: let the car
+    pass, then follow it. The drop-back speed is a hard cap, so grid rounding cannot undo it."""
+    cfg = PlannerConfig(right_bias=6.0)
     cars = [(15.0, 1, 20.0), (3.0, 2, 20.0), (20.0, 0, 20.0)]
-    p = plan(_scene(cars, ego_lane=1, ego_v=20.0))
-    assert p.lane == 1 and p.reason.startswith("drop back") and p.speed <= 20.0 - PlannerConfig().drop_back_dv
-    clear = plan(_scene([(15.0, 1, 20.0), (-40.0, 2, 20.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0))
+    p = plan(_scene(cars, ego_lane=1, ego_v=20.0), cfg)
+    assert p.lane == 1 and p.reason.startswith("drop back") and p.speed <= 20.0 - cfg.drop_back_dv
+    assert p.cap <= 20.0 - cfg.drop_back_dv
+    grid = np.arange(0.0, 30.1, 2.5)
+    assert control.meta_action(1, p.lane, 20.0, 20.0, p.speed, grid, p.cap) == control.SLOWER
+    clear = plan(_scene([(15.0, 1, 20.0), (-40.0, 2, 20.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0), cfg)
     assert clear.lane == 2  # once the gap is behind the ego, it changes lane
 
 

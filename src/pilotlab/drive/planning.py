@@ -42,7 +42,9 @@ from pilotlab.drive.prediction import LaneObjects
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    v0: float = 30.0  # [m/s] desired speed (top of highway-env's reward speed range)
+    v0: float = 30.0  # [m/s] desired speed (the drivers set it to `v0_ratio` x the reward's top speed)
+    v0_ratio: float = 1.5  # [] v0 / top of the reward speed range: IDM's free-road term still asks for the top
+    # set-point at 27.5 m/s (with 1.15 it asked for 28.2 m/s, rounded to 27.5: free roads were driven at 27.5)
     time_gap: float = 0.2  # [s] IDM desired time headway (safe only with `braking_cap`, see the module docstring)
     s0: float = 1.5  # [m] IDM jam distance, bumper to bumper; also the gap `braking_cap` keeps
     a_max: float = 3.0  # [m/s^2] IDM maximum acceleration
@@ -50,11 +52,11 @@ class PlannerConfig:
     delta: float = 4.0  # [] IDM acceleration exponent
     b_safe: float = 15.0  # [m/s^2] MOBIL: the most IDM braking a lane change may impose on the new follower
     gain_threshold: float = 1.0  # [m/s] lane-change hysteresis on the predicted-speed gain
-    right_bias: float = 6.0  # [m/s] bonus of the rightmost lane over the leftmost
+    right_bias: float = 0.0  # [m/s] bonus of the rightmost lane over the leftmost (0: speed first, see the docstring)
     horizon: float = 3.0  # [s] look-ahead of the lane gain and of the lane-change collision check
     change_time: float = 3.0  # [s] duration of a lane change in the collision check
     front_margin: float = 4.0  # [m] bumper gap kept to cars ahead in the target lane during a change
-    rear_margin: float = 4.0  # [m] bumper gap kept to cars behind in the target lane
+    rear_margin: float = 2.0  # [m] bumper gap kept to cars behind in the target lane (4 m refused most passes)
     rear_headway: float = 0.0  # [s] extra gap per m/s of a car behind in the target lane
     occupancy: float = 2.8  # [m] a car occupies every lane whose centre is within this lateral distance
     cut_in_range: float = 40.0  # [m] slower cars this close ahead in the lane beyond the target count too
@@ -256,9 +258,9 @@ def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0
             gap = scene.objects.s[i] - scene.ego_s - VEHICLE_LENGTH  # in front would hide a slow car)
             if gap >= 0.0:
                 cap = min(cap, braking_cap(gap, scene.ego_v, scene.objects.v_s[i], period, cfg))
+    if drop_to is not None:  # a hard limit: rounding to the grid's nearest set-point would undo the drop
+        cap = min(cap, drop_to)
     speed = min(speed, cap)
-    if drop_to is not None:
-        speed = min(speed, drop_to)
     return Plan(lane, float(max(speed, 0.0)), reason, float(cap))
 
 
