@@ -122,3 +122,14 @@ def test_rl_driver_with_fast_sim_trains_and_evaluates_with_and_without_shield(tm
     specs = [f"rl:{run}", f"rl:{run}+shield"]
     results = evaluate_agents(specs, episodes=1, env_config={"duration": 3}, gif=False)
     assert set(results) == set(specs) and all(0.0 <= r["crash_rate"] <= 1.0 for r in results.values())
+
+
+@pytest.mark.parametrize("a", [-1.5, -0.0, 0.0, 0.3, 2.0, np.inf, -np.inf, np.nan, np.float64(0.7), 1.0])
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (0.0, 0.0), (0, 1), (-0.0, 0.0), (np.float64(-0.5), 0.5)])
+def test_fast_clip_matches_numpy_bit_for_bit(a: float, bounds: tuple[float, float]) -> None:
+    from pilotlab.drive.fast_sim import fast_clip
+
+    got, want = fast_clip(a, *bounds), np.clip(a, *bounds)
+    assert type(got) is type(want)
+    assert np.array_equal(np.float64(got), np.float64(want), equal_nan=True) and np.signbit(got) == np.signbit(want)
+    assert np.array_equal(fast_clip(np.array([a, 3.0]), *bounds), np.clip(np.array([a, 3.0]), *bounds), equal_nan=True)

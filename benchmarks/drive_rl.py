@@ -1,0 +1,162 @@
+"""RL driver on highway-fast-v0: pilotlab DQN vs the highway-env docs' SB3 DQN recipe (issue 6).
+
+    .venv/bin/python benchmarks/drive_rl.py --steps 20000 --seeds 3 --timing-steps 2000 --episodes 50
+
+1. Training cost: pilotlab DQN (the recipe's hyperparameters, double Q + dueling heads, the
+   `fast-highway` env wrapper, one env) and the SB3 recipe (`DQN("MlpPolicy", net_arch=[256, 256],
+   lr 5e-4, buffer 15000, learning_starts 200, batch 32, gamma 0.8, train_freq 1, gradient_steps 1,
+   target_update_interval 50, exploration_fraction 0.7)`) each train `--timing-steps` env steps,
+   interleaved per seed (ours seed 0, SB3 seed 0, ours seed 1, ...) so the shared machine's load hits
+   both alike; wall and process CPU time, torch threads = 1 on both sides.
+2. Driving quality: pilotlab DQN trained `--steps` env steps per seed (env seeds from 0), each
+   policy evaluated with `evaluate_agents` (what ``pilotlab drive eval --agent rl:RUN_DIR`` runs) on
+   `--episodes` held-out env seeds 100000, 100001, ..., unshielded and behind the shield
+   (``rl:RUN_DIR+shield``). A run directory that already holds a summary.json is reused, not retrained.
+
+Writes the `drive_rl` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_section
+
+RECIPE = dict(lr=5e-4, buffer_size=15000, learning_starts=200, batch_size=32, gamma=0.8, train_freq=1,
+              gradient_steps=1, target_update_interval=50, exploration_fraction=0.7)
+
+
+def train_ours(steps: int, seed: int, run_dir: str, network: str) -> dict[str, float]:
+    """pilotlab DQN with the recipe's hyperparameters; returns its summary.json."""
+    from pilotlab.rl.dqn import DQNConfig, train
+
+    cfg = DQNConfig(env="highway-fast-v0", total_steps=steps, network=network, hidden=(256, 256), num_envs=1,
+                    env_wrapper="fast-highway", eval_every=0, eval_episodes=10, seed=seed, run_dir=run_dir,
+                    checkpoint_every=10_000, log_every=1000, **RECIPE)
+    run = train(cfg)
+    return json.loads((Path(run.path) / "summary.json").read_text())
+
+
+def train_sb3(steps: int, seed: int) -> None:
+    """The highway-env docs' SB3 DQN recipe, `learn` only."""
+    from stable_baselines3 import DQN
+
+    from pilotlab.drive.envs import make_env
+
+    env = make_env("highway-fast-v0")
+    model = DQN("MlpPolicy", env, policy_kwargs=dict(net_arch=[256, 256]), learning_rate=RECIPE["lr"],
+                buffer_size=15000, learning_starts=200, batch_size=32, gamma=0.8, train_freq=1, gradient_steps=1,
+                target_update_interval=50, exploration_fraction=0.7, verbose=0, seed=seed, device="cpu")
+    model.learn(total_timesteps=steps)
+    env.close()
+
+
+def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(wall [s], process CPU [s]) of fn(*args)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn(*args)
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def timing(steps: int, seeds: int, network: str, stamp: str) -> tuple[list[str], float]:
+    rows = ["| seed | pilotlab wall [s] | CPU [s] | SB3 recipe wall [s] | CPU [s] | wall ratio | CPU ratio | load |",
+            "|---|---|---|---|---|---|---|---|"]
+    tot = np.zeros(4)
+    for seed in range(seeds):
+        ours = timed(train_ours, steps, seed, f"runs/drive-rl-timing-{stamp}-s{seed}", network)
+        sb3 = timed(train_sb3, steps, seed)
+        tot += [*ours, *sb3]
+        load = os.getloadavg()[0]
+        rows.append(f"| {seed} | {ours[0]:.0f} | {ours[1]:.0f} | {sb3[0]:.0f} | {sb3[1]:.0f} | "
+                    f"{ours[0] / sb3[0]:.2f} | {ours[1] / sb3[1]:.2f} | {load:.1f} |")
+        print(rows[-1], flush=True)
+    rows.append(f"| all | {tot[0]:.0f} | {tot[1]:.0f} | {tot[2]:.0f} | {tot[3]:.0f} | {tot[0] / tot[2]:.2f} | "
+                f"{tot[1] / tot[3]:.2f} | |")
+    per = 1000.0 / (steps * seeds)
+    lines = [f"Training cost, {steps} env steps per seed, interleaved per seed (pilotlab's time includes run-dir "
+             "setup and checkpointing, not its final evaluation; SB3's is `learn` only):", "", *rows, "",
+             f"Per env step: pilotlab {tot[0] * per:.1f} ms wall / {tot[1] * per:.1f} ms CPU, SB3 recipe "
+             f"{tot[2] * per:.1f} ms wall / {tot[3] * per:.1f} ms CPU. Extrapolated to 20k steps: pilotlab "
+             f"{20 * tot[0] * per:.0f} s, SB3 {20 * tot[2] * per:.0f} s wall (the issue filer measured the recipe "
+             "at 1,903 s).", ""]
+    return lines, float(tot[0] / tot[2])
+
+
+def quality(steps: int, seeds: int, episodes: int, network: str) -> tuple[list[str], dict[str, list[float]]]:
+    from pilotlab.drive.evaluate import EVAL_SEED, evaluate_agents
+
+    rows = ["| seed | train wall [s] | return | crash rate | speed [m/s] | + shield: return | crash rate | "
+            "speed [m/s] | shield ms/step |", "|---|---|---|---|---|---|---|---|---|"]
+    agg: dict[str, list[float]] = {k: [] for k in ("ret", "crash", "ret_s", "crash_s", "wall")}
+    for seed in range(seeds):
+        run_dir = f"runs/drive-rl-dqn-{network}-{steps}-s{seed}"
+        summary_path = Path(run_dir) / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else train_ours(
+            steps, seed, run_dir, network)
+        specs = [f"rl:{run_dir}", f"rl:{run_dir}+shield"]
+        res = evaluate_agents(specs, "highway-fast-v0", episodes=episodes, seed=EVAL_SEED, gif=False)
+        plain, shielded = res[specs[0]], res[specs[1]]
+        wall = float(summary["train/wall_s"])
+        for k, v in (("ret", plain["return_mean"]), ("crash", plain["crash_rate"]),
+                     ("ret_s", shielded["return_mean"]), ("crash_s", shielded["crash_rate"]), ("wall", wall)):
+            agg[k].append(float(v))
+        rows.append(f"| {seed} | {wall:.0f} | {plain['return_mean']:.2f} | {plain['crash_rate']:.0%} | "
+                    f"{plain['speed_mean']:.2f} | {shielded['return_mean']:.2f} | {shielded['crash_rate']:.0%} | "
+                    f"{shielded['speed_mean']:.2f} | {shielded['ms_per_step']:.1f} |")
+        print(rows[-1], flush=True)
+    m = {k: float(np.mean(v)) for k, v in agg.items()}
+    rows.append(f"| mean | {m['wall']:.0f} | {m['ret']:.2f} | {m['crash']:.1%} | | {m['ret_s']:.2f} | "
+                f"{m['crash_s']:.1%} | | |")
+    lines = [f"Driving quality: pilotlab DQN ({network}), {steps} env steps per seed, {episodes} held-out episodes "
+             f"(env seeds {EVAL_SEED}-{EVAL_SEED + episodes - 1}) per policy:", "", *rows, ""]
+    return lines, agg
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=20_000, help="training env steps per seed for the quality runs")
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds")
+    ap.add_argument("--timing-steps", type=int, default=2000,
+                    help="env steps each side trains in the interleaved timing (0: skip)")
+    ap.add_argument("--timing-seeds", type=int, default=3, help="seeds of the interleaved timing")
+    ap.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per policy")
+    ap.add_argument("--network", default="mlp", help="encoder of pilotlab DQN: mlp, deepsets, deepsets-ego")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    load0, c0, w0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
+    cmd = "`.venv/bin/python benchmarks/drive_rl.py " + " ".join(sys.argv[1:]) + "`"
+    lines = ["## RL driver on highway-fast-v0 (issue 6)", "", f"Command: {cmd}", "", f"Machine: {machine()}; "
+             "2 cores shared with other engineers' jobs while this ran (load average in the table).", ""]
+    ratio = float("nan")
+    if args.timing_steps > 0:
+        t_lines, ratio = timing(args.timing_steps, args.timing_seeds, args.network, stamp)
+        lines += t_lines
+    q_lines, agg = quality(args.steps, args.seeds, args.episodes, args.network)
+    lines += q_lines
+    mean = {k: float(np.mean(v)) for k, v in agg.items()}
+    met = lambda ok: "met" if ok else "not met"  # noqa: E731
+    lines += [
+        f"Targets (mean over {args.seeds} training seeds): return >= 23 and crash rate <= 5 %: unshielded "
+        f"{mean['ret']:.2f} / {mean['crash']:.1%} ({met(mean['ret'] >= 23 and mean['crash'] <= 0.05)}), shielded "
+        f"{mean['ret_s']:.2f} / {mean['crash_s']:.1%} ({met(mean['ret_s'] >= 23 and mean['crash_s'] <= 0.05)}); "
+        f"training wall time <= 0.5x the recipe's: {ratio:.2f}x over {args.timing_steps} steps "
+        f"({met(ratio <= 0.5)}).", "",
+        f"Whole script: {time.perf_counter() - w0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; load average "
+        f"{load0:.1f} before, {os.getloadavg()[0]:.1f} after."]
+    text = "\n".join(lines)
+    print(text)
+    write_section("drive_rl", text)
+
+
+if __name__ == "__main__":
+    main()
