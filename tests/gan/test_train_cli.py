@@ -143,3 +143,17 @@ def test_lr_decay_is_linear_in_the_step(tmp_path: Path, scorer: Evaluator) -> No
     # the last of 4 steps (step index 3) trains at 1 - 3/4 of the base rates
     assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(4e-4 / 4)
     assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-4 / 4)
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_time_budget_stops_training_on_either_clock(clock: str, tmp_path: Path, scorer: Evaluator) -> None:
+    """A budget of 1e-9 s stops after the first step; training CPU and wall time are both recorded."""
+    run = tmp_path / clock
+    assert main([*tiny("cgan", run, 50), "--time-budget-s", "1e-9", "--budget-clock", clock,
+                 "--loss", "hinge", "--spectral-norm"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["train/steps"] == 1
+    assert summary["train/cpu_s"] > 0 and summary["train/wall_s"] > 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    (at_eval,) = [r["eval/train_cpu_s"] for r in rows if "eval/fd" in r]  # one evaluation, at the stop
+    assert 0 < at_eval <= summary["train/cpu_s"]  # the summary adds the final checkpoint's save

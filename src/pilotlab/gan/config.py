@@ -81,6 +81,9 @@ class GANConfig(RunConfig):
     """Stop after this many generator steps; default: from epochs."""
     time_budget_s: float | None = None
     """Stop training after this many seconds of training wall time [s] (then evaluate)."""
+    budget_clock: Literal["wall", "cpu"] = "wall"
+    """The clock time-budget-s counts: wall (training wall time) or cpu (the process's CPU time in
+    training, which other jobs on a shared machine do not eat into)."""
     fd_target_ratio: float = 3.0
     """The wall time at which FD first falls to this multiple of the real-vs-real floor is reported."""
 
@@ -115,6 +118,8 @@ class GANConfig(RunConfig):
             raise PilotlabError(f"max-steps must be >= 1, got {self.max_steps}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise PilotlabError(f"time-budget-s must be > 0, got {self.time_budget_s}")
+        if self.budget_clock not in ("wall", "cpu"):
+            raise PilotlabError(f"budget-clock must be wall or cpu, got {self.budget_clock!r}")
         if self.fd_target_ratio <= 0:
             raise PilotlabError(f"fd-target-ratio must be > 0, got {self.fd_target_ratio}")
 

@@ -92,7 +92,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     ema = EMA(g_net, cfg.ema_decay) if cfg.ema_decay > 0 else None
     evaluator = Evaluator(scorer_config(cfg), cfg.dataset) if run.writable else None
     best = BestTracker()
-    step, wall, fd_hit_s = 0, 0.0, None
+    step, wall, cpu, fd_hit_s = 0, 0.0, 0.0, None  # training wall and CPU time [s], evaluations excluded
     restored = restore(run, cfg)
     if restored is not None:
         state, meta = restored
@@ -102,7 +102,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
         opt_d.load_state_dict(state["opt_d"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
-        step, wall = int(meta["step"]), float(meta["wall_s"])
+        step, wall, cpu = int(meta["step"]), float(meta["wall_s"]), float(meta.get("cpu_s", 0.0))
         best, fd_hit_s = BestTracker(float(meta["best_fd"])), meta.get("fd_hit_s")
     broadcast_parameters(g_net)
     broadcast_parameters(d_net)
@@ -137,7 +137,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
             out["ema"] = ema.state_dict()
         return out
 
-    def evaluate(at: int, train_wall: float) -> dict[str, float]:
+    def evaluate(at: int, train_wall: float, train_cpu: float) -> dict[str, float]:
         nonlocal fd_hit_s
         if evaluator is None:
             return {}
@@ -145,17 +145,19 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
         scores = evaluator.score(g_eval, cfg.z_dim, gan.conditional, cfg.eval_samples, EVAL_SEED, device)
         if fd_hit_s is None and scores["eval/fd"] <= cfg.fd_target_ratio * scores["eval/fd_floor"]:
             fd_hit_s = train_wall
-        run.log(at, {**{k: v for k, v in scores.items() if math.isfinite(v)}, "eval/train_wall_s": train_wall})
+        run.log(at, {**{k: v for k, v in scores.items() if math.isfinite(v)}, "eval/train_wall_s": train_wall,
+                     "eval/train_cpu_s": train_cpu})
         figures.save_samples(run, g_eval, cfg.z_dim, gan.conditional, at, device)
         if best.update(scores["eval/fd"]):
-            save_state(run, at, state(), {"wall_s": train_wall, "best_fd": best.best, "fd": scores["eval/fd"]},
+            save_state(run, at, state(), {"wall_s": train_wall, "cpu_s": train_cpu, "best_fd": best.best,
+                                          "fd": scores["eval/fd"]},
                        name="best")
         return scores
 
     progress = Progress(total, f"gan {cfg.model}", initial=step, enabled=run.writable)
     window: dict[str, list[float]] = {}
     collapse_warnings, scores = 0, {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while step < total:
         if cfg.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
             for opt, base in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
@@ -201,29 +203,34 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
                     print(f"warning: discriminator loss {metrics['train/d_loss']:.2e} at step {step}: D separates "
                           "real from fake perfectly and G gets no gradient; try --label-smoothing 0.1, "
                           "--spectral-norm or a lower --lr-d", file=sys.stderr, flush=True)
-        elapsed = wall + time.perf_counter() - t0
-        out_of_time = cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s
+        elapsed, elapsed_cpu = wall + time.perf_counter() - t0, cpu + time.process_time() - c0
+        used = elapsed_cpu if cfg.budget_clock == "cpu" else elapsed
+        out_of_time = cfg.time_budget_s is not None and used >= cfg.time_budget_s
         out_of_time = bool(distributed.broadcast_object(out_of_time))
         if step % cfg.eval_every == 0 or step == total or out_of_time:
-            t_eval = time.perf_counter()
-            scores = evaluate(step, elapsed)
+            t_eval, c_eval = time.perf_counter(), time.process_time()
+            scores = evaluate(step, elapsed, elapsed_cpu)
             t0 += time.perf_counter() - t_eval  # evaluation time is not training time
+            c0 += time.process_time() - c_eval
             distributed.barrier()
         if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
-            save_state(run, step, state(), {"wall_s": wall + time.perf_counter() - t0, "best_fd": best.best,
+            save_state(run, step, state(), {"wall_s": wall + time.perf_counter() - t0,
+                                            "cpu_s": cpu + time.process_time() - c0, "best_fd": best.best,
                                             "fd_hit_s": fd_hit_s})
         if out_of_time:
             break
     progress.close()
     wall += time.perf_counter() - t0
+    cpu += time.process_time() - c0
     if evaluator is not None:
         if not scores:  # resumed at the end: nothing trained, evaluate what is there
-            scores = evaluate(step, wall)
+            scores = evaluate(step, wall, cpu)
         images = step * cfg.n_critic * cfg.batch_size
         run.update_summary({
             **scores,
             "eval/gan_test_acc": scores["eval/gan_test_acc"] if math.isfinite(scores["eval/gan_test_acc"]) else None,
             "train/wall_s": wall,
+            "train/cpu_s": cpu,
             "train/images_per_s": images / wall if wall > 0 else 0.0,
             "train/steps": step,
             "eval/best_fd": best.best,
