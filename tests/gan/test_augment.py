@@ -50,7 +50,8 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     args = ["gan", "augment", "--per-class", "2", "--seeds", "1", "--gan-steps", "2", "--gan-width", "4",
             "--synthetic-per-class", "3", "--classifier-steps", "2", "--classifier-width", "4", "--eval-samples", "20",
             "--scorer-epochs", "1", "--scorer-width", "8", "--gan-lr", "1e-3", "--run-dir", str(run),
-            "--gan-diffaugment", "translation", "--synthetic-filter", "0.01"]
+            "--gan-diffaugment", "translation", "--synthetic-filter", "0.01", "--gan-loss", "hinge",
+            "--gan-spectral-norm"]
     assert main(args) == 0
     summary = json.loads((run / "summary.json").read_text())
     for arm in ("real", "real+synthetic", "synthetic"):
@@ -60,9 +61,11 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     assert (run / "cgan-n2-seed0" / "summary.json").is_file()
     cells = json.loads((run / "cells.json").read_text())
     assert len(cells) == 1 and 0.0 < cells[0]["synthetic_kept"] <= 1.0
+    assert 0.0 <= summary["augment/n2/real+filtered_acc_mean"] <= 1.0
+    assert "gain real+filtered" in (run / "augment.md").read_text()
     gan_cfg = json.loads((run / "cgan-n2-seed0" / "config.json").read_text())["config"]
     assert gan_cfg["lr_g"] == gan_cfg["lr_d"] == 1e-3
-    assert gan_cfg["diffaugment"] == "translation"
+    assert (gan_cfg["diffaugment"], gan_cfg["loss"], gan_cfg["spectral_norm"]) == ("translation", "hinge", True)
 
 
 def test_label_confidence_is_the_softmax_probability_of_the_label() -> None:
