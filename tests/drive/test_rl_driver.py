@@ -14,7 +14,7 @@ from pilotlab.drive.envs import make_env
 from pilotlab.drive.fast_sim import FastHighway
 from pilotlab.drive.planning import PlannerConfig, Scene, braking_cap
 from pilotlab.drive.prediction import LaneObjects
-from pilotlab.drive.rl_driver import allowed_actions, shielded_choice, speed_cap
+from pilotlab.drive.rl_driver import allowed_actions, lower_grid, shielded_choice, speed_cap
 
 W = 4.0  # [m] lane width
 GRID = np.array([20.0, 25.0, 30.0])  # [m/s] highway-fast-v0's default cruise set-points
@@ -100,6 +100,20 @@ def test_shield_refuses_speeding_up_behind_a_slow_close_car() -> None:
 def test_shield_leaves_braking_when_nothing_is_safe_and_no_lane_beyond_the_road() -> None:
     ok = allowed_actions(_scene([(6.0, 0, 0.0), (6.0, 1, 0.0)], ego_lane=0), PlannerConfig(), GRID, set_point=30.0)
     assert ok.tolist() == [False, False, False, False, True]  # leftmost lane: no LANE_LEFT either
+
+
+def test_lower_grid_extends_the_set_points_down_to_zero() -> None:
+    assert lower_grid(GRID).tolist() == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0]
+    assert lower_grid(np.array([0.0, 10.0])).tolist() == [0.0, 10.0]
+
+
+def test_shield_goes_below_the_trained_set_points_only_to_brake() -> None:
+    grid = lower_grid(GRID)
+    free = allowed_actions(_scene([], ego_v=20.0), PlannerConfig(), grid, set_point=20.0, floor=20.0)
+    assert free[IDLE] and not free[SLOWER]  # SLOWER would mean 15 m/s, a set-point the policy never had
+    # 6 m ahead (centre to centre) at 19 m/s, as in the crashes the floor was built for: 20 m/s is past the cap, 15 is the way out
+    slow = allowed_actions(_scene([(6.0, 1, 19.0)], ego_v=20.0), PlannerConfig(), grid, set_point=20.0, floor=20.0)
+    assert not slow[IDLE] and not slow[FASTER] and slow[SLOWER]
 
 
 def test_shielded_choice_takes_the_best_allowed_action() -> None:

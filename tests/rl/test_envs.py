@@ -58,3 +58,36 @@ def test_episode_stats_skip_reset_rows() -> None:
     out = stats.pop()
     assert out["train/episode_return"] == 1.5 and out["train/episodes"] == 2.0  # episodes of return 2 and 1
     assert stats.pop() == {}
+
+
+def test_async_vec_env_steps_like_the_sync_one() -> None:
+    sync, asyn = make_vec_env("CartPole-v1", 2), make_vec_env("CartPole-v1", 2, vector="async")
+    try:
+        assert isinstance(asyn, gym.vector.AsyncVectorEnv)
+        assert asyn.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+        a, b = sync.reset(seed=3)[0], asyn.reset(seed=3)[0]
+        assert np.array_equal(a, b)
+        for t in range(30):  # through at least one autoreset
+            actions = np.array([t % 2, (t // 3) % 2])
+            out_a, out_b = sync.step(actions), asyn.step(actions)
+            for x, y in zip(out_a[:4], out_b[:4]):
+                assert np.array_equal(x, y)
+    finally:
+        sync.close()
+        asyn.close()
+
+
+def test_env_wrapper_and_vector_names_are_checked() -> None:
+    from pilotlab.rl.dqn import DQNConfig
+    from pilotlab.rl.envs import wrapper_class
+
+    assert wrapper_class("none") is None and wrapper_class("fast-highway").__name__ == "FastHighway"
+    with pytest.raises(PilotlabError, match="unknown env wrapper"):
+        make_vec_env("CartPole-v1", 1, wrapper="turbo")
+    with pytest.raises(PilotlabError, match="unknown vector env"):
+        make_vec_env("CartPole-v1", 1, vector="threads")
+    with pytest.raises(PilotlabError, match="env-wrapper"):
+        DQNConfig(env="CartPole-v1", env_wrapper="turbo")
+    envs = make_vec_env("highway-fast-v0", 1, {"config": {"duration": 2}}, wrapper="fast-highway")
+    assert type(envs.envs[0]).__name__ == "FastHighway"
+    envs.close()

@@ -15,6 +15,12 @@ scene, and the agent takes the best-ranked action left:
   `PlannerConfig.b_actuator` keeps at least `s0` to a leader holding its speed;
 - when nothing is left, SLOWER (the hardest braking the action space has).
 
+highway-fast-v0's default set-points are 20, 25 and 30 m/s: a policy trained on them cannot brake
+behind a leader slower than 20 m/s, and that was how the shielded DQN crashed on training seeds
+300-329 (5 of 30 episodes, each at 20 m/s closing on a 19 m/s car with both lane changes refused).
+The shield therefore extends the grid downwards in its own step (`lower_grid`: 0, 5, ..., 30) and
+goes below the policy's lowest trained set-point only when the braking cap demands it.
+
 The shield reads the other vehicles from the simulator, as the `oracle` driver does: it is a
 safety layer on top of the learned policy, not part of it, and the benchmark reports the policy
 with and without it on the same seeds.
@@ -45,12 +51,13 @@ def speed_cap(scene: planning.Scene, lanes: set[int], cfg: planning.PlannerConfi
 
 
 def allowed_actions(scene: planning.Scene, cfg: planning.PlannerConfig, grid: np.ndarray, set_point: float,
-                    period: float = 1.0) -> np.ndarray:
+                    period: float = 1.0, floor: float = -np.inf) -> np.ndarray:
     """(5,) bool: which meta-actions the shield lets through in `scene` (see the module docstring).
 
     `grid` holds the env's cruise set-points [m/s] (``target_speeds``), `set_point` the ego's current
     one [m/s]; FASTER and SLOWER move one grid step from the grid speed nearest the ego's speed, as
-    highway-env's `MDPVehicle` does.
+    highway-env's `MDPVehicle` does. SLOWER to a set-point below `floor` [m/s] (the lowest one the
+    policy was trained with) is allowed only when neither IDLE nor FASTER is.
     """
     grid = np.asarray(grid, dtype=float)
     ok = np.zeros(N_META_ACTIONS, dtype=bool)
@@ -61,6 +68,8 @@ def allowed_actions(scene: planning.Scene, cfg: planning.PlannerConfig, grid: np
                control.SLOWER: grid[max(i - 1, 0)]}
     for action, target in targets.items():
         ok[action] = target <= cap + 1e-6
+    if targets[control.SLOWER] < floor - 1e-6 and (ok[control.IDLE] or ok[control.FASTER]):
+        ok[control.SLOWER] = False  # below the trained range only when braking is needed
     if scene.lane_change_allowed:
         for action, step in ((control.LANE_LEFT, -1), (control.LANE_RIGHT, 1)):
             lane = scene.ego_lane + step
@@ -69,6 +78,17 @@ def allowed_actions(scene: planning.Scene, cfg: planning.PlannerConfig, grid: np
     if not ok.any():
         ok[control.SLOWER] = True
     return ok
+
+
+def lower_grid(grid: np.ndarray) -> np.ndarray:
+    """`grid` [m/s] extended downwards in its own step to 0: highway-fast-v0's default set-points
+    (20, 25, 30) leave no way to brake behind a leader slower than 20 m/s."""
+    grid = np.sort(np.asarray(grid, dtype=float))
+    step = float(grid[1] - grid[0]) if len(grid) > 1 else float(grid[0])
+    if step <= 0.0:
+        return grid
+    below = np.arange(grid[0] - step, -1e-9, -step)[::-1]  # (K,) ascending, >= 0
+    return np.concatenate([below, grid])
 
 
 def shielded_choice(scores: np.ndarray, ok: np.ndarray) -> int:
@@ -88,10 +108,18 @@ class Shield:
         self.cfg = self.base_cfg
         self.interventions = 0  # policy steps where the shield overrode the policy's own choice
         self.steps = 0
+        self.floor = -np.inf  # [m/s] the policy's lowest trained set-point
 
     def prepare(self, env: Any) -> None:
+        """Planner settings for this env, and set-points below the policy's lowest one (see `lower_grid`)."""
         fields = {**self.base_cfg.__dict__, "v0": self.base_cfg.v0_ratio * envs.reference_speed(env)}
         self.cfg = planning.PlannerConfig(**fields)
+        action = dict(env.unwrapped.config["action"])
+        if action.get("type") == "DiscreteMetaAction":
+            grid = np.asarray(action.get("target_speeds", env.unwrapped.action_type.target_speeds), dtype=float)
+            self.floor = float(grid.min())
+            action["target_speeds"] = lower_grid(grid).tolist()
+            env.unwrapped.configure({"action": action})
 
     def mask(self, env: Any) -> np.ndarray:
         """(5,) bool allowed meta-actions in the env's current state (all of them off DiscreteMetaAction lanes)."""
@@ -102,7 +130,8 @@ class Shield:
         ego = envs.ego_vehicle(env)
         grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
         period, _ = envs.env_timing(env)
-        return allowed_actions(scene, self.cfg, grid, float(getattr(ego, "target_speed", ego.speed)), period)
+        return allowed_actions(scene, self.cfg, grid, float(getattr(ego, "target_speed", ego.speed)), period,
+                               self.floor)
 
     def choose(self, env: Any, scores: np.ndarray) -> int:
         """The shielded action for the policy's `scores` (A,); counts interventions."""
@@ -112,4 +141,4 @@ class Shield:
         return choice
 
 
-__all__ = ["N_META_ACTIONS", "SHIELD_SUFFIX", "Shield", "allowed_actions", "shielded_choice", "speed_cap"]
+__all__ = ["N_META_ACTIONS", "SHIELD_SUFFIX", "Shield", "allowed_actions", "lower_grid", "shielded_choice", "speed_cap"]
