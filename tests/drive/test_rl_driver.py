@@ -111,7 +111,8 @@ def test_shield_goes_below_the_trained_set_points_only_to_brake() -> None:
     grid = lower_grid(GRID)
     free = allowed_actions(_scene([], ego_v=20.0), PlannerConfig(), grid, set_point=20.0, floor=20.0)
     assert free[IDLE] and not free[SLOWER]  # SLOWER would mean 15 m/s, a set-point the policy never had
-    # 6 m ahead (centre to centre) at 19 m/s, as in the crashes the floor was built for: 20 m/s is past the cap, 15 is the way out
+    # 6 m ahead (centre to centre) at 19 m/s, as in the crashes the floor was built for:
+    # 20 m/s is past the braking cap, 15 is the way out
     slow = allowed_actions(_scene([(6.0, 1, 19.0)], ego_v=20.0), PlannerConfig(), grid, set_point=20.0, floor=20.0)
     assert not slow[IDLE] and not slow[FASTER] and slow[SLOWER]
 
