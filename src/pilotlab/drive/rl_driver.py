@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import control, envs, planning
 from pilotlab.drive.envs import VEHICLE_LENGTH
 
@@ -115,14 +116,15 @@ class Shield:
         fields = {**self.base_cfg.__dict__, "v0": self.base_cfg.v0_ratio * envs.reference_speed(env)}
         self.cfg = planning.PlannerConfig(**fields)
         action = dict(env.unwrapped.config["action"])
-        if action.get("type") == "DiscreteMetaAction":
-            grid = np.asarray(action.get("target_speeds", env.unwrapped.action_type.target_speeds), dtype=float)
-            self.floor = float(grid.min())
-            action["target_speeds"] = lower_grid(grid).tolist()
-            env.unwrapped.configure({"action": action})
+        if action.get("type") != "DiscreteMetaAction":
+            raise PilotlabError(f"the shield masks DiscreteMetaAction meta-actions; this env uses {action.get('type')}")
+        grid = np.asarray(action.get("target_speeds", env.unwrapped.action_type.target_speeds), dtype=float)
+        self.floor = float(grid.min())
+        action["target_speeds"] = lower_grid(grid).tolist()
+        env.unwrapped.configure({"action": action})
 
     def mask(self, env: Any) -> np.ndarray:
-        """(5,) bool allowed meta-actions in the env's current state (all of them off DiscreteMetaAction lanes)."""
+        """(5,) bool allowed meta-actions in the env's current state."""
         from pilotlab.drive.agents import build_scene
 
         truth = envs.ground_truth(env)
