@@ -101,8 +101,8 @@ def main() -> None:
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     p.add_argument("--augment", action="store_true",
                    help="run the augmentation experiment (N = 10, 100; 3 seeds) instead; writes section gan_augment")
-    p.add_argument("--augment-gan-steps", type=int, default=700, help="G steps of each cGAN in --augment")
-    p.add_argument("--augment-classifier-steps", type=int, default=400, help="steps of each classifier in --augment")
+    p.add_argument("--augment-gan-steps", type=int, default=800, help="G steps of each cGAN in --augment")
+    p.add_argument("--augment-classifier-steps", type=int, default=300, help="steps of each classifier in --augment")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.augment:
