@@ -167,6 +167,11 @@ def main() -> None:
         ]
     if args.rl_timing > 0:
         rl_lines += rl_timing(args.rl_timing, args.rl_timing_seeds, args.rl_network)
+    elif not rl_runs:
+        rl_lines += ["RL drivers are not part of this run (see `benchmarks/drive_rl.py`). An earlier run of this "
+                     "script with `--rl-timing 500 --rl-timing-seeds 2` (20:15 UTC, `pilotlab.rl` as it was then) "
+                     "measured training cost per env step, interleaved per seed: pilotlab DQN 32.2 ms CPU, SB3 "
+                     "recipe 36.8 ms CPU (0.87x CPU, 0.88x wall); highway-env's own step costs 31.4 ms CPU.", ""]
     table = "\n".join(rows)
     print(table)
     m, idm = res["modular"], res["idm"]
@@ -198,6 +203,9 @@ def main() -> None:
         f"{'/'.join(f'{x:.1f}' for x in load_before)} before it, {'/'.join(f'{x:.1f}' for x in load_after)} after.",
         "",
         table,
+        "",
+        "The planner's parameters were tuned on training env seeds 0-169 only (see `planning.py` and "
+        "docs/drive.md); the held-out seeds above were driven once with the final planner.",
         "",
         f"Ratios to the IDM+MOBIL ego: modular return {m['return_mean'] / idm['return_mean']:.3f}x, "
         f"speed {m['speed_mean'] / idm['speed_mean']:.3f}x; oracle return "

@@ -12,6 +12,7 @@ from pilotlab.drive.planning import (
     braking_cap,
     idm_acceleration,
     lane_change_safe,
+    lane_progress_speed,
     plan,
     rollout_speed,
     speed_value,
@@ -81,7 +82,7 @@ def test_settled_rollout_values_a_lane_by_its_leader_speed() -> None:
 def test_drops_back_behind_a_car_beside_it_to_reach_the_right_lane() -> None:
     """Queue at 20 m/s in every lane, a car beside the ego in the right lane, a right-lane bonus: let the car
     pass, then follow it. The drop-back speed is a hard cap, so grid rounding cannot undo it."""
-    cfg = PlannerConfig(right_bias=6.0)
+    cfg = PlannerConfig(right_bias=6.0, drop_back_min_gain=0.0)
     cars = [(15.0, 1, 20.0), (3.0, 2, 20.0), (20.0, 0, 20.0)]
     p = plan(_scene(cars, ego_lane=1, ego_v=20.0), cfg)
     assert p.lane == 1 and p.reason.startswith("drop back") and p.speed <= 20.0 - cfg.drop_back_dv
@@ -99,11 +100,14 @@ def test_no_drop_back_when_it_costs_more_speed_than_it_gains() -> None:
 
 
 def test_braking_cap_closed_form_and_limits_the_set_point() -> None:
-    cfg = PlannerConfig(s0=2.0, b_actuator=2.0)
+    cfg = PlannerConfig(s0=2.0, b_actuator=2.5, b_lead=0.5)  # closing speed falls at 2 m/s^2
     # gap 25 m, 27 m/s behind 21 m/s, T = 1 s: slack c = 25 - 2 - 6 / 2 = 20 m; u^2 / 4 + u / 2 = 20 -> u = 8
     assert braking_cap(25.0, 27.0, 21.0, 1.0, cfg) == pytest.approx(29.0)
     # no slack left: the speed must drop below the leader's, v_lead + 2 c / T with c = 5 - 2 - 5 = -2
     assert braking_cap(5.0, 31.0, 21.0, 1.0, cfg) == pytest.approx(17.0)
+    # a leader that may brake too leaves less: b = 1 m/s^2 -> u^2 / 2 + u / 2 = 20 -> u = (-1 + sqrt(161)) / 2
+    slow = PlannerConfig(s0=2.0, b_actuator=1.5, b_lead=0.5)
+    assert braking_cap(25.0, 27.0, 21.0, 1.0, slow) == pytest.approx(21.0 + (-1.0 + np.sqrt(161.0)) / 2.0)
     # the plan never exceeds the cap of any car ahead, even one hidden behind a fast (ghost) track
     p = plan(_scene([(10.0, 1, 30.0), (25.0, 1, 15.0)], ego_v=25.0))
     assert p.speed <= p.cap <= braking_cap(20.0, 25.0, 15.0, 1.0, PlannerConfig()) + 1e-9
@@ -165,3 +169,48 @@ def test_conservative_velocity_shifts_uncertain_tracks_towards_the_ego() -> None
     cov = np.array([np.diag([36.0, 2.25]), np.diag([0.04, 2.25])])  # along-heading std 6 and 0.2 m/s
     out = conservative_velocity(rel, vel, cov, np.array([1.0, 0.0]), 1.0)
     np.testing.assert_allclose(out, [[19.0, 0.0], [25.2, 0.0]])
+
+
+def test_lane_progress_speed_closed_form() -> None:
+    """Free lane: accelerate at a_max to the top speed, then cruise; queue: the tightest car bounds the lane."""
+    cfg = PlannerConfig()
+    h, L = 10.0, 5.0  # [s], [m] (VEHICLE_LENGTH)
+    free = _scene([], ego_v=24.0)
+    t_acc = 6.0 / cfg.a_max  # [s] 24 -> 30 m/s
+    reach = 24.0 * t_acc + 0.5 * cfg.a_max * t_acc**2 + 30.0 * (h - t_acc)
+    assert lane_progress_speed(free, 1, h, cfg) == pytest.approx(reach / h)
+    lone = _scene([(40.0, 1, 20.0)], ego_v=24.0)  # bound 40 + 200 - L - s0 - 20 T
+    assert lane_progress_speed(lone, 1, h, cfg) == pytest.approx((240.0 - L - cfg.s0 - 20.0 * cfg.time_gap) / h)
+    # a fast near car does not hide a slow car further ahead: the slow one bounds the lane
+    queue = _scene([(20.0, 1, 28.0), (60.0, 1, 18.0)], ego_v=24.0)
+    assert lane_progress_speed(queue, 1, h, cfg) == pytest.approx((240.0 - L - cfg.s0 - 18.0 * cfg.time_gap) / h)
+    # the same slow car further away is worth more; cars in other lanes and behind do not count
+    far = _scene([(20.0, 1, 28.0), (120.0, 1, 18.0), (-10.0, 1, 30.0), (5.0, 0, 10.0)], ego_v=24.0)
+    assert lane_progress_speed(far, 1, h, cfg) > lane_progress_speed(queue, 1, h, cfg)
+
+
+def test_rear_gap_accepts_two_metres_behind_refuses_overlap() -> None:
+    """Target lane: a car at the ego's speed 9 m behind (4 m bumper gap) is fine, 6 m (1 m, under the 2 m
+    margin) is not, nor 7.5 m (2.5 m: its IDM would brake at ~20 m/s^2 > b_safe), nor a faster car at 9 m."""
+    cfg = PlannerConfig()
+    assert lane_change_safe(_scene([(-9.0, 2, 25.0)]), 2, cfg)[0]
+    assert lane_change_safe(_scene([(-6.0, 2, 25.0)]), 2, cfg)[1].startswith("car behind too close")
+    assert lane_change_safe(_scene([(-7.5, 2, 25.0)]), 2, cfg)[1] == "new follower would brake too hard"
+    assert not lane_change_safe(_scene([(-9.0, 2, 27.0)]), 2, cfg)[0]  # closes 6 m in 3 s
+
+
+def test_far_lane_draws_the_ego_only_when_its_gap_is_open() -> None:
+    """Ego in lane 2 behind a slow car; lane 1 no better; lane 0 free ahead but a car sits beside the ego in it."""
+    cars = [(30.0, 2, 20.0), (35.0, 1, 20.5), (-1.0, 0, 20.0)]
+    scene = _scene(cars, ego_lane=2, ego_v=20.0)
+    assert plan(scene, PlannerConfig(far_lane_check=False)).lane == 1  # heads for lane 0 through lane 1
+    assert plan(scene).lane == 2  # lane 0's gap beside the ego is taken: stay
+    open_far = _scene([(30.0, 2, 20.0), (35.0, 1, 20.5), (-40.0, 0, 20.0)], ego_lane=2, ego_v=20.0)
+    assert plan(open_far).lane == 1
+
+
+def test_no_drop_back_by_default() -> None:
+    """Without a right-lane bonus, slowing down to take a gap behind a car beside cost more speed than it
+    gained on training seeds (see planning.py): by default the ego keeps following its own leader."""
+    p = plan(_scene([(15.0, 1, 20.0), (3.0, 2, 22.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0))
+    assert not p.reason.startswith("drop back") and p.cap > 20.0

@@ -85,7 +85,9 @@ def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: p
 # The short gaps of `PlannerConfig` are tuned on highway-fast-v0; with them the modular driver crashed in
 # 3 of 5 merge-v0 and 5 of 5 roundabout-v0 episodes (2 and 4 of 5 with these earlier, wider settings),
 # where traffic joins at angles the lane-frame planner does not model. Off the highway scenarios it keeps these.
-OFF_HIGHWAY_GAPS = {"time_gap": 0.8, "s0": 6.0, "b_safe": 2.0, "rear_headway": 0.5, "right_bias": 2.5}
+# The later highway-only tuning (2 m rear gap, no drop-back, v0 1.5x, far-lane check) is kept off them too.
+OFF_HIGHWAY_GAPS = {"time_gap": 0.8, "s0": 6.0, "b_safe": 2.0, "rear_headway": 0.5, "right_bias": 2.5,
+                    "rear_margin": 4.0, "drop_back_min_gain": 0.0, "v0_ratio": 1.15, "far_lane_check": False}
 
 
 def conservative_velocity(rel: np.ndarray, velocity: np.ndarray, cov: np.ndarray, heading: np.ndarray,
@@ -136,11 +138,12 @@ class PlannerAgent:
             env.unwrapped.configure({"action": action})
         else:
             raise PilotlabError(f"the {self.name} driver needs a DiscreteMetaAction env, not {action.get('type')}")
-        # IDM's free-road term fades as v -> v0; aiming 15 % above the reward's top speed keeps it
+        # IDM's free-road term fades as v -> v0; aiming above the reward's top speed (`v0_ratio`) keeps it
         # accelerating up to the top set-point of the grid
-        fields = {**self.planner_cfg.__dict__, "v0": self.planner_cfg.v0_ratio * v_ref}
+        fields = dict(self.planner_cfg.__dict__)
         if not str(getattr(env.spec, "id", "")).startswith("highway"):
             fields.update(OFF_HIGHWAY_GAPS)
+        fields["v0"] = fields["v0_ratio"] * v_ref
         self._planner = planning.PlannerConfig(**fields)
 
     def reset(self, env: Any, seed: int) -> None:
