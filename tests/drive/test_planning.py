@@ -10,6 +10,7 @@ from pilotlab.drive.planning import (
     PlannerConfig,
     Scene,
     braking_cap,
+    escape_cap,
     idm_acceleration,
     lane_change_safe,
     lane_progress_speed,
@@ -214,3 +215,21 @@ def test_no_drop_back_by_default() -> None:
     gained on training seeds (see planning.py): by default the ego keeps following its own leader."""
     p = plan(_scene([(15.0, 1, 20.0), (3.0, 2, 22.0), (20.0, 0, 20.0)], ego_lane=1, ego_v=20.0))
     assert not p.reason.startswith("drop back") and p.cap > 20.0
+
+
+def test_escape_cap_and_meta_action_change_lane_instead_of_braking() -> None:
+    """A slow car 40 m ahead (35 m bumper gap, closing at 18 m/s: 17 m left after 1 s) and a free left lane:
+    with `escape_time` the change may keep the set-point; with the car 15 m ahead the ego must brake first."""
+    cfg = PlannerConfig(escape_time=1.0)
+    far = _scene([(40.0, 1, 10.0)], ego_v=28.0)
+    assert escape_cap(far, 0, 1.0, cfg) == np.inf
+    assert np.isnan(escape_cap(far, 0, 1.0, PlannerConfig()))  # off by default (highways)
+    assert np.isnan(escape_cap(far, 1, 1.0, cfg))  # not a change
+    assert np.isnan(escape_cap(_scene([(15.0, 1, 10.0)], ego_v=28.0), 0, 1.0, cfg))
+    slow_left = _scene([(40.0, 1, 10.0), (60.0, 0, 20.0)], ego_v=28.0)  # the target lane's own cap applies
+    assert escape_cap(slow_left, 0, 1.0, cfg) == pytest.approx(braking_cap(55.0, 28.0, 20.0, 1.0, cfg))
+    p = plan(far, cfg)
+    assert p.lane != 1 and p.change_cap == np.inf and p.cap < 27.5
+    grid = np.linspace(0.0, 30.0, 13)
+    assert control.meta_action(1, p.lane, 28.0, 27.5, p.speed, grid, p.cap) == control.SLOWER  # brake first
+    assert control.meta_action(1, 0, 28.0, 27.5, p.speed, grid, p.cap, p.change_cap) == control.LANE_LEFT

@@ -33,17 +33,19 @@ def speed_index(speed: float, grid: np.ndarray) -> int:
 
 
 def meta_action(ego_lane: int, target_lane: int, speed: float, set_point: float, desired: float,
-                grid: np.ndarray, cap: float = float("inf")) -> int:
+                grid: np.ndarray, cap: float = float("inf"), change_cap: float = float("nan")) -> int:
     """The meta-action realising a (lane, speed) plan.
 
     Args: ego_lane / target_lane: lane indices (0 leftmost); speed: current speed [m/s]; set_point:
     the ego's current cruise set-point [m/s]; desired: the planner's speed [m/s]; grid: target speeds;
-    cap: a hard limit [m/s] that, unlike `desired`, grid rounding may not exceed.
+    cap: a hard limit [m/s] that, unlike `desired`, grid rounding may not exceed; change_cap: if not NaN,
+    the limit a lane change alone must respect (`planning.escape_cap`: change lane instead of braking).
     """
     step = float(grid[1] - grid[0]) if len(grid) > 1 else 0.0
     slack = 0.5 * step + 1e-6  # [m/s] grid rounding: the set-point nearest the desired speed is acceptable
     limit = min(desired + slack, cap + 1e-6)
-    if target_lane != ego_lane and set_point <= limit:  # a change keeps the set-point
+    change_limit = limit if np.isnan(change_cap) else change_cap + 1e-6
+    if target_lane != ego_lane and set_point <= change_limit:  # a change keeps the set-point
         return LANE_LEFT if target_lane < ego_lane else LANE_RIGHT
     i = speed_index(speed, grid)
     options = {IDLE: set_point, FASTER: grid[min(i + 1, len(grid) - 1)], SLOWER: grid[max(i - 1, 0)]}

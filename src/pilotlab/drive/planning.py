@@ -86,6 +86,8 @@ class PlannerConfig:
     far_lane_check: bool = True  # [] a lane two over draws the ego only if its gap beside the ego is open now
     b_actuator: float = 2.0  # [m/s^2] braking the ego can count on: meta-actions lower the set-point one grid
     # step (2.5 m/s) per policy period and highway-env's speed loop reaches ~80 % of it in 1 s
+    escape_time: float = 0.0  # [s] > 0: change lane away from a slow leader without braking first when the
+    # leader stays this far off (off on highways, where it was not tuned; 1 s elsewhere, see agents.py)
     b_lead: float = 0.5  # [m/s^2] braking of the car ahead `braking_cap` allows for (0 rear-ended a queue
     # slowing from 17 to 13 m/s on training seed 127 at 27.5 m/s; 0.5 cost no speed on seeds 0-19)
 
@@ -108,6 +110,8 @@ class Plan(NamedTuple):
     speed: float  # [m/s] speed set-point for the next policy period
     reason: str  # a short human-readable note for logs and GIFs
     cap: float = float("inf")  # [m/s] hard limit (`braking_cap`): no set-point above it, grid rounding included
+    change_cap: float = float("nan")  # [m/s] escape (`PlannerConfig.escape_time`): the set-point may stay up to
+    # this during the lane change, as the cars ahead in the lane being left are not reached before the ego is out
 
 
 def idm_acceleration(v: float, v0: float, gap: float, dv: float, cfg: PlannerConfig) -> float:
@@ -312,7 +316,27 @@ def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0
     if drop_to is not None:  # a hard limit: rounding to the grid's nearest set-point would undo the drop
         cap = min(cap, drop_to)
     speed = min(speed, cap)
-    return Plan(lane, float(max(speed, 0.0)), reason, float(cap))
+    return Plan(lane, float(max(speed, 0.0)), reason, float(cap), escape_cap(scene, lane, period, cfg))
+
+
+def escape_cap(scene: Scene, lane: int, period: float, cfg: PlannerConfig) -> float:
+    """The set-point cap [m/s] for changing into `lane` without braking first: the target lane's
+    `braking_cap` alone, provided no car ahead in the ego's lane comes closer than `cfg.s0` (bumper) within
+    `cfg.escape_time` [s] at the current closing speed (highway-env's ego is across in ~0.5 s).
+    NaN when escaping is off, not a change, or the current lane's leader is too close: brake first then."""
+    if cfg.escape_time <= 0.0 or lane == scene.ego_lane:
+        return float("nan")
+    objs = scene.objects
+    for i in lane_members(scene, scene.ego_lane, cfg):
+        gap = objs.s[i] - scene.ego_s - VEHICLE_LENGTH  # [m] bumper to bumper
+        if gap >= -VEHICLE_LENGTH and gap - max(scene.ego_v - objs.v_s[i], 0.0) * cfg.escape_time < cfg.s0:
+            return float("nan")
+    cap = np.inf
+    for i in lane_members(scene, lane, cfg):
+        gap = objs.s[i] - scene.ego_s - VEHICLE_LENGTH
+        if gap >= 0.0:
+            cap = min(cap, braking_cap(gap, scene.ego_v, objs.v_s[i], period, cfg))
+    return float(cap)
 
 
 __all__ = [
@@ -320,6 +344,7 @@ __all__ = [
     "PlannerConfig",
     "Scene",
     "braking_cap",
+    "escape_cap",
     "idm_acceleration",
     "lane_acceleration",
     "lane_change_safe",
