@@ -233,3 +233,12 @@ def test_escape_cap_and_meta_action_change_lane_instead_of_braking() -> None:
     grid = np.linspace(0.0, 30.0, 13)
     assert control.meta_action(1, p.lane, 28.0, 27.5, p.speed, grid, p.cap) == control.SLOWER  # brake first
     assert control.meta_action(1, 0, 28.0, 27.5, p.speed, grid, p.cap, p.change_cap) == control.LANE_LEFT
+
+
+def test_much_slower_car_beside_the_lane_caps_the_speed_when_enabled() -> None:
+    """A car merging from a ramp at 8 m/s, 20 m ahead in the next lane, with the ego at 28 m/s."""
+    scene = _scene([(20.0, 2, 8.0)], ego_v=28.0)
+    assert plan(scene).cap == np.inf  # highways: a car in another lane does not cap the speed
+    cfg = PlannerConfig(adjacent_slow_dv=5.0)
+    assert plan(scene, cfg).cap == pytest.approx(braking_cap(15.0, 28.0, 8.0, 1.0, cfg))
+    assert plan(_scene([(20.0, 2, 25.0)], ego_v=28.0), cfg).cap == np.inf  # only 3 m/s slower: no cap

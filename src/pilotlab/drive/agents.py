@@ -89,10 +89,12 @@ def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: p
 # Escaping (change lane away from a slow leader without braking first, `planning.escape_cap`): merge-v0's
 # crashes were all rear-end collisions while the ego braked one grid step per second for a car slowing to
 # 8-13 m/s ahead, with a free lane beside it (oracle, training seeds 0-9: 4/10 crashes -> 0/10; modular 0/10;
-# roundabout-v0 and intersection-v0 unchanged, 5/10 and 6/10).
+# roundabout-v0 and intersection-v0 unchanged, 5/10 and 6/10). The rest were the ramp's car merging at
+# ~8 m/s in front of the ego at 30 m/s: much slower cars in a neighbouring lane now cap the speed too
+# (`adjacent_slow_dv`; oracle, seeds 10-39: 7/30 -> 0/30 with 5 m/s, 1/30 with 8; modular, seeds 0-39: 1/40).
 OFF_HIGHWAY_GAPS = {"time_gap": 0.8, "s0": 6.0, "b_safe": 2.0, "rear_headway": 0.5, "right_bias": 2.5,
                     "rear_margin": 4.0, "drop_back_min_gain": 0.0, "v0_ratio": 1.15, "far_lane_check": False,
-                    "escape_time": 1.0}
+                    "escape_time": 1.0, "adjacent_slow_dv": 5.0}
 
 
 def conservative_velocity(rel: np.ndarray, velocity: np.ndarray, cov: np.ndarray, heading: np.ndarray,

@@ -86,6 +86,8 @@ class PlannerConfig:
     far_lane_check: bool = True  # [] a lane two over draws the ego only if its gap beside the ego is open now
     b_actuator: float = 2.0  # [m/s^2] braking the ego can count on: meta-actions lower the set-point one grid
     # step (2.5 m/s) per policy period and highway-env's speed loop reaches ~80 % of it in 1 s
+    adjacent_slow_dv: float = 0.0  # [m/s] > 0: cars ahead in a neighbouring lane this much slower than the ego
+    # cap its speed as if they were in its lane (they may cut in; off on highways, used for merge-v0's ramp)
     escape_time: float = 0.0  # [s] > 0: change lane away from a slow leader without braking first when the
     # leader stays this far off (off on highways, where it was not tuned; 1 s elsewhere, see agents.py)
     b_lead: float = 0.5  # [m/s^2] braking of the car ahead `braking_cap` allows for (0 rear-ended a queue
@@ -313,6 +315,12 @@ def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0
             gap = scene.objects.s[i] - scene.ego_s - VEHICLE_LENGTH  # in front would hide a slow car)
             if gap >= 0.0:
                 cap = min(cap, braking_cap(gap, scene.ego_v, scene.objects.v_s[i], period, cfg))
+    if cfg.adjacent_slow_dv > 0.0:  # much slower cars beside the ego's lane may cut in (a merging ramp)
+        for other in (scene.ego_lane - 1, scene.ego_lane + 1):
+            for i in lane_members(scene, other, cfg) if 0 <= other < scene.n_lanes else ():
+                gap = scene.objects.s[i] - scene.ego_s - VEHICLE_LENGTH
+                if gap >= 0.0 and scene.objects.v_s[i] < scene.ego_v - cfg.adjacent_slow_dv:
+                    cap = min(cap, braking_cap(gap, scene.ego_v, scene.objects.v_s[i], period, cfg))
     if drop_to is not None:  # a hard limit: rounding to the grid's nearest set-point would undo the drop
         cap = min(cap, drop_to)
     speed = min(speed, cap)
