@@ -244,7 +244,7 @@ experiment took {total_cpu:.0f} s of CPU time in {total_s:.0f} s of wall time.
 
 Per labelled budget N and seed: a cGAN (the benchmark's recipe: {cfg.gan_loss} loss, spectral norm
 {'on' if cfg.gan_spectral_norm else 'off'}, width {cfg.gan_width}, Adam {cfg.gan_lr:g}) is trained on the
-10 N labelled digits only, for {cfg.gan_steps} steps (shortened from the 3,000 of the issue's default to
+10 N labelled digits only, for {cfg.gan_steps} steps (shortened from the default 3,000 of `pilotlab gan augment` to
 keep the whole experiment within ~25 min of CPU on the shared machine); {cfg.synthetic_per_class}
 synthetic digits per class are drawn from its EMA generator; then the same width-{cfg.classifier_width}
 classifier (random affine augmentation, {cfg.classifier_steps} Adam steps in every arm) is trained on the
