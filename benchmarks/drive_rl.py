@@ -130,9 +130,16 @@ def main() -> None:
     ap.add_argument("--timing-seeds", type=int, default=3, help="seeds of the interleaved timing")
     ap.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per policy")
     ap.add_argument("--network", default="mlp", help="encoder of pilotlab DQN: mlp, deepsets, deepsets-ego")
+    ap.add_argument("--timing-only", action="store_true",
+                    help="run only the interleaved timing and print it (docs/benchmarks.md is left as it is)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if args.timing_only:
+        load0, w0 = os.getloadavg()[0], time.perf_counter()
+        print("\n".join(timing(args.timing_steps, args.timing_seeds, args.network, stamp)[0]))
+        print(f"{time.perf_counter() - w0:.0f} s wall; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
+        return
     load0, c0, w0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
     cmd = "`.venv/bin/python benchmarks/drive_rl.py " + " ".join(sys.argv[1:]) + "`"
     lines = ["## RL driver on highway-fast-v0 (issue 6)", "", f"Command: {cmd}", "", f"Machine: {machine()}; "
