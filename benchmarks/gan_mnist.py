@@ -31,6 +31,28 @@ from pilotlab.gan.classifier import ClassifierConfig, cached_accuracy
 from pilotlab.gan.pipeline import train_and_eval
 
 LN10 = math.log(10)
+AUGMENT_NOTES = """
+### Notes (hand-written, carried over between runs)
+
+**DiffAugment for the 100-image cGANs** (`pilotlab gan augment --per-class 10 --seeds 3 --gan-steps 800
+--gan-width 32 --gan-lr 5e-4 --gan-loss hinge --gan-spectral-norm --gan-diffaugment translation,cutout
+--synthetic-per-class 500 --classifier-steps 300 --classifier-width 16 --synthetic-filter 0.9 --run-dir
+runs/gan-augment-n10-da`, 455 s of CPU in 458 s of wall time, load average ~2; same subsets, seeds and
+classifiers as the N = 10 row above, so the real arm is identical):
+
+| arm (N = 10, 3 seeds) | test accuracy [%] | gain vs real [points] (95% CI) |
+|---|---|---|
+| real | 94.09 ± 1.53 | |
+| real+synthetic | 84.76 ± 3.77 | -9.33 [-15.40, -3.27] |
+| synthetic | 81.58 ± 4.55 | -12.51 [-21.14, -3.88] |
+| real+filtered | 88.40 ± 3.25 | -5.69 [-10.99, -0.39] |
+
+On 100 training images DiffAugment does what Zhao et al. (2020) report: the cGANs no longer collapse
+(FD 216 / 209 / 219 on 1,000 samples instead of 835 / 1,092 / 764; GAN-test 87% / 89% / 86%), and
+training on their samples alone gives 81.6% instead of 62.5%. Mixed with the 100 real digits they
+still cost 9.3 points (filtered: 5.7); the 95% intervals exclude zero. Both augmentation runs together
+took 1,376 s of CPU.
+"""
 NOTES = """
 ### Notes from earlier runs and short comparisons (hand-written, carried over between runs)
 
@@ -256,7 +278,7 @@ the 10,000 official MNIST test digits; gains are paired per seed, 95% t-interval
 The cGANs:
 
 {chr(10).join(gans)}
-"""
+{AUGMENT_NOTES}"""
     if not args.no_write:
         print(f"wrote section gan_augment of {write_section('gan_augment', md)}")
 
