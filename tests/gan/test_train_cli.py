@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,44 @@ def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, mon
 def test_bad_input_exits_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gan", "train", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_eval_noise_seed_and_repeats(tmp_path: Path, scorer: Evaluator, capsys: pytest.CaptureFixture[str]) -> None:
+    """--noise-seed draws other samples; --repeats K reports the mean and std of K single-seed scores."""
+    run = tmp_path / "cgan"
+    assert main(tiny("cgan", run, 2)) == 0
+    trained = json.loads((run / "summary.json").read_text())["eval/fd"]
+    fd = {}
+    for seed in (7, 8, 9):
+        assert main(["gan", "eval", str(run), "--noise-seed", str(seed)]) == 0
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["eval/noise_seed"] == seed and summary["eval/fd_std"] is None
+        fd[seed] = summary["eval/fd"]
+    assert len({trained, *fd.values()}) == 4  # other noise, other samples, other FD
+    assert main(["gan", "eval", str(run), "--noise-seed", "7", "--repeats", "3"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["eval/fd_per_seed"] == pytest.approx([fd[7], fd[8], fd[9]], rel=1e-9)
+    assert summary["eval/noise_seeds"] == [7, 8, 9]
+    per_seed = summary["eval/fd_per_seed"]
+    assert summary["eval/fd"] == pytest.approx(sum(per_seed) / 3, rel=1e-12)
+    assert summary["eval/fd_std"] == pytest.approx(statistics.stdev(per_seed), rel=1e-9)
+    assert "mean ± std over 3 noise seeds 7-9" in capsys.readouterr().out
+    assert main(["gan", "eval", str(run)]) == 0  # the default is still the training's evaluation noise
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["eval/fd"] == pytest.approx(trained, rel=1e-9)
+    assert summary["eval/fd_std"] is None and summary["eval/repeats"] == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--repeats", "0"], "repeats must be >= 1"),
+    (["--noise-seed", "-1"], "noise-seed must be >= 0"),
+    (["--noise-seed", "x"], "error:"),
+])
+def test_eval_rejects_bad_noise_options(args: list[str], message: str, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gan", "eval", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
 
 
 def test_eval_and_sample_reject_non_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

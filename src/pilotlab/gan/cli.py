@@ -50,26 +50,45 @@ class EvalConfig:
     """Which checkpoint to score: last (the end of training) or best (lowest FD seen)."""
     samples: int | None = None
     """Generated images to score; default: the run's eval-samples (5,000 matches the floor)."""
+    noise_seed: int | None = None
+    """Seed of the latent noise (and labels) of the scored samples; default: the seed every evaluation
+    during training uses (1234), so the defaults reproduce the run's own numbers. checkpoints/best is the lowest
+    of many evaluations with that seed, hence biased low: score it with other seeds."""
+    repeats: int = 1
+    """Score on this many noise seeds (noise-seed, noise-seed + 1, ...) and report FD mean ± std."""
     threads: int = 1
     """torch intra-op threads."""
 
     def __post_init__(self) -> None:
         if self.samples is not None and self.samples < 2:
             raise PilotlabError(f"samples must be >= 2, got {self.samples}")
+        if self.noise_seed is not None and self.noise_seed < 0:
+            raise PilotlabError(f"noise-seed must be >= 0, got {self.noise_seed}")
+        if self.repeats < 1:
+            raise PilotlabError(f"repeats must be >= 1, got {self.repeats}")
 
 
 def run_eval(cfg: EvalConfig) -> int:
     import torch
 
+    from pilotlab.gan.metrics import EVAL_SEED
     from pilotlab.gan.pipeline import evaluate_run
 
     torch.set_num_threads(cfg.threads)
-    s = evaluate_run(cfg.run_dir, cfg.checkpoint, cfg.samples)
+    seed = EVAL_SEED if cfg.noise_seed is None else cfg.noise_seed
+    s = evaluate_run(cfg.run_dir, cfg.checkpoint, cfg.samples, seed, cfg.repeats)
     acc = s["eval/gan_test_acc"]
-    print(f"{cfg.run_dir} ({cfg.checkpoint}, step {int(s['eval/step'])}): FD {s['eval/fd']:.3f} "
+    if cfg.repeats > 1:
+        seeds = f"noise seeds {seed}-{seed + cfg.repeats - 1}"
+        fd = (f"FD {s['eval/fd']:.3f} ± {s['eval/fd_std']:.3f} (mean ± std over {cfg.repeats} {seeds}: "
+              f"{', '.join(f'{v:.2f}' for v in s['eval/fd_per_seed'])})")
+    else:
+        fd = f"FD {s['eval/fd']:.3f} (noise seed {seed})"
+    mean = "mean " if cfg.repeats > 1 else ""
+    print(f"{cfg.run_dir} ({cfg.checkpoint}, step {int(s['eval/step'])}): {fd} "
           f"(real-vs-real floor {s['eval/fd_floor']:.3f}, ratio {s['eval/fd'] / s['eval/fd_floor']:.2f}), "
-          f"GAN-test {'n/a (unconditional)' if acc is None else f'{acc:.4f}'}, "
-          f"coverage entropy {s['eval/coverage_entropy']:.4f} (max ln 10 = 2.3026)")
+          f"{mean}GAN-test {'n/a (unconditional)' if acc is None else f'{acc:.4f}'}, "
+          f"{mean}coverage entropy {s['eval/coverage_entropy']:.4f} (max ln 10 = 2.3026)")
     return 0
 
 
