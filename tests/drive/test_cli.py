@@ -96,3 +96,10 @@ def test_route_length_per_scenario() -> None:
     merge = make_env("merge-v0")  # no time limit: the road to x = 370 m
     merge.reset(seed=0)
     assert route_length(merge) == pytest.approx(MERGE_END_X - float(ego_vehicle(merge).position[0]))
+
+
+def test_agent_names_are_unique_per_driver() -> None:
+    from pilotlab.drive.evaluate import agent_names
+
+    assert agent_names(["modular", "rl:runs/a", "rl:runs/a+shield"]) == ["modular", "rl", "rl+shield"]
+    assert agent_names(["rl:runs/a", "rl:runs/b", "idm"]) == ["rl", "rl2", "idm"]

@@ -122,6 +122,14 @@ def _score_tracking(scorer: metrics.MotScorer, env: Any, perception: Any) -> Non
                   np.array([t.id for t in tracks]), np.array([t.x[:2] for t in tracks]).reshape(-1, 2))
 
 
+def agent_names(agents: list[str]) -> list[str]:
+    """Short, unique names for metric keys and figures: ``rl:RUN_DIR`` -> ``rl``, ``rl:RUN_DIR+shield`` ->
+    ``rl+shield``; a name that repeats gets its position appended (``rl``, ``rl2``), so evaluating two
+    RL drivers in one call never overwrites one's results with the other's."""
+    base = [("rl+shield" if a.endswith("+shield") else "rl") if a.startswith("rl:") else a for a in agents]
+    return [n if base.count(n) == 1 or base.index(n) == i else f"{n}{i + 1}" for i, n in enumerate(base)]
+
+
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
                     gif: bool = True, control_mode: str = "meta") -> dict[str, dict[str, float]]:
@@ -134,9 +142,9 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
     from pilotlab.report.figures import save_gif
 
     results: dict[str, dict[str, float]] = {}
-    for spec in agents:
+    names = agent_names(agents)
+    for spec, name in zip(agents, names):
         agent = make_agent(spec, seed, control_mode)
-        name = "rl" if spec.startswith("rl:") else spec
         cfg = dict(env_config or {})
         env = envs.make_env(env_id, cfg, render=gif)
         scorer = metrics.MotScorer() if spec == "modular" else None
@@ -161,8 +169,7 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
             save_gif(frames, run_dir.figure(f"{name}.gif"), fps=2.0)
     if run_dir is not None:
         summary: dict[str, float] = {}
-        for k, spec in enumerate(agents):
-            name = "rl" if spec.startswith("rl:") else spec
+        for k, (spec, name) in enumerate(zip(agents, names)):
             for key, value in results[spec].items():
                 summary[f"eval/{name}/{key}"] = value
                 if k == 0:
@@ -179,7 +186,7 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
         if spec not in ("modular", "oracle", "idm") and not (spec.startswith("rl:") and len(spec) > 3):
             raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
     env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
-    label = "+".join("rl" if a.startswith("rl:") else a for a in agents)
+    label = "+".join(agent_names(agents))
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
         results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control)
@@ -191,4 +198,4 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
     return results
 
 
-__all__ = ["EVAL_SEED", "DriveEvalConfig", "evaluate_agents", "run_episode", "run_eval"]
+__all__ = ["EVAL_SEED", "DriveEvalConfig", "agent_names", "evaluate_agents", "run_episode", "run_eval"]
