@@ -118,6 +118,8 @@ def main() -> None:
     p.add_argument("--lr-decay-steps", type=int, default=None,
                    help="decay the learning rates linearly to 0 over this many steps (also the step limit)")
     p.add_argument("--ema-decay", type=float, default=0.999, help="generator EMA decay (0 = off)")
+    p.add_argument("--ema-start", type=int, default=0,
+                   help="G steps before the EMA starts averaging with the fixed --ema-decay (0 = warm-up from step 1)")
     p.add_argument("--diffaugment", default="", help="DiffAugment policy, e.g. translation,cutout ('' = off)")
     p.add_argument("--loss", default="hinge", choices=["ns", "hinge"], help="adversarial loss")
     p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=True,
@@ -143,6 +145,8 @@ def main() -> None:
     extra: dict[str, object] = {"d_width": args.d_width} if args.d_width is not None else {}
     if args.diffaugment:
         extra["diffaugment"] = args.diffaugment
+    if args.ema_start:
+        extra["ema_start"] = args.ema_start
     extra.update(loss=args.loss, spectral_norm=args.spectral_norm, budget_clock=args.budget_clock)
     if args.max_steps is not None:
         extra["max_steps"] = args.max_steps

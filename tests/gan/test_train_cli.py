@@ -64,7 +64,8 @@ def test_train_sample_eval_every_model(model: str, tmp_path: Path, scorer: Evalu
 def test_resume_continues_exactly(policy: str, tmp_path: Path, scorer: Evaluator) -> None:
     """Also with DiffAugment, whose random draws come from the restored RNG state."""
     straight, split = tmp_path / "straight", tmp_path / "split"
-    flags = ["--diffaugment", policy]
+    # with DiffAugment also --ema-start 5: the EMA switches from copying G to averaging after the resume (step 4)
+    flags = ["--diffaugment", policy, "--ema-start", "5" if policy else "0"]
     assert main(tiny("cgan", straight, 6, *flags)) == 0
     assert main(tiny("cgan", split, 4, *flags)) == 0
     assert main([*tiny("cgan", split, 6, *flags), "--resume"]) == 0
@@ -111,6 +112,7 @@ def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, mon
     (["--model", "dcgan", "--lr-g", "-1"], "lr-g must be > 0"),
     (["--model", "wgan-gp", "--label-smoothing", "0.1"], "label-smoothing applies"),
     (["--model", "cgan", "--ema-decay", "1.5"], "ema-decay"),
+    (["--model", "cgan", "--ema-start", "-1"], "ema-start must be >= 0"),
     (["--model", "cgan", "--d-width", "0"], "d-width"),
     (["--model", "wgan-gp", "--loss", "hinge"], "wgan-gp uses the Wasserstein loss"),
     (["--model", "cgan", "--loss", "hinge", "--label-smoothing", "0.1"], "not to the hinge loss"),

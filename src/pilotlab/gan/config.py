@@ -61,7 +61,11 @@ class GANConfig(RunConfig):
     brightness, contrast, applied alike to real and generated images whenever D sees them (D and G
     steps); "" turns it off. Counters D memorising small training sets."""
     ema_decay: float = 0.999
-    """Decay of the exponential moving average of generator weights used for evaluation; 0 turns it off."""
+    """Decay of the exponential moving average of generator weights used for evaluation; 0 turns it off.
+    With ema-start 0 it warms up as min(decay, (1 + t) / (10 + t)), which stays below 0.999 for 8,991 steps."""
+    ema_start: int = 0
+    """Generator steps during which the EMA just copies G; after them it averages with the fixed ema-decay
+    (no warm-up). 0: average from the first step with the warm-up."""
     eval_every: int = 500
     """Evaluate (Fréchet distance, sample grid, best checkpoint) every this many steps and at the end."""
     eval_samples: int = 5000
@@ -108,6 +112,8 @@ class GANConfig(RunConfig):
             raise PilotlabError(f"label-smoothing must lie in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise PilotlabError(f"ema-decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
+        if self.ema_start < 0:
+            raise PilotlabError(f"ema-start must be >= 0, got {self.ema_start}")
         try:
             parse_policy(self.diffaugment)
         except ValueError as e:

@@ -53,20 +53,31 @@ def has_batch_norm(module: nn.Module) -> bool:
 class EMA:
     """Shadow copy of a generator whose weights follow w_ema <- d * w_ema + (1 - d) * w.
 
-    The decay warms up as d_t = min(decay, (1 + t) / (10 + t)) over updates t, so early averages are
-    not dominated by the random initial weights (0.999^300 would still give them 74% weight).
+    With `start` = 0 the decay warms up as d_t = min(decay, (1 + t) / (10 + t)) over updates t, so early
+    averages are not dominated by the random initial weights (0.999^300 would still give them 74%
+    weight). Note that (1 + t) / (10 + t) only reaches 0.999 at t = 8,991 (0.9995 at 17,991), so in
+    shorter runs the warm-up, not `decay`, sets the average (about the last t / 9 updates). With
+    `start` = N > 0 the shadow copies G for the first N updates and then averages with the fixed
+    `decay` (no warm-up: the step-N copy is a trained generator), as in "EMA after a burn-in"
+    (Yazıcı et al., 2019, The Unusual Effectiveness of Averaging in GAN Training).
     """
 
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
+    def __init__(self, model: nn.Module, decay: float, start: int = 0):
+        self.decay, self.start = decay, start
         self.updates = 0
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
 
+    def current_decay(self) -> float:
+        """d for the next update (a function of the update count alone, so resuming is exact)."""
+        if self.start > 0:
+            return 0.0 if self.updates < self.start else self.decay
+        return min(self.decay, (1 + self.updates) / (10 + self.updates))
+
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        decay = self.current_decay()
         self.updates += 1
         for p_ema, p in zip(self.model.parameters(), model.parameters()):
             p_ema.lerp_(p.detach(), 1.0 - decay)

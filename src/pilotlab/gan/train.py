@@ -89,7 +89,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     gan = GANModel(g_net, d_net, gan.objective, gan.conditional)
     opt_g = torch.optim.Adam(g_net.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    ema = EMA(g_net, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    ema = EMA(g_net, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay > 0 else None
     evaluator = Evaluator(scorer_config(cfg), cfg.dataset) if run.writable else None
     best = BestTracker()
     step, wall, cpu, fd_hit_s = 0, 0.0, 0.0, None  # training wall and CPU time [s], evaluations excluded
