@@ -30,6 +30,12 @@ def _scene(cars: list[tuple[float, int, float]], ego_lane: int = 1, ego_v: float
     return Scene(0.0, ego_v, ego_lane, 3, W, LaneObjects(s, lat, v, np.zeros(len(cars))))
 
 
+def _state(env: Any) -> list[tuple[Any, ...]]:
+    """Every vehicle's position [m], heading [rad], speed [m/s] and lane index, as exact Python floats."""
+    return [(*map(float, v.position), float(v.heading), float(v.speed), v.lane_index, v.crashed)
+            for v in env.unwrapped.road.vehicles]
+
+
 def _run_both(env_id: str, config: dict[str, Any], seed: int, p_idle: float) -> int:
     """Step highway-env and FastHighway side by side with the same actions; assert every output is equal."""
     plain, fast = make_env(env_id, config), FastHighway(make_env(env_id, config))
@@ -44,6 +50,7 @@ def _run_both(env_id: str, config: dict[str, Any], seed: int, p_idle: float) -> 
         assert np.array_equal(out_a[0], out_b[0]), f"observation differs at step {steps}"
         assert out_a[1:4] == out_b[1:4], f"reward/termination differs at step {steps}"
         assert out_a[4] == out_b[4]
+        assert _state(plain) == _state(fast), f"simulator state differs at step {steps}"
         done = bool(out_a[2] or out_a[3])
         steps += 1
     return steps
@@ -53,6 +60,10 @@ def _run_both(env_id: str, config: dict[str, Any], seed: int, p_idle: float) -> 
 def test_fast_highway_equals_highway_env_step_for_step(seed: int) -> None:
     # mostly IDLE so that episodes run long (random lane changes crash within a few steps)
     assert _run_both("highway-fast-v0", {"duration": 15}, seed, p_idle=0.7) >= 1
+    fast = FastHighway(make_env("highway-fast-v0"))
+    fast.reset(seed=seed)
+    base = fast.unwrapped
+    assert {"get_closest_lane_index"} <= set(vars(base.road.network)) and "observe" in vars(base.observation_type)
 
 
 def test_fast_highway_equals_highway_env_with_other_observation_options() -> None:

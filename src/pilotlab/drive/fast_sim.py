@@ -25,6 +25,7 @@ random-action episodes (tests/drive/test_rl_driver.py). Use it for training only
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import gymnasium as gym
@@ -87,6 +88,7 @@ def _memo_neighbour_vehicles(road: Any) -> Any:
                 s_rear, v_rear = s_v, v
         return v_front, v_rear
 
+    _install_closest_lane(road.network, coords)
     original_act, original_step = road.act, road.step
 
     def act() -> None:
@@ -100,6 +102,48 @@ def _memo_neighbour_vehicles(road: Any) -> Any:
 
     road.act, road.step = act, step
     return neighbour_vehicles
+
+
+def _install_closest_lane(network: Any, coords: dict[tuple[int, float, float], tuple[float, float]]) -> None:
+    """`RoadNetwork.get_closest_lane_index` for networks of straight lanes, with the projections shared with the
+    neighbour memo. Every vehicle calls it after each move (`Vehicle.on_state_update`), once per lane; this
+    spells out highway-env's `StraightLane.distance_with_heading` with the same NumPy operations in the same
+    order (so the same floats), without its four method calls per lane."""
+    from highway_env.road.lane import StraightLane
+    from highway_env.utils import wrap_to_pi
+
+    indexes = [(a, b, i) for a, to in network.graph.items() for b, ls in to.items() for i in range(len(ls))]
+    lanes = [network.graph[a][b][i] for a, b, i in indexes]  # highway-env's search order
+    if not lanes or any(type(lane) is not StraightLane for lane in lanes):
+        return
+    original = network.get_closest_lane_index
+
+    def get_closest_lane_index(position: np.ndarray, heading: float | None = None) -> Any:
+        if heading is None:
+            return original(position, heading)
+        x, y = float(position[0]), float(position[1])
+        best, best_d = 0, None
+        lane_heading, angle = None, None
+        for i, lane in enumerate(lanes):
+            key = (id(lane), x, y)
+            hit = coords.get(key)
+            if hit is None:  # StraightLane.local_coordinates
+                delta = position - lane.start
+                hit = coords[key] = (float(np.dot(delta, lane.direction)), float(np.dot(delta, lane.direction_lateral)))
+            s, r = hit
+            # local_angle (heading_at(s) is lane.heading), once per heading value: the lanes of a straight road
+            # share it (a signed zero cannot matter: wrap_to_pi adds pi first)
+            if lane_heading is None or lane.heading != lane_heading:
+                lane_heading = lane.heading
+                angle = np.abs(wrap_to_pi(heading - lane_heading))
+            d = abs(r) + max(s - lane.length, 0) + max(0 - s, 0) + 1.0 * angle  # heading_weight 1.0
+            if d != d:  # NaN: np.argmin returns the first one
+                return indexes[i]
+            if best_d is None or d < best_d:  # the first minimum, as np.argmin
+                best, best_d = i, d
+        return indexes[best]
+
+    network.get_closest_lane_index = get_closest_lane_index
 
 
 def _numpy_observe(obs_type: Any) -> Any:
@@ -146,17 +190,18 @@ def fast_clip(a: Any, a_min: Any, a_max: Any, *args: Any, **kwargs: Any) -> Any:
     return np.clip(a, a_min, a_max, *args, **kwargs)
 
 
-class _FastClipNumPy:
-    """The `numpy` module as highway-env's vehicle modules see it during a `FastHighway` step: `clip` is
-    `fast_clip`, every other attribute is NumPy's own."""
+def _fast_clip_numpy() -> types.ModuleType:
+    """The `numpy` module as highway-env's vehicle modules see it during a `FastHighway` step: a copy of NumPy's
+    namespace (plain dict lookups, no Python-level `__getattr__` per access) with `clip` = `fast_clip`; names
+    NumPy loads lazily fall through to NumPy's own module `__getattr__` (PEP 562)."""
+    proxy = types.ModuleType("numpy")
+    proxy.__dict__.update(np.__dict__)
+    proxy.clip = fast_clip  # type: ignore[attr-defined]
+    proxy.__getattr__ = lambda name: getattr(np, name)  # type: ignore[method-assign]
+    return proxy
 
-    clip = staticmethod(fast_clip)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(np, name)
-
-
-_PROXY = _FastClipNumPy()
+_PROXY = _fast_clip_numpy()
 _CLIP_MODULES = ("highway_env.vehicle.behavior", "highway_env.vehicle.controller")  # 99 % of the np.clip calls
 
 
@@ -173,8 +218,10 @@ class FastHighway(gym.Wrapper):
         from highway_env.envs.highway_env import HighwayEnv
         from highway_env.road.road import Road
 
-        obs, info = self.env.reset(**kwargs)
         base = self.env.unwrapped
+        if "define_spaces" not in vars(base):  # the observation of the reset itself without pandas too
+            base.define_spaces = self._numpy_spaces(base, base.define_spaces, KinematicObservation)
+        obs, info = self.env.reset(**kwargs)
         road = base.road
         # HighwayEnv (and highway-fast) never adds or removes vehicles within an episode, which the
         # membership memo relies on between two simulation steps
@@ -183,6 +230,17 @@ class FastHighway(gym.Wrapper):
         if type(base.observation_type) is KinematicObservation:
             base.observation_type.observe = _numpy_observe(base.observation_type)
         return obs, info
+
+    @staticmethod
+    def _numpy_spaces(base: Any, define_spaces: Any, kinematic: type) -> Any:
+        """`define_spaces` (which builds a new observation type, twice per reset) followed by `_numpy_observe`."""
+
+        def numpy_spaces() -> None:
+            define_spaces()
+            if type(base.observation_type) is kinematic:
+                base.observation_type.observe = _numpy_observe(base.observation_type)
+
+        return numpy_spaces
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         import sys
