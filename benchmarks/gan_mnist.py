@@ -19,6 +19,7 @@ import json
 import math
 import os
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,18 @@ is met by the best-FD checkpoint within the budget, not by the final generator, 
 of 26 noisy evaluations (its neighbours: 30.71 at step 2,750, 33.22 at 3,250). Throughput: 6,444 steps
 x 64 = 412k real images in 900 s of training CPU, 458 images per CPU second (255 per wall second on
 the shared machine).
+
+**Fresh-noise re-scoring of that best checkpoint.** Every evaluation during training uses the same
+noise seed (1234), so checkpoints/best is the minimum of 26 noisy scores of one sample set and its
+28.42 is biased low (`pilotlab gan eval runs/bench-gan-sn-hinge --checkpoint best` reproduces 28.423
+exactly). On fresh noise, `pilotlab gan eval runs/bench-gan-sn-hinge --checkpoint best --noise-seed 1
+--repeats 5` (5,000 samples per seed, same classifier; 21 s of CPU in 38 s of wall time, load average
+2.4): FD 29.41, 31.53, 30.50, 31.21, 30.00, mean **30.53 ± 0.87** (3.03x the floor; GAN-test 99.29%,
+coverage entropy 2.3026). An earlier re-scoring of the same checkpoint on five other seeds gave 30.12,
+29.03, 30.13, 29.97, 30.56 (mean 29.96); pooled over the ten seeds, 30.25 against the target 30.24.
+So the FD target is met by the selected evaluation, but the selected generator sits **on** the 3x line,
+not below it: met by a coin flip, not with a margin. Benchmark runs now print this re-scoring as its
+own row (`--rescore-seeds 5`, seeds 1-5; the row's "met" uses the fresh-seed mean).
 
 **What changed the default.** Short runs of this script, all at Adam 5e-4, width 32, seed 0, compared
 by FD at the same step (`--max-steps N --no-write`, machine loaded by other jobs, load average 1.5-4):
@@ -130,6 +143,8 @@ def main() -> None:
     p.add_argument("--budget-s", type=float, default=900.0, help="training time budget [s]")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rescore-seeds", type=int, default=5,
+                   help="re-score checkpoints/best on this many fresh noise seeds (1, 2, ...) at the end (0 = skip)")
     p.add_argument("--run-dir", default=None)
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     p.add_argument("--augment", action="store_true",
@@ -166,11 +181,18 @@ def main() -> None:
     best = min(evals, key=lambda r: r["eval/fd"])
     acc = s["eval/gan_test_acc"]
     clf_acc = cached_accuracy(ClassifierConfig())
+    fresh = rescore_best(s["run_dir"], args.rescore_seeds) if args.rescore_seeds else []
+    fresh_mean = sum(fresh) / len(fresh) if fresh else math.nan
+    fresh_std = statistics.stdev(fresh) if len(fresh) > 1 else math.nan
     checks = [
         ("FD (final, EMA generator)", f"{s['eval/fd']:.2f} ({s['eval/fd'] / floor:.1f}x floor)",
          f"<= {3 * floor:.2f} (3x floor)", s["eval/fd"] <= 3 * floor),
         ("FD (best evaluation)", f"{best['eval/fd']:.2f} at step {best['step']} ({best['eval/fd'] / floor:.1f}x)",
          f"<= {3 * floor:.2f}", best["eval/fd"] <= 3 * floor),
+        (f"FD of checkpoints/best on {len(fresh)} fresh noise seeds (no selection bias)",
+         f"{fresh_mean:.2f} ± {fresh_std:.2f} ({fresh_mean / floor:.2f}x; per seed "
+         f"{', '.join(f'{v:.2f}' for v in fresh)})" if fresh else "not measured",
+         f"<= {3 * floor:.2f}", fresh_mean <= 3 * floor if fresh else None),
         ("real-vs-real floor (5k train vs 10k test)", f"{floor:.2f}", "reference", None),
         ("GAN-test accuracy", "n/a" if acc is None else f"{100 * acc:.2f}%", ">= 95%",
          None if acc is None else acc >= 0.95),
@@ -231,6 +253,23 @@ Wall time including evaluations: {total_s:.0f} s.
 {NOTES if args.model == "cgan" else ""}"""
     if not args.no_write:
         print(f"wrote section gan of {write_section('gan', md)}")
+
+
+def rescore_best(run_dir: str, seeds: int) -> list[float]:
+    """FD of the run's checkpoints/best on noise seeds 1..`seeds` (training evaluates with seed 1234 only).
+
+    Same as `pilotlab gan eval RUN_DIR --checkpoint best --noise-seed 1 --repeats SEEDS`, without
+    rewriting the run's summary.json.
+    """
+    from pilotlab.gan.config import scorer_config
+    from pilotlab.gan.metrics import Evaluator
+    from pilotlab.gan.pipeline import load_generator
+
+    generator, cfg, _ = load_generator(run_dir, "best")
+    evaluator = Evaluator(scorer_config(cfg), cfg.dataset)
+    conditional = bool(getattr(generator, "conditional", False))
+    return [evaluator.score(generator, cfg.z_dim, conditional, cfg.eval_samples, seed)["eval/fd"]
+            for seed in range(1, seeds + 1)]
 
 
 def augment(args: argparse.Namespace) -> None:
