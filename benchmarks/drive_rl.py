@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_section
+from _common import DOC, machine, write_section
 
 RECIPE = dict(lr=5e-4, buffer_size=15000, learning_starts=200, batch_size=32, gamma=0.8, train_freq=1,
               gradient_steps=1, target_update_interval=50, exploration_fraction=0.7)
@@ -44,6 +45,26 @@ def train_ours(steps: int, seed: int, run_dir: str, network: str, eval_episodes:
                     checkpoint_every=10_000, log_every=1000, **RECIPE)
     run = train(cfg)
     return json.loads((Path(run.path) / "summary.json").read_text())
+
+
+def transitions(run_dir: str) -> int:
+    """Transitions pilotlab's run stored (its last logged buffer size): its step count also counts the
+    vector env's reset steps (next-step autoreset: the step after an episode's end only resets), which
+    are no transitions, while SB3 resets within the step that ends an episode."""
+    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return int([r for r in rows if "train/buffer_size" in r][-1]["train/buffer_size"])
+
+
+def warm_up() -> None:
+    """Import what both sides use (highway-env, SB3, torch's optimizer machinery, which imports TorchDynamo)
+    before anything is timed, so that neither side's first seed pays the imports."""
+    import highway_env  # noqa: F401
+    import stable_baselines3  # noqa: F401
+
+    import pilotlab.drive.fast_sim
+    import pilotlab.rl.dqn  # noqa: F401
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def train_sb3(steps: int, seed: int) -> None:
@@ -68,27 +89,54 @@ def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
 
 
 def timing(steps: int, seeds: int, network: str, stamp: str) -> tuple[list[str], float]:
-    rows = ["| seed | pilotlab wall [s] | CPU [s] | SB3 recipe wall [s] | CPU [s] | wall ratio | CPU ratio | load |",
-            "|---|---|---|---|---|---|---|---|"]
+    warm_up()
+    rows = ["| seed | pilotlab transitions | wall [s] | CPU [s] | SB3 recipe steps | wall [s] | CPU [s] | wall ratio | "
+            "CPU ratio | load |", "|---|---|---|---|---|---|---|---|---|---|"]
     tot = np.zeros(4)
+    n_ours = n_sb3 = 0
     for seed in range(seeds):
-        ours = timed(train_ours, steps, seed, f"runs/drive-rl-timing-{stamp}-s{seed}", network, 1)
-        sb3 = timed(train_sb3, steps, seed)
+        run_dir = f"runs/drive-rl-timing-{stamp}-s{seed}"
+        ours = timed(train_ours, steps, seed, run_dir, network, 1)
+        n = transitions(run_dir)  # SB3 takes as many env transitions as pilotlab stored
+        sb3 = timed(train_sb3, n, seed)
         tot += [*ours, *sb3]
+        n_ours, n_sb3 = n_ours + steps, n_sb3 + n
         load = os.getloadavg()[0]
-        rows.append(f"| {seed} | {ours[0]:.0f} | {ours[1]:.0f} | {sb3[0]:.0f} | {sb3[1]:.0f} | "
+        rows.append(f"| {seed} | {n} of {steps} | {ours[0]:.0f} | {ours[1]:.0f} | {n} | {sb3[0]:.0f} | {sb3[1]:.0f} | "
                     f"{ours[0] / sb3[0]:.2f} | {ours[1] / sb3[1]:.2f} | {load:.1f} |")
         print(rows[-1], flush=True)
-    rows.append(f"| all | {tot[0]:.0f} | {tot[1]:.0f} | {tot[2]:.0f} | {tot[3]:.0f} | {tot[0] / tot[2]:.2f} | "
-                f"{tot[1] / tot[3]:.2f} | |")
-    per = 1000.0 / (steps * seeds)
-    lines = [f"Training cost, {steps} env steps per seed, interleaved per seed (pilotlab's time includes run-dir "
-             "setup, checkpointing and a 1-episode final evaluation; SB3's is `learn` only):", "", *rows, "",
-             f"Per env step: pilotlab {tot[0] * per:.1f} ms wall / {tot[1] * per:.1f} ms CPU, SB3 recipe "
-             f"{tot[2] * per:.1f} ms wall / {tot[3] * per:.1f} ms CPU. Extrapolated to 20k steps: pilotlab "
+    rows.append(f"| all | {n_sb3} of {n_ours} | {tot[0]:.0f} | {tot[1]:.0f} | {n_sb3} | {tot[2]:.0f} | {tot[3]:.0f} | "
+                f"{tot[0] / tot[2]:.2f} | {tot[1] / tot[3]:.2f} | |")
+    per = 1000.0 / n_sb3
+    lines = [f"Training cost, {steps} pilotlab env steps per seed (the transitions column: how many were env "
+             "transitions; the others are the vector env's reset steps) and as many SB3 env steps as pilotlab's "
+             "transitions, "
+             "interleaved per seed, imports done before timing (pilotlab's time includes run-dir setup, "
+             "checkpointing and a 1-episode final evaluation; SB3's is `learn` only):", "", *rows, "",
+             f"Per env transition: pilotlab {tot[0] * per:.1f} ms wall / {tot[1] * per:.1f} ms CPU, SB3 recipe "
+             f"{tot[2] * per:.1f} ms wall / {tot[3] * per:.1f} ms CPU. Extrapolated to 20k transitions: pilotlab "
              f"{20 * tot[0] * per:.0f} s, SB3 {20 * tot[2] * per:.0f} s wall (the issue filer measured the recipe "
              "at 1,903 s).", ""]
     return lines, float(tot[0] / tot[2])
+
+
+def write_timing(t_lines: list[str], ratio: float, steps: int, cmd: str, load0: float) -> None:
+    """Replace the timing part of the existing `drive_rl` section (and the target line's ratio), keeping the
+    driving-quality results of the last full run."""
+    section = re.search(r"<!-- drive_rl:start -->\n(.*?)\n<!-- drive_rl:end -->", DOC.read_text(encoding="utf-8"), re.S)
+    if section is None or "Driving quality:" not in section.group(1):
+        raise SystemExit("no drive_rl section with driving-quality results in docs/benchmarks.md: run without "
+                         "--timing-only first")
+    text = section.group(1)
+    head = text.split("Training cost,", 1)[0] if "Training cost," in text else text.split("Driving quality:", 1)[0]
+    head = head.split("Timing command:", 1)[0]  # a timing written by an earlier --write
+    quality = "Driving quality:" + text.split("Driving quality:", 1)[1]
+    timing_block = "\n".join([f"Timing command: {cmd} (load average {load0:.1f} before, {os.getloadavg()[0]:.1f} "
+                              "after).", "", *t_lines])
+    quality = re.sub(r"training wall time <= 0\.5x the recipe's: .*?\(\w[\w ]*\)\.",
+                     f"training wall time <= 0.5x the recipe's: {ratio:.2f}x over {steps} steps "
+                     f"({'met' if ratio <= 0.5 else 'not met'}).", quality, flags=re.S)
+    write_section("drive_rl", head.rstrip() + "\n\n" + timing_block + "\n" + quality)
 
 
 def quality(steps: int, seeds: int, episodes: int, network: str) -> tuple[list[str], dict[str, list[float]]]:
@@ -132,16 +180,21 @@ def main() -> None:
     ap.add_argument("--network", default="mlp", help="encoder of pilotlab DQN: mlp, deepsets, deepsets-ego")
     ap.add_argument("--timing-only", action="store_true",
                     help="run only the interleaved timing and print it (docs/benchmarks.md is left as it is)")
+    ap.add_argument("--write", action="store_true",
+                    help="with --timing-only: replace the drive_rl section's timing part, keep its quality results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    cmd = "`.venv/bin/python benchmarks/drive_rl.py " + " ".join(sys.argv[1:]) + "`"
     if args.timing_only:
         load0, w0 = os.getloadavg()[0], time.perf_counter()
-        print("\n".join(timing(args.timing_steps, args.timing_seeds, args.network, stamp)[0]))
+        t_lines, ratio = timing(args.timing_steps, args.timing_seeds, args.network, stamp)
+        print("\n".join(t_lines))
         print(f"{time.perf_counter() - w0:.0f} s wall; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
+        if args.write:
+            write_timing(t_lines, ratio, args.timing_steps, cmd, load0)
         return
     load0, c0, w0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
-    cmd = "`.venv/bin/python benchmarks/drive_rl.py " + " ".join(sys.argv[1:]) + "`"
     lines = ["## RL driver on highway-fast-v0 (issue 6)", "", f"Command: {cmd}", "", f"Machine: {machine()}; "
              "2 cores shared with other engineers' jobs while this ran (load average in the table).", ""]
     ratio = float("nan")
