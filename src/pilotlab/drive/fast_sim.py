@@ -13,14 +13,19 @@ Both are replaced per env instance (nothing in highway-env is modified globally)
 - the projections are memoized by (lane, exact position) during one `Road.act` phase, when no
   vehicle moves; every value is still computed by highway-env's own `local_coordinates`/`on_lane`,
   and the neighbour search keeps highway-env's loop and comparisons, so the result is identical;
+- `RoadNetwork.get_closest_lane_index`, which every vehicle calls after each move (a second profile,
+  of a whole DQN training run, put it first once the above was done), is spelled out for straight
+  lanes with the same NumPy operations, sharing the projection memo (so the next `Road.act` phase
+  finds the new positions' projections there);
 - the observation is assembled from the same `Vehicle.to_dict` rows and normalized by the obs
   type's own `normalize_obs` on NumPy columns (the same float64 operations pandas performs);
 - during `step`, highway-env's vehicle modules see `np.clip` with a scalar fast path (`fast_clip`,
-  NumPy's own comparison rule; restored after each step).
+  NumPy's own comparison rule; restored after each step), through a copy of NumPy's namespace;
+- a reset's own observation is built without pandas too (`define_spaces` installs the NumPy observe).
 
-The equality of observations, rewards and termination with the unwrapped env is tested on seeded
-random-action episodes (tests/drive/test_rl_driver.py). Use it for training only: evaluation
-(`pilotlab drive eval --agent rl:RUN_DIR`) always runs highway-env unmodified.
+The equality of observations, rewards, termination and every vehicle's state with the unwrapped env
+is tested on seeded random-action episodes (tests/drive/test_rl_driver.py). Use it for training
+only: evaluation (`pilotlab drive eval --agent rl:RUN_DIR`) always runs highway-env unmodified.
 """
 
 from __future__ import annotations
