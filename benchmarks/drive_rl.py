@@ -5,9 +5,12 @@
 1. Training cost: pilotlab DQN (the recipe's hyperparameters, double Q + dueling heads, the
    `fast-highway` env wrapper, one env) and the SB3 recipe (`DQN("MlpPolicy", net_arch=[256, 256],
    lr 5e-4, buffer 15000, learning_starts 200, batch 32, gamma 0.8, train_freq 1, gradient_steps 1,
-   target_update_interval 50, exploration_fraction 0.7)`) each train `--timing-steps` env steps,
-   interleaved per seed (ours seed 0, SB3 seed 0, ours seed 1, ...) so the shared machine's load hits
-   both alike; wall and process CPU time, torch threads = 1 on both sides.
+   target_update_interval 50, exploration_fraction 0.7)`), interleaved per seed (ours seed 0, SB3
+   seed 0, ours seed 1, ...) so the shared machine's load hits both alike; wall and process CPU time,
+   torch threads = 1 on both sides, imports done before timing. pilotlab trains `--timing-steps`
+   steps of its vector env, some of which are reset steps (next-step autoreset), and SB3 then trains
+   as many env steps as pilotlab stored transitions. `--timing-only --write` replaces only the timing
+   part of the section.
 2. Driving quality: pilotlab DQN trained `--steps` env steps per seed (env seeds from 0), each
    policy evaluated with `evaluate_agents` (what ``pilotlab drive eval --agent rl:RUN_DIR`` runs) on
    `--episodes` held-out env seeds 100000, 100001, ..., unshielded and behind the shield
@@ -132,7 +135,8 @@ def write_timing(t_lines: list[str], ratio: float, steps: int, cmd: str, load0: 
     head = head.split("Timing command:", 1)[0]  # a timing written by an earlier --write
     quality = "Driving quality:" + text.split("Driving quality:", 1)[1]
     timing_block = "\n".join([f"Timing command: {cmd} (load average {load0:.1f} before, {os.getloadavg()[0]:.1f} "
-                              "after).", "", *t_lines])
+                              "after). The driving-quality results and the whole-script line below come from the "
+                              "full run (Command above).", "", *t_lines])
     quality = re.sub(r"training wall time <= 0\.5x the recipe's: .*?\(\w[\w ]*\)\.",
                      f"training wall time <= 0.5x the recipe's: {ratio:.2f}x over {steps} steps "
                      f"({'met' if ratio <= 0.5 else 'not met'}).", quality, flags=re.S)
