@@ -30,6 +30,10 @@ WORKER = textwrap.dedent("""
     out = {"loss": loss.item(), "grad1": a.grad.tolist(), "grad2": b.grad.tolist()}
     with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
         json.dump(out, f)
+    # free the autograd graph first: all_gather's backward node holds the process group, and a group
+    # that outlives destroy_process_group is torn down at exit, where gloo aborts ("terminate called
+    # without an active exception"; 3 of 32 runs here before, 0 of 64 after)
+    del loss, a, b
     dist.barrier()  # see pilotlab.core.distributed.cleanup
     dist.destroy_process_group()
 """)

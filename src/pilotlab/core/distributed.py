@@ -5,6 +5,7 @@ Outside torchrun everything here degrades to the single-process case: rank 0 of 
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping, Sized
 
@@ -39,6 +40,7 @@ def cleanup() -> None:
     peer still has the last collective in flight aborts ("terminate called without an active
     exception"), seen in about 1 of 12 runs on a busy 2-core machine."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # drop autograd graphs (all_gather's backward holds the group) before teardown
         dist.barrier()
         dist.destroy_process_group()
 
