@@ -101,7 +101,7 @@ class Shield:
     """Builds the planner's scene from the simulator (ground-truth vehicles) and applies `allowed_actions`.
 
     The planner's settings are those the modular driver uses on highways (`PlannerConfig` defaults,
-    desired speed 1.15 x the reward's top speed).
+    desired speed `v0_ratio` x the reward's top speed).
     """
 
     def __init__(self, cfg: planning.PlannerConfig | None = None):

@@ -36,13 +36,13 @@ from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
 
 
 def discriminator_loss(gan: GANModel, cfg: GANConfig, real: torch.Tensor, fake: torch.Tensor,
-                       y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+                       y: torch.Tensor | None, policy: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, float]]:
     """The discriminator's loss on one real and one fake batch (same labels `y` if conditional).
 
-    With a DiffAugment policy both batches are augmented (independent draws) before D sees them.
+    With a DiffAugment `policy` (`parse_policy(cfg.diffaugment)`, parsed once by the caller) both
+    batches are augmented (independent draws) before D sees them.
     """
     d = gan.discriminator
-    policy = parse_policy(cfg.diffaugment)
     if policy:
         real, fake = diff_augment(real, policy), diff_augment(fake, policy)
     real_out, fake_out = d(real, y), d(fake, y)  # (B,), (B,): separate batches, as in DCGAN
@@ -168,7 +168,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
             y = y_real if gan.conditional else None
             with torch.no_grad():
                 fake = g_net(torch.randn(len(real), cfg.z_dim, device=device), y)  # (B, C, H, W)
-            d_loss, d_stats = discriminator_loss(gan, cfg, real, fake, y)
+            d_loss, d_stats = discriminator_loss(gan, cfg, real, fake, y, policy)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             sync_gradients(d_net)
