@@ -60,12 +60,15 @@ def test_train_sample_eval_every_model(model: str, tmp_path: Path, scorer: Evalu
     assert json.loads((run / "summary.json").read_text())["eval/fd"] == pytest.approx(fd_trained, rel=1e-9)
 
 
-@pytest.mark.parametrize("policy", ["", "translation,cutout"])
-def test_resume_continues_exactly(policy: str, tmp_path: Path, scorer: Evaluator) -> None:
-    """Also with DiffAugment, whose random draws come from the restored RNG state."""
+@pytest.mark.parametrize("flags", [
+    [],
+    # DiffAugment draws from the restored RNG state; the EMA switches from copying G to averaging after the
+    # resume (step 4); LeCam's moving averages travel in the checkpoint; R1's double backward; D without BN
+    ["--diffaugment", "translation,cutout", "--ema-start", "5", "--loss", "hinge", "--spectral-norm",
+     "--lecam", "0.3", "--r1-gamma", "1", "--no-d-batch-norm"],
+], ids=["plain", "regularised"])
+def test_resume_continues_exactly(flags: list[str], tmp_path: Path, scorer: Evaluator) -> None:
     straight, split = tmp_path / "straight", tmp_path / "split"
-    # with DiffAugment also --ema-start 5: the EMA switches from copying G to averaging after the resume (step 4)
-    flags = ["--diffaugment", policy, "--ema-start", "5" if policy else "0"]
     assert main(tiny("cgan", straight, 6, *flags)) == 0
     assert main(tiny("cgan", split, 4, *flags)) == 0
     assert main([*tiny("cgan", split, 6, *flags), "--resume"]) == 0
@@ -75,6 +78,9 @@ def test_resume_continues_exactly(policy: str, tmp_path: Path, scorer: Evaluator
         for k in a[part]:
             assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
     assert a["opt_g"]["state"][0]["exp_avg"].equal(b["opt_g"]["state"][0]["exp_avg"])
+    assert ("lecam_anchors" in a) == ("--lecam" in flags)
+    if "--lecam" in flags:
+        assert torch.equal(a["lecam_anchors"], b["lecam_anchors"])
     def g_losses(run: Path) -> list[float]:
         rows = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
         return [r["train/g_loss"] for r in rows if "train/g_loss" in r]
@@ -117,6 +123,10 @@ def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, mon
     (["--model", "wgan-gp", "--loss", "hinge"], "wgan-gp uses the Wasserstein loss"),
     (["--model", "cgan", "--loss", "hinge", "--label-smoothing", "0.1"], "not to the hinge loss"),
     (["--model", "cgan", "--diffaugment", "translation,zoom"], "unknown DiffAugment transform(s) zoom"),
+    (["--model", "cgan", "--lecam", "-0.1"], "lecam and r1-gamma must be >= 0"),
+    (["--model", "cgan", "--r1-gamma", "-1"], "lecam and r1-gamma must be >= 0"),
+    (["--model", "cgan", "--lecam-decay", "1"], "lecam-decay must lie in [0, 1)"),
+    (["--model", "wgan-gp", "--lecam", "0.3"], "wgan-gp has its gradient penalty"),
 ])
 def test_bad_input_exits_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gan", "train", *args]) == 2
@@ -198,3 +208,13 @@ def test_time_budget_stops_training_on_either_clock(clock: str, tmp_path: Path, 
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     (at_eval,) = [r["eval/train_cpu_s"] for r in rows if "eval/fd" in r]  # one evaluation, at the stop
     assert 0 < at_eval <= summary["train/cpu_s"]  # the summary adds the final checkpoint's save
+
+
+def test_cgan_discriminator_batch_norm_is_optional() -> None:
+    from pilotlab.gan.cgan import CGANConfig, build
+    from pilotlab.gan.modules import has_batch_norm
+
+    assert has_batch_norm(build(CGANConfig(width=4), (1, 28, 28), 10).discriminator)
+    plain = build(CGANConfig(width=4, d_batch_norm=False, spectral_norm=True), (1, 28, 28), 10).discriminator
+    assert not has_batch_norm(plain)
+    assert plain(torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])).shape == (3,)

@@ -31,6 +31,8 @@ class CGANConfig(GANConfig):
     """Base channel count of D when it should differ from G's (D costs ~5x less compute than G at equal width)."""
     embed_dim: int = 32
     """Size of the generator's label embedding concatenated to z."""
+    d_batch_norm: bool = True
+    """Batch norm in D's second conv layer (DCGAN); SNGAN's spectrally normalised D has none."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -56,10 +58,10 @@ class ConditionalGenerator(DCGenerator):
 class ProjectionDiscriminator(nn.Module):
     """(B, C, H, W), (B,) labels -> (B,) logits psi(phi(x)) + <embed(y), phi(x)>."""
 
-    def __init__(self, shape: tuple[int, int, int], num_classes: int, width: int):
+    def __init__(self, shape: tuple[int, int, int], num_classes: int, width: int, batch_norm: bool = True):
         super().__init__()
         self.conditional = True
-        self.features = DCFeatures(shape, width)
+        self.features = DCFeatures(shape, width, batch_norm)
         self.out = nn.Linear(self.features.out_dim, 1)
         self.embed = nn.Embedding(num_classes, self.features.out_dim)
 
@@ -72,7 +74,7 @@ class ProjectionDiscriminator(nn.Module):
 
 def build(cfg: CGANConfig, shape: tuple[int, int, int], num_classes: int) -> GANModel:
     g = ConditionalGenerator(cfg.z_dim, num_classes, cfg.embed_dim, shape, cfg.width)
-    d = ProjectionDiscriminator(shape, num_classes, cfg.d_width or cfg.width)
+    d = ProjectionDiscriminator(shape, num_classes, cfg.d_width or cfg.width, cfg.d_batch_norm)
     g.apply(dcgan_init)
     d.apply(dcgan_init)
     if cfg.spectral_norm:

@@ -60,6 +60,16 @@ class GANConfig(RunConfig):
     """DiffAugment policy (Zhao et al., 2020): comma-separated transforms from translation, cutout,
     brightness, contrast, applied alike to real and generated images whenever D sees them (D and G
     steps); "" turns it off. Counters D memorising small training sets."""
+    lecam: float = 0.0
+    """Weight lambda of the LeCam regulariser on D (Tseng et al., 2021; the paper uses 0.3 on CIFAR-10 with
+    10-20% of the data): pulls D's outputs towards moving averages of its outputs on the other class of
+    images, against D memorising a small training set; 0 turns it off. Logit models (not wgan-gp) only."""
+    lecam_decay: float = 0.99
+    """Decay of the moving averages of D's mean real and fake outputs the LeCam term anchors to (0.99 as in
+    the paper)."""
+    r1_gamma: float = 0.0
+    """Weight gamma of the R1 penalty (gamma / 2) E_real ||grad_x D(x)||^2 on D (Mescheder et al., 2018);
+    0 turns it off. Costs a double backward through D on every D step. Logit models (not wgan-gp) only."""
     ema_decay: float = 0.999
     """Decay of the exponential moving average of generator weights used for evaluation; 0 turns it off.
     With ema-start 0 it warms up as min(decay, (1 + t) / (10 + t)), which stays below 0.999 for 8,991 steps."""
@@ -110,6 +120,12 @@ class GANConfig(RunConfig):
             raise PilotlabError("label-smoothing applies to the non-saturating loss, not to the hinge loss")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise PilotlabError(f"label-smoothing must lie in [0, 0.5), got {self.label_smoothing}")
+        if self.lecam < 0 or self.r1_gamma < 0:
+            raise PilotlabError(f"lecam and r1-gamma must be >= 0 (0 = off), got {self.lecam}, {self.r1_gamma}")
+        if not 0.0 <= self.lecam_decay < 1.0:
+            raise PilotlabError(f"lecam-decay must lie in [0, 1), got {self.lecam_decay}")
+        if self.model == "wgan-gp" and (self.lecam or self.r1_gamma):
+            raise PilotlabError("lecam and r1-gamma regularise the logit models; wgan-gp has its gradient penalty")
         if not 0.0 <= self.ema_decay < 1.0:
             raise PilotlabError(f"ema-decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
         if self.ema_start < 0:

@@ -13,6 +13,15 @@
 - Hinge loss (Lim & Ye, 2017, "Geometric GAN"; used by SNGAN and BigGAN): D minimises
   E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], G minimises -E[D(G(z))].
 
+- LeCam regularisation (Tseng et al., 2021, "Regularizing Generative Adversarial Networks under
+  Limited Data", eq. 3): with alpha_R, alpha_F exponential moving averages (decay 0.99) of D's mean
+  output on real and on fake images, D also minimises E[(D(x) - alpha_F)^2] + E[(D(G(z)) - alpha_R)^2],
+  which keeps real and fake outputs from drifting apart when D starts memorising a small training set.
+  As in the authors' code, only the side that overshoots is penalised: relu(D(x) - alpha_F)^2 and
+  relu(alpha_R - D(G(z)))^2.
+- R1 penalty (Mescheder et al., 2018, "Which Training Methods for GANs do actually Converge?"):
+  (gamma / 2) E_real[||grad_x D(x)||^2], gradients on real images only.
+
 All losses are means over the batch; logits/scores have shape (B,) or (B, 1).
 """
 
@@ -78,6 +87,35 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     (grads,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # (B, ...) one grad per sample
     norms = grads.flatten(1).norm(2, dim=1)  # (B,)
     return ((norms - 1.0) ** 2).mean()
+
+
+def lecam_penalty(real_out: torch.Tensor, fake_out: torch.Tensor, anchor_real: float,
+                  anchor_fake: float) -> torch.Tensor:
+    """mean(relu(D(x) - alpha_F)^2) + mean(relu(alpha_R - D(G(z)))^2) (multiply by lambda outside).
+
+    `anchor_real` / `anchor_fake` are alpha_R / alpha_F, the moving averages of D's mean output on
+    real and on fake batches (`lecam_anchors`).
+    """
+    return F.relu(real_out - anchor_fake).pow(2).mean() + F.relu(anchor_real - fake_out).pow(2).mean()
+
+
+def lecam_anchors(anchors: tuple[float, float] | None, real_out: torch.Tensor, fake_out: torch.Tensor,
+                  decay: float = 0.99) -> tuple[float, float]:
+    """The next (alpha_R, alpha_F): an EMA with `decay` of the batch means; the first call just takes them."""
+    real_mean, fake_mean = real_out.detach().mean().item(), fake_out.detach().mean().item()
+    if anchors is None:
+        return real_mean, fake_mean
+    return (decay * anchors[0] + (1 - decay) * real_mean, decay * anchors[1] + (1 - decay) * fake_mean)
+
+
+def r1_penalty(real: torch.Tensor, real_out: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x D(x)||_2^2] over the real batch (multiply by gamma / 2 outside).
+
+    `real` must require grad and `real_out` (B,) must be D's output on it; built with ``create_graph=True``
+    so the penalty can be differentiated with respect to D's parameters.
+    """
+    (grads,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)  # (B, ...) one grad per sample
+    return grads.flatten(1).pow(2).sum(1).mean()
 
 
 def collapsed(d_loss: float, threshold: float = 1e-3) -> bool:

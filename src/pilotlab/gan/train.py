@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -35,25 +35,51 @@ from pilotlab.gan.metrics import EVAL_SEED, BestTracker, Evaluator
 from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
 
 
+class DiscriminatorStep(NamedTuple):
+    """What `discriminator_loss` returns."""
+
+    loss: torch.Tensor
+    """D's loss including its regularisers (scalar)"""
+    stats: dict[str, float]
+    """train/* values to log"""
+    anchors: tuple[float, float] | None
+    """The updated LeCam moving averages (alpha_R, alpha_F); None when LeCam is off."""
+
+
 def discriminator_loss(gan: GANModel, cfg: GANConfig, real: torch.Tensor, fake: torch.Tensor,
-                       y: torch.Tensor | None, policy: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, float]]:
+                       y: torch.Tensor | None, policy: tuple[str, ...] = (),
+                       anchors: tuple[float, float] | None = None) -> DiscriminatorStep:
     """The discriminator's loss on one real and one fake batch (same labels `y` if conditional).
 
     With a DiffAugment `policy` (`parse_policy(cfg.diffaugment)`, parsed once by the caller) both
-    batches are augmented (independent draws) before D sees them.
+    batches are augmented (independent draws) before D sees them. With `cfg.lecam` > 0 the LeCam term
+    anchors to `anchors` (the moving averages so far; None on the first step) and the returned anchors
+    include this batch; with `cfg.r1_gamma` > 0 the R1 penalty is taken w.r.t. the un-augmented real batch.
     """
     d = gan.discriminator
-    if policy:
-        real, fake = diff_augment(real, policy), diff_augment(fake, policy)
-    real_out, fake_out = d(real, y), d(fake, y)  # (B,), (B,): separate batches, as in DCGAN
-    if gan.objective == "ns":
-        loss = (losses.d_loss_hinge(real_out, fake_out) if cfg.loss == "hinge"
-                else losses.d_loss_nonsaturating(real_out, fake_out, cfg.label_smoothing))
-        return loss, {"train/d_real": torch.sigmoid(real_out).mean().item(),
-                      "train/d_fake": torch.sigmoid(fake_out).mean().item()}
-    gp = losses.gradient_penalty(lambda x: d(x, y), real, fake)
-    loss = losses.d_loss_wgan(real_out, fake_out) + cfg.gp_lambda * gp  # type: ignore[attr-defined]
-    return loss, {"train/wasserstein": (real_out.mean() - fake_out.mean()).item(), "train/gp": gp.item()}
+    if cfg.r1_gamma:
+        real = real.detach().requires_grad_(True)
+    real_in, fake_in = (diff_augment(real, policy), diff_augment(fake, policy)) if policy else (real, fake)
+    real_out, fake_out = d(real_in, y), d(fake_in, y)  # (B,), (B,): separate batches, as in DCGAN
+    if gan.objective != "ns":
+        gp = losses.gradient_penalty(lambda x: d(x, y), real_in, fake_in)
+        loss = losses.d_loss_wgan(real_out, fake_out) + cfg.gp_lambda * gp  # type: ignore[attr-defined]
+        return DiscriminatorStep(loss, {"train/wasserstein": (real_out.mean() - fake_out.mean()).item(),
+                                        "train/gp": gp.item()}, None)
+    loss = (losses.d_loss_hinge(real_out, fake_out) if cfg.loss == "hinge"
+            else losses.d_loss_nonsaturating(real_out, fake_out, cfg.label_smoothing))
+    stats = {"train/d_real": torch.sigmoid(real_out).mean().item(),
+             "train/d_fake": torch.sigmoid(fake_out).mean().item()}
+    if cfg.lecam:
+        anchors = losses.lecam_anchors(anchors, real_out, fake_out, cfg.lecam_decay)
+        lecam = losses.lecam_penalty(real_out, fake_out, *anchors)
+        loss = loss + cfg.lecam * lecam
+        stats["train/lecam"] = lecam.item()
+    if cfg.r1_gamma:
+        r1 = losses.r1_penalty(real, real_out)
+        loss = loss + 0.5 * cfg.r1_gamma * r1
+        stats["train/r1"] = r1.item()
+    return DiscriminatorStep(loss, stats, anchors if cfg.lecam else None)
 
 
 def generator_loss(gan: GANModel, cfg: GANConfig, fake_out: torch.Tensor) -> torch.Tensor:
@@ -93,6 +119,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     evaluator = Evaluator(scorer_config(cfg), cfg.dataset) if run.writable else None
     best = BestTracker()
     step, wall, cpu, fd_hit_s = 0, 0.0, 0.0, None  # training wall and CPU time [s], evaluations excluded
+    anchors: tuple[float, float] | None = None  # LeCam's moving averages of D's real and fake outputs
     restored = restore(run, cfg)
     if restored is not None:
         state, meta = restored
@@ -102,6 +129,8 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
         opt_d.load_state_dict(state["opt_d"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
+        if "lecam_anchors" in state:
+            anchors = (float(state["lecam_anchors"][0]), float(state["lecam_anchors"][1]))
         step, wall, cpu = int(meta["step"]), float(meta["wall_s"]), float(meta.get("cpu_s", 0.0))
         best, fd_hit_s = BestTracker(float(meta["best_fd"])), meta.get("fd_hit_s")
     broadcast_parameters(g_net)
@@ -135,6 +164,8 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
                                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()}
         if ema is not None:
             out["ema"] = ema.state_dict()
+        if anchors is not None:
+            out["lecam_anchors"] = torch.tensor(anchors, dtype=torch.float64)
         return out
 
     def evaluate(at: int, train_wall: float, train_cpu: float) -> dict[str, float]:
@@ -168,7 +199,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
             y = y_real if gan.conditional else None
             with torch.no_grad():
                 fake = g_net(torch.randn(len(real), cfg.z_dim, device=device), y)  # (B, C, H, W)
-            d_loss, d_stats = discriminator_loss(gan, cfg, real, fake, y, policy)
+            d_loss, d_stats, anchors = discriminator_loss(gan, cfg, real, fake, y, policy, anchors)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             sync_gradients(d_net)
