@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +40,47 @@ RECIPE = dict(lr=5e-4, buffer_size=15000, learning_starts=200, batch_size=32, ga
               gradient_steps=1, target_update_interval=50, exploration_fraction=0.7)
 
 
-def train_ours(steps: int, seed: int, run_dir: str, network: str, eval_episodes: int = 10) -> dict[str, float]:
-    """pilotlab DQN with the recipe's hyperparameters; returns its summary.json."""
+@dataclass(frozen=True)
+class Variant:
+    """What pilotlab's DQN changes from the recipe (the rest of `RECIPE` stays)."""
+
+    network: str = "mlp"
+    gamma: float = RECIPE["gamma"]
+    env_wrapper: str = "fast-highway"
+    target_speeds: tuple[float, ...] = ()  # [m/s] DiscreteMetaAction set-points; () keeps the env's (20, 25, 30)
+
+    @property
+    def env_config(self) -> str:
+        if not self.target_speeds:
+            return "{}"
+        return json.dumps({"action": {"type": "DiscreteMetaAction", "target_speeds": list(self.target_speeds)}})
+
+    @property
+    def tag(self) -> str:
+        """Run-directory tag: the recipe's own configuration keeps the old name (so its runs are reused)."""
+        parts = [self.network]
+        if self.gamma != RECIPE["gamma"]:
+            parts.append(f"g{self.gamma:g}")
+        if self.env_wrapper != "fast-highway":
+            parts.append(self.env_wrapper.removeprefix("fast-highway-"))
+        if self.target_speeds:
+            parts.append("v" + "-".join(f"{v:g}" for v in self.target_speeds))
+        return "-".join(parts)
+
+    def describe(self) -> str:
+        speeds = ", ".join(f"{v:g}" for v in self.target_speeds) if self.target_speeds else "20, 25, 30 (the env's)"
+        return (f"{self.network} encoder, gamma {self.gamma:g}, env wrapper `{self.env_wrapper}`, "
+                f"cruise set-points {speeds} m/s")
+
+
+def train_ours(steps: int, seed: int, run_dir: str, variant: Variant, eval_episodes: int = 10) -> dict[str, float]:
+    """pilotlab DQN with the recipe's hyperparameters and `variant`'s changes; returns its summary.json."""
     from pilotlab.rl.dqn import DQNConfig, train
 
-    cfg = DQNConfig(env="highway-fast-v0", total_steps=steps, network=network, hidden=(256, 256), num_envs=1,
-                    env_wrapper="fast-highway", eval_every=0, eval_episodes=eval_episodes, seed=seed, run_dir=run_dir,
-                    checkpoint_every=10_000, log_every=1000, **RECIPE)
+    cfg = DQNConfig(env="highway-fast-v0", total_steps=steps, network=variant.network, hidden=(256, 256), num_envs=1,
+                    env_wrapper=variant.env_wrapper, env_config=variant.env_config, eval_every=0,
+                    eval_episodes=eval_episodes, seed=seed, run_dir=run_dir, checkpoint_every=10_000, log_every=1000,
+                    **{**RECIPE, "gamma": variant.gamma})
     run = train(cfg)
     return json.loads((Path(run.path) / "summary.json").read_text())
 
@@ -91,7 +126,7 @@ def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return time.perf_counter() - w0, time.process_time() - c0
 
 
-def timing(steps: int, seeds: int, network: str, stamp: str) -> tuple[list[str], float]:
+def timing(steps: int, seeds: int, variant: Variant, stamp: str) -> tuple[list[str], float]:
     warm_up()
     rows = ["| seed | pilotlab transitions | wall [s] | CPU [s] | SB3 recipe steps | wall [s] | CPU [s] | wall ratio | "
             "CPU ratio | load |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -99,7 +134,7 @@ def timing(steps: int, seeds: int, network: str, stamp: str) -> tuple[list[str],
     n_ours = n_sb3 = 0
     for seed in range(seeds):
         run_dir = f"runs/drive-rl-timing-{stamp}-s{seed}"
-        ours = timed(train_ours, steps, seed, run_dir, network, 1)
+        ours = timed(train_ours, steps, seed, run_dir, variant, 1)
         n = transitions(run_dir)  # SB3 takes as many env transitions as pilotlab stored
         sb3 = timed(train_sb3, n, seed)
         tot += [*ours, *sb3]
@@ -143,17 +178,17 @@ def write_timing(t_lines: list[str], ratio: float, steps: int, cmd: str, load0: 
     write_section("drive_rl", head.rstrip() + "\n\n" + timing_block + "\n" + quality)
 
 
-def quality(steps: int, seeds: int, episodes: int, network: str) -> tuple[list[str], dict[str, list[float]]]:
+def quality(steps: int, seeds: int, episodes: int, variant: Variant) -> tuple[list[str], dict[str, list[float]]]:
     from pilotlab.drive.evaluate import EVAL_SEED, evaluate_agents
 
     rows = ["| seed | train wall [s] | return | crash rate | speed [m/s] | + shield: return | crash rate | "
             "speed [m/s] | shield ms/step |", "|---|---|---|---|---|---|---|---|---|"]
     agg: dict[str, list[float]] = {k: [] for k in ("ret", "crash", "ret_s", "crash_s", "wall")}
     for seed in range(seeds):
-        run_dir = f"runs/drive-rl-dqn-{network}-{steps}-s{seed}"
+        run_dir = f"runs/drive-rl-dqn-{variant.tag}-{steps}-s{seed}"
         summary_path = Path(run_dir) / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else train_ours(
-            steps, seed, run_dir, network)
+            steps, seed, run_dir, variant)
         specs = [f"rl:{run_dir}", f"rl:{run_dir}+shield"]
         res = evaluate_agents(specs, "highway-fast-v0", episodes=episodes, seed=EVAL_SEED, gif=False)
         plain, shielded = res[specs[0]], res[specs[1]]
@@ -168,8 +203,8 @@ def quality(steps: int, seeds: int, episodes: int, network: str) -> tuple[list[s
     m = {k: float(np.mean(v)) for k, v in agg.items()}
     rows.append(f"| mean | {m['wall']:.0f} | {m['ret']:.2f} | {m['crash']:.1%} | | {m['ret_s']:.2f} | "
                 f"{m['crash_s']:.1%} | | |")
-    lines = [f"Driving quality: pilotlab DQN ({network}), {steps} env steps per seed, {episodes} held-out episodes "
-             f"(env seeds {EVAL_SEED}-{EVAL_SEED + episodes - 1}) per policy:", "", *rows, ""]
+    lines = [f"Driving quality: pilotlab DQN ({variant.describe()}), {steps} env steps per seed, {episodes} "
+             f"held-out episodes (env seeds {EVAL_SEED}-{EVAL_SEED + episodes - 1}) per policy:", "", *rows, ""]
     return lines, agg
 
 
@@ -182,17 +217,26 @@ def main() -> None:
     ap.add_argument("--timing-seeds", type=int, default=3, help="seeds of the interleaved timing")
     ap.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per policy")
     ap.add_argument("--network", default="mlp", help="encoder of pilotlab DQN: mlp, deepsets, deepsets-ego")
+    ap.add_argument("--gamma", type=float, default=RECIPE["gamma"], help="discount of pilotlab DQN")
+    ap.add_argument("--env-wrapper", default="fast-highway",
+                    help="training env wrapper: fast-highway, or fast-highway-shield-teacher (the shield overrides "
+                         "forbidden actions in training and the agent's reward drops by a penalty)")
+    ap.add_argument("--target-speeds", default="",
+                    help="comma-separated DiscreteMetaAction cruise set-points [m/s] for training and evaluation "
+                         "('' keeps the env's 20,25,30)")
     ap.add_argument("--timing-only", action="store_true",
                     help="run only the interleaved timing and print it (docs/benchmarks.md is left as it is)")
     ap.add_argument("--write", action="store_true",
                     help="with --timing-only: replace the drive_rl section's timing part, keep its quality results")
     args = ap.parse_args()
+    speeds = tuple(float(v) for v in args.target_speeds.split(",")) if args.target_speeds else ()
+    variant = Variant(args.network, args.gamma, args.env_wrapper, speeds)
     torch.set_num_threads(1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cmd = "`.venv/bin/python benchmarks/drive_rl.py " + " ".join(sys.argv[1:]) + "`"
     if args.timing_only:
         load0, w0 = os.getloadavg()[0], time.perf_counter()
-        t_lines, ratio = timing(args.timing_steps, args.timing_seeds, args.network, stamp)
+        t_lines, ratio = timing(args.timing_steps, args.timing_seeds, variant, stamp)
         print("\n".join(t_lines))
         print(f"{time.perf_counter() - w0:.0f} s wall; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
         if args.write:
@@ -203,9 +247,9 @@ def main() -> None:
              "2 cores shared with other engineers' jobs while this ran (load average in the table).", ""]
     ratio = float("nan")
     if args.timing_steps > 0:
-        t_lines, ratio = timing(args.timing_steps, args.timing_seeds, args.network, stamp)
+        t_lines, ratio = timing(args.timing_steps, args.timing_seeds, variant, stamp)
         lines += t_lines
-    q_lines, agg = quality(args.steps, args.seeds, args.episodes, args.network)
+    q_lines, agg = quality(args.steps, args.seeds, args.episodes, variant)
     lines += q_lines
     mean = {k: float(np.mean(v)) for k, v in agg.items()}
     met = lambda ok: "met" if ok else "not met"  # noqa: E731

@@ -111,13 +111,16 @@ class Shield:
         self.steps = 0
         self.floor = -np.inf  # [m/s] the policy's lowest trained set-point
 
-    def prepare(self, env: Any) -> None:
-        """Planner settings for this env, and set-points below the policy's lowest one (see `lower_grid`)."""
+    def prepare(self, env: Any, extend_grid: bool = True) -> None:
+        """Planner settings for this env, and set-points below the policy's lowest one (see `lower_grid`;
+        `extend_grid=False` keeps the env's own set-points, as `shield_teacher` does in training)."""
         fields = {**self.base_cfg.__dict__, "v0": self.base_cfg.v0_ratio * envs.reference_speed(env)}
         self.cfg = planning.PlannerConfig(**fields)
         action = dict(env.unwrapped.config["action"])
         if action.get("type") != "DiscreteMetaAction":
             raise PilotlabError(f"the shield masks DiscreteMetaAction meta-actions; this env uses {action.get('type')}")
+        if not extend_grid:
+            return
         grid = np.asarray(action.get("target_speeds", env.unwrapped.action_type.target_speeds), dtype=float)
         self.floor = float(grid.min())
         action["target_speeds"] = lower_grid(grid).tolist()

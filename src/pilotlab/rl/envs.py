@@ -86,6 +86,7 @@ VECTOR_ENVS: dict[str, str] = {
 WRAPPERS: dict[str, str] = {
     "none": "",
     "fast-highway": "pilotlab.drive.fast_sim:FastHighway",
+    "fast-highway-shield-teacher": "pilotlab.drive.shield_teacher:ShieldTeacher",
 }
 
 
