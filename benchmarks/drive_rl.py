@@ -1,9 +1,11 @@
 """RL driver on highway-fast-v0: pilotlab DQN vs the highway-env docs' SB3 DQN recipe (issue 6).
 
-    .venv/bin/python benchmarks/drive_rl.py --steps 20000 --seeds 3 --timing-steps 2000 --episodes 50
+    .venv/bin/python benchmarks/drive_rl.py --steps 20000 --seeds 3 --timing-steps 3000 --timing-seeds 2 --episodes 50
 
-1. Training cost: pilotlab DQN (the recipe's hyperparameters, double Q + dueling heads, the
-   `fast-highway` env wrapper, one env) and the SB3 recipe (`DQN("MlpPolicy", net_arch=[256, 256],
+1. Training cost: pilotlab DQN (the recipe's hyperparameters, double Q + dueling heads, one env, by
+   default the `fast-highway-shield-teacher` env wrapper and cruise set-points 10-30 m/s: see
+   `Variant` and `pilotlab.drive.shield_teacher`; ``--env-wrapper fast-highway --target-speeds ''``
+   is the recipe's own setting) and the SB3 recipe (`DQN("MlpPolicy", net_arch=[256, 256],
    lr 5e-4, buffer 15000, learning_starts 200, batch 32, gamma 0.8, train_freq 1, gradient_steps 1,
    target_update_interval 50, exploration_fraction 0.7)`), interleaved per seed (ours seed 0, SB3
    seed 0, ours seed 1, ...) so the shared machine's load hits both alike; wall and process CPU time,
@@ -69,8 +71,13 @@ class Variant:
 
     def describe(self) -> str:
         speeds = ", ".join(f"{v:g}" for v in self.target_speeds) if self.target_speeds else "20, 25, 30 (the env's)"
-        return (f"{self.network} encoder, gamma {self.gamma:g}, env wrapper `{self.env_wrapper}`, "
-                f"cruise set-points {speeds} m/s")
+        teacher = ""
+        if self.env_wrapper == "fast-highway-shield-teacher":
+            from pilotlab.drive.shield_teacher import DEFAULT_PENALTY
+
+            teacher = f" (the shield as teacher in training only, penalty {DEFAULT_PENALTY:g})"
+        return (f"{self.network} encoder, gamma {self.gamma:g}, env wrapper `{self.env_wrapper}`{teacher}, "
+                f"cruise set-points {speeds} m/s in training and evaluation")
 
 
 def train_ours(steps: int, seed: int, run_dir: str, variant: Variant, eval_episodes: int = 10) -> dict[str, float]:
@@ -146,11 +153,11 @@ def timing(steps: int, seeds: int, variant: Variant, stamp: str) -> tuple[list[s
     rows.append(f"| all | {n_sb3} of {n_ours} | {tot[0]:.0f} | {tot[1]:.0f} | {n_sb3} | {tot[2]:.0f} | {tot[3]:.0f} | "
                 f"{tot[0] / tot[2]:.2f} | {tot[1] / tot[3]:.2f} | |")
     per = 1000.0 / n_sb3
-    lines = [f"Training cost, {steps} pilotlab env steps per seed (the transitions column: how many were env "
-             "transitions; the others are the vector env's reset steps) and as many SB3 env steps as pilotlab's "
-             "transitions, "
-             "interleaved per seed, imports done before timing (pilotlab's time includes run-dir setup, "
-             "checkpointing and a 1-episode final evaluation; SB3's is `learn` only):", "", *rows, "",
+    lines = [f"Training cost of pilotlab DQN ({variant.describe()}), {steps} pilotlab env steps per seed (the "
+             "transitions column: how many were env transitions; the others are the vector env's reset steps) "
+             "and as many SB3 env steps as pilotlab's transitions, interleaved per seed, imports done before "
+             "timing (pilotlab's time includes run-dir setup, checkpointing and a 1-episode final evaluation; "
+             "SB3's is `learn` only):", "", *rows, "",
              f"Per env transition: pilotlab {tot[0] * per:.1f} ms wall / {tot[1] * per:.1f} ms CPU, SB3 recipe "
              f"{tot[2] * per:.1f} ms wall / {tot[3] * per:.1f} ms CPU. Extrapolated to 20k transitions: pilotlab "
              f"{20 * tot[0] * per:.0f} s, SB3 {20 * tot[2] * per:.0f} s wall (the issue filer measured the recipe "
@@ -166,7 +173,7 @@ def write_timing(t_lines: list[str], ratio: float, steps: int, cmd: str, load0: 
         raise SystemExit("no drive_rl section with driving-quality results in docs/benchmarks.md: run without "
                          "--timing-only first")
     text = section.group(1)
-    head = text.split("Training cost,", 1)[0] if "Training cost," in text else text.split("Driving quality:", 1)[0]
+    head = text.split("Training cost", 1)[0] if "Training cost" in text else text.split("Driving quality:", 1)[0]
     head = head.split("Timing command:", 1)[0]  # a timing written by an earlier --write
     quality = "Driving quality:" + text.split("Driving quality:", 1)[1]
     timing_block = "\n".join([f"Timing command: {cmd} (load average {load0:.1f} before, {os.getloadavg()[0]:.1f} "
@@ -218,10 +225,10 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per policy")
     ap.add_argument("--network", default="mlp", help="encoder of pilotlab DQN: mlp, deepsets, deepsets-ego")
     ap.add_argument("--gamma", type=float, default=RECIPE["gamma"], help="discount of pilotlab DQN")
-    ap.add_argument("--env-wrapper", default="fast-highway",
+    ap.add_argument("--env-wrapper", default="fast-highway-shield-teacher",
                     help="training env wrapper: fast-highway, or fast-highway-shield-teacher (the shield overrides "
                          "forbidden actions in training and the agent's reward drops by a penalty)")
-    ap.add_argument("--target-speeds", default="",
+    ap.add_argument("--target-speeds", default="10,15,20,25,30",
                     help="comma-separated DiscreteMetaAction cruise set-points [m/s] for training and evaluation "
                          "('' keeps the env's 20,25,30)")
     ap.add_argument("--timing-only", action="store_true",
