@@ -61,9 +61,9 @@ class GANConfig(RunConfig):
     brightness, contrast, applied alike to real and generated images whenever D sees them (D and G
     steps); "" turns it off. Counters D memorising small training sets."""
     lecam: float = 0.0
-    """Weight lambda of the LeCam regulariser on D (Tseng et al., 2021; the paper uses 0.3 on CIFAR-10 with
-    10-20% of the data): pulls D's outputs towards moving averages of its outputs on the other class of
-    images, against D memorising a small training set; 0 turns it off. Logit models (not wgan-gp) only."""
+    """Weight lambda of the LeCam regulariser on D (Tseng et al., 2021, eq. 3): pulls D's outputs towards
+    moving averages of its outputs on the other class of images, against D memorising a small training set;
+    0 turns it off. Logit models (not wgan-gp) only."""
     lecam_decay: float = 0.99
     """Decay of the moving averages of D's mean real and fake outputs the LeCam term anchors to (0.99 as in
     the paper)."""
