@@ -6,7 +6,8 @@ With `diffaugment` set, every image D sees (real or generated, in D's and in G's
 through the same random differentiable transforms (`pilotlab.gan.diffaugment`).
 Conditional models generate the discriminator's fakes with the real batch's labels and the
 generator's with uniformly drawn labels. The objective ("ns" or "wgan-gp") comes from the model
-file's `build`; the losses are pure functions in `pilotlab.gan.losses`.
+file's `build`; the losses are pure functions in `pilotlab.gan.losses`. The logit models' D can add the
+LeCam regulariser (`lecam`, its two moving averages checkpointed) and the R1 penalty (`r1_gamma`).
 
 Run directory: metrics.jsonl (train/d_loss, train/g_loss, ..., eval/fd, ...), checkpoints/last and
 checkpoints/best (lowest FD), figures/ (sample grids per evaluation, their GIF, loss and FD curves,
