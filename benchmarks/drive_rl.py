@@ -72,10 +72,12 @@ class Variant:
     def describe(self) -> str:
         speeds = ", ".join(f"{v:g}" for v in self.target_speeds) if self.target_speeds else "20, 25, 30 (the env's)"
         teacher = ""
-        if self.env_wrapper == "fast-highway-shield-teacher":
-            from pilotlab.drive.shield_teacher import DEFAULT_PENALTY
+        if self.env_wrapper.startswith("fast-highway-shield-teacher"):
+            from pilotlab.rl.envs import wrapper_class
 
-            teacher = f" (the shield as teacher in training only, penalty {DEFAULT_PENALTY:g})"
+            cls = wrapper_class(self.env_wrapper)
+            teacher = (f" (the shield as teacher in training only: penalty {cls.penalty:g}, forbidden actions "
+                       f"overridden with probability {cls.override_prob:g})")
         return (f"{self.network} encoder, gamma {self.gamma:g}, env wrapper `{self.env_wrapper}`{teacher}, "
                 f"cruise set-points {speeds} m/s in training and evaluation")
 
@@ -225,9 +227,10 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per policy")
     ap.add_argument("--network", default="mlp", help="encoder of pilotlab DQN: mlp, deepsets, deepsets-ego")
     ap.add_argument("--gamma", type=float, default=RECIPE["gamma"], help="discount of pilotlab DQN")
-    ap.add_argument("--env-wrapper", default="fast-highway-shield-teacher",
-                    help="training env wrapper: fast-highway, or fast-highway-shield-teacher (the shield overrides "
-                         "forbidden actions in training and the agent's reward drops by a penalty)")
+    ap.add_argument("--env-wrapper", default="fast-highway-shield-teacher-half",
+                    help="training env wrapper: fast-highway, fast-highway-shield-teacher (the shield overrides "
+                         "forbidden actions in training and the agent's reward drops by a penalty) or "
+                         "fast-highway-shield-teacher-half (overrides half of them, penalizes all)")
     ap.add_argument("--target-speeds", default="10,15,20,25,30",
                     help="comma-separated DiscreteMetaAction cruise set-points [m/s] for training and evaluation "
                          "('' keeps the env's 20,25,30)")

@@ -105,3 +105,26 @@ def test_teacher_training_run_records_the_set_points_and_evaluation_applies_them
     assert list(env.unwrapped.action_type.target_speeds) == speeds
     results = evaluate_agents([f"rl:{run}"], episodes=1, env_config={"duration": 3}, gif=False)
     assert 0.0 <= results[f"rl:{run}"]["crash_rate"] <= 1.0
+
+
+def test_wrapper_without_override_runs_the_forbidden_action_and_still_penalizes() -> None:
+    """override_prob 0: the forbidden action itself runs (FastHighway stepping it gives the same step), and the
+    reward is lowered by the penalty; the info says it was forbidden but not overridden."""
+    config = {"duration": 3}
+    teacher = ShieldTeacher(make_env("highway-fast-v0", config), penalty=0.5, override_prob=0.0)
+    teacher.shield.mask = lambda env: _mask(IDLE, SLOWER)  # type: ignore[method-assign]
+    ref = FastHighway(make_env("highway-fast-v0", config))
+    teacher.reset(seed=4)
+    ref.reset(seed=4)
+    out_t, out_r = teacher.step(FASTER), ref.step(FASTER)
+    assert np.array_equal(out_t[0], out_r[0]) and out_t[1] == pytest.approx(out_r[1] - 0.5)
+    assert out_t[4]["shield_forbidden"] and not out_t[4]["shield_override"] and teacher.overrides == 0
+
+
+@pytest.mark.parametrize(("name", "override_prob"), [("fast-highway-shield-teacher", 1.0),
+                                                     ("fast-highway-shield-teacher-half", 0.5)])
+def test_teacher_wrappers_are_registered_for_the_rl_trainers(name: str, override_prob: float) -> None:
+    from pilotlab.rl.envs import wrapper_class
+
+    cls = wrapper_class(name)
+    assert issubclass(cls, ShieldTeacher) and cls.override_prob == override_prob

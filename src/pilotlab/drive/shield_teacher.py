@@ -47,9 +47,9 @@ def teacher_action(action: int, allowed: np.ndarray, fallback: tuple[int, ...] =
     return int(control.SLOWER)
 
 
-def teacher_reward(reward: float, overridden: bool, penalty: float) -> float:
-    """The training reward: the env's, minus `penalty` when the shield overrode the agent's action."""
-    return float(reward) - (penalty if overridden else 0.0)
+def teacher_reward(reward: float, forbidden: bool, penalty: float) -> float:
+    """The training reward: the env's, minus `penalty` when the shield forbade the agent's action."""
+    return float(reward) - (penalty if forbidden else 0.0)
 
 
 class ShieldTeacher(FastHighway):
@@ -59,25 +59,47 @@ class ShieldTeacher(FastHighway):
     """
 
     penalty: float = DEFAULT_PENALTY
+    override_prob: float = 1.0
+    """Probability that a forbidden action is replaced; otherwise it runs (still penalized), so the agent also
+    sees where its mistakes lead (1.0: always replaced)."""
 
-    def __init__(self, env: gym.Env, penalty: float | None = None):
+    def __init__(self, env: gym.Env, penalty: float | None = None, override_prob: float | None = None):
         super().__init__(env)
         if penalty is not None:
             self.penalty = float(penalty)
+        if override_prob is not None:
+            self.override_prob = float(override_prob)
+        self._rng = np.random.default_rng(0)
         self.shield = Shield()
         self.shield.prepare(env, extend_grid=False)
         self.overrides = 0
         self.steps = 0
 
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        if kwargs.get("seed") is not None:
+            self._rng = np.random.default_rng(kwargs["seed"])
+        return super().reset(**kwargs)
+
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         chosen = int(np.asarray(action).reshape(-1)[0])
-        executed = teacher_action(chosen, self.shield.mask(self.env))
+        allowed = self.shield.mask(self.env)
+        forbidden = not allowed[chosen]
+        executed = chosen
+        if forbidden and (self.override_prob >= 1.0 or self._rng.random() < self.override_prob):
+            executed = teacher_action(chosen, allowed)
         obs, reward, terminated, truncated, info = super().step(executed)
-        overridden = executed != chosen
         self.steps += 1
-        self.overrides += int(overridden)
-        info = {**info, "shield_override": overridden, "executed_action": executed}
-        return obs, teacher_reward(reward, overridden, self.penalty), terminated, truncated, info
+        self.overrides += int(executed != chosen)
+        info = {**info, "shield_override": executed != chosen, "shield_forbidden": forbidden,
+                "executed_action": executed}
+        return obs, teacher_reward(reward, forbidden, self.penalty), terminated, truncated, info
 
 
-__all__ = ["DEFAULT_PENALTY", "FALLBACK", "ShieldTeacher", "teacher_action", "teacher_reward"]
+class HalfShieldTeacher(ShieldTeacher):
+    """`ShieldTeacher` that overrides a forbidden action with probability 0.5 (wrapper name
+    ``fast-highway-shield-teacher-half``); every forbidden action is penalized."""
+
+    override_prob = 0.5
+
+
+__all__ = ["DEFAULT_PENALTY", "FALLBACK", "HalfShieldTeacher", "ShieldTeacher", "teacher_action", "teacher_reward"]

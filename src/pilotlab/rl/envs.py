@@ -87,6 +87,7 @@ WRAPPERS: dict[str, str] = {
     "none": "",
     "fast-highway": "pilotlab.drive.fast_sim:FastHighway",
     "fast-highway-shield-teacher": "pilotlab.drive.shield_teacher:ShieldTeacher",
+    "fast-highway-shield-teacher-half": "pilotlab.drive.shield_teacher:HalfShieldTeacher",
 }
 
 
