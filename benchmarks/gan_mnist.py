@@ -423,6 +423,7 @@ def augment(args: argparse.Namespace) -> None:
 
     cfg = AugmentConfig(per_class=(10, 100), seeds=3, seed=args.seed, gan_steps=args.augment_gan_steps,
                         gan_width=args.width, gan_lr=args.lr, gan_loss=args.loss, gan_spectral_norm=args.spectral_norm,
+                        gan_beta1=args.beta1, gan_beta2=args.beta2, gan_d_batch_norm=args.d_batch_norm,
                         gan_diffaugment=args.diffaugment, synthetic_per_class=500,
                         classifier_steps=args.augment_classifier_steps, classifier_width=16, synthetic_filter=0.9,
                         run_dir=args.run_dir or f"runs/bench-gan-augment-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -447,13 +448,15 @@ def augment(args: argparse.Namespace) -> None:
 
 Command: `{command.strip()}`, i.e. `pilotlab gan augment --per-class 10 100 --seeds 3 --gan-steps
 {cfg.gan_steps} --gan-width {cfg.gan_width} --gan-lr {cfg.gan_lr:g} --gan-loss {cfg.gan_loss}
-{'--gan-spectral-norm ' if cfg.gan_spectral_norm else ''}--synthetic-per-class {cfg.synthetic_per_class}
+{'--gan-spectral-norm ' if cfg.gan_spectral_norm else ''}--gan-beta1 {cfg.gan_beta1:g} --gan-beta2 {cfg.gan_beta2:g}
+{'' if cfg.gan_d_batch_norm else '--no-gan-d-batch-norm '}--synthetic-per-class {cfg.synthetic_per_class}
 --classifier-steps {cfg.classifier_steps} --classifier-width {cfg.classifier_width} --synthetic-filter
 {cfg.synthetic_filter:g}`. Machine: {machine()}. **Shared with other engineers' jobs** ({load}): the
 experiment took {total_cpu:.0f} s of CPU time in {total_s:.0f} s of wall time.
 
 Per labelled budget N and seed: a cGAN (the benchmark's recipe: {cfg.gan_loss} loss, spectral norm
-{'on' if cfg.gan_spectral_norm else 'off'}, width {cfg.gan_width}, Adam {cfg.gan_lr:g}) is trained on the
+{'on' if cfg.gan_spectral_norm else 'off'}, batch norm in D {'on' if cfg.gan_d_batch_norm else 'off'}, width
+{cfg.gan_width}, Adam {cfg.gan_lr:g} with betas ({cfg.gan_beta1:g}, {cfg.gan_beta2:g})) is trained on the
 10 N labelled digits only, for {cfg.gan_steps} steps (shortened from the default 3,000 of `pilotlab gan augment` to
 keep the whole experiment within ~25 min of CPU on the shared machine); {cfg.synthetic_per_class}
 synthetic digits per class are drawn from its EMA generator; then the same width-{cfg.classifier_width}

@@ -51,7 +51,7 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
             "--synthetic-per-class", "3", "--classifier-steps", "2", "--classifier-width", "4", "--eval-samples", "20",
             "--scorer-epochs", "1", "--scorer-width", "8", "--gan-lr", "1e-3", "--run-dir", str(run),
             "--gan-diffaugment", "translation", "--synthetic-filter", "0.01", "--gan-loss", "hinge",
-            "--gan-spectral-norm"]
+            "--gan-spectral-norm", "--gan-beta1", "0", "--gan-beta2", "0.9", "--no-gan-d-batch-norm"]
     assert main(args) == 0
     summary = json.loads((run / "summary.json").read_text())
     for arm in ("real", "real+synthetic", "synthetic"):
@@ -66,6 +66,7 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     gan_cfg = json.loads((run / "cgan-n2-seed0" / "config.json").read_text())["config"]
     assert gan_cfg["lr_g"] == gan_cfg["lr_d"] == 1e-3
     assert (gan_cfg["diffaugment"], gan_cfg["loss"], gan_cfg["spectral_norm"]) == ("translation", "hinge", True)
+    assert (gan_cfg["beta1"], gan_cfg["beta2"], gan_cfg["d_batch_norm"]) == (0.0, 0.9, False)
 
 
 def test_label_confidence_is_the_softmax_probability_of_the_label() -> None:
@@ -81,7 +82,8 @@ def test_label_confidence_is_the_softmax_probability_of_the_label() -> None:
     assert torch.allclose(label_confidence(model, x, y, batch=3), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--synthetic-filter", "1.0"), ("--gan-diffaugment", "zoom")])
+@pytest.mark.parametrize(("flag", "value"), [("--synthetic-filter", "1.0"), ("--gan-diffaugment", "zoom"),
+                                                ("--gan-beta1", "1.0"), ("--gan-beta2", "-0.1")])
 def test_augment_rejects_bad_options(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gan", "augment", flag, value]) == 2
     assert flag.lstrip("-") in capsys.readouterr().err
