@@ -1,4 +1,4 @@
-"""The safety shield as a teacher during RL training (wrapper name ``fast-highway-shield-teacher``).
+"""The safety shield as a teacher during RL training (wrapper names ``fast-highway-shield-teacher[-half]``).
 
 Alshiekh et al. (2018), "Safe Reinforcement Learning via Shielding", place the shield *before* the
 learner's actions take effect ("preemptive shielding") or *after* them ("post-posed shielding"): in
@@ -9,16 +9,24 @@ wrapper does during DQN training on highway-env, with the planner's checks of `r
 - before each step the shield computes the allowed meta-actions of the current scene (ground-truth
   vehicles, as for ``rl:RUN_DIR+shield``);
 - an allowed action is executed unchanged and its reward is the env's;
-- a forbidden action is replaced by the first allowed one of `FALLBACK` (keep the set-point, brake,
-  change lanes: the order of a cautious driver), and the reward returned is the env's reward of that
-  step minus `penalty`; the agent stores its own (forbidden) action with it.
+- a forbidden action is replaced, with probability `override_prob`, by the first allowed one of
+  `FALLBACK` (keep the set-point, brake, change lanes: the order of a cautious driver); the reward
+  returned for a forbidden action is the env's reward of that step minus `penalty`, whether it was
+  replaced or not; the agent stores its own (forbidden) action with it.
 
-So Q(s, a_forbidden) is learnt as Q(s, a_fallback) - penalty, and the greedy policy runs without the
-shield at evaluation (``rl:RUN_DIR``). Only the training reward is changed; evaluation uses the env's
-reward, unmodified. The shield keeps the env's own cruise set-points here (no `lower_grid`): give the
-training run the set-points it should have through ``--env-config`` (e.g.
-``{"action": {"type": "DiscreteMetaAction", "target_speeds": [10, 15, 20, 25, 30]}}``), which
-evaluation then applies too. The wrapper sits on `FastHighway`, the exactly equivalent faster step.
+With every forbidden action replaced (``fast-highway-shield-teacher``), Q(s, a_forbidden) is learnt
+as Q(s, a_fallback) - penalty, but the agent never sees where its own mistakes lead, and one of three
+training seeds learned to keep its set-point behind slower cars where the shield brakes (40 % crashes
+alone). Replacing half of them (``fast-highway-shield-teacher-half``, the benchmark's choice) lets
+it also visit the states after its own mistakes and the crashes they can end in (the point DAgger,
+Ross et al. 2011, makes about a learner's own state distribution); docs/drive.md has the measurements.
+
+The greedy policy runs without the shield at evaluation (``rl:RUN_DIR``). Only the training reward
+is changed; evaluation uses the env's reward, unmodified. The shield keeps the env's own cruise
+set-points here (no `lower_grid`): give the training run the set-points it should have through
+``--env-config`` (e.g. ``{"action": {"type": "DiscreteMetaAction", "target_speeds": [10, 15, 20, 25,
+30]}}``), which evaluation then applies too. The wrapper sits on `FastHighway`, the exactly equivalent
+faster step.
 """
 
 from __future__ import annotations
