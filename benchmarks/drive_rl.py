@@ -95,11 +95,20 @@ def train_ours(steps: int, seed: int, run_dir: str, variant: Variant, eval_episo
 
 
 def transitions(run_dir: str) -> int:
-    """Transitions pilotlab's run stored (its last logged buffer size): its step count also counts the
-    vector env's reset steps (next-step autoreset: the step after an episode's end only resets), which
-    are no transitions, while SB3 resets within the step that ends an episode."""
+    """Env transitions of pilotlab's run: its step count minus the episodes it finished. The step count
+    also counts the vector env's reset steps (next-step autoreset: the step after an episode's end only
+    resets), which are no transitions, while SB3 resets within the step that ends an episode. (The last
+    logged buffer size gives the same number only while the buffer is not full: it is capped at its
+    capacity, 15,000 in the recipe.)"""
     rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return int([r for r in rows if "train/buffer_size" in r][-1]["train/buffer_size"])
+    train = [r for r in rows if "train/episodes" in r]  # one row per logging window
+    steps, episodes = int(train[-1]["step"]), int(sum(r["train/episodes"] for r in train))
+    n = steps - episodes
+    buffered = int(train[-1]["train/buffer_size"])
+    if buffered > n:  # a full ring buffer holds fewer rows than were stored, never more
+        raise RuntimeError(f"{run_dir}: {steps} steps - {episodes} episodes = {n} transitions, but the buffer "
+                           f"holds {buffered}")
+    return n
 
 
 def warm_up() -> None:
