@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
 from pilotlab.gan.classifier import ClassifierConfig, cached_accuracy
-from pilotlab.gan.metrics import EVAL_SEED, Evaluator
+from pilotlab.gan.metrics import EVAL_SEED
 from pilotlab.gan.pipeline import train_and_eval
 
 LN10 = math.log(10)
@@ -421,14 +421,10 @@ def rescore_best(run_dir: str, seeds: int) -> list[dict[str, float]]:
     disjoint from the selection. Same as `pilotlab gan eval RUN_DIR --checkpoint best --noise-seed 1
     --repeats SEEDS`, without rewriting the run's summary.json.
     """
-    from pilotlab.gan.config import scorer_config
-    from pilotlab.gan.pipeline import load_generator
+    from pilotlab.gan.pipeline import load_generator, score_seeds
 
     generator, cfg, _ = load_generator(run_dir, "best")
-    evaluator = Evaluator(scorer_config(cfg), cfg.dataset)
-    conditional = bool(getattr(generator, "conditional", False))
-    return [evaluator.score(generator, cfg.z_dim, conditional, cfg.eval_samples, seed)
-            for seed in range(1, seeds + 1)]
+    return score_seeds(generator, cfg, list(range(1, seeds + 1)))
 
 
 def augment(args: argparse.Namespace) -> None:

@@ -57,6 +57,18 @@ def load_generator(run_dir: str | Path, which: str = "last") -> tuple[torch.nn.M
     return gan.generator.eval(), cfg, meta
 
 
+def score_seeds(generator: torch.nn.Module, cfg: GANConfig, seeds: list[int],
+                samples: int | None = None) -> list[dict[str, float]]:
+    """eval/* scores (FD, GAN-test, coverage) of `generator` on each latent noise seed in `seeds`, with the
+    run's scoring classifier; `samples` defaults to the run's eval-samples. Writes nothing."""
+    n = samples if samples is not None else cfg.eval_samples
+    if n < 2:
+        raise PilotlabError(f"samples must be >= 2 (a covariance needs two points), got {n}")
+    evaluator = Evaluator(scorer_config(cfg), cfg.dataset)
+    conditional = bool(getattr(generator, "conditional", False))
+    return [evaluator.score(generator, cfg.z_dim, conditional, n, s) for s in seeds]
+
+
 def evaluate_run(run_dir: str | Path, which: str = "last", samples: int | None = None,
                  noise_seed: int = EVAL_SEED, repeats: int = 1) -> dict[str, Any]:
     """Score checkpoints/`which` of a finished run and merge the eval/* numbers into summary.json.
@@ -72,13 +84,9 @@ def evaluate_run(run_dir: str | Path, which: str = "last", samples: int | None =
     if noise_seed < 0:
         raise PilotlabError(f"noise-seed must be >= 0, got {noise_seed}")
     generator, cfg, meta = load_generator(run_dir, which)
-    n = samples if samples is not None else cfg.eval_samples
-    if n < 2:
-        raise PilotlabError(f"samples must be >= 2 (a covariance needs two points), got {n}")
-    evaluator = Evaluator(scorer_config(cfg), cfg.dataset)
-    conditional = bool(getattr(generator, "conditional", False))
     seeds = list(range(noise_seed, noise_seed + repeats))
-    per_seed = [evaluator.score(generator, cfg.z_dim, conditional, n, s) for s in seeds]
+    per_seed = score_seeds(generator, cfg, seeds, samples)
+    conditional = bool(getattr(generator, "conditional", False))
     scores = {k: float(np.mean([p[k] for p in per_seed])) for k in per_seed[0]}  # NaN stays NaN
     fds = [p["eval/fd"] for p in per_seed]
     spread = repeats > 1  # None for a single seed, so a re-score leaves no stale spread behind
