@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/drive_rl.py --steps 20000 --seeds 3 --timing-steps 3000 --timing-seeds 2 --episodes 50
 
 1. Training cost: pilotlab DQN (the recipe's hyperparameters, double Q + dueling heads, one env, by
-   default the `fast-highway-shield-teacher` env wrapper and cruise set-points 10-30 m/s: see
+   default the `fast-highway-shield-teacher-half` env wrapper and cruise set-points 10-30 m/s: see
    `Variant` and `pilotlab.drive.shield_teacher`; ``--env-wrapper fast-highway --target-speeds ''``
    is the recipe's own setting) and the SB3 recipe (`DQN("MlpPolicy", net_arch=[256, 256],
    lr 5e-4, buffer 15000, learning_starts 200, batch 32, gamma 0.8, train_freq 1, gradient_steps 1,
