@@ -3,7 +3,12 @@
 Each pillar module named in `PILLARS` exposes ``COMMANDS: dict[str, Command]`` (verb -> config
 class + runner; the verb ``""`` means the pillar takes no verb, as `tour` and `report`). Only the
 chosen pillar is imported, so `pilotlab --help` stays fast. Exit codes: 0 ok, 2 bad input or config,
-1 training failure, 130 interrupted.
+1 training failure or internal error, 130 interrupted.
+
+`main` is the one error boundary: whatever goes wrong prints one line on stderr. An unexpected exception
+(a bug, not bad input) prints its type and message plus where its traceback was written (the run
+directory being written, else the temp folder); `--debug` anywhere on the command line (or
+PILOTLAB_DEBUG=1) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import importlib
 import importlib.util
 import os
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 from typing import NoReturn
 
 from pilotlab import __version__
 from pilotlab.core.command import Command
-from pilotlab.core.config import add_arguments, build_config, load_config_file
+from pilotlab.core.config import RunConfig, add_arguments, build_config, load_config_file
 from pilotlab.core.errors import PilotlabError, TrainingError
 
 PILLARS: dict[str, tuple[str, str]] = {
@@ -50,12 +58,39 @@ def _available() -> dict[str, tuple[str, str]]:
     return out
 
 
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    """The value given to `flag` (``--flag V`` or ``--flag=V``) on the command line, last one wins."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def _resumed_config(argv: list[str]) -> dict[str, object] | None:
+    """The saved config fields of the run that ``--resume --run-dir DIR`` continues (None otherwise)."""
+    run_dir = _flag_value(argv, "--run-dir")
+    if "--resume" not in argv or not run_dir:
+        return None
+    from pilotlab.core import runfiles
+
+    cfg_path = Path(run_dir) / "config.json"
+    if not cfg_path.is_file():
+        return None  # RunDir.create names the problem
+    return runfiles.read_json(cfg_path, runfiles.CONFIG_JSON)["config"]
+
+
 def _variant(cmd: Command, argv: list[str]) -> type:
     """The config class of `cmd` for this command line (``--algo X`` style choice)."""
     if not cmd.variants:
         return cmd.config
     flag = "--" + cmd.variant_flag.replace("_", "-")
     choice = cmd.default_variant
+    saved = _resumed_config(argv)  # a resumed run keeps its own choice unless the line names one
+    if saved is not None and isinstance(saved.get(cmd.variant_flag), str):
+        choice = str(saved[cmd.variant_flag])
     for i, a in enumerate(argv):  # a config file may choose; the flag overrides it
         if a == "--config" and i + 1 < len(argv):
             from_file = load_config_file(argv[i + 1])
@@ -115,11 +150,35 @@ def build_parser(selected: str | None = None, argv: list[str] | None = None) -> 
     return parser
 
 
+def _one_line(text: str) -> str:
+    """`text` on one line: newlines and other control characters (from file names, say) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text.strip())
+
+
+def _report_crash(exc: BaseException) -> str:
+    """Write the traceback of an unexpected exception; returns where."""
+    from pilotlab.core.run import ACTIVE
+
+    text = "".join(traceback.format_exception(exc))
+    for folder in [*reversed(ACTIVE), Path(tempfile.gettempdir())]:
+        name = "error.log" if folder in ACTIVE else f"pilotlab-error-{os.getpid()}.log"
+        try:
+            path = folder / name
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+            return str(path)
+        except OSError:
+            continue
+    return "nowhere (no writable folder)"
+
+
 def main(argv: list[str] | None = None) -> int:
     # Headless by default: simulators render to arrays, never to a window or a sound device.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("PILOTLAB_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     selected = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(selected, argv)
@@ -128,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"choose a verb: pilotlab {ns._pillar} --help")
         cmd: Command = ns._command
         values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
-        cfg = build_config(ns._config_class, values, ns._config_file)
+        base = _resumed_config(argv) if issubclass(ns._config_class, RunConfig) else None
+        cfg = build_config(ns._config_class, values, ns._config_file, base=base)
         code = cmd.run(cfg)
         if "torch" in sys.modules:  # leave torchrun's process group cleanly (no-op in one process)
             from pilotlab.core import distributed
@@ -136,14 +196,34 @@ def main(argv: list[str] | None = None) -> int:
             distributed.cleanup()
         return int(code or 0)
     except PilotlabError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except TrainingError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as e:
+        if isinstance(e, MemoryError) or "can't allocate memory" in str(e) or "not enough memory" in str(e):
+            print("error: out of memory: the config asks for more memory than this machine has; lower the model, "
+                  "batch or buffer sizes", file=sys.stderr)
+            return 2
+        return _internal(e, debug)
+    except Exception as e:
+        return _internal(e, debug)
+
+
+def _internal(e: BaseException, debug: bool) -> int:
+    """One line for a bug (exit 1): what happened and where the traceback is."""
+    if debug:
+        traceback.print_exception(e)
+        return 1
+    where = _report_crash(e)
+    message = _one_line(f"{type(e).__name__}: {e}")[:300]
+    print(f"error: internal error ({message}); traceback in {where!r}; rerun with --debug to see it, and please "
+          "report it", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pilotlab.core import runfiles
 from pilotlab.core.checkpoint import atomic_write_text
 from pilotlab.core.command import Command
 from pilotlab.core.errors import PilotlabError
@@ -113,7 +114,7 @@ class Ctx:
         f = self.dir / sub / "summary.json"
         if not f.is_file():
             raise RuntimeError(f"{f} was not written")
-        return json.loads(f.read_text(encoding="utf-8"))
+        return runfiles.read_json(f, runfiles.SUMMARY_JSON)
 
     def run(self, sub: str, title: str) -> None:
         self.result.runs.append({"dir": sub, "title": title})
@@ -489,13 +490,14 @@ STAGES: dict[str, tuple[str, Callable[[Ctx], None]]] = {
 
 def run_tour(cfg: TourConfig) -> Path:
     """Run the stages, write tour.json, report.html and report.md; return the report path."""
-    from pilotlab.core.run import versions
+    from pilotlab.core.run import check_writable_target, versions
     from pilotlab.report.html import build_tour_report
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     tour_dir = Path(cfg.run_dir) if cfg.run_dir else Path("runs") / f"tour-{stamp}"
-    if (tour_dir / "tour.json").exists():
-        raise PilotlabError(f"{tour_dir} already holds a tour; choose another --run-dir")
+    check_writable_target(tour_dir)
+    if tour_dir.exists() and any(tour_dir.iterdir()):
+        raise PilotlabError(f"{runfiles.quote(tour_dir)} already exists and is not empty; choose another --run-dir")
     tour_dir.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {
         "seed": cfg.seed,

@@ -69,7 +69,7 @@ def test_tampered_or_missing_checkpoint_is_rejected(tmp_path) -> None:
         checkpoint.load(tmp_path / "missing")
     (tmp_path / "d.json").write_text("{not json")
     (tmp_path / "d.safetensors").write_bytes(b"")
-    with pytest.raises(PilotlabError, match="corrupt checkpoint metadata"):
+    with pytest.raises(PilotlabError, match="is not valid JSON"):
         checkpoint.load(tmp_path / "d")
 
 

@@ -80,7 +80,7 @@ def test_simclr_resume_matches_an_uninterrupted_run(tmp_path: Path, monkeypatch:
     (["ssl", "train", "--method", "simclr", "--temperature", "0"], "temperature must be > 0"),
     (["ssl", "train", "--method", "vicreg", "--crop-min", "1.5"], "crop scale"),
     (["ssl", "train", "--method", "conv-ae", "--dataset", "nope"], "unknown dataset"),
-    (["ssl", "train", "--method", "ae", "--hidden", "-1"], "hidden must be >= 0"),
+    (["ssl", "train", "--method", "ae", "--hidden", "-1"], "hidden must be an integer in [0"),
     (["ssl", "eval", "/nonexistent/run"], "not a run directory"),
 ])
 def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from pilotlab.core import runfiles
 from pilotlab.core.errors import PilotlabError
 
 FORMAT = "pilotlab-checkpoint-1"
@@ -134,19 +135,21 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[Any, dic
     json_path, tensor_path = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
     if not json_path.is_file() or not tensor_path.is_file():
         raise PilotlabError(f"no checkpoint at {stem} (expected {json_path.name} and {tensor_path.name})")
-    try:
-        doc = json.loads(json_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise PilotlabError(f"corrupt checkpoint metadata {json_path}: {e}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise PilotlabError(f"{json_path} is not a pilotlab checkpoint")
+    doc = runfiles.read_json(json_path, runfiles.CHECKPOINT_JSON)
+    if doc["format"] != FORMAT:
+        raise PilotlabError(f"{runfiles.quote(json_path)} is not a pilotlab checkpoint (format {doc['format']!r})")
     if _sha256(tensor_path) != doc["sha256"]:
-        raise PilotlabError(f"checkpoint {tensor_path} does not match its sha256 in {json_path.name}")
+        raise PilotlabError(f"checkpoint {runfiles.quote(tensor_path)} does not match its sha256 in {json_path.name}")
     try:
         tensors = load_file(str(tensor_path), device=str(device))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise PilotlabError(f"corrupt checkpoint {tensor_path}: {e}") from None
-    return unflatten(tensors, doc["state"]), doc.get("meta", {})
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise PilotlabError(f"corrupt checkpoint {runfiles.quote(tensor_path)}: {' '.join(str(e).split())}") from None
+    try:
+        state = unflatten(tensors, doc["state"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise PilotlabError(f"corrupt checkpoint {runfiles.quote(json_path)}: its state names a missing tensor "
+                            f"({' '.join(str(e).split())})") from None
+    return state, doc["meta"]
 
 
 def exists(path: str | Path) -> bool:

@@ -4,6 +4,11 @@ A command's config is a frozen dataclass. Every field carries a docstring (a str
 after the field, as in CleanRL); `add_arguments` turns each field into a ``--flag`` whose help is
 that docstring, and `build_config` merges command line > config file > dataclass default, rejecting
 unknown keys and badly typed values with a `PilotlabError` (exit code 2).
+
+`check_fields` holds the rules every field obeys whatever its command: floats are finite, integers lie
+in [0, 2**31 - 1] (a field that may be negative says so with ``field(metadata={"signed": True})``), and
+strings hold no NUL byte. Range checks written as ``x <= 0`` are false for NaN, so finiteness is checked
+here once, before any command-specific check runs.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import functools
 import inspect
 import itertools
 import json
+import math
 import sys
 import textwrap
 import types
@@ -30,6 +36,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 C = TypeVar("C")
+
+INT_MAX = 2**31 - 1
+"""Largest integer any config field takes: seeds stay valid for NumPy after the offsets trainers add,
+and sizes stay far below what an allocation could hold."""
+
+
+RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume"})
+"""Fields a resumed run may take anew: where and how fast it runs, never what it computes."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -48,10 +62,30 @@ class RunConfig:
     """Continue the run in --run-dir from its last checkpoint."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.threads < 1:
             raise PilotlabError(f"threads must be >= 1, got {self.threads}")
         if self.resume and not self.run_dir:
             raise PilotlabError("--resume needs --run-dir naming the run to continue")
+
+
+def check_fields(cfg: Any) -> None:
+    """Raise `PilotlabError` for a non-finite float, an out-of-range integer or a NUL in a string field."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        flag = f.name.replace("_", "-")
+        for v in values:
+            if isinstance(v, bool) or v is None:
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                raise PilotlabError(f"{flag} must be a finite number, got {v}")
+            if isinstance(v, int):
+                low = -INT_MAX if f.metadata.get("signed") else 0
+                if not low <= v <= INT_MAX:
+                    raise PilotlabError(f"{flag} must be an integer in [{low}, {INT_MAX}], got {v}")
+            if isinstance(v, str) and "\x00" in v:
+                raise PilotlabError(f"{flag} must not contain a NUL byte")
 
 
 def positional(default: Any = dataclasses.MISSING, **kw: Any) -> Any:
@@ -123,20 +157,28 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
             raise PilotlabError(f"{name} must be an integer, got {value!r}")
         if isinstance(value, int):
             return value
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
+        text = str(value).strip()
+        try:  # exact for any length of digits ("12345678901234567891" stays exact)
+            return int(text)
+        except ValueError:
+            pass
+        try:  # scientific notation such as 1e5
+            as_float = float(text)
+        except (TypeError, ValueError, OverflowError):
             raise PilotlabError(f"{name} must be an integer, got {value!r}") from None
-        if not as_float.is_integer():
+        if not math.isfinite(as_float) or not as_float.is_integer():
             raise PilotlabError(f"{name} must be an integer, got {value!r}")
         return int(as_float)
     if inner is float:
         if isinstance(value, bool):
             raise PilotlabError(f"{name} must be a number, got {value!r}")
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise PilotlabError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise PilotlabError(f"{name} must be a finite number, got {value!r}")
+        return number
     if inner is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise PilotlabError(f"{name} must be a string, got {value!r}")
@@ -185,8 +227,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML, YAML or JSON file of config values."""
     p = Path(path)
     if not p.is_file():
-        raise PilotlabError(f"config file not found: {p}")
-    text = p.read_text(encoding="utf-8")
+        raise PilotlabError(f"config file not found: {str(p)!r}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PilotlabError(f"config file {str(p)!r} is not UTF-8 text; give a TOML, YAML or JSON file") from None
+    except OSError as e:
+        raise PilotlabError(f"cannot read config file {str(p)!r}: {e.strerror}") from None
     try:
         if p.suffix == ".toml":
             data: Any = tomllib.loads(text)
@@ -204,17 +251,25 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise PilotlabError(f"cannot parse config file {p}: {' '.join(str(e).split())}") from None
     except Exception as e:  # yaml.YAMLError
         raise PilotlabError(f"cannot parse config file {p}: {' '.join(str(e).split())}") from None
-    if not isinstance(data, dict):
-        raise PilotlabError(f"config file {p} must hold a table of key = value pairs")
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise PilotlabError(f"config file {str(p)!r} must hold a table of key = value pairs with text keys")
     return data
 
 
-def build_config(cls: type[C], values: dict[str, Any] | None = None, file: str | Path | None = None) -> C:
-    """Make a `cls` from file values overridden by `values` (command line), validating each."""
+def build_config(
+    cls: type[C],
+    values: dict[str, Any] | None = None,
+    file: str | Path | None = None,
+    base: dict[str, Any] | None = None,
+) -> C:
+    """Make a `cls` from `base` (a resumed run's saved config) < file values < `values` (command line),
+    validating each."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = _hints(cls)
     merged: dict[str, Any] = {}
     sources = []
+    if base:
+        sources.append(({k: v for k, v in base.items() if k in names}, "the run's config.json"))
     if file is not None:
         sources.append((load_config_file(file), f"config file {file}"))
     sources.append((values or {}, "arguments"))
@@ -232,11 +287,14 @@ def build_config(cls: type[C], values: dict[str, Any] | None = None, file: str |
     if missing:
         raise PilotlabError(f"missing required value(s): {', '.join(missing)}")
     try:
-        return cls(**merged)
+        cfg = cls(**merged)
     except PilotlabError:
         raise
-    except ValueError as e:
-        raise PilotlabError(str(e)) from None
+    except (ValueError, OverflowError) as e:
+        raise PilotlabError(" ".join(str(e).split())) from None
+    if not isinstance(cfg, RunConfig):  # RunConfig checks its fields in __post_init__
+        check_fields(cfg)
+    return cfg
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

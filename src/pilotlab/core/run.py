@@ -1,17 +1,23 @@
 """Run directories: config.json, metrics.jsonl, TensorBoard events, summary.json, checkpoints, figures.
 
-Layout (fixed by docs/DESIGN.md; benchmarks and the report read it)::
+Layout (fixed by docs/design.md; benchmarks and the report read it)::
 
     runs/<pillar>-<method>-<YYYYmmdd-HHMMSS>/
       config.json  metrics.jsonl  summary.json  events.out.tfevents.*  checkpoints/  figures/
 
-Only rank 0 writes under torchrun; other ranks get a RunDir whose writers are no-ops.
+`RunDir.create` only decides and checks: the folder is made, config.json written and (on resume) the
+metrics logged after the checkpoint dropped at the run's first write. So a command that fails while it
+still validates its input (data, env, model size, checkpoint) leaves the disk as it found it.
+
+Every file read back goes through `pilotlab.core.runfiles` (one schema per file). Only rank 0 writes
+under torchrun; other ranks get a RunDir whose writers are no-ops.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -20,9 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pilotlab.core import checkpoint, distributed
-from pilotlab.core.config import to_dict
+from pilotlab.core import checkpoint, distributed, runfiles
+from pilotlab.core.config import RESUME_MAY_CHANGE, to_dict
 from pilotlab.core.errors import PilotlabError
+from pilotlab.core.runfiles import quote
+
+ACTIVE: list[Path] = []
+"""Run directories this process has written to, newest last (where the CLI puts a crash's traceback)."""
 
 
 def versions() -> dict[str, str]:
@@ -39,6 +49,37 @@ def versions() -> dict[str, str]:
     }
 
 
+def check_writable_target(path: Path, flag: str = "--run-dir") -> None:
+    """Raise unless `path` can become (or already is) a writable folder."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise PilotlabError(f"{flag} {quote(path)}: {quote(probe)} is a file, not a folder; choose another {flag}")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise PilotlabError(f"{flag} {quote(path)}: {quote(probe)} is not writable; choose another {flag}")
+
+
+def check_compatible(saved: Mapping[str, Any], config: Any, path: Path) -> list[str]:
+    """Fields a resumed run may change that differ from config.json; raise for any other difference."""
+    new = to_dict(config)
+    changed = []
+    for key, old in saved.items():
+        if key not in new or new[key] == old:
+            continue
+        if key in RESUME_MAY_CHANGE:
+            changed.append(key)
+            continue
+        flag = "--" + key.replace("_", "-")
+        raise PilotlabError(
+            f"cannot resume {quote(path)} with {flag} {new[key]!r}: the run was started with {old!r} and a resumed "
+            f"run keeps its config; drop {flag}, or start a new run in another --run-dir"
+        )
+    return changed
+
+
 class RunDir:
     """A run's folder. Create with `RunDir.create` (training) or `RunDir.open` (evaluation)."""
 
@@ -49,29 +90,34 @@ class RunDir:
         self.figures = self.path / "figures"
         self._tb: Any = None
         self._metrics_file: Any = None
+        self._pending: dict[str, Any] | None = None  # what the first write must do (see `start`)
+        self._resume_step: int | None = None
 
     # -- creation -------------------------------------------------------------------------------
     @classmethod
     def create(cls, pillar: str, method: str, config: Any, run_dir: str | None = None, resume: bool = False) -> RunDir:
-        """Make (or, with `resume`, reopen) a run directory and write config.json.
+        """Check (rank 0) where a run goes; nothing is written until the run's first write.
 
-        A fresh run refuses a folder that already holds a run, so nothing saved is overwritten.
+        A fresh run refuses a folder that holds anything, so nothing saved is overwritten; a resumed run
+        must be a run of the same command whose config differs only in fields that may change on resume.
         """
-        path: Path | None = None
+        pending: dict[str, Any] | None = None
         error: str | None = None
         if distributed.is_main():  # rank 0 decides and writes; the other ranks follow its verdict
             try:
-                path = cls._prepare(pillar, method, config, run_dir, resume)
+                pending = cls._prepare(pillar, method, config, run_dir, resume)
             except PilotlabError as e:
                 error = str(e)
         error = distributed.broadcast_object(error)  # type: ignore[assignment]
         if error:
             raise PilotlabError(error)
-        path = Path(str(distributed.broadcast_object(str(path))))
-        return cls(path)
+        path = Path(str(distributed.broadcast_object(str(pending["path"]) if pending else None)))
+        run = cls(path)
+        run._pending = pending
+        return run
 
     @classmethod
-    def _prepare(cls, pillar: str, method: str, config: Any, run_dir: str | None, resume: bool) -> Path:
+    def _prepare(cls, pillar: str, method: str, config: Any, run_dir: str | None, resume: bool) -> dict[str, Any]:
         if run_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             path = Path("runs") / f"{pillar}-{method}-{stamp}"
@@ -81,75 +127,108 @@ class RunDir:
                 path = Path("runs") / f"{pillar}-{method}-{stamp}-{n}"
         else:
             path = Path(run_dir)
-        run = cls(path)
+        check_writable_target(path)
         cfg_path = path / "config.json"
         if resume:
             if not cfg_path.is_file():
-                raise PilotlabError(f"cannot resume: {path} holds no run (no config.json)")
-            saved = json.loads(cfg_path.read_text(encoding="utf-8"))
-            if saved.get("pillar") != pillar or saved.get("method") != method:
+                raise PilotlabError(f"cannot resume: {quote(path)} holds no run (no config.json)")
+            saved = runfiles.read_json(cfg_path, runfiles.CONFIG_JSON)
+            if saved["pillar"] != pillar or saved["method"] != method:
                 raise PilotlabError(
-                    f"cannot resume: {path} is a {saved.get('pillar')} {saved.get('method')} run, not {pillar} {method}"
+                    f"cannot resume: {quote(path)} is a {saved['pillar']} {saved['method']} run, not {pillar} {method}"
                 )
-            return path
-        if cfg_path.exists():
-            raise PilotlabError(f"{path} already holds a run; pass --resume to continue it or choose another --run-dir")
-        for folder in (path, run.checkpoints, run.figures):
-            folder.mkdir(parents=True, exist_ok=True)
+            for folder in (path, path / "checkpoints"):
+                if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+                    raise PilotlabError(f"cannot resume: {quote(folder)} is not writable")
+            changed = check_compatible(saved["config"], config, path)
+            return {"path": path, "resume": True, "saved": saved, "changed": changed, "config": to_dict(config)}
+        if path.exists() and any(path.iterdir()):
+            hint = "pass --resume to continue it" if cfg_path.is_file() else "empty it"
+            raise PilotlabError(
+                f"{quote(path)} already exists and is not empty; {hint} or choose another --run-dir "
+                "(a fresh run never writes into a used folder)"
+            )
         doc = {
             "pillar": pillar,
             "method": method,
             "config": to_dict(config),
-            "command": sys.argv,
+            "command": [str(a) for a in sys.argv],
             "versions": versions(),
             "seed": getattr(config, "seed", None),
             "world_size": distributed.world_size(),
             "created": datetime.now().isoformat(timespec="seconds"),
         }
-        checkpoint.atomic_write_text(cfg_path, json.dumps(doc, indent=2) + "\n")
-        return path
+        return {"path": path, "resume": False, "doc": doc}
+
+    def resume_at(self, step: int) -> None:
+        """Mark the step a resumed run continues from: rows logged after it are dropped at the first write."""
+        self._resume_step = int(step)
+
+    def start(self) -> None:
+        """Make the folder and write config.json (fresh run), or drop the metrics logged after the
+        checkpoint (resumed run). Every writer calls this first; later calls do nothing."""
+        if not self.writable or self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        if not pending["resume"]:
+            for folder in (self.path, self.checkpoints, self.figures):
+                folder.mkdir(parents=True, exist_ok=True)
+            checkpoint.atomic_write_text(self.path / "config.json", json.dumps(pending["doc"], indent=2) + "\n")
+        else:
+            self.checkpoints.mkdir(exist_ok=True)
+            self.figures.mkdir(exist_ok=True)
+            saved = pending["saved"]
+            saved.setdefault("resumes", []).append({
+                "created": datetime.now().isoformat(timespec="seconds"),
+                "command": [str(a) for a in sys.argv],
+                "changed": {k: pending["config"][k] for k in pending["changed"]},
+            })
+            for k in pending["changed"]:
+                saved["config"][k] = pending["config"][k]
+            checkpoint.atomic_write_text(self.path / "config.json", json.dumps(saved, indent=2) + "\n")
+            if self._resume_step is not None:
+                self._truncate_metrics(self._resume_step)
+        if self.path not in ACTIVE:
+            ACTIVE.append(self.path)
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
-        """Open an existing run for evaluation or reporting."""
+        """Open an existing run for evaluation or reporting (config.json is read and checked)."""
         p = Path(path)
+        if not p.is_dir():
+            raise PilotlabError(f"{quote(p)} is not a run directory (no such folder)")
         if not (p / "config.json").is_file():
-            raise PilotlabError(f"{p} is not a run directory (no config.json)")
+            raise PilotlabError(f"{quote(p)} is not a run directory (no config.json)")
         run = cls(p)
-        run.checkpoints.mkdir(exist_ok=True) if run.writable else None
-        run.figures.mkdir(exist_ok=True) if run.writable else None
+        run.config()
         return run
 
     # -- reading --------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        """The saved config.json document (`["config"]` holds the fields)."""
-        return json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        """The saved config.json document (`["config"]` holds the fields), checked against its schema."""
+        return runfiles.read_json(self.path / "config.json", runfiles.CONFIG_JSON)
 
     def metrics(self) -> list[dict[str, Any]]:
-        """All rows of metrics.jsonl."""
-        f = self.path / "metrics.jsonl"
-        if not f.is_file():
-            return []
-        rows = []
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-        return rows
+        """All rows of metrics.jsonl (a torn last line, as a crash leaves it, is dropped with a warning)."""
+        return runfiles.read_jsonl(self.path / "metrics.jsonl", runfiles.METRICS_ROW)
 
     def summary(self) -> dict[str, Any]:
         f = self.path / "summary.json"
-        return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+        return runfiles.read_json(f, runfiles.SUMMARY_JSON) if f.is_file() else {}
 
     # -- writing --------------------------------------------------------------------------------
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
         """Append one row to metrics.jsonl and the TensorBoard events (rank 0 only)."""
         if not self.writable:
             return
+        self.start()
         row: dict[str, Any] = {"step": int(step), "time": round(time.time(), 3)}
         for k, v in metrics.items():
             v = float(v)
             row[k] = v if math.isfinite(v) else str(v)
         if self._metrics_file is None:
+            if runfiles.has_torn_tail(self.path / "metrics.jsonl"):  # an append would join the torn line
+                self._truncate_metrics(None)
             self._metrics_file = open(self.path / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open across log calls, closed in close()
         self._metrics_file.write(json.dumps(row) + "\n")
         self._metrics_file.flush()
@@ -158,27 +237,29 @@ class RunDir:
             tb.add_scalar(k, float(v), int(step))
 
     def _writer(self) -> Any:
+        self.start()
         if self._tb is None:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(log_dir=str(self.path))
         return self._tb
 
-    def truncate_metrics(self, after_step: int) -> None:
-        """Drop logged rows past `after_step` (a resumed run re-logs them)."""
-        if not self.writable:
-            return
+    def _truncate_metrics(self, after_step: int | None) -> None:
+        """Rewrite metrics.jsonl without a torn last line and (with `after_step`) without rows past it."""
         f = self.path / "metrics.jsonl"
         if not f.is_file():
             return
-        keep = [r for r in self.metrics() if r["step"] <= after_step]
+        keep = [r for r in self.metrics() if after_step is None or r["step"] <= after_step]
         checkpoint.atomic_write_text(f, "".join(json.dumps(r) + "\n" for r in keep))
-        from torch.utils.tensorboard import SummaryWriter
+        if after_step is not None:
+            from torch.utils.tensorboard import SummaryWriter
 
-        self._tb = SummaryWriter(log_dir=str(self.path), purge_step=after_step + 1)
+            self._tb = SummaryWriter(log_dir=str(self.path), purge_step=after_step + 1)
 
     def update_summary(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Merge `values` into summary.json (flat keys such as ``eval/return_mean``)."""
+        if self.writable:
+            self.start()
         current = self.summary()
         current.update(
             {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in values.items()}
@@ -189,6 +270,8 @@ class RunDir:
 
     def figure(self, name: str) -> Path:
         """Path for a figure file under figures/."""
+        if self.writable:
+            self.start()
         self.figures.mkdir(parents=True, exist_ok=True)
         return self.figures / name
 

@@ -1,7 +1,7 @@
 """The few steps every trainer shares: set up a run, save and restore its training state.
 
-    run, device = setup(cfg, "ssl", "ae")          # seeds, threads, device, process group, run dir
-    restored = restore(run, cfg)                     # None for a fresh run
+    run, device = setup(cfg, "ssl", "ae")          # seeds, threads, device, process group, run dir (checked)
+    meta = restore(run, cfg, {"model": model, "optim": opt})   # None for a fresh run
     ...
     save_state(run, step, {"model": ..., "optim": ...})   # also stores the RNG states
 
@@ -10,6 +10,7 @@ Kept as plain functions, not a trainer base class: each algorithm's loop stays r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -17,7 +18,7 @@ import torch
 from pilotlab.core import checkpoint, distributed
 from pilotlab.core.config import RunConfig
 from pilotlab.core.device import resolve_device
-from pilotlab.core.errors import PilotlabError
+from pilotlab.core.errors import PilotlabError, TrainingError
 from pilotlab.core.run import RunDir
 from pilotlab.core.seed import rng_state, seed_everything, set_rng_state
 
@@ -34,33 +35,95 @@ def setup(cfg: RunConfig, pillar: str, method: str) -> tuple[RunDir, torch.devic
 def save_state(
     run: RunDir, step: int, state: dict[str, Any], meta: dict[str, Any] | None = None, name: str = "last"
 ) -> None:
-    """Write checkpoints/<name> with `state`, the global RNG states and `step` (rank 0 only)."""
+    """Write checkpoints/<name> with `state`, the global RNG states and `step` (rank 0 only).
+
+    Weights holding NaN or Inf stop the run instead (on every rank: under torchrun they are the same
+    weights), so no checkpoint a run keeps can hold them, whichever steps its loss checks looked at.
+    """
+    bad = nonfinite_tensors(state)
+    if bad:
+        raise TrainingError(
+            f"{bad[0]} holds NaN or Inf at step {step}; the run stopped without saving it. Lower the learning "
+            "rate or check the data; the last good checkpoint is kept"
+        )
     if not run.writable:
         return
+    run.start()
     full = dict(state)
     full["rng"] = rng_state()
     checkpoint.save(run.checkpoints / name, full, {"step": int(step), **(meta or {})})
 
 
 def restore(
-    run: RunDir, cfg: RunConfig, device: torch.device | str = "cpu"
+    run: RunDir,
+    cfg: RunConfig,
+    targets: Mapping[str, Any] | None = None,
+    meta_types: Mapping[str, type | tuple[type, ...]] | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """With `cfg.resume`: load checkpoints/last, restore RNGs, drop metrics logged after it.
+    """With `cfg.resume`: load checkpoints/last into `targets` and restore the RNGs.
 
-    Returns (state, meta) where meta["step"] is the step to continue from, or None for a fresh run.
+    `targets` maps state keys to objects with `load_state_dict` (modules, optimizers, buffers); `meta_types`
+    names the metadata a trainer reads besides ``step``. A checkpoint that lacks a key or does not fit a
+    target is a one-line `PilotlabError`, raised before anything is written. Metrics logged after the
+    checkpoint are dropped at the run's first write. Returns (state, meta), or None for a fresh run.
     """
     if not cfg.resume:
         return None
     stem = run.checkpoints / "last"
     if not checkpoint.exists(stem):
-        raise PilotlabError(f"cannot resume: {stem}.safetensors/.json not found (the run saved no checkpoint yet)")
+        raise PilotlabError(
+            f"cannot resume: {stem}.safetensors/.json not found (the run saved no checkpoint yet); "
+            "start it again in a new --run-dir"
+        )
     state, meta = checkpoint.load(stem, device="cpu")
-    if distributed.rank() == 0:
-        set_rng_state(state["rng"])
-    else:  # other ranks keep their own streams, re-seeded deterministically from the step
-        torch.manual_seed(cfg.seed + distributed.rank() + int(meta["step"]))
-    run.truncate_metrics(int(meta["step"]))
+    where = f"checkpoint {str(stem)!r}"
+    types = {"step": int, **(meta_types or {})}
+    for key, tp in types.items():
+        if not isinstance(meta.get(key), tp) or isinstance(meta.get(key), bool):
+            raise PilotlabError(f"{where} has no valid {key!r} in its metadata; {FIX}")
+    if meta["step"] < 0:
+        raise PilotlabError(f"{where} has a negative step; {FIX}")
+    if not isinstance(state, dict) or "rng" not in state:
+        raise PilotlabError(f"{where} holds no RNG state; {FIX}")
+    for key, target in (targets or {}).items():
+        if key not in state:
+            raise PilotlabError(f"{where} has no {key!r}; {FIX}")
+        try:
+            target.load_state_dict(state[key])
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as e:
+            reason = " ".join(str(e).split())[:200]
+            raise PilotlabError(f"{where} does not fit this run's {key!r} ({reason}); {FIX}") from None
+    try:
+        rng = state["rng"]
+        if distributed.rank() == 0:
+            set_rng_state(rng)
+        else:  # other ranks keep their own streams, re-seeded deterministically from the step
+            torch.manual_seed(cfg.seed + distributed.rank() + int(meta["step"]))
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+        raise PilotlabError(f"{where} has a damaged RNG state ({' '.join(str(e).split())[:120]}); {FIX}") from None
+    run.resume_at(int(meta["step"]))
     return state, meta
+
+
+FIX = "it was damaged or written by another version: restore it, or start a new run in another --run-dir"
+
+
+def nonfinite_tensors(state: Any, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in a state tree that hold NaN or Inf (a replay buffer's contents
+    are data, not weights, and are not checked)."""
+    bad: list[str] = []
+    if isinstance(state, torch.Tensor):
+        if state.is_floating_point() and not bool(torch.isfinite(state).all()):
+            bad.append(prefix or "a tensor")
+    elif isinstance(state, Mapping):
+        for k, v in state.items():
+            if k not in ("buffer", "rng"):
+                bad += nonfinite_tensors(v, f"{prefix}/{k}" if prefix else str(k))
+    elif isinstance(state, (list, tuple)):
+        for i, v in enumerate(state):
+            bad += nonfinite_tensors(v, f"{prefix}/{i}")
+    return bad
 
 
 def load_weights(run: RunDir, name: str = "last") -> tuple[dict[str, Any], dict[str, Any]]:

@@ -121,15 +121,12 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     best = BestTracker()
     step, wall, cpu, fd_hit_s = 0, 0.0, 0.0, None  # training wall and CPU time [s], evaluations excluded
     anchors: tuple[float, float] | None = None  # LeCam's moving averages of D's real and fake outputs
-    restored = restore(run, cfg)
+    targets: dict[str, Any] = {"generator": g_net, "discriminator": d_net, "opt_g": opt_g, "opt_d": opt_d}
+    if ema is not None:
+        targets["ema"] = ema
+    restored = restore(run, cfg, targets, {"wall_s": (int, float), "best_fd": (int, float)})
     if restored is not None:
         state, meta = restored
-        g_net.load_state_dict(state["generator"])
-        d_net.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
         if "lecam_anchors" in state:
             anchors = (float(state["lecam_anchors"][0]), float(state["lecam_anchors"][1]))
         step, wall, cpu = int(meta["step"]), float(meta["wall_s"]), float(meta.get("cpu_s", 0.0))

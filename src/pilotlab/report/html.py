@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from pilotlab.core import runfiles
 from pilotlab.core.checkpoint import atomic_write_text
 from pilotlab.core.errors import PilotlabError
 from pilotlab.report.figures import save_line_plot
@@ -50,6 +51,13 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
+def md_text(v: Any) -> str:
+    """Text for the Markdown report: HTML special characters escaped (Markdown passes raw HTML through),
+    table bars and newlines neutralised, so a run's fields cannot inject markup."""
+    text = html.escape(fmt(v), quote=False)
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def data_uri(path: Path) -> str:
     mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
@@ -69,24 +77,18 @@ def _table(rows: list[list[Any]], header: list[str]) -> tuple[str, str]:
                 cells.append(f"<td>{html.escape(fmt(c))}</td>")
         h += "<tr>" + "".join(cells) + "</tr>"
     h += "</table>"
-    md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    md = "| " + " | ".join(md_text(c) for c in header) + " |\n|" + "---|" * len(header) + "\n"
     for r in rows:
-        md += "| " + " | ".join(fmt(c[0] if isinstance(c, tuple) else c) for c in r) + " |\n"
+        md += "| " + " | ".join(md_text(c[0] if isinstance(c, tuple) else c) for c in r) + " |\n"
     return h, md
 
 
 def metric_curves(run_dir: Path) -> list[Path]:
     """Plot every logged scalar of metrics.jsonl, one figure per namespace (train/, eval/, ...)."""
-    f = run_dir / "metrics.jsonl"
-    if not f.is_file():
-        return []
     series: dict[str, dict[str, tuple[list[float], list[float]]]] = defaultdict(dict)
-    for line in f.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in runfiles.read_jsonl(run_dir / "metrics.jsonl", runfiles.METRICS_ROW):
         for k, v in row.items():
-            if k in ("step", "time") or not isinstance(v, (int, float)) or "/" not in k:
+            if k in ("step", "time") or not isinstance(v, (int, float)) or isinstance(v, bool) or "/" not in k:
                 continue
             ns = k.split("/", 1)[0]
             xs, ys = series[ns].setdefault(k, ([], []))
@@ -97,21 +99,22 @@ def metric_curves(run_dir: Path) -> list[Path]:
         group = {k: v for k, v in group.items() if len(v[0]) >= 2}
         if not group:
             continue
-        out.append(save_line_plot(group, run_dir / "figures" / "curves" / f"{ns}.png", title=f"{ns}/ metrics"))
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ns)[:64]  # a file name, whatever ns holds
+        out.append(save_line_plot(group, run_dir / "figures" / "curves" / f"{safe}.png", title=f"{ns}/ metrics"))
     return out
 
 
 def figure_html(path: Path, caption: str) -> str:
     """An embedded image; small pixel grids are shown enlarged (crisp, not blurred)."""
+    from PIL import Image
+
     width = ""
     try:
-        from PIL import Image
-
         with Image.open(path) as im:
             w = im.size[0]
         if w < 360:
             width = f' width="{w * max(2, 360 // w)}"'
-    except OSError:
+    except (OSError, ValueError, Image.DecompressionBombError):
         pass
     return (
         f'<figure><img src="{data_uri(path)}"{width} alt="{html.escape(path.stem)}">'
@@ -127,26 +130,22 @@ def _figures(folder: Path) -> list[Path]:
 
 def run_section(run_dir: Path, level: int = 2, title: str | None = None) -> tuple[str, str]:
     """HTML + Markdown for one run directory."""
-    cfg_doc = (
-        json.loads((run_dir / "config.json").read_text(encoding="utf-8")) if (run_dir / "config.json").is_file() else {}
-    )
-    summary = (
-        json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        if (run_dir / "summary.json").is_file()
-        else {}
-    )
+    cfg_path, summary_path = run_dir / "config.json", run_dir / "summary.json"
+    cfg_doc = runfiles.read_json(cfg_path, runfiles.CONFIG_JSON) if cfg_path.is_file() else {}
+    summary = runfiles.read_json(summary_path, runfiles.SUMMARY_JSON) if summary_path.is_file() else {}
     name = title or f"{cfg_doc.get('pillar', '?')} {cfg_doc.get('method', '')}".strip()
     h = f"<h{level}>{html.escape(name)}</h{level}>"
-    md = f"{'#' * level} {name}\n\n"
+    md = f"{'#' * level} {md_text(name)}\n\n"
     meta = f"run directory <code>{html.escape(str(run_dir))}</code>"
     if cfg_doc:
         v = cfg_doc.get("versions", {})
-        meta += (
+        about = (
             f" · seed {cfg_doc.get('seed')} · created {cfg_doc.get('created', '?')} · "
             f"pilotlab {v.get('pilotlab', '?')}, torch {v.get('torch', '?')}, Python {v.get('python', '?')}"
         )
+        meta += html.escape(about)
     h += f'<p class="muted">{meta}</p>'
-    md += f"Run directory `{run_dir}`.\n\n"
+    md += f"Run directory `{md_text(run_dir)}`.\n\n"
     if summary:
         th, tm = _table([[k, v] for k, v in summary.items()], ["metric", "value"])
         h += th
@@ -156,10 +155,25 @@ def run_section(run_dir: Path, level: int = 2, title: str | None = None) -> tupl
     for p in figs:
         rel = p.relative_to(run_dir)
         h += figure_html(p, str(rel))
-        md += f"![{p.stem}]({rel})\n\n"
+        md += f"![{md_text(p.stem)}]({quote_url(rel.as_posix())})\n\n"
     if cfg_doc:
         h += f"<details><summary>config</summary><pre>{html.escape(json.dumps(cfg_doc, indent=2))}</pre></details>"
     return h, md
+
+
+def quote_url(path: str) -> str:
+    """A relative path as a Markdown link target (spaces, brackets and the like percent-encoded)."""
+    from urllib.parse import quote
+
+    return quote(path)
+
+
+def _inside(root: Path, rel: Any) -> Path | None:
+    """`root / rel` when it is a folder inside `root` (a tour.json cannot point the report elsewhere)."""
+    if not isinstance(rel, str) or not rel:
+        return None
+    p = (root / rel).resolve()
+    return p if p.is_relative_to(root.resolve()) and p != root.resolve() else None
 
 
 def page(title: str, body: str) -> str:
@@ -186,7 +200,7 @@ def build_run_report(run_dir: str | Path) -> Path:
 def build_tour_report(tour_dir: str | Path) -> Path:
     """Write report.html and report.md for a tour directory holding tour.json."""
     d = Path(tour_dir)
-    doc = json.loads((d / "tour.json").read_text(encoding="utf-8"))
+    doc = runfiles.read_json(d / "tour.json", runfiles.TOUR_JSON)
     stages: list[dict[str, Any]] = doc["stages"]
     h = "<h1>pilotlab tour</h1>"
     md = "# pilotlab tour\n\n"
@@ -198,7 +212,7 @@ def build_tour_report(tour_dir: str | Path) -> Path:
         f"Python {doc['versions'].get('python')}."
     )
     h += f'<p class="muted">{html.escape(intro)}</p>'
-    md += intro + "\n\n"
+    md += md_text(intro) + "\n\n"
     # summary table
     rows = []
     for st in stages:
@@ -208,7 +222,8 @@ def build_tour_report(tour_dir: str | Path) -> Path:
                 status = ("met", "ok")
             elif hl.get("met") is False:
                 status = ("not met", "bad")
-            rows.append([st["title"], hl["label"], hl.get("value"), hl.get("baseline", ""), hl.get("goal", ""), status])
+            rows.append([st["title"], hl.get("label", "?"), hl.get("value"), hl.get("baseline", ""), hl.get("goal", ""),
+                         status])
         if st["status"] != "ok":
             rows.append([st["title"], "stage failed", ("see below", "bad"), "", "", ("failed", "bad")])
     th, tm = _table(rows, ["stage", "metric", "pilotlab", "baseline", "goal", "status"])
@@ -216,26 +231,30 @@ def build_tour_report(tour_dir: str | Path) -> Path:
     md += "## Summary\n\n" + tm + "\n"
     for st in stages:
         h += f'<h2 id="{html.escape(st["key"])}">{html.escape(st["title"])}</h2>'
-        md += f"## {st['title']}\n\n"
+        md += f"## {md_text(st['title'])}\n\n"
         line = f"{st['status']} in {st.get('wall_s', 0):.1f} s ({st.get('cpu_s', 0):.1f} s of CPU time)"
         h += f'<p class="muted">{html.escape(line)}</p>'
-        md += line + "\n\n"
+        md += md_text(line) + "\n\n"
         if st["status"] != "ok":
             h += f'<div class="error"><b>This stage failed:</b> <code>{html.escape(st.get("error", ""))}</code></div>'
-            md += f"**This stage failed:** `{st.get('error', '')}`\n\n"
+            md += f"**This stage failed:** {md_text(st.get('error', ''))}\n\n"
         for table in st.get("tables", []):
-            th, tm = _table(table["rows"], table["header"])
-            h += f"<h3>{html.escape(table['title'])}</h3>" + th
-            md += f"### {table['title']}\n\n" + tm + "\n"
+            rows_, header = table.get("rows"), table.get("header")
+            if not (isinstance(rows_, list) and isinstance(header, list) and all(isinstance(r, list) for r in rows_)):
+                raise PilotlabError(f"{runfiles.quote(d / 'tour.json')}: a table of stage {st['key']!r} has no rows "
+                                    "and header lists; the file was damaged or edited")
+            th, tm = _table(rows_, [str(c) for c in header])
+            h += f"<h3>{html.escape(str(table.get('title', '')))}</h3>" + th
+            md += f"### {md_text(table.get('title', ''))}\n\n" + tm + "\n"
         for note in st.get("notes", []):
             h += f"<p>{html.escape(note)}</p>"
-            md += note + "\n\n"
+            md += md_text(note) + "\n\n"
         for sub in st.get("runs", []):
-            p = d / sub["dir"]
-            if (p / "config.json").is_file():
-                sh, smd = run_section(p, level=3, title=sub["title"])
+            p = _inside(d, sub.get("dir"))
+            if p is not None and (p / "config.json").is_file():
+                sh, smd = run_section(p, level=3, title=str(sub.get("title", p.name)))
                 h += sh
-                md += smd.replace("](", f"]({sub['dir']}/")
+                md += smd.replace("](", f"]({quote_url(str(sub['dir']))}/")
         if st.get("command"):
             h += f"<details><summary>commands</summary><pre>{html.escape(chr(10).join(st['command']))}</pre></details>"
     atomic_write_text(d / "report.html", page("pilotlab tour report", h))

@@ -170,13 +170,11 @@ def train(cfg: DDPGConfig) -> RunDir:
     critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr, fused=fused)
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
     step, updates, wall = 0, 0, 0.0
-    restored = restore(run, cfg)
+    restored = restore(run, cfg, {"actor": actor, "critic": critic, "actor_target": actor_t, "critic_target": critic_t,
+                                  "actor_optim": actor_opt, "critic_optim": critic_opt, "buffer": buffer},
+                       {"wall_s": (int, float), "updates": int})
     if restored is not None:
-        state, meta = restored
-        for module, key in ((actor, "actor"), (critic, "critic"), (actor_t, "actor_target"),
-                            (critic_t, "critic_target"), (actor_opt, "actor_optim"), (critic_opt, "critic_optim")):
-            module.load_state_dict(state[key])
-        buffer.load_state_dict(state["buffer"])
+        _, meta = restored
         step, updates, wall = int(meta["step"]), int(meta["updates"]), float(meta["wall_s"])
 
     smoothing = (cfg.policy_noise, cfg.noise_clip) if cfg.algo == "td3" else (0.0, 0.0)

@@ -160,13 +160,10 @@ def train(cfg: DQNConfig) -> RunDir:
     opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, fused=device.type == "cpu")
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), (), discrete=True)
     step, wall = 0, 0.0
-    restored = restore(run, cfg)
+    restored = restore(run, cfg, {"q": q, "q_target": q_target, "optim": opt, "buffer": buffer},
+                       {"wall_s": (int, float)})
     if restored is not None:
-        state, meta = restored
-        q.load_state_dict(state["q"])
-        q_target.load_state_dict(state["q_target"])
-        opt.load_state_dict(state["optim"])
-        buffer.load_state_dict(state["buffer"])
+        _, meta = restored
         step, wall = int(meta["step"]), float(meta["wall_s"])
 
     n_env, n_act = cfg.num_envs, int(act_space.n)

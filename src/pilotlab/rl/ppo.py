@@ -283,11 +283,9 @@ def train(cfg: PPOConfig) -> RunDir:
     model = ActorCritic(cfg, obs_space, act_space).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5, fused=device.type == "cpu")
     step, wall = 0, 0.0
-    restored = restore(run, cfg)
+    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
     if restored is not None:
-        state, meta = restored
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
+        _, meta = restored
         step, wall = int(meta["step"]), float(meta["wall_s"])
 
     n_env, t_len = cfg.num_envs, cfg.n_steps

@@ -288,9 +288,13 @@ def train(cfg: TabularConfig) -> RunDir:
     visits = np.zeros((n_s, n_a), dtype=np.int64)
     episode, env_steps, wall = 0, 0, 0.0
     window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "n": 0.0}  # sums
-    restored = restore(run, cfg)
+    restored = restore(run, cfg, {}, {"episode": int, "wall_s": (int, float), "window": dict})
     if restored is not None:
         state, meta = restored
+        for key, like in (("q", q), ("visits", visits)):
+            if not isinstance(state.get(key), torch.Tensor) or tuple(state[key].shape) != like.shape:
+                raise PilotlabError(f"checkpoint of {str(run.path)!r} has no {key!r} table of shape {like.shape} "
+                                    f"for {cfg.env}; start a new run in another --run-dir")
         q, visits = state["q"].numpy().copy(), state["visits"].numpy().copy()
         episode, env_steps, wall = int(meta["episode"]), int(meta["step"]), float(meta["wall_s"])
         window = dict(meta["window"])

@@ -129,12 +129,10 @@ def train(cfg: AEConfig) -> RunDir:
     model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim, cfg.width, cfg.hidden).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, wall = 0, 0.0
-    restored = restore(run, cfg)
+    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
     if restored is not None:
-        state, meta = restored
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
-        step, wall = int(meta["step"]), float(meta.get("wall_s", 0.0))
+        _, meta = restored
+        step, wall = int(meta["step"]), float(meta["wall_s"])
     net = distributed.wrap(model)
     world = distributed.world_size()
     if cfg.batch_size % world:
@@ -168,14 +166,15 @@ def train(cfg: AEConfig) -> RunDir:
                     progress.update(0, loss=metrics["train/loss"])
                 progress.update(1)
                 epoch_done = step // steps_per_epoch if step % steps_per_epoch == 0 else 0
+                # checkpoint first: a probe that fails must not lose the training since the last one
+                if step % cfg.checkpoint_every == 0 or step == total:
+                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                               {"wall_s": wall + time.perf_counter() - t0})
                 if run.writable and (step == total or (cfg.probe_every and epoch_done
                                                        and epoch_done % cfg.probe_every == 0)):
                     wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
                     run.log(step, quick_probe(model.encoder, ds, device, cfg.seed))
                     t0 = time.perf_counter()
-                if step % cfg.checkpoint_every == 0 or step == total:
-                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                               {"wall_s": wall + time.perf_counter() - t0})
                 if step >= total:
                     break
     except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints

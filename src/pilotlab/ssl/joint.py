@@ -147,12 +147,10 @@ def train_joint(cfg: JointConfig, method: str, loss_fn: LossFn) -> RunDir:
     model = JointEmbedding(ds.shape, cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, wall = 0, 0.0
-    restored = restore(run, cfg)
+    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
     if restored is not None:
-        state, meta = restored
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
-        step, wall = int(meta["step"]), float(meta.get("wall_s", 0.0))
+        _, meta = restored
+        step, wall = int(meta["step"]), float(meta["wall_s"])
     world = distributed.world_size()
     if cfg.batch_size % world:
         raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
@@ -193,14 +191,15 @@ def train_joint(cfg: JointConfig, method: str, loss_fn: LossFn) -> RunDir:
                     progress.update(0, loss=metrics["train/loss"])
                 progress.update(1)
                 end_of_epoch = step % steps_per_epoch == 0
+                # checkpoint first: a probe that fails must not lose the training since the last one
+                if step % cfg.checkpoint_every == 0 or step == total:
+                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                               {"wall_s": wall + time.perf_counter() - t0})
                 if run.writable and (step == total or (cfg.probe_every and end_of_epoch
                                                        and (step // steps_per_epoch) % cfg.probe_every == 0)):
                     wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
                     run.log(step, quick_probe(model.backbone, ds, device, cfg.seed))
                     t0 = time.perf_counter()
-                if step % cfg.checkpoint_every == 0 or step == total:
-                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                               {"wall_s": wall + time.perf_counter() - t0})
                 if step >= total:
                     break
     except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints
