@@ -80,6 +80,18 @@ def check_compatible(saved: Mapping[str, Any], config: Any, path: Path) -> list[
     return changed
 
 
+def check_files(path: Path) -> None:
+    """Read every JSON file of a run directory through its schema (a torn last metrics line is allowed), so
+    a command that reads a run and then writes to it fails before its first write."""
+    runfiles.read_json(path / "config.json", runfiles.CONFIG_JSON)
+    runfiles.read_jsonl(path / "metrics.jsonl", runfiles.METRICS_ROW, warn=False)
+    if (path / "summary.json").exists():
+        runfiles.read_json(path / "summary.json", runfiles.SUMMARY_JSON)
+    folder = path / "checkpoints"
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        runfiles.read_json(f, runfiles.CHECKPOINT_JSON)
+
+
 class RunDir:
     """A run's folder. Create with `RunDir.create` (training) or `RunDir.open` (evaluation)."""
 
@@ -141,6 +153,7 @@ class RunDir:
                 if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
                     raise PilotlabError(f"cannot resume: {quote(folder)} is not writable")
             changed = check_compatible(saved["config"], config, path)
+            check_files(path)
             return {"path": path, "resume": True, "saved": saved, "changed": changed, "config": to_dict(config)}
         if path.exists() and any(path.iterdir()):
             hint = "pass --resume to continue it" if cfg_path.is_file() else "empty it"
@@ -199,9 +212,8 @@ class RunDir:
             raise PilotlabError(f"{quote(p)} is not a run directory (no such folder)")
         if not (p / "config.json").is_file():
             raise PilotlabError(f"{quote(p)} is not a run directory (no config.json)")
-        run = cls(p)
-        run.config()
-        return run
+        check_files(p)
+        return cls(p)
 
     # -- reading --------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

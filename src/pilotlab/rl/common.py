@@ -6,7 +6,6 @@ Kept as plain functions and one config base class; each algorithm's loop lives i
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -17,11 +16,11 @@ import numpy as np
 import torch
 import torch.utils.tensorboard  # imported up front: its ~1 s import is not training time
 
-from pilotlab.core import checkpoint
+from pilotlab.core import checkpoint, runfiles
 from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import save_state
+from pilotlab.core.session import FIX, save_state
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl.envs import WRAPPERS, check_env_id, env_kwargs_of, make_env, space_kind
 from pilotlab.rl.evaluate import Policy, evaluate_policy
@@ -173,7 +172,12 @@ class BestKeeper:
     def __init__(self, cfg: DeepRLConfig, run: RunDir):
         self.cfg, self.run = cfg, run
         best = run.checkpoints / "best.json"
-        self.best = json.loads(best.read_text())["meta"]["return"] if cfg.resume and best.is_file() else -math.inf
+        self.best = -math.inf
+        if cfg.resume and best.is_file():
+            ret = runfiles.read_json(best, runfiles.CHECKPOINT_JSON)["meta"].get("return")
+            if not isinstance(ret, (int, float)) or isinstance(ret, bool):
+                raise PilotlabError(f"{runfiles.quote(best)} has no 'return' in its metadata; {FIX}")
+            self.best = float(ret)
 
     def due(self, prev: int, step: int) -> bool:
         every = self.cfg.eval_every
