@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests run with one torch thread, like the trainers (see DEVELOPERS.md)."""
+"""Shared fixtures. Tests run with one torch thread, like the trainers (see docs/foundation.md, "Implementation notes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end through the CLI: `pilotlab drive eval` writes a run directory with the DESIGN.md keys."""
+"""End to end through the CLI: `pilotlab drive eval` writes a run directory with the docs/design.md keys."""
 
 from __future__ import annotations
 

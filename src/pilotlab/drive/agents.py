@@ -252,11 +252,10 @@ class RLAgent:
     shield: bool = False
 
     def __post_init__(self) -> None:
-        import json
-
         from pilotlab.core.run import RunDir
         from pilotlab.drive.rl_driver import SHIELD_SUFFIX, Shield
         from pilotlab.rl import algorithm_module
+        from pilotlab.rl.envs import parse_kwargs
 
         if self.run_dir.endswith(SHIELD_SUFFIX):
             self.run_dir, self.shield = self.run_dir[: -len(SHIELD_SUFFIX)], True
@@ -272,7 +271,10 @@ class RLAgent:
             raise PilotlabError(f"cannot load {self.run_dir}: the {algo} module is not available ({e})") from e
         self.env_id = str(fields.get("env", ""))
         raw = fields.get("env_config") or "{}"
-        self.env_config: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        if not isinstance(raw, (str, dict)):
+            raise PilotlabError(f"{self.run_dir!r}: env_config in config.json must be a JSON object or its text")
+        self.env_config: dict[str, Any] = parse_kwargs(raw, f"env_config of {self.run_dir!r}") if isinstance(
+            raw, str) else dict(raw)
         self._policy = module.load_policy(self._run, "cpu")
 
     def prepare(self, env: Any) -> None:

@@ -145,7 +145,7 @@ def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[
 
 
 def finish(run: RunDir, cfg: DeepRLConfig, policy: Policy, env_steps: int, wall_s: float) -> dict[str, Any]:
-    """Final evaluation on held-out seeds, summary.json (DESIGN.md keys) and figures/learning_curve.png."""
+    """Final evaluation on held-out seeds, summary.json (docs/design.md keys) and figures/learning_curve.png."""
     t0 = time.perf_counter()
     result = evaluate_policy(policy, cfg.env, cfg.kwargs, cfg.eval_episodes, cfg.eval_seed)
     values: dict[str, Any] = result.summary()

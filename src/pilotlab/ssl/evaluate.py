@@ -1,7 +1,7 @@
 """``pilotlab ssl eval RUN_DIR``: the probe protocol on a trained encoder, with its baselines.
 
 One table, same protocol for every row (probe.py): the run's frozen encoder, the raw pixels, and a
-randomly initialised encoder of the same architecture. Writes summary.json keys (docs/DESIGN.md)::
+randomly initialised encoder of the same architecture. Writes summary.json keys (docs/design.md)::
 
     eval/linear_acc_all  eval/linear_acc_10pc  eval/linear_acc_100pc  eval/knn_acc
     baseline/pixels_linear_acc_all  baseline/pixels_linear_acc_10pc
