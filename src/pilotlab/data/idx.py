@@ -70,7 +70,8 @@ def read_images_labels(images: str | Path, labels: str | Path) -> tuple[np.ndarr
     x = read_idx(images, IMAGES_MAGIC)
     y = read_idx(labels, LABELS_MAGIC)
     if len(x) != len(y):
-        raise PilotlabError(f"{str(images)!r} holds {len(x)} images but {str(labels)!r} holds {len(y)} labels")
+        raise PilotlabError(f"{str(images)!r} holds {len(x)} images but {str(labels)!r} holds {len(y)} labels; "
+                            "give one label per image (the two files must belong together)")
     return x, y
 
 

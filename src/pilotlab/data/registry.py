@@ -395,7 +395,8 @@ def validate_dataset(ds: ImageDataset, data_dir: str | None = None) -> ImageData
 
     def fail(key: str, problem: str, fix: str) -> NoReturn:
         source = ds.files.get(key, "")
-        raise PilotlabError(f"{where}: {problem}{f' in {source!r}' if source else ''}; {fix}")
+        named = f"{source!r}: " if source and source != data_dir else ""
+        raise PilotlabError(f"{where}: {named}{problem}; {fix}")
 
     n_cls = ds.num_classes
     if n_cls < MIN_CLASSES:
