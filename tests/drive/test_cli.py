@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from pilotlab.cli import main
+from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import AGENTS
 from pilotlab.drive.agents import make_agent
 from pilotlab.drive.envs import make_env
-from pilotlab.drive.evaluate import evaluate_agents, run_episode
+from pilotlab.drive.evaluate import check_drivers, evaluate_agents, run_episode
 
 KEYS = ["eval/return_mean", "eval/crash_rate", "eval/speed_mean", "eval/route_completion", "eval/driving_score",
         "eval/mota", "eval/idf1", "eval/ms_per_step", "eval/episodes"]
@@ -58,6 +59,15 @@ def test_bad_input_exits_2(argv: list[str], tmp_path: Path, capsys: pytest.Captu
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # refused before the run directory is made
+
+
+def test_env_config_highway_env_rejects_is_one_line() -> None:
+    """Whatever highway-env raises for a config (ValueError here) names the env and the config."""
+    with pytest.raises(PilotlabError) as err:
+        check_drivers(["idm"], "highway-fast-v0", {"action": {"type": "Nope"}})
+    msg = str(err.value)
+    assert "\n" not in msg and "highway-fast-v0" in msg and '"type": "Nope"' in msg and "Unknown action type" in msg
 
 
 def test_continuous_control_keeps_the_lane_and_speed() -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from pilotlab.data import load_dataset
 from pilotlab.data.download import cache_dir
+from pilotlab.data.idx import write_idx
 from pilotlab.gan import classifier
 from pilotlab.gan.classifier import ClassifierConfig, random_affine
+from pilotlab.gan.config import dataset as gan_dataset
 from pilotlab.gan.metrics import Evaluator, frechet_distance, gaussian_stats
 
 from .conftest import TINY
@@ -16,8 +22,8 @@ from .conftest import TINY
 
 def test_tiny_classifier_is_cached_as_safetensors(scorer: Evaluator) -> None:
     files = sorted(p.name for p in (cache_dir() / "classifiers").iterdir())
-    assert f"mnist-5k-{TINY.key()}.safetensors" in files
-    assert f"mnist-5k-{TINY.key()}.json" in files
+    stem = classifier.cache_stem(TINY).name
+    assert stem.startswith("mnist-5k-") and f"{stem}.safetensors" in files and f"{stem}.json" in files
     assert classifier.cached_accuracy(TINY) > 0.9
 
 
@@ -37,6 +43,27 @@ def test_config_hash_changes_with_every_field() -> None:
     assert base.key() != ClassifierConfig(epochs=29).key()
     assert base.key() != ClassifierConfig(seed=1).key()
     assert base.key() != base.key("fashion-mnist")
+    assert base.key("mnist", "digest-a") != base.key("mnist", "digest-b")
+
+
+def _digits_dir(folder: Path, seed: int) -> str:
+    """A tiny MNIST-format --data-dir: 40 train and 20 test random 28x28 images, labels 0..9."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for prefix, n in (("train", 40), ("t10k", 20)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.arange(n, dtype=np.uint8) % 10)
+    return str(folder)
+
+
+def test_scorer_follows_the_data_dir_not_the_name(tmp_path: Path) -> None:
+    """Two --data-dir folders under the same data-set name get their own classifier and real statistics."""
+    a, b = _digits_dir(tmp_path / "a", 0), _digits_dir(tmp_path / "b", 1)
+    assert classifier.cache_stem(TINY, "mnist", a) != classifier.cache_stem(TINY, "mnist", b)
+    ev_a, ev_b = Evaluator(TINY, "mnist", a), Evaluator(TINY, "mnist", b)
+    assert not np.allclose(ev_a.real.mu, ev_b.real.mu)
+    meta = json.loads(classifier.cache_stem(TINY, "mnist", a).with_suffix(".json").read_text())["meta"]
+    assert meta["data_dir"] == a and meta["data_digest"] == gan_dataset("mnist", a).digest
 
 
 def test_accuracy_and_floor_is_real_vs_real_fd_far_below_noise(scorer: Evaluator) -> None:

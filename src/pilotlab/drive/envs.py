@@ -58,16 +58,32 @@ def _import_highway_env() -> None:
 
 
 def make_env(env_id: str, config: Mapping[str, Any] | None = None, render: bool = False) -> Any:
-    """A highway-env Gymnasium env; `config` updates its default config (e.g. ``{"duration": 5}``)."""
+    """A highway-env Gymnasium env; `config` updates its default config (e.g. ``{"duration": 5}``).
+
+    Whatever highway-env raises for a config it rejects (ValueError, KeyError, ...) becomes a one-line
+    `PilotlabError` naming the env and the config."""
     if env_id not in SCENARIOS:
         raise PilotlabError(f"unknown env {env_id!r}; choose one of {', '.join(SCENARIOS)}")
     _import_highway_env()
     import gymnasium as gym
 
+    from pilotlab.rl.envs import one_line
+
     with warnings.catch_warnings():
         # merge-v0, roundabout-v0 and intersection-v0 have newer versions; the issue pins these ids
         warnings.filterwarnings("ignore", message=".*is out of date.*", category=DeprecationWarning)
-        return gym.make(env_id, config=dict(config or {}), render_mode="rgb_array" if render else None)
+        try:
+            return gym.make(env_id, config=dict(config or {}), render_mode="rgb_array" if render else None)
+        except Exception as e:
+            raise PilotlabError(f"cannot make {env_id} with config {config_text(config)}: {one_line(e)}; "
+                                "fix or drop the rejected key") from None
+
+
+def config_text(config: Mapping[str, Any] | None) -> str:
+    """An env config as one line of JSON, for error messages."""
+    import json
+
+    return json.dumps(dict(config or {}), default=repr, sort_keys=True)
 
 
 def ego_vehicle(env: Any) -> Any:

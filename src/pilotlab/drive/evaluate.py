@@ -130,6 +130,30 @@ def agent_names(agents: list[str]) -> list[str]:
     return [n if base.count(n) == 1 or base.index(n) == i else f"{n}{i + 1}" for i, n in enumerate(base)]
 
 
+def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | None = None, seed: int = EVAL_SEED,
+                  control_mode: str = "meta") -> None:
+    """Build each driver and its env and reset them once, so that a bad driver spec, run directory or env
+    config is refused (one-line `PilotlabError`) before the evaluation writes anything."""
+    from pilotlab.rl.envs import one_line
+
+    for spec in agents:
+        agent = make_agent(spec, seed, control_mode)
+        env = envs.make_env(env_id, dict(env_config or {}))
+        try:
+            agent.prepare(env)
+            env.reset(seed=seed)
+            agent.reset(env, seed)
+        except PilotlabError:
+            raise
+        except Exception as e:
+            config = envs.config_text({**(env_config or {}), **getattr(agent, "env_config", {})})
+            raise PilotlabError(f"{env_id} with config {config} fails at its first reset for driver {spec!r}: "
+                                f"{one_line(e)}; fix the config (--duration, or the env-config of an rl: run)"
+                                ) from None
+        finally:
+            env.close()
+
+
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
                     gif: bool = True, control_mode: str = "meta") -> dict[str, dict[str, float]]:
@@ -187,6 +211,7 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
             raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
     env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
     label = "+".join(agent_names(agents))
+    check_drivers(agents, cfg.env, env_config, cfg.seed, cfg.control)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
         results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control)
@@ -198,4 +223,4 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
     return results
 
 
-__all__ = ["EVAL_SEED", "DriveEvalConfig", "agent_names", "evaluate_agents", "run_episode", "run_eval"]
+__all__ = ["EVAL_SEED", "DriveEvalConfig", "agent_names", "check_drivers", "evaluate_agents", "run_episode", "run_eval"]

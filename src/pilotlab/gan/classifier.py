@@ -4,8 +4,10 @@ InceptionV3 (the FID network of Heusel et al., 2017) cannot be downloaded here a
 ImageNet photographs, not digits. Following the practice of digit-GAN papers that score with a
 domain classifier, we train a small CNN once on the 5,000 mnist-5k training digits with random
 affine augmentation (shift <= 2 px, rotation <= 12 degrees, scale 0.9-1.1) and cache it as a
-safetensors checkpoint in ``cache_dir()/classifiers/<hash>.safetensors``, where the hash covers
-every field of `ClassifierConfig`. Loading goes through `pilotlab.core.checkpoint` (never pickle).
+safetensors checkpoint in ``cache_dir()/classifiers/<dataset>-<hash>.safetensors``, where the hash
+covers every field of `ClassifierConfig` and a digest of the data set's arrays (`ImageDataset.digest`),
+so a ``--data-dir`` holding other images under the same data-set name gets its own classifier.
+Loading goes through `pilotlab.core.checkpoint` (never pickle).
 
 Architecture: three 3x3 conv blocks (32, 64, 64 channels, batch norm, ReLU, max-pool after the
 first two) -> 128-unit penultimate layer (the FD features) -> dropout 0.3 -> 10 logits.
@@ -18,6 +20,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -55,9 +58,9 @@ class ClassifierConfig:
         if self.lr <= 0:
             raise PilotlabError(f"classifier lr must be > 0, got {self.lr}")
 
-    def key(self, dataset: str = "mnist-5k") -> str:
-        """Hash of this config and the training set: the cache file name."""
-        blob = json.dumps({"dataset": dataset, "version": 1, **asdict(self)}, sort_keys=True)
+    def key(self, dataset: str = "mnist-5k", data: str = "") -> str:
+        """Hash of this config, the data-set name and `data` (the data's `ImageDataset.digest`): the cache file name."""
+        blob = json.dumps({"dataset": dataset, "data": data, "version": 2, **asdict(self)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -175,14 +178,22 @@ def accuracy(model: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((predict(model, x) == y).float().mean())
 
 
-def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: bool = True) -> DigitClassifier:
-    """The cached classifier for (`cfg`, `dataset`); trains and caches it on first use.
+def cache_stem(cfg: ClassifierConfig, dataset: str = "mnist-5k", data_dir: str | None = None) -> Path:
+    """Where the classifier for (`cfg`, the data `dataset` loads from `data_dir`) is cached (without suffix)."""
+    from pilotlab.gan.config import dataset as cached_dataset
 
-    The checkpoint's JSON side records the config and the measured test accuracy.
+    return cache_dir() / "classifiers" / f"{dataset}-{cfg.key(dataset, cached_dataset(dataset, data_dir).digest)}"
+
+
+def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: bool = True,
+                  data_dir: str | None = None) -> DigitClassifier:
+    """The cached classifier for (`cfg`, the data of `dataset` from `data_dir`); trains and caches it on first use.
+
+    The checkpoint's JSON side records the config, the data's digest and the measured test accuracy.
     """
     from pilotlab.gan.config import dataset as cached_dataset
 
-    stem = cache_dir() / "classifiers" / f"{dataset}-{cfg.key(dataset)}"
+    stem = cache_stem(cfg, dataset, data_dir)
     if checkpoint.exists(stem):
         state, meta = checkpoint.load(stem)
         if meta.get("config") != asdict(cfg):
@@ -190,7 +201,7 @@ def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: boo
         model = DigitClassifier(cfg.width, cfg.feature_dim)
         model.load_state_dict(state["model"])
         return model.eval()
-    ds = cached_dataset(dataset)
+    ds = cached_dataset(dataset, data_dir)
     if verbose:
         print(f"training the scoring classifier once ({cfg.epochs} epochs on {len(ds.train_x)} digits); "
               f"it is cached in {stem.parent}", flush=True)
@@ -200,13 +211,14 @@ def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: boo
     if verbose:
         print(f"scoring classifier test accuracy: {acc:.4f} on {len(ds.test_x)} test digits", flush=True)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.save(stem, {"model": model.state_dict()}, {"config": asdict(cfg), "test_acc": acc, "dataset": dataset})
+    checkpoint.save(stem, {"model": model.state_dict()}, {"config": asdict(cfg), "test_acc": acc, "dataset": dataset,
+                                                          "data_dir": data_dir, "data_digest": ds.digest})
     return model
 
 
-def cached_accuracy(cfg: ClassifierConfig, dataset: str = "mnist-5k") -> float | None:
+def cached_accuracy(cfg: ClassifierConfig, dataset: str = "mnist-5k", data_dir: str | None = None) -> float | None:
     """Test accuracy recorded when the cached classifier was trained (None if not cached)."""
-    stem = cache_dir() / "classifiers" / f"{dataset}-{cfg.key(dataset)}"
+    stem = cache_stem(cfg, dataset, data_dir)
     if not checkpoint.exists(stem):
         return None
     return float(json.loads(stem.with_suffix(".json").read_text())["meta"]["test_acc"])

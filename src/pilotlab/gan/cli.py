@@ -99,7 +99,7 @@ class SampleConfig:
     n: int = 64
     """Number of images in the grid."""
     out: str = "grid.png"
-    """Output PNG path."""
+    """Output image path (.png, or .jpg, .bmp, .gif, .webp, .tif); its folder must exist."""
     seed: int = 0
     """Seed of the latent noise."""
     label: int | None = None
@@ -110,6 +110,9 @@ class SampleConfig:
     def __post_init__(self) -> None:
         if self.n < 1:
             raise PilotlabError(f"n must be >= 1, got {self.n}")
+        from pilotlab.report.figures import check_output_file
+
+        check_output_file(self.out, "--out")  # before the generator is loaded and run
 
 
 def run_sample(cfg: SampleConfig) -> int:

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 
 from pilotlab.core import checkpoint
-from pilotlab.data.download import cache_dir
-from pilotlab.gan.classifier import ClassifierConfig, DigitClassifier, features, load_or_train
+from pilotlab.gan.classifier import ClassifierConfig, DigitClassifier, cache_stem, features, load_or_train
 
 EVAL_BATCH = 500
 EVAL_SEED = 1234  # noise of every evaluation; fixed so FD curves and re-evaluations compare like with like
@@ -99,16 +98,19 @@ def sample_images(generator: torch.nn.Module, n: int, z_dim: int, conditional: b
 class Evaluator:
     """Scores generators with the cached classifier against cached real-test statistics."""
 
-    def __init__(self, clf_cfg: ClassifierConfig, dataset: str = "mnist-5k"):
+    def __init__(self, clf_cfg: ClassifierConfig, dataset: str = "mnist-5k", data_dir: str | None = None):
+        """`dataset` loaded from `data_dir` (as the run loaded it): classifier and statistics are cached per
+        content digest of that data, never taken from another source under the same name."""
         from pilotlab.gan.config import dataset as cached_dataset
 
-        self.classifier: DigitClassifier = load_or_train(clf_cfg, dataset)
-        stem = cache_dir() / "classifiers" / f"{dataset}-{clf_cfg.key(dataset)}-stats2"  # 2: folded-BN features
+        self.classifier: DigitClassifier = load_or_train(clf_cfg, dataset, data_dir=data_dir)
+        base = cache_stem(clf_cfg, dataset, data_dir)
+        stem = base.with_name(base.name + "-stats2")  # 2: folded-BN features
         if checkpoint.exists(stem):
             state, meta = checkpoint.load(stem)
             self.real = RealStats(state["mu"].numpy(), state["sigma"].numpy(), float(meta["floor"]))
         else:
-            ds = cached_dataset(dataset)
+            ds = cached_dataset(dataset, data_dir)
             mu, sigma = gaussian_stats(features(self.classifier, ds.test_x))
             floor = frechet_distance(*gaussian_stats(features(self.classifier, ds.train_x)), mu, sigma)
             self.real = RealStats(mu, sigma, floor)

@@ -64,7 +64,7 @@ def score_seeds(generator: torch.nn.Module, cfg: GANConfig, seeds: list[int],
     n = samples if samples is not None else cfg.eval_samples
     if n < 2:
         raise PilotlabError(f"samples must be >= 2 (a covariance needs two points), got {n}")
-    evaluator = Evaluator(scorer_config(cfg), cfg.dataset)
+    evaluator = Evaluator(scorer_config(cfg), cfg.dataset, cfg.data_dir)
     conditional = bool(getattr(generator, "conditional", False))
     return [evaluator.score(generator, cfg.z_dim, conditional, n, s) for s in seeds]
 

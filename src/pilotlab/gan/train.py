@@ -29,6 +29,7 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import restore, save_state, setup
+from pilotlab.data.registry import ImageDataset
 from pilotlab.gan import figures, losses, model_module
 from pilotlab.gan.config import GANConfig, GANModel, dataset, per_class_subset, scorer_config
 from pilotlab.gan.diffaugment import diff_augment, parse_policy
@@ -91,24 +92,41 @@ def generator_loss(gan: GANModel, cfg: GANConfig, fake_out: torch.Tensor) -> tor
 
 def train(cfg: GANConfig) -> RunDir:
     """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores)."""
+    data = training_data(cfg)  # refuses unusable data before the run directory exists
     run, device = setup(cfg, "gan", cfg.model)
     try:
-        fit(cfg, run, device)
+        fit(cfg, run, device, data)
     finally:  # also on NaN/Inf or Ctrl-C: flush metrics and TensorBoard, keep the checkpoints
         run.close()
     distributed.barrier()
     return run
 
 
-def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
-    """The training loop proper (see the module docstring), writing into `run`."""
+TrainingData = tuple[ImageDataset, torch.Tensor, torch.Tensor]
+
+
+def training_data(cfg: GANConfig) -> TrainingData:
+    """The data set (checked by `load_dataset`) and the training images (N, C, H, W) in [-1, 1] and labels (N,),
+    after `train_per_class`; refuses data the GAN metrics cannot score or too few images for one batch."""
     ds = dataset(cfg.dataset, cfg.data_dir)
+    where = f"--data-dir {cfg.data_dir!r} ({cfg.dataset})" if cfg.data_dir is not None else f"--dataset {cfg.dataset}"
     if ds.shape[1:] != (28, 28) or ds.num_classes != 10:
-        raise PilotlabError(f"the GAN metrics score 28x28 ten-class digits; {cfg.dataset} is {ds.shape}")
+        raise PilotlabError(f"{where}: the GAN metrics score 28x28 ten-class digits; these images are {ds.shape} "
+                            f"(C, H, W) in {ds.num_classes} classes")
     x_train, y_train = ds.train_x * 2 - 1, ds.train_y  # (N, C, H, W) in [-1, 1], the range of G's tanh
     if cfg.train_per_class is not None:
         keep = per_class_subset(y_train, cfg.train_per_class, cfg.seed)
         x_train, y_train = x_train[keep], y_train[keep]
+    if len(x_train) < cfg.batch_size:
+        raise PilotlabError(f"{where}: {len(x_train)} training images"
+                            f"{' after --train-per-class' if cfg.train_per_class is not None else ''}, fewer than "
+                            f"one batch (--batch-size {cfg.batch_size}); lower --batch-size or add images")
+    return ds, x_train, y_train
+
+
+def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | None = None) -> None:
+    """The training loop proper (see the module docstring), writing into `run`; `data` is `training_data(cfg)`."""
+    ds, x_train, y_train = data if data is not None else training_data(cfg)
     gan = model_module(cfg.model).build(cfg, ds.shape, ds.num_classes)
     # channels-last (NHWC) conv weights and batches: ~1.3x faster steps at width 16 on one CPU thread
     g_net = gan.generator.to(device, memory_format=torch.channels_last)
@@ -117,7 +135,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device) -> None:
     opt_g = torch.optim.Adam(g_net.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ema = EMA(g_net, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay > 0 else None
-    evaluator = Evaluator(scorer_config(cfg), cfg.dataset) if run.writable else None
+    evaluator = Evaluator(scorer_config(cfg), cfg.dataset, cfg.data_dir) if run.writable else None
     best = BestTracker()
     step, wall, cpu, fd_hit_s = 0, 0.0, 0.0, None  # training wall and CPU time [s], evaluations excluded
     anchors: tuple[float, float] | None = None  # LeCam's moving averages of D's real and fake outputs

@@ -44,7 +44,7 @@ class EvalConfig:
     seed: int = 10_000
     """First evaluation seed; kept apart from training seeds."""
     video: str | None = None
-    """Write the first episode as an animated GIF to this path."""
+    """Write the first episode as an animated GIF to this path (ending in .gif; its folder must exist)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
     """Where the policy runs."""
     threads: int = 1
@@ -53,6 +53,10 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.episodes < 1:
             raise PilotlabError(f"episodes must be >= 1, got {self.episodes}")
+        if self.video is not None:
+            from pilotlab.report.figures import GIF_EXTENSIONS, check_output_file
+
+            check_output_file(self.video, "--video", GIF_EXTENSIONS)  # before the episodes are played
 
 
 def run_eval(cfg: EvalConfig) -> int:

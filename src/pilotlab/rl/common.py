@@ -22,7 +22,7 @@ from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import FIX, save_state
 from pilotlab.report.figures import save_line_plot
-from pilotlab.rl.envs import WRAPPERS, check_env_id, env_kwargs_of, make_env, space_kind
+from pilotlab.rl.envs import WRAPPERS, check_env_id, env_kwargs_of, obs_shape, probe_env, space_kind
 from pilotlab.rl.evaluate import Policy, evaluate_policy
 from pilotlab.rl.networks import NETWORKS
 
@@ -131,10 +131,12 @@ class ReplayConfig(DeepRLConfig):
 
 
 def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[gym.Space, gym.Space]:
-    """(observation space, action space) of `cfg.env`; a one-line error if `algo` cannot act in it."""
-    env = make_env(cfg.env, cfg.kwargs)
-    obs_space, act_space = env.observation_space, env.action_space
-    env.close()
+    """(observation space, action space) of `cfg.env`; a one-line error if `algo` cannot act in it.
+
+    The trainers call it before they create the run directory: it builds the env with its kwargs and
+    wrapper, resets it and takes one step (`probe_env`), so input the env rejects writes nothing."""
+    obs_space, act_space = probe_env(cfg.env, cfg.kwargs, cfg.env_wrapper, cfg.seed)
+    obs_shape(obs_space)  # raises for observation spaces the networks cannot encode
     kind = space_kind(act_space)
     if kind not in allowed:
         need = " or ".join("Discrete" if k == "discrete" else "Box" for k in allowed)

@@ -62,18 +62,66 @@ def env_kwargs_of(env_kwargs: str = "{}", env_config: str = "{}") -> dict[str, A
     return kwargs
 
 
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """A library exception as ``Type: message`` on one line (whitespace collapsed, capped), for error messages."""
+    text = " ".join(str(e).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _kwargs_text(kw: dict[str, Any]) -> str:
+    """The keyword arguments as one line of JSON (newlines in values stay escaped)."""
+    return json.dumps(kw, default=repr, sort_keys=True)
+
+
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, render_mode: str | None = None) -> gym.Env:
-    """One environment; unknown ids and rejected keyword arguments become one-line `PilotlabError`s."""
+    """One environment; an unknown id or anything the env raises while it is built becomes a one-line
+    `PilotlabError` naming the id and the keyword arguments (any exception type: envs raise KeyError,
+    ValueError, AssertionError, ... for values they reject)."""
     check_env_id(env_id)
     kw = dict(kwargs or {})
     if render_mode is not None:
         kw["render_mode"] = render_mode
     try:
         return gym.make(env_id, **kw)
-    except TypeError as e:
-        raise PilotlabError(f"cannot make {env_id} with {kw}: {e}") from None
+    except PilotlabError:
+        raise
     except gym.error.DependencyNotInstalled as e:
         raise PilotlabError(f"{env_id} needs a missing package: {' '.join(str(e).split())}") from None
+    except Exception as e:
+        raise PilotlabError(f"cannot make {env_id} with keyword arguments {_kwargs_text(kw)} (--env-kwargs, "
+                            f"--env-config): {one_line(e)}; fix or drop the rejected key") from None
+
+
+def probe_env(env_id: str, kwargs: dict[str, Any] | None = None, wrapper: str = "none",
+              seed: int = 0) -> tuple[gym.Space, gym.Space]:
+    """(observation space, action space) of `env_id` after building it, wrapping it in `WRAPPERS[wrapper]`,
+    one reset and one random step: envs check parts of their config only there (highway-env's action
+    and observation types), and a trainer must refuse such input before it writes anything."""
+    cls = wrapper_class(wrapper)
+    env = make_env(env_id, kwargs)
+    stage = "wrap"
+    try:
+        if cls is not None:
+            env = cls(env)
+        stage = "reset"
+        env.reset(seed=seed)
+        stage = "step"
+        env.action_space.seed(seed)
+        env.step(env.action_space.sample())
+        return env.observation_space, env.action_space
+    except PilotlabError:
+        raise
+    except Exception as e:
+        wrapped = wrapper != "none"
+        where = "--env-kwargs, --env-config" + (f", --env-wrapper {wrapper}" if wrapped else "")
+        raise PilotlabError(f"{env_id} with keyword arguments {_kwargs_text(dict(kwargs or {}))} fails at its first "
+                            f"{stage} ({where}): {one_line(e)}; fix the config"
+                            f"{' or drop the wrapper' if wrapped else ''}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            env.close()
 
 
 VECTOR_ENVS: dict[str, str] = {

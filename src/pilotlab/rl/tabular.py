@@ -35,6 +35,7 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import dynamic_programming as dp
+from pilotlab.rl.envs import one_line
 from pilotlab.rl.gridplot import grid_layout, save_policy_map
 
 EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED, EVAL_SEED + 1, ... (never seen in training)
@@ -198,8 +199,8 @@ def make_env(env_id: str, max_episode_steps: int | None = None) -> gym.Env:
     """gym.make with a one-line error for unknown ids and non-discrete spaces; always time-limited."""
     try:
         env = gym.make(env_id, max_episode_steps=max_episode_steps)
-    except gym.error.Error as e:
-        raise PilotlabError(f"cannot make env {env_id!r}: {' '.join(str(e).split())}") from None
+    except Exception as e:  # envs reject input with any exception type; all of them are bad --env input
+        raise PilotlabError(f"cannot make env {env_id!r} (--env): {one_line(e)}") from None
     if not isinstance(env.observation_space, gym.spaces.Discrete) or not isinstance(
             env.action_space, gym.spaces.Discrete):
         env.close()
@@ -280,8 +281,8 @@ def td_episode(env: gym.Env, q: np.ndarray, visits: np.ndarray, cfg: TabularConf
 
 def train(cfg: TabularConfig) -> RunDir:
     """Learn Q with the TD target of `cfg.algo`; returns the run directory (checkpoints/last holds Q)."""
+    env = make_env(cfg.env, cfg.max_episode_steps)  # before the run directory: a rejected env writes nothing
     run, _ = setup(cfg, "rl", cfg.algo)
-    env = make_env(cfg.env, cfg.max_episode_steps)
     model = dp.tabular_model(env)
     n_s, n_a = int(env.observation_space.n), int(env.action_space.n)  # type: ignore[attr-defined]
     q = np.full((n_s, n_a), cfg.q_init)
