@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests run with one torch thread, like the trainers (see docs/foundation.md, "Implementation notes")."""
+"""Shared fixtures. Tests run with one torch thread, like the trainers (docs/foundation.md)."""
 
 from __future__ import annotations
 

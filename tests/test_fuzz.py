@@ -91,7 +91,7 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
     used_dir = str(runs["rl"])
     missing = str(tmp / "missing" / "folder")
     by_name: dict[str, st.SearchStrategy[str]] = {
-        "agent": st.sampled_from(["nope", "rl:", f"rl:{missing}", "modular,,idm", "idm,nope"]) | JUNK.map("x-{}".format),
+        "agent": st.sampled_from(["nope", "rl:", f"rl:{missing}", "modular,,idm", "idm,nope"]) | JUNK.map("x{}".format),
         "checkpoint": st.sampled_from(["nope", "../config", "last.json", ""]) | JUNK.map("no-{}".format),
         "data_dir": st.sampled_from([missing, a_file]),
         "dataset": JUNK.map("no-such-{}".format),

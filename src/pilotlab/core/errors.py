@@ -11,6 +11,14 @@ class TrainingError(RuntimeError):
     """Training cannot go on (NaN/Inf loss, diverged critic). Exit code 1, one-line message."""
 
 
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """A library exception as ``Type: message`` on one line (whitespace collapsed, capped), for error messages."""
+    text = " ".join(str(e).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 def check_finite(value: float, what: str, step: int) -> None:
     """Raise `TrainingError` when a logged loss is NaN or Inf."""
     if value != value or value in (float("inf"), float("-inf")):

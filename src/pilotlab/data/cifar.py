@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pilotlab.core.errors import PilotlabError
-from pilotlab.data.folder import one_line
+from pilotlab.core.errors import PilotlabError, one_line
 
 ARCHIVE = "cifar-10-python.tar.gz"
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"

@@ -7,17 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pilotlab.core.errors import PilotlabError
+from pilotlab.core.errors import PilotlabError, one_line
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
-
-
-def one_line(e: BaseException, limit: int = 300) -> str:
-    """A library exception as ``Type: message`` on one line (whitespace collapsed, capped), for error messages."""
-    text = " ".join(str(e).split())
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def read_image(path: Path, mode: str, image_size: int) -> np.ndarray:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pilotlab.core.errors import PilotlabError
-from pilotlab.data.folder import one_line
+from pilotlab.core.errors import PilotlabError, one_line
 
 _DTYPES = {
     0x08: np.uint8,

@@ -67,7 +67,7 @@ def make_env(env_id: str, config: Mapping[str, Any] | None = None, render: bool 
     _import_highway_env()
     import gymnasium as gym
 
-    from pilotlab.rl.envs import one_line
+    from pilotlab.core.errors import one_line
 
     with warnings.catch_warnings():
         # merge-v0, roundabout-v0 and intersection-v0 have newer versions; the issue pins these ids

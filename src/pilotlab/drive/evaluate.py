@@ -134,7 +134,7 @@ def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | N
                   control_mode: str = "meta") -> None:
     """Build each driver and its env and reset them once, so that a bad driver spec, run directory or env
     config is refused (one-line `PilotlabError`) before the evaluation writes anything."""
-    from pilotlab.rl.envs import one_line
+    from pilotlab.core.errors import one_line
 
     for spec in agents:
         agent = make_agent(spec, seed, control_mode)

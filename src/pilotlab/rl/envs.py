@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
-from pilotlab.core.errors import PilotlabError
+from pilotlab.core.errors import PilotlabError, one_line
 
 
 def _ensure_registered(env_id: str) -> None:
@@ -60,14 +60,6 @@ def env_kwargs_of(env_kwargs: str = "{}", env_config: str = "{}") -> dict[str, A
     if config:
         kwargs["config"] = {**kwargs.get("config", {}), **config}
     return kwargs
-
-
-def one_line(e: BaseException, limit: int = 300) -> str:
-    """A library exception as ``Type: message`` on one line (whitespace collapsed, capped), for error messages."""
-    text = " ".join(str(e).split())
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _kwargs_text(kw: dict[str, Any]) -> str:

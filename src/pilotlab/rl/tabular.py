@@ -29,13 +29,12 @@ import numpy as np
 import torch
 
 from pilotlab.core.config import RunConfig
-from pilotlab.core.errors import PilotlabError, check_finite
+from pilotlab.core.errors import PilotlabError, check_finite, one_line
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import dynamic_programming as dp
-from pilotlab.rl.envs import one_line
 from pilotlab.rl.gridplot import grid_layout, save_policy_map
 
 EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED, EVAL_SEED + 1, ... (never seen in training)
