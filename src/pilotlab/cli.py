@@ -14,6 +14,7 @@ PILOTLAB_DEBUG=1) shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import os
@@ -157,7 +158,7 @@ def _one_line(text: str) -> str:
 
 def _report_crash(exc: BaseException) -> str:
     """Write the traceback of an unexpected exception; returns where."""
-    from pilotlab.core.run import ACTIVE
+    from pilotlab.core.runfiles import ACTIVE
 
     text = "".join(traceback.format_exception(exc))
     for folder in [*reversed(ACTIVE), Path(tempfile.gettempdir())]:
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("PILOTLAB_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     selected = next((a for a in argv if not a.startswith("-")), None)
+    from pilotlab.core.runfiles import ACTIVE
+
+    ACTIVE.clear()  # only this command's runs may receive its traceback
     try:
         parser = build_parser(selected, argv)
         ns = parser.parse_args(argv)
@@ -204,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130
+    except OSError as e:
+        return _os_error(e, debug)
     except (MemoryError, RuntimeError) as e:
         if isinstance(e, MemoryError) or "can't allocate memory" in str(e) or "not enough memory" in str(e):
             print("error: out of memory: the config asks for more memory than this machine has; lower the model, "
@@ -212,6 +218,20 @@ def main(argv: list[str] | None = None) -> int:
         return _internal(e, debug)
     except Exception as e:
         return _internal(e, debug)
+
+
+def _os_error(e: OSError, debug: bool) -> int:
+    """A file-system error names the file: a full disk stops the run (exit 1, checkpoints kept), a path that
+    cannot be read or written is bad input (exit 2)."""
+    if e.filename is None:
+        return _internal(e, debug)
+    where = _one_line(repr(str(e.filename)))
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        print(f"error: no space left on the device writing {where}; free some space and rerun with --resume "
+              "(the last checkpoint is kept)", file=sys.stderr)
+        return 1
+    print(f"error: cannot use {where}: {e.strerror or e}; check the path and its permissions", file=sys.stderr)
+    return 2
 
 
 def _internal(e: BaseException, debug: bool) -> int:

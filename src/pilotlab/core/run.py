@@ -29,10 +29,7 @@ from typing import Any
 from pilotlab.core import checkpoint, distributed, runfiles
 from pilotlab.core.config import RESUME_MAY_CHANGE, to_dict
 from pilotlab.core.errors import PilotlabError
-from pilotlab.core.runfiles import quote
-
-ACTIVE: list[Path] = []
-"""Run directories this process has written to, newest last (where the CLI puts a crash's traceback)."""
+from pilotlab.core.runfiles import ACTIVE, quote
 
 
 def versions() -> dict[str, str]:

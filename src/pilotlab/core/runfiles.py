@@ -20,6 +20,9 @@ from typing import Any
 
 from pilotlab.core.errors import PilotlabError
 
+ACTIVE: list[Path] = []
+"""Run directories the current command has written to, newest last (where the CLI puts a crash's traceback)."""
+
 Number = (int, float)
 Scalar = (int, float, str, bool, type(None))
 

@@ -128,6 +128,8 @@ def nonfinite_tensors(state: Any, prefix: str = "") -> list[str]:
 
 def load_weights(run: RunDir, name: str = "last") -> tuple[dict[str, Any], dict[str, Any]]:
     """Load checkpoints/<name> of a finished run for evaluation (no RNG changes)."""
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise PilotlabError(f"checkpoint name {name!r} must be a plain name such as last or best (no path, no suffix)")
     stem = run.checkpoints / name
     if not checkpoint.exists(stem):
         raise PilotlabError(f"{run.path} has no checkpoint {name!r} (looked for {stem}.safetensors)")

@@ -349,6 +349,8 @@ def load_folder(
 class DatasetInfo:
     loader: Callable[..., ImageDataset]
     description: str
+    reads_data_dir: bool = True
+    """False for data that ships inside a package: a --data-dir given for it would be silently ignored."""
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -367,7 +369,7 @@ DATASETS: dict[str, DatasetInfo] = {
         lambda data_dir=None, allow_download=True: load_idx_dataset("kmnist", data_dir, allow_download),
         "Kuzushiji-MNIST 60k/10k (IDX)",
     ),
-    "digits": DatasetInfo(load_digits_dataset, "scikit-learn 8x8 digits, 1,797 images"),
+    "digits": DatasetInfo(load_digits_dataset, "scikit-learn 8x8 digits, 1,797 images", reads_data_dir=False),
     "cifar10": DatasetInfo(load_cifar10, "CIFAR-10 50k/10k colour 32x32 (python batches, sha256-verified)"),
     "folder": DatasetInfo(load_folder, "your images: --data-dir DIR/<class>/*.png|jpg, resized"),
 }
@@ -377,6 +379,12 @@ def load_dataset(name: str, data_dir: str | None = None, allow_download: bool = 
     """Load dataset `name` (a key of `DATASETS`); its contents are checked by `validate_dataset`."""
     if name not in DATASETS:
         raise PilotlabError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if data_dir is not None:
+        if not DATASETS[name].reads_data_dir:
+            raise PilotlabError(f"--data-dir {data_dir!r}: {name} ships with its package and reads no folder; "
+                                "drop --data-dir or choose --dataset folder")
+        if not Path(data_dir).is_dir():
+            raise PilotlabError(f"--data-dir {data_dir!r} is not a folder; give the folder that holds the files")
     ds = DATASETS[name].loader(data_dir=data_dir, allow_download=allow_download, **kwargs)
     return validate_dataset(ds, data_dir)
 

@@ -205,7 +205,9 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
 def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
     """The CLI command: a run directory ``runs/drive-<agent>-<time>`` with the results."""
     seed_everything(cfg.seed, cfg.threads)
-    agents = [a.strip() for a in cfg.agent.split(",") if a.strip()]
+    agents = [a.strip() for a in cfg.agent.split(",")]
+    if not all(agents):
+        raise PilotlabError(f"agent {cfg.agent!r} has an empty entry; list drivers as modular,idm,rl:RUN_DIR")
     for spec in agents:
         if spec not in ("modular", "oracle", "idm") and not (spec.startswith("rl:") and len(spec) > 3):
             raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
