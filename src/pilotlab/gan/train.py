@@ -201,6 +201,10 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
                        name="best")
         return scores
 
+    def save_last(at: int, train_wall: float, train_cpu: float) -> None:
+        save_state(run, at, state(), {"wall_s": train_wall, "cpu_s": train_cpu, "best_fd": best.best,
+                                      "fd_hit_s": fd_hit_s})
+
     progress = Progress(total, f"gan {cfg.model}", initial=step, enabled=run.writable)
     window: dict[str, list[float]] = {}
     collapse_warnings, scores = 0, {}
@@ -254,16 +258,20 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
         used = elapsed_cpu if cfg.budget_clock == "cpu" else elapsed
         out_of_time = cfg.time_budget_s is not None and used >= cfg.time_budget_s
         out_of_time = bool(distributed.broadcast_object(out_of_time))
+        checkpoint_due = step % cfg.checkpoint_every == 0 or step == total or out_of_time
         if step % cfg.eval_every == 0 or step == total or out_of_time:
             t_eval, c_eval = time.perf_counter(), time.process_time()
-            scores = evaluate(step, elapsed, elapsed_cpu)
+            try:
+                scores = evaluate(step, elapsed, elapsed_cpu)
+            except Exception:  # the training since the last checkpoint is kept; the failure is still raised
+                if checkpoint_due:
+                    save_last(step, wall + t_eval - t0, cpu + c_eval - c0)
+                raise
             t0 += time.perf_counter() - t_eval  # evaluation time is not training time
             c0 += time.process_time() - c_eval
             distributed.barrier()
-        if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
-            save_state(run, step, state(), {"wall_s": wall + time.perf_counter() - t0,
-                                            "cpu_s": cpu + time.process_time() - c0, "best_fd": best.best,
-                                            "fd_hit_s": fd_hit_s})
+        if checkpoint_due:
+            save_last(step, wall + time.perf_counter() - t0, cpu + time.process_time() - c0)
         if out_of_time:
             break
     progress.close()
