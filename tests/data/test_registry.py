@@ -110,8 +110,8 @@ def test_folder_dataset(tmp_path) -> None:
     [
         ("imagenet", None, "unknown dataset 'imagenet'"),
         ("folder", None, "needs --data-dir"),
-        ("folder", "/nonexistent/dir", "image folder not found"),
-        ("mnist", "/nonexistent/dir", "does not exist"),
+        ("folder", "/nonexistent/dir", "is not a folder"),
+        ("mnist", "/nonexistent/dir", "is not a folder"),
         ("cifar10", "/tmp", "holds neither"),
     ],
 )
