@@ -118,7 +118,7 @@ def test_discriminator_collapse_is_warned(tmp_path: Path, scorer: Evaluator, mon
     (["--model", "dcgan", "--lr-g", "-1"], "lr-g must be > 0"),
     (["--model", "wgan-gp", "--label-smoothing", "0.1"], "label-smoothing applies"),
     (["--model", "cgan", "--ema-decay", "1.5"], "ema-decay"),
-    (["--model", "cgan", "--ema-start", "-1"], "ema-start must be >= 0"),
+    (["--model", "cgan", "--ema-start", "-1"], "ema-start must be an integer in [0"),
     (["--model", "cgan", "--d-width", "0"], "d-width"),
     (["--model", "wgan-gp", "--loss", "hinge"], "wgan-gp uses the Wasserstein loss"),
     (["--model", "cgan", "--loss", "hinge", "--label-smoothing", "0.1"], "not to the hinge loss"),

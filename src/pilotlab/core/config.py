@@ -42,8 +42,11 @@ INT_MAX = 2**31 - 1
 and sizes stay far below what an allocation could hold."""
 
 
-RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume"})
-"""Fields a resumed run may take anew: where and how fast it runs, never what it computes."""
+RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume",
+                               "total_steps", "epochs", "max_steps", "episodes", "time_budget_s"})
+"""Fields a resumed run may take anew: where and how fast it runs, and how long it trains (``--resume
+--total-steps 2N`` continues a run of N steps; a schedule tied to the budget follows the new one). Every
+other field must match config.json, so a resumed run computes what its config says."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -105,6 +105,8 @@ class GANConfig(RunConfig):
         super().__post_init__()
         if self.dataset not in DATASETS:
             raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.batch_size < 2:  # batch norm (in G, and in most D) needs two images to normalise over
+            raise PilotlabError(f"batch-size must be >= 2, got {self.batch_size}")
         for name in ("epochs", "batch_size", "z_dim", "n_critic", "eval_every", "eval_samples", "log_every",
                      "checkpoint_every", "classifier_epochs", "classifier_width"):
             if getattr(self, name) < 1:
