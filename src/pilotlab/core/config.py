@@ -42,8 +42,8 @@ INT_MAX = 2**31 - 1
 and sizes stay far below what an allocation could hold."""
 
 
-RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume"})
-"""Fields a resumed run may take anew: where and how fast it runs, never what it computes."""
+RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume", "track"})
+"""Fields a resumed run may take anew: where and how fast it runs and where it reports, never what it computes."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -60,6 +60,9 @@ class RunConfig:
     """Run directory; default runs/<pillar>-<method>-<YYYYmmdd-HHMMSS>."""
     resume: bool = False
     """Continue the run in --run-dir from its last checkpoint."""
+    track: Literal["none", "wandb"] = "none"
+    """Also log metrics, config, summary and figures to Weights & Biases (pip install -e '.[track]'); offline
+    into <run>/wandb/ when no API key is set (upload later with wandb sync)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
