@@ -37,7 +37,6 @@ from pilotlab.cli import PILLARS, main
 from pilotlab.core.config import INT_MAX, _hints, _unwrap_optional
 from pilotlab.core.run import RunDir
 
-
 FUZZ = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 

@@ -42,11 +42,11 @@ INT_MAX = 2**31 - 1
 and sizes stay far below what an allocation could hold."""
 
 
-RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume",
+RESUME_MAY_CHANGE = frozenset({"threads", "device", "run_dir", "resume", "track",
                                "total_steps", "epochs", "max_steps", "episodes", "time_budget_s"})
-"""Fields a resumed run may take anew: where and how fast it runs, and how long it trains (``--resume
---total-steps 2N`` continues a run of N steps; a schedule tied to the budget follows the new one). Every
-other field must match config.json, so a resumed run computes what its config says."""
+"""Fields a resumed run may take anew: where and how fast it runs, where it reports, and how long it trains
+(``--resume --total-steps 2N`` continues a run of N steps; a schedule tied to the budget follows the new
+one). Every other field must match config.json, so a resumed run computes what its config says."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,6 +63,9 @@ class RunConfig:
     """Run directory; default runs/<pillar>-<method>-<YYYYmmdd-HHMMSS>."""
     resume: bool = False
     """Continue the run in --run-dir from its last checkpoint."""
+    track: Literal["none", "wandb"] = "none"
+    """Also log metrics, config, summary and figures to Weights & Biases (pip install -e '.[track]'); offline
+    into <run>/wandb/ when no API key is set (upload later with wandb sync)."""
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -4,6 +4,7 @@ Layout (fixed by docs/design.md; benchmarks and the report read it)::
 
     runs/<pillar>-<method>-<YYYYmmdd-HHMMSS>/
       config.json  metrics.jsonl  summary.json  events.out.tfevents.*  checkpoints/  figures/
+      wandb/   (only with --track wandb: `pilotlab.core.tracking` mirrors the run to Weights & Biases)
 
 `RunDir.create` only decides and checks: the folder is made, config.json written and (on resume) the
 metrics logged after the checkpoint dropped at the run's first write. So a command that fails while it
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -26,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pilotlab.core import checkpoint, distributed, runfiles
+from pilotlab.core import checkpoint, distributed, runfiles, tracking
 from pilotlab.core.config import RESUME_MAY_CHANGE, to_dict
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.runfiles import ACTIVE, quote
@@ -101,6 +103,9 @@ class RunDir:
         self._metrics_file: Any = None
         self._pending: dict[str, Any] | None = None  # what the first write must do (see `start`)
         self._resume_step: int | None = None
+        self._tracker: tracking.Tracker | None = None  # started with the run's first write (--track)
+        self._reopened = False  # opened by `open`: its first write starts the tracker its config.json names
+        self._figure_names: list[str] = []  # figures handed out by `figure`, sent to the tracker at close
 
     # -- creation -------------------------------------------------------------------------------
     @classmethod
@@ -127,6 +132,8 @@ class RunDir:
 
     @classmethod
     def _prepare(cls, pillar: str, method: str, config: Any, run_dir: str | None, resume: bool) -> dict[str, Any]:
+        track = getattr(config, "track", "none")
+        tracking.check(track)  # a missing wandb is refused before anything is written
         if run_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             path = Path("runs") / f"{pillar}-{method}-{stamp}"
@@ -151,7 +158,8 @@ class RunDir:
                     raise PilotlabError(f"cannot resume: {quote(folder)} is not writable")
             changed = check_compatible(saved["config"], config, path)
             check_files(path)
-            return {"path": path, "resume": True, "saved": saved, "changed": changed, "config": to_dict(config)}
+            return {"path": path, "resume": True, "saved": saved, "changed": changed, "config": to_dict(config),
+                    "track": track}
         if path.exists() and any(path.iterdir()):
             hint = "pass --resume to continue it" if cfg_path.is_file() else "empty it"
             raise PilotlabError(
@@ -168,36 +176,55 @@ class RunDir:
             "world_size": distributed.world_size(),
             "created": datetime.now().isoformat(timespec="seconds"),
         }
-        return {"path": path, "resume": False, "doc": doc}
+        return {"path": path, "resume": False, "doc": doc, "track": track}
 
     def resume_at(self, step: int) -> None:
         """Mark the step a resumed run continues from: rows logged after it are dropped at the first write."""
         self._resume_step = int(step)
 
     def start(self) -> None:
-        """Make the folder and write config.json (fresh run), or drop the metrics logged after the
-        checkpoint (resumed run). Every writer calls this first; later calls do nothing."""
-        if not self.writable or self._pending is None:
+        """Make the folder, start the tracker (--track) and write config.json (fresh run), or drop the metrics
+        logged after the checkpoint (resumed run). Every writer calls this first; later calls do nothing."""
+        if not self.writable:
+            return
+        if self._pending is None:
+            if self._reopened:  # an evaluation writing into a tracked run mirrors what it adds
+                self._reopened = False
+                self._tracker = tracking.reopen(self.path, self.config())
             return
         pending, self._pending = self._pending, None
-        if not pending["resume"]:
+        fresh = not pending["resume"]
+        made = fresh and not self.path.exists()
+        if fresh:
+            doc = pending["doc"]
             for folder in (self.path, self.checkpoints, self.figures):
                 folder.mkdir(parents=True, exist_ok=True)
-            checkpoint.atomic_write_text(self.path / "config.json", json.dumps(pending["doc"], indent=2) + "\n")
         else:
             self.checkpoints.mkdir(exist_ok=True)
             self.figures.mkdir(exist_ok=True)
-            saved = pending["saved"]
-            saved.setdefault("resumes", []).append({
+            doc = pending["saved"]
+            doc.setdefault("resumes", []).append({
                 "created": datetime.now().isoformat(timespec="seconds"),
                 "command": [str(a) for a in sys.argv],
                 "changed": {k: pending["config"][k] for k in pending["changed"]},
             })
             for k in pending["changed"]:
-                saved["config"][k] = pending["config"][k]
-            checkpoint.atomic_write_text(self.path / "config.json", json.dumps(saved, indent=2) + "\n")
-            if self._resume_step is not None:
-                self._truncate_metrics(self._resume_step)
+                doc["config"][k] = pending["config"][k]
+        try:  # before config.json: a tracker that cannot start (wandb online, no network) leaves no new run
+            self._tracker = tracking.start(pending["track"], self.path, doc)
+        except PilotlabError:
+            if made:
+                shutil.rmtree(self.path, ignore_errors=True)
+            elif fresh:  # the folder was empty before this run
+                for child in self.path.iterdir():
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            raise
+        checkpoint.atomic_write_text(self.path / "config.json", json.dumps(doc, indent=2) + "\n")
+        if not fresh and self._resume_step is not None:
+            self._truncate_metrics(self._resume_step)
         if self.path not in ACTIVE:
             ACTIVE.append(self.path)
 
@@ -210,7 +237,9 @@ class RunDir:
         if not (p / "config.json").is_file():
             raise PilotlabError(f"{quote(p)} is not a run directory (no config.json)")
         check_files(p)
-        return cls(p)
+        run = cls(p)
+        run._reopened = True
+        return run
 
     # -- reading --------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -244,6 +273,8 @@ class RunDir:
         tb = self._writer()
         for k, v in metrics.items():
             tb.add_scalar(k, float(v), int(step))
+        if self._tracker is not None:
+            self._tracker.log(int(step), metrics)
 
     def _writer(self) -> Any:
         self.start()
@@ -270,17 +301,20 @@ class RunDir:
         if self.writable:
             self.start()
         current = self.summary()
-        current.update(
-            {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in values.items()}
-        )
+        new = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in values.items()}
+        current.update(new)
         if self.writable:
             checkpoint.atomic_write_text(self.path / "summary.json", json.dumps(current, indent=2) + "\n")
+            if self._tracker is not None:
+                self._tracker.summary(new)
         return current
 
     def figure(self, name: str) -> Path:
-        """Path for a figure file under figures/."""
+        """Path for a figure file under figures/ (a tracker receives the file when the run closes)."""
         if self.writable:
             self.start()
+            if name not in self._figure_names:
+                self._figure_names.append(name)
         self.figures.mkdir(parents=True, exist_ok=True)
         return self.figures / name
 
@@ -291,6 +325,13 @@ class RunDir:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        if self._tracker is not None:
+            tracker, self._tracker = self._tracker, None
+            try:
+                for name in self._figure_names:
+                    tracker.figure(self.figures / name)
+            finally:
+                tracker.close()
 
     def __enter__(self) -> RunDir:
         return self

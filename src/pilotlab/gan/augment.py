@@ -234,15 +234,16 @@ def run_augment(cfg: AugmentConfig) -> dict[str, Any]:
     the summary dict plus ``run_dir`` and ``table`` (markdown)."""
     seed_everything(cfg.seed, cfg.threads)
     run = RunDir.create("gan", "augment", cfg, cfg.run_dir)
-    cells = []
-    for n in cfg.per_class:
-        for s in range(cfg.seeds):
-            cells.append(one_cell(cfg, run, n, cfg.seed + s))
-            atomic_write_text(run.path / "cells.json", json.dumps(cells, indent=2) + "\n")
-    summary = summarise(cells, cfg.per_class)
-    run.update_summary(summary)
-    table = markdown(summary, cfg.per_class)
-    atomic_write_text(run.path / "augment.md", table)
+    with run:  # closes the tracker (--track) also when a cell fails
+        cells = []
+        for n in cfg.per_class:
+            for s in range(cfg.seeds):
+                cells.append(one_cell(cfg, run, n, cfg.seed + s))
+                atomic_write_text(run.path / "cells.json", json.dumps(cells, indent=2) + "\n")
+        summary = summarise(cells, cfg.per_class)
+        run.update_summary(summary)
+        table = markdown(summary, cfg.per_class)
+        atomic_write_text(run.path / "augment.md", table)
     return {**summary, "run_dir": str(run.path), "table": table}
 
 

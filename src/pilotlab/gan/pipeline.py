@@ -93,10 +93,11 @@ def evaluate_run(run_dir: str | Path, which: str = "last", samples: int | None =
     extra = {"eval/noise_seed": noise_seed, "eval/repeats": repeats,
              "eval/fd_std": float(np.std(fds, ddof=1)) if spread else None,
              "eval/fd_per_seed": fds if spread else None, "eval/noise_seeds": seeds if spread else None}
-    run = RunDir.open(run_dir)
     finite = {k: (v if v == v else None) for k, v in scores.items()}
-    summary = run.update_summary({**finite, **extra, "eval/checkpoint": which, "eval/step": int(meta.get("step", 0))})
-    figures.interpolation_strip(generator, cfg.z_dim, conditional, run.figure("interpolation.png"))
+    with RunDir.open(run_dir) as run:  # closing sends the scores and figure to a tracked run's tracker
+        summary = run.update_summary({**finite, **extra, "eval/checkpoint": which,
+                                      "eval/step": int(meta.get("step", 0))})
+        figures.interpolation_strip(generator, cfg.z_dim, conditional, run.figure("interpolation.png"))
     return summary
 
 
