@@ -66,7 +66,7 @@ def check_compatible(saved: Mapping[str, Any], config: Any, path: Path) -> list[
     new = to_dict(config)
     changed = []
     for key, old in saved.items():
-        if key not in new or new[key] == old:
+        if key not in new or new[key] == old or key in ("resume", "run_dir"):  # how it was started, not what
             continue
         if key in RESUME_MAY_CHANGE:
             changed.append(key)
