@@ -70,3 +70,18 @@ def test_data_cli(capsys) -> None:
     assert "mnist-5k" in capsys.readouterr().out
     assert main(["data", "inspect", "digits"]) == 0
     assert "(1, 8, 8)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("pillar", "flag"), [("rl", "--algo"), ("ssl", "--method"), ("gan", "--model"),
+                                              ("drive", "--algo")])
+def test_help_lists_every_choice_with_a_description(pillar: str, flag: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+
+    cmd = importlib.import_module(PILLARS[pillar][0]).COMMANDS["train"]
+    with pytest.raises(SystemExit):
+        main([pillar, "train", "--help"])
+    out = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # argparse wraps after hyphens
+    assert flag + " {" + ",".join(cmd.variants) + "}" in out
+    for name in cmd.variants:
+        assert f"{name}: {' '.join(cmd.descriptions[name].split())}" in out

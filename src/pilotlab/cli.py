@@ -106,6 +106,18 @@ def _variant(cmd: Command, argv: list[str]) -> type:
     return cmd.variants[choice]
 
 
+def _list_variants(parser: argparse.ArgumentParser, cmd: Command, chosen: type) -> None:
+    """Give the variant flag (--algo, --method, --model) every choice, each with its one-line description."""
+    flag = "--" + cmd.variant_flag.replace("_", "-")
+    action = next(a for a in parser._actions if flag in a.option_strings)
+    names = list(cmd.variants)
+    action.choices = names
+    action.metavar = "{" + ",".join(names) + "}"
+    lines = "; ".join(f"{n}: {cmd.descriptions.get(n, '')}".rstrip(": ") for n in names)
+    shown = getattr(chosen, cmd.variant_flag)
+    action.help = f"{lines} (default: {cmd.default_variant}; the fields below are those of {shown})"
+
+
 def _add_command(parser: argparse.ArgumentParser, cmd: Command, argv: list[str]) -> None:
     config = _variant(cmd, argv)
     if cmd.variants:
@@ -114,6 +126,8 @@ def _add_command(parser: argparse.ArgumentParser, cmd: Command, argv: list[str])
             f"{getattr(config, cmd.variant_flag, cmd.default_variant)}; each choice has its own."
         )
     add_arguments(parser, config)
+    if cmd.variants:  # the choice flag offers every variant, not just the chosen class's one value
+        _list_variants(parser, cmd, config)
     parser.set_defaults(_config_class=config)
     parser.add_argument(
         "--config",

@@ -23,3 +23,5 @@ class Command:
     variants: Mapping[str, type] = field(default_factory=dict)
     variant_flag: str = ""
     default_variant: str = ""
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    """One line per variant, listed by --help."""

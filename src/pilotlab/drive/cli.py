@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pilotlab.core.command import Command
 from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
+from pilotlab.rl import ALGORITHM_HELP
 from pilotlab.rl.cli import _LazyConfigs, run_train
 
 
@@ -20,5 +21,6 @@ COMMANDS = {
     "eval": Command(DriveEvalConfig, _eval,
                     "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; writes a run directory"),
     "train": Command(object, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
-                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn"),
+                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn",
+                     descriptions=ALGORITHM_HELP),
 }

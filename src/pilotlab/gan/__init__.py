@@ -18,6 +18,14 @@ MODELS: dict[str, str] = {
     "cgan": "pilotlab.gan.cgan",
 }
 
+MODEL_HELP: dict[str, str] = {
+    "mlp-gan": "multi-layer perceptron GAN (Goodfellow et al. 2014)",
+    "dcgan": "deep convolutional GAN (Radford et al. 2016)",
+    "wgan-gp": "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
+    "cgan": "class-conditional convolutional GAN (Mirza & Osindero 2014)",
+}
+"""--model -> one line for --help."""
+
 
 def model_module(name: str) -> ModuleType:
     """The module implementing GAN `name` (a key of `MODELS`)."""

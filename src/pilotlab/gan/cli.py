@@ -13,7 +13,7 @@ from typing import Literal
 from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
-from pilotlab.gan import MODELS, model_module
+from pilotlab.gan import MODEL_HELP, MODELS, model_module
 
 
 class _LazyConfigs(Mapping[str, type]):
@@ -151,7 +151,8 @@ class _LazyAugment(Mapping[str, type]):
 
 COMMANDS = {
     "train": Command(object, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
-                     variants=_LazyConfigs(), variant_flag="model", default_variant="dcgan"),
+                     variants=_LazyConfigs(), variant_flag="model", default_variant="dcgan",
+                     descriptions=MODEL_HELP),
     "eval": Command(EvalConfig, run_eval, "score a run: FD and its real-vs-real floor, GAN-test, coverage entropy"),
     "sample": Command(SampleConfig, run_sample, "write a PNG grid of samples from a trained run"),
     "augment": Command(object, run_augment, "does cGAN data augmentation help a classifier with 10 or 100 labels "

@@ -24,6 +24,17 @@ ALGORITHMS: dict[str, str] = {
     "td3": "pilotlab.rl.ddpg",
 }
 
+ALGORITHM_HELP: dict[str, str] = {
+    "q-learning": "tabular Q-learning (Watkins 1989), discrete states and actions",
+    "sarsa": "tabular SARSA, on-policy TD control",
+    "expected-sarsa": "tabular expected SARSA (van Seijen et al. 2009)",
+    "dqn": "deep Q-network with double Q and dueling heads (Mnih et al. 2015), discrete actions",
+    "ppo": "proximal policy optimization with GAE (Schulman et al. 2017), discrete or continuous actions",
+    "ddpg": "deep deterministic policy gradient (Lillicrap et al. 2016), continuous actions",
+    "td3": "twin delayed DDPG (Fujimoto et al. 2018), continuous actions",
+}
+"""--algo -> one line for --help."""
+
 
 def algorithm_module(algo: str) -> ModuleType:
     """Import the module implementing `algo`."""

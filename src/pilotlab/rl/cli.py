@@ -13,7 +13,7 @@ from typing import Literal
 from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
-from pilotlab.rl import ALGORITHMS, algorithm_module
+from pilotlab.rl import ALGORITHM_HELP, ALGORITHMS, algorithm_module
 
 
 class _LazyConfigs(Mapping[str, type]):
@@ -94,7 +94,8 @@ def run_play(cfg: PlayConfig) -> int:
 
 COMMANDS = {
     "train": Command(object, run_train, "train an agent on any Gymnasium env; writes a run directory",
-                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn"),
+                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn",
+                     descriptions=ALGORITHM_HELP),
     "eval": Command(EvalConfig, run_eval, "evaluate a trained run: mean return over N episodes, optional GIF"),
     "play": Command(PlayConfig, run_play, "play tic-tac-toe or connect four against MCTS in the terminal"),
 }

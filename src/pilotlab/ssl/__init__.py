@@ -22,6 +22,15 @@ METHODS: dict[str, str] = {
 }
 """--method -> module implementing it."""
 
+METHOD_HELP: dict[str, str] = {
+    "ae": "dense autoencoder, reconstruction loss (Hinton & Salakhutdinov 2006)",
+    "conv-ae": "convolutional autoencoder",
+    "denoising-ae": "denoising autoencoder: reconstruct clean images from noisy ones (Vincent et al. 2008)",
+    "simclr": "contrastive learning of two augmented views, NT-Xent loss (Chen et al. 2020)",
+    "vicreg": "variance-invariance-covariance regularisation of two views (Bardes et al. 2022)",
+}
+"""--method -> one line for --help."""
+
 
 def method_module(method: str) -> ModuleType:
     """The module that trains `method` (imported on first use)."""

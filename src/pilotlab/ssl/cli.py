@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from pilotlab.core.command import Command
-from pilotlab.ssl import METHODS, method_module
+from pilotlab.ssl import METHOD_HELP, METHODS, method_module
 from pilotlab.ssl.evaluate import EvalConfig
 
 
@@ -43,7 +43,8 @@ def run_eval(cfg: EvalConfig) -> int:
 
 COMMANDS = {
     "train": Command(object, run_train, "pretrain without labels (autoencoders, SimCLR, VICReg); writes a run dir",
-                     variants=_LazyConfigs(), variant_flag="method", default_variant="simclr"),
+                     variants=_LazyConfigs(), variant_flag="method", default_variant="simclr",
+                     descriptions=METHOD_HELP),
     "eval": Command(EvalConfig, run_eval, "probe a trained encoder (linear all/10/100 labels per class, kNN) "
                     "against raw pixels and a random-init encoder"),
 }
