@@ -16,19 +16,10 @@ import pytest
 import torch
 from PIL import Image
 
-from pilotlab.cli import main
+from clihelp import refused
 from pilotlab.core.errors import PilotlabError
 from pilotlab.data.idx import write_idx
 from pilotlab.data.registry import ImageDataset, validate_dataset
-
-
-def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run the CLI in-process; assert exit 2 and exactly one ``error:`` line on stderr; return that line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def _idx_dir(folder: Path, train_labels: np.ndarray | None = None, n_train: int = 20, n_test: int = 10,
@@ -62,7 +53,7 @@ def test_label_outside_the_classes_names_the_label_file(tmp_path: Path, capsys: 
     labels = np.arange(20) % 10
     labels[3] = 200
     d = _idx_dir(tmp_path / "d", labels)
-    err = _refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
+    err = refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
     assert "--data-dir" in err and "label 200" in err and "image 3" in err and "train-labels-idx1-ubyte" in err
 
 
@@ -71,7 +62,7 @@ def test_gan_refuses_bad_labels_before_the_run_dir(tmp_path: Path, capsys: pytes
     labels[0] = 10
     d = _idx_dir(tmp_path / "d", labels)
     run = tmp_path / "run"
-    err = _refused(["gan", "train", "--model", "dcgan", "--dataset", "mnist", "--data-dir", str(d), "--max-steps", "1",
+    err = refused(["gan", "train", "--model", "dcgan", "--dataset", "mnist", "--data-dir", str(d), "--max-steps", "1",
                     "--run-dir", str(run)], capsys)
     assert "label 10" in err and str(d) in err
     assert not run.exists()
@@ -80,7 +71,7 @@ def test_gan_refuses_bad_labels_before_the_run_dir(tmp_path: Path, capsys: pytes
 def test_gan_refuses_fewer_images_than_one_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = _idx_dir(tmp_path / "d", n_train=20)
     run = tmp_path / "run"
-    err = _refused(["gan", "train", "--model", "dcgan", "--dataset", "mnist", "--data-dir", str(d), "--max-steps", "1",
+    err = refused(["gan", "train", "--model", "dcgan", "--dataset", "mnist", "--data-dir", str(d), "--max-steps", "1",
                     "--batch-size", "32", "--run-dir", str(run)], capsys)
     assert "20 training images" in err and "--batch-size 32" in err and str(d) in err
     assert not run.exists()
@@ -88,43 +79,43 @@ def test_gan_refuses_fewer_images_than_one_batch(tmp_path: Path, capsys: pytest.
 
 def test_train_and_test_images_of_different_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = _idx_dir(tmp_path / "d", test_size=20)
-    err = _refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
+    err = refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
     assert "(1, 20, 20)" in err and "(1, 28, 28)" in err and "t10k-images-idx3-ubyte" in err
 
 
 def test_image_label_count_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = _idx_dir(tmp_path / "d", n_train_labels=19)
-    err = _refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
+    err = refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
     assert "20 images" in err and "19 labels" in err and "train-labels-idx1-ubyte" in err
 
 
 def test_empty_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = _idx_dir(tmp_path / "d", n_train=0)
-    err = _refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
+    err = refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
     assert "train split has no images" in err and "train-images-idx3-ubyte" in err
 
 
 def test_single_label_training_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = _idx_dir(tmp_path / "d", np.full(20, 4))
-    err = _refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
+    err = refused(["data", "inspect", "mnist", "--data-dir", str(d)], capsys)
     assert "label 4" in err and "at least 2 classes" in err
 
 
 def test_folder_with_one_class(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _image_folder(tmp_path / "imgs", {"cats": 5})
-    err = _refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
+    err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
     assert "1 class ['cats']" in err and "at least 2" in err and str(root) in err
 
 
 def test_folder_with_one_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _image_folder(tmp_path / "imgs", {"cats": 1})
-    err = _refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
+    err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
     assert "1 class" in err
 
 
 def test_folder_class_without_training_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _image_folder(tmp_path / "imgs", {"cats": 5, "dogs": 1, "empty": 0})
-    err = _refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
+    err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
     assert "['dogs', 'empty']" in err and "no training images" in err and "at least 2 images" in err
 
 
@@ -150,7 +141,7 @@ def test_unreadable_image_names_the_file(make, what: str, tmp_path: Path, capsys
     make(bad)
     for stray in root.glob("b/*.tmp.png"):
         stray.unlink()
-    err = _refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
+    err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
     assert what in err and repr(str(bad)) in err and "remove or replace" in err
 
 
@@ -160,14 +151,14 @@ def test_bomb_below_twice_the_limit_is_refused_too(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 30)
     root = _image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
     _png(root / "b" / "big.png", size=7)  # 49 pixels: above 30, below 60
-    err = _refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
+    err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
     assert "DecompressionBombWarning" in err and "big.png" in err
 
 
 def test_file_name_with_a_newline_stays_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
     (root / "b" / "evil\nname.png").write_text("junk")
-    err = _refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
+    err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
     assert "evil\\nname.png" in err
 
 

@@ -9,28 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from pilotlab.cli import main
+from clihelp import refused
 from pilotlab.core.errors import PilotlabError
 from pilotlab.report.figures import GIF_EXTENSIONS, check_output_file, save_gif, save_image_grid
 
 
-def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
-
-
 def test_gan_sample_unknown_extension_is_refused_before_loading(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    err = _one_line_exit_2(["gan", "sample", str(tmp_path / "no-run"), "--out", str(tmp_path / "grid.xyz")], capsys)
+    err = refused(["gan", "sample", str(tmp_path / "no-run"), "--out", str(tmp_path / "grid.xyz")], capsys)
     assert "--out" in err and "grid.xyz" in err and ".png" in err
     assert not (tmp_path / "grid.xyz").exists()
 
 
 def test_gan_sample_missing_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    err = _one_line_exit_2(["gan", "sample", str(tmp_path / "no-run"), "--out", str(tmp_path / "no" / "g.png")],
+    err = refused(["gan", "sample", str(tmp_path / "no-run"), "--out", str(tmp_path / "no" / "g.png")],
                            capsys)
     assert "--out" in err and "does not exist" in err and not (tmp_path / "no").exists()
 

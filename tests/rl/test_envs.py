@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from pilotlab.cli import main
+from clihelp import refused
 from pilotlab.core.errors import PilotlabError
 from pilotlab.rl.envs import (
     EpisodeStats,
@@ -106,13 +106,6 @@ def test_env_wrapper_and_vector_names_are_checked() -> None:
 
 
 # -- bad env input at the CLI: one line, exit 2, no run directory -------------------------------------------
-def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run the CLI in-process; assert exit 2 and exactly one ``error:`` line on stderr; return that line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 @pytest.mark.parametrize(("args", "names"), [
@@ -130,7 +123,7 @@ def test_env_the_env_rejects_is_refused_before_the_run_dir(args: list[str], name
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "run"
     budget = ["--episodes", "10"] if args[1] == "q-learning" else ["--total-steps", "10"]
-    err = _refused(["rl", "train", *args, *budget, "--run-dir", str(run_dir)], capsys)
+    err = refused(["rl", "train", *args, *budget, "--run-dir", str(run_dir)], capsys)
     for name in names:
         assert name in err
     assert not run_dir.exists()
@@ -167,7 +160,7 @@ def test_probe_returns_the_spaces() -> None:
 
 
 def test_unknown_video_extension_is_refused_before_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    err = _refused(["rl", "eval", str(tmp_path / "no-run"), "--video", str(tmp_path / "out.abc")], capsys)
+    err = refused(["rl", "eval", str(tmp_path / "no-run"), "--video", str(tmp_path / "out.abc")], capsys)
     assert "--video" in err and "out.abc" in err and ".gif" in err
-    err = _refused(["rl", "eval", str(tmp_path / "no-run"), "--video", str(tmp_path / "missing" / "out.gif")], capsys)
+    err = refused(["rl", "eval", str(tmp_path / "no-run"), "--video", str(tmp_path / "missing" / "out.gif")], capsys)
     assert "--video" in err and "does not exist" in err
