@@ -7,9 +7,8 @@ and the others still run. ``--quick`` keeps every stage and figure with smaller 
 
 Budgets are steps, not seconds, so a busy machine gives the same report later rather than a worse
 one sooner. tour.json records each stage's wall and CPU time; on one thread the CPU time is what an
-idle machine's wall time would be. Measured on the 2-core machine: ``--quick`` 144 s wall and 145 s
-of CPU at load average ~1 (ssl 52, gan 43, rl 24, drive 26); the full tour 474 s wall on the idle
-machine (ssl 119, gan 174, rl 83, drive 92).
+idle machine's wall time would be. Measured times of both modes: docs/gan.md, "Speed of the GAN stage
+of the tour".
 """
 
 from __future__ import annotations
@@ -226,11 +225,11 @@ def stage_gan(c: Ctx) -> None:
         "--width",
         16,  # the CPU-friendly generator/discriminator width
         "--max-steps",
-        c.q(160, 1200),  # steps, not seconds: the same samples on a busy machine (~15 steps/s idle)
+        c.q(160, 1200),  # steps, not seconds: the same samples on a busy machine
         "--eval-every",
         c.q(80, 300),  # a few points on the FD curve
         "--lr-g",
-        c.q(1e-3, 5e-4),  # short budgets: above DCGAN's 2e-4 (300 steps: FD 558 at 1e-3 vs 1295 at 2e-4)
+        c.q(1e-3, 5e-4),  # short budgets: above DCGAN's 2e-4, which learns too slowly in them (docs/gan.md)
         "--lr-d",
         c.q(1e-3, 5e-4),
         "--seed",
@@ -282,7 +281,7 @@ def stage_gan(c: Ctx) -> None:
         "--classifier-steps",
         c.q(50, 150),
         "--classifier-width",
-        16,  # the same classifier in every arm; half the scoring classifier's width costs ~3x less
+        16,  # the same classifier in every arm; half the scoring classifier's width, much cheaper (docs/gan.md)
         "--seed",
         c.cfg.seed,
         "--run-dir",

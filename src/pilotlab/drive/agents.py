@@ -82,16 +82,14 @@ def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: p
         also_lane=int(ego.lane_index[2]) if changing and ego.lane_index[:2] == lane_index[:2] else -1)
 
 
-# The short gaps of `PlannerConfig` are tuned on highway-fast-v0; with them the modular driver crashed in
-# 3 of 5 merge-v0 and 5 of 5 roundabout-v0 episodes (2 and 4 of 5 with these earlier, wider settings),
-# where traffic joins at angles the lane-frame planner does not model. Off the highway scenarios it keeps these.
-# The later highway-only tuning (2 m rear gap, no drop-back, v0 1.5x, far-lane check) is kept off them too.
-# Escaping (change lane away from a slow leader without braking first, `planning.escape_cap`): merge-v0's
-# crashes were all rear-end collisions while the ego braked one grid step per second for a car slowing to
-# 8-13 m/s ahead, with a free lane beside it (oracle, training seeds 0-9: 4/10 crashes -> 0/10; modular 0/10;
-# roundabout-v0 and intersection-v0 unchanged, 5/10 and 6/10). The rest were the ramp's car merging at
-# ~8 m/s in front of the ego at 30 m/s: much slower cars in a neighbouring lane now cap the speed too
-# (`adjacent_slow_dv`; oracle, seeds 10-39: 7/30 -> 0/30 with 5 m/s, 1/30 with 8; modular, seeds 0-39: 1/40).
+# Off the highway scenarios the planner keeps its earlier, wider settings: the short gaps of `PlannerConfig`,
+# tuned on highway-fast-v0, crashed more where traffic joins at angles the lane-frame planner does not model,
+# and the later highway-only choices (2 m rear gap, no drop-back, v0 1.5x, far-lane check) are kept off too.
+# Two rules for merging traffic are added: escaping (`escape_time`, `planning.escape_cap`: change lane away
+# from a slow leader without braking first, since braking one grid step per second behind a car slowing
+# ahead, with a free lane beside, ended in rear-end collisions) and a speed cap for much slower cars in a
+# neighbouring lane (`adjacent_slow_dv`: the ramp's car merging slowly in front of the ego).
+# The measurements behind these values: docs/drive.md, "Other scenarios".
 OFF_HIGHWAY_GAPS = {"time_gap": 0.8, "s0": 6.0, "b_safe": 2.0, "rear_headway": 0.5, "right_bias": 2.5,
                     "rear_margin": 4.0, "drop_back_min_gain": 0.0, "v0_ratio": 1.15, "far_lane_check": False,
                     "escape_time": 1.0, "adjacent_slow_dv": 5.0}
@@ -102,7 +100,7 @@ def conservative_velocity(rel: np.ndarray, velocity: np.ndarray, cov: np.ndarray
     """Velocities (N, 2) [m/s] shifted by `k` std of their along-`heading` uncertainty towards the ego:
     slower for objects ahead, faster for objects behind. A track born without a radar return starts
     with the ego's own velocity and a 6 m/s prior std (`TrackerConfig.init_speed_std`): planning with
-    that guess as if it were measured once closed a gap on a braking leader at 25 m/s and crashed."""
+    that guess as if it were measured can close in on a braking leader (docs/drive.md, "Uncertain tracks")."""
     std = np.sqrt(np.maximum(np.einsum("i,nij,j->n", heading, cov, heading), 0.0))  # (N,) [m/s]
     sign = np.where(rel @ heading >= 0.0, -1.0, 1.0)  # (N,)
     return velocity + (k * sign * std)[:, None] * heading[None, :]

@@ -1,11 +1,11 @@
 """A faster, exactly equivalent highway-env step for RL training (`FastHighway`, wrapper name ``fast-highway``).
 
-Profiling highway-fast-v0 (300 random-action steps under cProfile, highway-env 1.12) put about 63 % of
-a step in the traffic's IDM + MOBIL decisions and 25 % in the kinematics observation:
+Profiling highway-fast-v0 puts most of a step in the traffic's IDM + MOBIL decisions and much of the
+rest in the kinematics observation (the profiles and timings: docs/drive.md, "Fast simulator path"):
 
-- `Road.neighbour_vehicles(vehicle, lane)` (called ~27 times per simulation step by the IDM/MOBIL
+- `Road.neighbour_vehicles(vehicle, lane)` (called many times per simulation step by the IDM/MOBIL
   vehicles) projects *every* vehicle onto the lane with `lane.local_coordinates` and `lane.on_lane`,
-  so one simulation step makes ~570 projections of only ~63 distinct (lane, position) pairs;
+  so one simulation step repeats each of a few distinct (lane, position) projections many times;
 - `KinematicObservation.observe` builds and normalizes pandas DataFrames of five rows.
 
 Both are replaced per env instance (nothing in highway-env is modified globally):
@@ -185,8 +185,8 @@ _BOUND = (float, int, np.float64)
 
 
 def fast_clip(a: Any, a_min: Any, a_max: Any, *args: Any, **kwargs: Any) -> Any:
-    """`np.clip` with a fast path for a float scalar between number bounds (highway-env clips ~800 such
-    scalars per step, at ~4 us each through NumPy's array machinery). Like NumPy's float clip loop it keeps `a`
+    """`np.clip` with a fast path for a float scalar between number bounds (highway-env clips hundreds of such
+    scalars per step, each slow through NumPy's array machinery). Like NumPy's float clip loop it keeps `a`
     unless it lies strictly outside the bounds, so NaN propagates and signed zeros come out as in NumPy
     (tested bit for bit); the result is an np.float64, as np.clip returns."""
     if not args and not kwargs and type(a) in _SCALAR and type(a_min) in _BOUND and type(a_max) in _BOUND:

@@ -13,34 +13,21 @@ checked against the constant-velocity predictions of all objects in the target l
 including cars drifting into it, and of slower cars just ahead in the lane beyond, which may pick the
 same gap at the same moment.
 
-Defaults, all tuned on training seeds (0-169), never on the held-out seeds 100000+: IDM a, b and
-delta follow highway-env's IDMVehicle; the time gap (0.2 s instead of 1.5 s) and jam distance (1.5 m
-instead of 10 m) are short so the ego keeps up the speed the reward pays for (oracle, seeds 0-19:
-0.8 s / 6 m 23.04 return, 0.5 s / 3 m 23.60, 0.3 s / 2 m 24.03, 0.2 s / 1.5 m 24.30). That is safe
-only with `braking_cap`: meta-actions can lower the set-point just one 2.5 m/s grid step per second,
-so the speed is capped where braking at `b_actuator` still stops short of every car ahead in the lane
-(without it, 2 of 100 modular episodes on training seeds rear-ended a leader after closing in fast).
-`b_safe` is far above MOBIL's 2 m/s^2: with a short-gap IDM a follower 11 m behind at the ego's own
-speed "needs" about -9 m/s^2, which refused almost every gap in a queue, while highway-env's cars brake
-up to 6 m/s^2 and the constant-velocity check keeps faster followers off the ego.
+Defaults were tuned on training seeds (0-169), never on the held-out seeds 100000+; the measurements
+behind each one are in docs/drive.md ("Where the speed was lost"). IDM a, b and delta follow
+highway-env's IDMVehicle; the time gap and jam distance are far shorter than its 1.5 s and 10 m, so
+that the ego keeps up the speed the reward pays for. That is safe only with `braking_cap`: meta-actions
+can lower the set-point just one grid step per policy period, so the speed is capped where braking at
+`b_actuator`, less the braking `b_lead` the car ahead may do meanwhile (a queue compressing in a
+shockwave), still stops short of every car ahead in the lane. `b_safe` is far above MOBIL's 2 m/s^2:
+with a short-gap IDM a follower 11 m behind at the ego's own speed "needs" about -9 m/s^2, so MOBIL's
+limit would refuse almost every gap in a queue, while highway-env's cars brake up to 6 m/s^2 and the
+constant-velocity check keeps faster followers off the ego.
 
-Speed (the issue's 24 m/s target; oracle, seeds 0-19, mean speed / return): highway-fast-v0's traffic
-settles into ~20 m/s queues in all lanes, so the mean speed is decided by how many cars the ego gets
-past. With the earlier right-lane bonus of 6 m/s: 23.22 / 24.30; bonus 0: 23.58 / 24.10; IDM v0 = 1.5x
-instead of 1.15x the top speed (free roads were driven at the 27.5 m/s set-point, IDM asking for 28.2,
-rounded down): 23.82 / 24.22; the rear gap in the target lane 4 -> 2 m (the refusal that blocked most
-passes; a slower car just behind the ego is outrun before the ego is across, which takes ~0.5 s
-in highway-env): 24.23 / 24.71 (front gap 4 -> 2 m and no cut-in check added nothing more); the lane
-two over counts only when its gap beside the ego is open (`far_lane_check`; it stopped lane
-ping-pong towards a blocked lane): 24.17 / 24.65; no drop-back (slowing below a blocking car to take
-the gap behind it, made for the right-lane bonus; as a hard cap it cost more speed than the lanes it
-reached gave back, `drop_back_min_gain` 3 / 6 m/s: 24.22 / 24.36): 24.47 / 24.73. Modular, seeds
-20-69: 24.47 m/s, return 24.65, 0 crashes; seeds 70-169: 24.89 m/s, but 1 crash (seed 127: at 27.5 m/s
-towards a queue braking from 17 to 13 m/s, faster than `braking_cap` assumed), hence `b_lead` = 0.5
-m/s^2 (oracle, seeds 0-19: 24.47 m/s, unchanged; 1.0 would cost 0.25 m/s). A longer look-ahead lane
-value, `lane_progress_speed` over the whole queue (`value_horizon` 3 / 6 / 10 / 15 s: 24.22 / 24.28 /
-24.39 / 24.17 m/s; seeds 20-69 at 10 s: 24.61 vs 24.60), and gaps of 0.1 s / 1 m (24.39) gave
-nothing reliable, so they stay off.
+Lanes are valued by speed alone on highways (no right-lane bonus): highway-fast-v0's traffic settles
+into queues in all lanes, so the mean speed is decided by how many cars the ego gets past. The
+right-lane bonus (`right_bias`), drop-back and the queue look-ahead (`value_horizon`) are off on
+highways, where they measured no better; the first two are used in the other scenarios (agents.py).
 
 Everything works on a `Scene` (plain arrays in the road frame of `prediction.py`), so scripted
 scenes test the planner without a simulator.
@@ -60,8 +47,8 @@ from pilotlab.drive.prediction import LaneObjects
 @dataclass(frozen=True)
 class PlannerConfig:
     v0: float = 30.0  # [m/s] desired speed (the drivers set it to `v0_ratio` x the reward's top speed)
-    v0_ratio: float = 1.5  # [] v0 / top of the reward speed range: IDM's free-road term still asks for the top
-    # set-point at 27.5 m/s (with 1.15 it asked for 28.2 m/s, rounded to 27.5: free roads were driven at 27.5)
+    v0_ratio: float = 1.5  # [] v0 / top of the reward speed range: IDM's free-road term fades as v -> v0, so
+    # aiming above the top keeps it asking for the top set-point instead of the one below it (docs/drive.md)
     time_gap: float = 0.2  # [s] IDM desired time headway (safe only with `braking_cap`, see the module docstring)
     s0: float = 1.5  # [m] IDM jam distance, bumper to bumper; also the gap `braking_cap` keeps
     a_max: float = 3.0  # [m/s^2] IDM maximum acceleration
@@ -73,7 +60,8 @@ class PlannerConfig:
     horizon: float = 3.0  # [s] look-ahead of the lane gain and of the lane-change collision check
     change_time: float = 3.0  # [s] duration of a lane change in the collision check
     front_margin: float = 4.0  # [m] bumper gap kept to cars ahead in the target lane during a change
-    rear_margin: float = 2.0  # [m] bumper gap kept to cars behind in the target lane (4 m refused most passes)
+    rear_margin: float = 2.0  # [m] bumper gap kept to cars behind in the target lane (short: a slower car just
+    # behind is outrun before the ego is across; a wider gap refused most passes, docs/drive.md)
     rear_headway: float = 0.0  # [s] extra gap per m/s of a car behind in the target lane
     occupancy: float = 2.8  # [m] a car occupies every lane whose centre is within this lateral distance
     cut_in_range: float = 40.0  # [m] slower cars this close ahead in the lane beyond the target count too
@@ -90,8 +78,8 @@ class PlannerConfig:
     # cap its speed as if they were in its lane (they may cut in; off on highways, used for merge-v0's ramp)
     escape_time: float = 0.0  # [s] > 0: change lane away from a slow leader without braking first when the
     # leader stays this far off (off on highways, where it was not tuned; 1 s elsewhere, see agents.py)
-    b_lead: float = 0.5  # [m/s^2] braking of the car ahead `braking_cap` allows for (0 rear-ended a queue
-    # slowing from 17 to 13 m/s on training seed 127 at 27.5 m/s; 0.5 cost no speed on seeds 0-19)
+    b_lead: float = 0.5  # [m/s^2] braking of the car ahead `braking_cap` allows for (a queue may brake faster
+    # than a constant-speed leader; docs/drive.md, "Safety", has the crash that set it)
 
 
 class Scene(NamedTuple):

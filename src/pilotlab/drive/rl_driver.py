@@ -16,10 +16,10 @@ scene, and the agent takes the best-ranked action left:
 - when nothing is left, SLOWER (the hardest braking the action space has).
 
 highway-fast-v0's default set-points are 20, 25 and 30 m/s: a policy trained on them cannot brake
-behind a leader slower than 20 m/s, and that was how the shielded DQN crashed on training seeds
-300-329 (5 of 30 episodes, each at 20 m/s closing on a 19 m/s car with both lane changes refused).
-The shield therefore extends the grid downwards in its own step (`lower_grid`: 0, 5, ..., 30) and
-goes below the policy's lowest trained set-point only when the braking cap demands it.
+behind a leader slower than 20 m/s, even when both lane changes are refused. The shield therefore
+extends the grid downwards in its own step (`lower_grid`: 0, 5, ..., 30) and goes below the policy's
+lowest trained set-point only when the braking cap demands it (the crashes that showed the need:
+docs/drive.md, "Shield").
 
 The shield reads the other vehicles from the simulator, as the `oracle` driver does: it is a
 safety layer on top of the learned policy, not part of it, and the benchmark reports the policy

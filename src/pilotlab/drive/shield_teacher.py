@@ -15,11 +15,12 @@ wrapper does during DQN training on highway-env, with the planner's checks of `r
   replaced or not; the agent stores its own (forbidden) action with it.
 
 With every forbidden action replaced (``fast-highway-shield-teacher``), Q(s, a_forbidden) is learnt
-as Q(s, a_fallback) - penalty, but the agent never sees where its own mistakes lead, and one of three
-training seeds learned to keep its set-point behind slower cars where the shield brakes (40 % crashes
-alone). Replacing half of them (``fast-highway-shield-teacher-half``, the benchmark's choice) lets
-it also visit the states after its own mistakes and the crashes they can end in (the point DAgger,
-Ross et al. 2011, makes about a learner's own state distribution); docs/drive.md has the measurements.
+as Q(s, a_fallback) - penalty, but the agent never sees where its own mistakes lead, so it may learn
+to keep its set-point behind slower cars where the shield brakes, and crash once the shield is gone.
+Replacing half of them (``fast-highway-shield-teacher-half``, the benchmark's choice) lets it also
+visit the states after its own mistakes and the crashes they can end in (the point DAgger, Ross et
+al. 2011, makes about a learner's own state distribution); docs/drive.md ("The shield as a teacher")
+has the measurements.
 
 The greedy policy runs without the shield at evaluation (``rl:RUN_DIR``). Only the training reward
 is changed; evaluation uses the env's reward, unmodified. The shield keeps the env's own cruise

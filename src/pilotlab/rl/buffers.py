@@ -1,7 +1,7 @@
 """Replay buffer for the off-policy agents (DQN, DDPG, TD3).
 
-The buffer is a ring of preallocated NumPy arrays (no per-transition Python objects; adding one
-vector step measured 2.7 us of CPU here, against 72 us for torch index writes), so a batch is one
+The buffer is a ring of preallocated NumPy arrays (no per-transition Python objects; adding a vector
+step is far cheaper than torch index writes, docs/rl.md), so a batch is one
 fancy-index per field, handed to torch without a copy. Its whole state (filled rows, write position) goes into the
 run's safetensors checkpoint through `state_dict`, so a resumed run samples from the same memory.
 Sampling draws indices from NumPy's global generator, whose state the checkpoint also restores.

@@ -59,7 +59,7 @@ class DQNConfig(ReplayConfig):
     exploration_final_eps: float = 0.04
     """Epsilon after the decay."""
     hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the encoder (the Zoo's 256-256 costs about 2x the time on a CPU for no gain here)."""
+    """Hidden layer sizes of the encoder (smaller than the Zoo's 256-256, which costs more CPU per step; docs/rl.md)."""
     num_envs: int = 4
     """Parallel environments (4 amortizes the per-step cost of acting; the Zoo uses 1)."""
     eval_every: int = 5000

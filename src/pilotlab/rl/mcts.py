@@ -10,9 +10,9 @@ UCT (Kocsis & Szepesvari, 2006; survey: Browne et al., 2012) repeats four steps 
    of view of the player who moved into that node.
 
 The move played is the most visited child. The exploration constant defaults to c = 0.7, lower than
-UCB1's sqrt(2) for rewards in [0, 1] (Auer et al., 2002): measured on tic-tac-toe against a perfect
-player (docs/rl_planning.md), c = 0.7 with 500 simulations lost none of 200 games, while c = 1.0
-dilutes a small budget over bad moves and c = 0.3 starves a good move whose first playouts were unlucky.
+UCB1's sqrt(2) for rewards in [0, 1] (Auer et al., 2002), chosen on tic-tac-toe against a perfect
+player (docs/rl_planning.md, Results): a larger c dilutes a small budget over bad moves, a smaller one
+starves a good move whose first playouts were unlucky.
 With ``solver=True`` (MCTS-Solver, Winands, Bjornsson & Saito, 2008) game-theoretic values found at
 terminal leaves are propagated up: a node with a winning move is a proven win, a node all of whose
 moves lose is a proven loss, so search stops wasting simulations on decided lines and never walks

@@ -11,7 +11,8 @@ alpha_n(s,a) = alpha (n + 1)^-omega of Even-Dar & Mansour (2003), which converge
 size keeps FrozenLake's noisy returns from settling. Q-learning defaults to the polynomial schedule.
 SARSA and expected SARSA default to the linear one: their targets follow the behaviour policy, so in
 states that the random early policy visits often and the greedy late policy rarely (FrozenLake's top
-row), a per-visit decay freezes the values of random play and the greedy policy ends up 0.01 worse.
+row), a per-visit decay freezes the values of random play and the greedy policy ends up worse
+(docs/rl_planning.md).
 Where the env exposes its model (FrozenLake, Taxi, CliffWalking) the learned greedy policy is also
 scored exactly and printed beside the optimum from `dynamic_programming`. Episode k is reset with a
 seed drawn from (seed, k), so a resumed run repeats the same episodes.

@@ -5,7 +5,8 @@ corrupts inputs with Gaussian noise (`noise_std`) and reconstructs the clean ima
 trained with binary cross-entropy on pixels in [0, 1], Adam 1e-3 (Kingma & Ba defaults).
 The encoder's code is the representation the probes evaluate. The convolutional models use the
 shared `ConvEncoder`/`ConvDecoder` at width 16 (half the nn default), which keeps a CPU epoch of
-MNIST-5k near 10 s; the issue's target (beat raw pixels with 10 labels per class) holds at that size.
+MNIST-5k short; docs/ssl.md (Results) shows the issue's target (beat raw pixels with 10 labels per
+class) holding at that size.
 """
 
 from __future__ import annotations
