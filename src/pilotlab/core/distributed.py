@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
+import warnings
 from collections.abc import Mapping, Sized
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
+
+if dist.is_available():
+    # Imported before any process group exists: its collectives default to ``group=group.WORLD``,
+    # evaluated at import, so a first import after init (DDP and ssl.losses import it lazily) would
+    # pin the default group, and cleanup() could never free it and join gloo's threads.
+    import torch.distributed.nn.functional
 
 
 def world_size() -> int:
@@ -36,13 +44,29 @@ def init(device: torch.device | None = None) -> None:
 
 
 def cleanup() -> None:
-    """Leave the process group. The barrier first matters: a rank that tears gloo down while its
-    peer still has the last collective in flight aborts ("terminate called without an active
-    exception"), seen in about 1 of 12 runs on a busy 2-core machine."""
-    if dist.is_available() and dist.is_initialized():
-        gc.collect()  # drop autograd graphs (all_gather's backward holds the group) before teardown
-        dist.barrier()
-        dist.destroy_process_group()
+    """Leave the process group and join gloo's worker threads while the interpreter is still alive.
+
+    A gloo worker thread frees finished collectives after `wait()` has returned, and that takes the
+    GIL (the work holds Python objects such as the context torch stashes during backward); once the
+    interpreter is finalizing, CPython ends that thread with pthread_exit inside a C++ destructor,
+    which aborts ("terminate called without an active exception"). gloo joins its threads only when
+    the group object is freed, so nothing may hold it past this call.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()  # cycles that may still hold the group (autograd graphs of collectives given a group)
+    dist.barrier()  # every rank is done with its last collective before any rank closes its pairs
+    group = dist.group.WORLD
+    dist.destroy_process_group()
+    others = sys.getrefcount(group) - 2  # references besides `group` and getrefcount's argument
+    del group  # the last reference: ProcessGroupGloo's destructor joins its worker threads here
+    if others > 0:
+        warnings.warn(
+            f"the process group is still referenced {others} time(s) after destroy_process_group; "
+            "its gloo threads outlive it and can abort the interpreter's exit",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def barrier() -> None:
