@@ -66,10 +66,11 @@ def sb3_dqn(steps: int, seed: int, episodes: int) -> dict[str, float]:
 
 def train_pilotlab_dqn(steps: int, seed: int, run_dir: str, network: str) -> tuple[str, float]:
     """The SB3 recipe's hyperparameters in `pilotlab.rl.dqn`; returns (run dir, training wall time [s])."""
-    from pilotlab.rl import algorithm_module
+    from pilotlab.core import registry
+    from pilotlab.rl import ALGO
 
-    dqn = algorithm_module("dqn")
-    cfg = dqn.CONFIGS["dqn"](
+    dqn = registry.implementation(ALGO, "dqn")
+    cfg = registry.config_class(ALGO, "dqn")(
         env="highway-fast-v0", total_steps=steps, network=network, hidden=(256, 256), lr=5e-4, buffer_size=15000,
         learning_starts=200, batch_size=32, gamma=0.8, train_freq=1, gradient_steps=1, target_update_interval=50,
         exploration_fraction=0.7, exploration_final_eps=0.05, double_q=False, dueling=False, eval_episodes=1,

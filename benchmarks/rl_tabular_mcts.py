@@ -26,8 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
+from pilotlab.core import registry
+from pilotlab.rl import ALGO, mcts, tabular
 from pilotlab.rl import dynamic_programming as dp
-from pilotlab.rl import mcts, tabular
 from pilotlab.rl.games import GAMES, play_game
 from pilotlab.rl.minimax import Solver, alphabeta_player
 
@@ -67,8 +68,9 @@ def tabular_part(quick: bool, root: Path) -> list[str]:
             "exact greedy | best stationary | optimum (VI, time limit) | target | met |", "|" + "---|" * 13]
     for algo, env_id, episodes, gamma, target, metric in TABULAR:
         episodes = episodes // 20 if quick else episodes
-        cfg = tabular.CONFIGS[algo](env=env_id, episodes=episodes, gamma=gamma, seed=0, device="cpu",
-                                    run_dir=str(root / f"{algo}-{env_id}"), eval_every=max(episodes // 20, 1))
+        cfg_cls = registry.config_class(ALGO, algo)
+        cfg = cfg_cls(env=env_id, episodes=episodes, gamma=gamma, seed=0, device="cpu",
+                      run_dir=str(root / f"{algo}-{env_id}"), eval_every=max(episodes // 20, 1))
         t0, c0 = time.perf_counter(), time.process_time()
         run = tabular.train(cfg)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0

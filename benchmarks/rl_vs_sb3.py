@@ -92,11 +92,13 @@ TASKS: dict[str, tuple[str, int, str, dict[str, Any], Any, float]] = {
 
 
 def run_ours(task: str, seed: int, root: Path) -> tuple[float, float, float]:
-    from pilotlab.rl import algorithm_module
+    from pilotlab.core import registry
+    from pilotlab.rl import ALGO
 
     env, steps, algo, overrides, _, _ = TASKS[task]
-    module = algorithm_module(algo)
-    cfg = module.CONFIGS[algo](algo=algo, env=env, total_steps=steps, seed=seed, eval_episodes=EVAL_EPISODES,
+    module = registry.implementation(ALGO, algo)
+    cfg_cls = registry.config_class(ALGO, algo)
+    cfg = cfg_cls(algo=algo, env=env, total_steps=steps, seed=seed, eval_episodes=EVAL_EPISODES,
                                eval_seed=EVAL_SEED, run_dir=str(root / f"{task}-{seed}"), checkpoint_every=steps,
                                **overrides)
     c0 = time.process_time()

@@ -31,11 +31,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
+from pilotlab.core import registry
 from pilotlab.core.config import build_config
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
 from pilotlab.data import load_dataset
-from pilotlab.ssl import METHODS, method_module
+from pilotlab.ssl import METHOD
 from pilotlab.ssl.probe import PIXEL_PROBE, PROBE, extract_features, pixel_features, probe_suite
 
 ROOT = Path("runs/bench-ssl")
@@ -56,8 +57,8 @@ def pretrain(method: str, seed: int) -> dict[str, Any]:
     """Pretrain `method` in a fresh run dir (CPU time and load average recorded); probe it."""
     run_dir = ROOT / method
     shutil.rmtree(run_dir, ignore_errors=True)
-    module = method_module(method)
-    cfg = build_config(module.CONFIGS[method], {"method": method, "dataset": "mnist-5k", "seed": seed,
+    module = registry.implementation(METHOD, method)
+    cfg = build_config(registry.config_class(METHOD, method), {"method": method, "dataset": "mnist-5k", "seed": seed,
                                                 "run_dir": str(run_dir), "evaluate": False, **SETTINGS[method]})
     load0, cpu0 = os.getloadavg()[0], time.process_time()
     module.train(cfg)
@@ -70,7 +71,7 @@ def pretrain(method: str, seed: int) -> dict[str, Any]:
 def probe_run(method: str, seed: int) -> dict[str, dict[str, float]]:
     """The protocol on the finished run's encoder and on a random-init encoder of its architecture."""
     run = RunDir(ROOT / method, writable=False)
-    module = method_module(method)
+    module = registry.implementation(METHOD, method)
     ds = load_dataset("mnist-5k")
     state, _ = load_weights(run)
     return {"row": probe(module.encoder_from_state(run, state, ds.shape), ds, seed),
@@ -108,7 +109,7 @@ def table(results: dict[str, Any]) -> str:
         rows.append(("raw pixels, classic probe (unscaled, C=0.1)", results["pixels_classic"], "-", "-"))
     if "simclr" in results:
         rows.append(("random-init encoder (SimCLR backbone)", results["simclr"]["random"], "-", "-"))
-    for m in METHODS:
+    for m in registry.names(METHOD):
         if m in results:
             res = results[m]
             load = "{:.1f}-{:.1f}".format(*res["load"]) if "load" in res else "-"
@@ -124,7 +125,7 @@ def table(results: dict[str, Any]) -> str:
 
 def verdicts(results: dict[str, Any]) -> list[str]:
     out = []
-    learned = {m: results[m] for m in METHODS if m in results and m in ("simclr", "vicreg")}
+    learned = {m: results[m] for m in registry.names(METHOD) if m in results and m in ("simclr", "vicreg")}
     for m, res in learned.items():
         r, wall, cpu = res["row"], res["wall_s"], res["cpu_s"]
         acc_ok = 100 * r["linear_acc_all"] >= TARGETS["best_all"] and 100 * r["linear_acc_10pc"] >= TARGETS["best_10pc"]

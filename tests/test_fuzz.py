@@ -57,7 +57,7 @@ def _commands() -> list[tuple[str, list[str], type]]:
                 for name in cmd.variants:
                     out.append((f"{' '.join(prefix)} {name}", [*prefix, flag, name], cmd.variants[name]))
             else:
-                out.append((" ".join(prefix), prefix, cmd.config))
+                out.append((" ".join(prefix), prefix, cmd.config_class()))
     return out
 
 

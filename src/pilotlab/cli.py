@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from pilotlab import __version__
+from pilotlab.core import registry
 from pilotlab.core.command import Command
 from pilotlab.core.config import RunConfig, add_arguments, build_config, load_config_file
 from pilotlab.core.errors import PilotlabError, TrainingError
@@ -85,10 +86,10 @@ def _resumed_config(argv: list[str]) -> dict[str, object] | None:
 
 def _variant(cmd: Command, argv: list[str]) -> type:
     """The config class of `cmd` for this command line (``--algo X`` style choice)."""
-    if not cmd.variants:
-        return cmd.config
+    if not cmd.choices:
+        return cmd.config_class()
     flag = "--" + cmd.variant_flag.replace("_", "-")
-    choice = cmd.default_variant
+    choice = cmd.default
     saved = _resumed_config(argv)  # a resumed run keeps its own choice unless the line names one
     if saved is not None and isinstance(saved.get(cmd.variant_flag), str):
         choice = str(saved[cmd.variant_flag])
@@ -101,9 +102,7 @@ def _variant(cmd: Command, argv: list[str]) -> type:
             choice = argv[i + 1]
         elif a.startswith(flag + "="):
             choice = a.split("=", 1)[1]
-    if choice not in cmd.variants:
-        raise PilotlabError(f"unknown {flag} {choice!r}; choose one of {', '.join(cmd.variants)}")
-    return cmd.variants[choice]
+    return registry.config_class(cmd.choices, choice)
 
 
 def _list_variants(parser: argparse.ArgumentParser, cmd: Command, chosen: type) -> None:
@@ -115,18 +114,18 @@ def _list_variants(parser: argparse.ArgumentParser, cmd: Command, chosen: type) 
     action.metavar = "{" + ",".join(names) + "}"
     lines = "; ".join(f"{n}: {cmd.descriptions.get(n, '')}".rstrip(": ") for n in names)
     shown = getattr(chosen, cmd.variant_flag)
-    action.help = f"{lines} (default: {cmd.default_variant}; the fields below are those of {shown})"
+    action.help = f"{lines} (default: {cmd.default}; the fields below are those of {shown})"
 
 
 def _add_command(parser: argparse.ArgumentParser, cmd: Command, argv: list[str]) -> None:
     config = _variant(cmd, argv)
-    if cmd.variants:
+    if cmd.choices:
         parser.epilog = (
             f"Fields shown are those of --{cmd.variant_flag.replace('_', '-')} "
-            f"{getattr(config, cmd.variant_flag, cmd.default_variant)}; each choice has its own."
+            f"{getattr(config, cmd.variant_flag, cmd.default)}; each choice has its own."
         )
     add_arguments(parser, config)
-    if cmd.variants:  # the choice flag offers every variant, not just the chosen class's one value
+    if cmd.choices:  # the choice flag offers every variant, not just the chosen class's one value
         _list_variants(parser, cmd, config)
     parser.set_defaults(_config_class=config)
     parser.add_argument(

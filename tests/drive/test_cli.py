@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from pilotlab.cli import main
+from pilotlab.core import registry
 from pilotlab.core.errors import PilotlabError
-from pilotlab.drive import AGENTS
+from pilotlab.drive import AGENT
 from pilotlab.drive.agents import make_agent
 from pilotlab.drive.envs import make_env
 from pilotlab.drive.evaluate import check_drivers, evaluate_agents, run_episode
@@ -36,7 +37,7 @@ def test_drive_eval_two_episodes_through_the_cli(tmp_path: Path) -> None:
     assert (run / "config.json").is_file() and (run / "metrics.jsonl").is_file()
 
 
-@pytest.mark.parametrize("spec", [a for a in AGENTS if not a.startswith("rl:")])
+@pytest.mark.parametrize("spec", [a for a in registry.names(AGENT) if not a.startswith("rl:")])
 def test_every_agent_drives_and_is_deterministic(spec: str) -> None:
     env = make_env("highway-fast-v0", {"duration": 3})
     a = run_episode(make_agent(spec, 0), env, seed=123)

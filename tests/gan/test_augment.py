@@ -11,9 +11,9 @@ import torch
 from scipy import stats
 
 from pilotlab.cli import main
+from pilotlab.data.registry import per_class_subset
 from pilotlab.gan.augment import classifier_for, label_confidence, mean_ci, summarise
 from pilotlab.gan.classifier import DigitClassifier
-from pilotlab.gan.config import per_class_subset
 from pilotlab.gan.metrics import Evaluator
 
 

@@ -12,9 +12,9 @@ import torch
 from pilotlab.data import load_dataset
 from pilotlab.data.download import cache_dir
 from pilotlab.data.idx import write_idx
+from pilotlab.data.registry import cached_dataset as gan_dataset
 from pilotlab.gan import classifier
 from pilotlab.gan.classifier import ClassifierConfig, random_affine
-from pilotlab.gan.config import dataset as gan_dataset
 from pilotlab.gan.metrics import Evaluator, frechet_distance, gaussian_stats
 
 from .conftest import TINY

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pilotlab.cli import main
-from pilotlab.core import checkpoint
-from pilotlab.gan import MODELS, losses
+from pilotlab.core import checkpoint, registry
+from pilotlab.gan import MODEL, losses
 from pilotlab.gan.metrics import Evaluator
 
 from .conftest import TINY_FLAGS
@@ -29,7 +29,7 @@ def tiny(model: str, run_dir: Path, steps: int = 4, *extra: str) -> list[str]:
             "--checkpoint-every", "2", *TINY_FLAGS, *SIZE[model], *extra]
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", registry.names(MODEL))
 def test_train_sample_eval_every_model(model: str, tmp_path: Path, scorer: Evaluator) -> None:
     run = tmp_path / model
     assert main(tiny(model, run)) == 0

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from pilotlab.cli import main
+from pilotlab.core import registry
 from pilotlab.core.run import RunDir
-from pilotlab.rl import algorithm_module
+from pilotlab.rl import ALGO
 from pilotlab.rl.evaluate import evaluate_policy
 
 TINY = {
@@ -43,7 +44,7 @@ def test_train_then_load_gives_identical_actions(algo: str, tmp_path: Path) -> N
     assert any("train/episode_return" in r for r in rows) and any("train/steps_per_s" in r for r in rows)
     assert any(k.startswith("losses/") for r in rows for k in r)
     assert (run.checkpoints / "last.safetensors").is_file() and (run.path / "figures" / "learning_curve.png").is_file()
-    module = algorithm_module(algo)
+    module = registry.implementation(ALGO, algo)
     policy_a, policy_b = module.load_policy(run, "cpu"), module.load_policy(run, "cpu")
     space = (4,) if algo in ("dqn", "ppo") else (3,)
     obs = np.random.default_rng(0).normal(size=(32, *space)).astype(np.float32)
@@ -72,7 +73,7 @@ def test_same_seed_same_metrics_and_actions(algo: str, tmp_path: Path) -> None:
     a, b = train(algo, tmp_path / "a"), train(algo, tmp_path / "b")
     assert rows(a) == rows(b)
     assert any(k.startswith("losses/") for r in rows(a) for k in r)  # the runs did learn, not only act
-    module = algorithm_module(algo)
+    module = registry.implementation(ALGO, algo)
     obs = np.random.default_rng(1).normal(size=(64, 4 if algo in ("dqn", "ppo") else 3)).astype(np.float32)
     assert np.array_equal(module.load_policy(a, "cpu")(obs), module.load_policy(b, "cpu")(obs))
     c = train(algo, tmp_path / "c", "--seed", "1")  # and the seed matters

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pilotlab.cli import main
-from pilotlab.ssl import METHODS
+from pilotlab.core import registry
+from pilotlab.ssl import METHOD
 
 TINY = ["--dataset", "digits", "--epochs", "1", "--batch-size", "64", "--max-steps", "4", "--log-every", "2"]
 SUMMARY_KEYS = ("eval/linear_acc_all", "eval/linear_acc_10pc", "eval/linear_acc_100pc", "eval/knn_acc",
@@ -17,7 +18,7 @@ SUMMARY_KEYS = ("eval/linear_acc_all", "eval/linear_acc_10pc", "eval/linear_acc_
                 "baseline/random_linear_acc_10pc", "train/wall_s")
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", registry.names(METHOD))
 def test_train_then_eval_writes_the_run_dir(method: str, tmp_path: Path) -> None:
     run = tmp_path / method
     assert main(["ssl", "train", "--method", method, *TINY, "--run-dir", str(run)]) == 0
@@ -89,7 +90,7 @@ def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: 
     assert err.startswith("error:") and message in err and "\n" not in err
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", registry.names(METHOD))
 def test_help_lists_the_method_fields(method: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["ssl", "train", "--method", method, "--help"])

@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from pilotlab.core import registry
 
 
 @dataclass(frozen=True)
 class Command:
     """One ``pilotlab <pillar> <verb>``: its frozen config class, runner and one-line help.
 
-    With `variants`, the config class depends on one choice flag, e.g. ``--algo dqn`` picks
-    ``variants["dqn"]`` (each algorithm keeps its own typed fields). `variant_flag` names that flag
-    (without dashes) and `default_variant` is used when it is absent. The chosen class must have a
-    field of that name.
+    `config` is the config class, or ``"module:Class"`` to import it only when this verb is used. With
+    `choices` (a kind of `pilotlab.core.registry`, e.g. ``rl.algo``) the config class depends on one choice
+    flag instead: ``--algo dqn`` picks the config class registered for dqn (each variant keeps its own typed
+    fields), `default` when the flag is absent. The flag is the kind's config field.
     """
 
-    config: type
+    config: type | str | None
     run: Callable[[Any], int | None]
     help: str
-    variants: Mapping[str, type] = field(default_factory=dict)
-    variant_flag: str = ""
-    default_variant: str = ""
-    descriptions: Mapping[str, str] = field(default_factory=dict)
-    """One line per variant, listed by --help."""
+    choices: str = ""
+    default: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.config is None) == (not self.choices):
+            raise ValueError("a Command needs exactly one of config and choices")
+
+    def config_class(self) -> type:
+        """The config class of a command without choices."""
+        if isinstance(self.config, str):
+            module, attr = self.config.split(":")
+            return getattr(importlib.import_module(module), attr)
+        assert self.config is not None
+        return self.config
+
+    @property
+    def variants(self) -> Mapping[str, type]:
+        """choice -> config class (empty without choices)."""
+        return registry.Configs(self.choices) if self.choices else {}
+
+    @property
+    def variant_flag(self) -> str:
+        """The config field that holds the choice ("" without choices)."""
+        return registry.KINDS[self.choices].field if self.choices else ""
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """One line per choice, listed by --help."""
+        return registry.descriptions(self.choices) if self.choices else {}

@@ -205,6 +205,11 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         inner, _ = _unwrap_optional(tp)
         doc = docs.get(f.name, "")
         has_default = f.default is not dataclasses.MISSING
+        if f.metadata.get("registry"):  # a name registered by any pillar: list every choice
+            from pilotlab.core import registry
+
+            doc = f"{doc} Choices: " + "; ".join(f"{n}: {h}" for n, h in registry.descriptions(
+                f.metadata["registry"]).items())
         if has_default:
             doc = f"{doc} (default: {f.default})"
         kwargs: dict[str, Any] = {"help": doc}

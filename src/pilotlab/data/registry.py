@@ -445,3 +445,22 @@ def validate_dataset(ds: ImageDataset, data_dir: str | None = None) -> ImageData
              f"a classifier or conditional model needs images of at least {MIN_CLASSES} classes")
     return ds
 
+
+def cached_dataset(name: str, data_dir: str | None = None) -> ImageDataset:
+    """`load_dataset`, memoised per process (mnist-5k parses a CSV: seconds per load); treat as read-only."""
+    return _cached_dataset(name, data_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_dataset(name: str, data_dir: str | None) -> ImageDataset:
+    return load_dataset(name, data_dir)
+
+
+def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Sorted indices of `per_class` randomly chosen examples of each class (all of a smaller class)."""
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).squeeze(1)
+        picks.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
+    return torch.sort(torch.cat(picks)).values

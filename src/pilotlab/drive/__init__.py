@@ -1,17 +1,40 @@
 """Autonomous driving in highway-env: sensors -> detection -> tracking -> prediction/planning -> control.
 
-`AGENTS` names the drivers `pilotlab drive eval --agent` accepts; `evaluate.evaluate_agents` runs them.
-Modules: envs, sensors, detection, tracking, prediction, planning, control, agents, metrics, render,
-evaluate, cli. Submodules are imported on use (highway-env and pygame load only when driving).
+Registers in `pilotlab.core.registry`:
+
+- the kind ``drive.agent``: the drivers `pilotlab drive eval --agent` accepts (``make_agent`` in
+  `drive.agents` builds them; ``rl:RUN_DIR`` is any policy trained with `pilotlab rl train`);
+- its env wrappers, under RL's kind ``rl.env-wrapper``, so ``pilotlab rl train --env-wrapper fast-highway``
+  works while `pilotlab.rl` never names the driving stack.
+
+Submodules are imported on use (highway-env and pygame load only when driving).
 """
 
 from __future__ import annotations
 
-AGENTS: dict[str, str] = {
-    "modular": "IDM + MOBIL planner on lidar + radar detections tracked by Kalman filters",
-    "oracle": "the modular planner fed the simulator's ground-truth vehicles",
-    "idm": "highway-env's IDMVehicle (IDM + MOBIL) as the ego: the baseline",
-    "rl:RUN_DIR": "a DQN/PPO policy trained with `pilotlab rl train` (or `pilotlab drive train`)",
-}
+from pilotlab.core.registry import Kind, define_kind, register
+from pilotlab.rl import ENV_WRAPPER
 
-__all__ = ["AGENTS"]
+AGENT = "drive.agent"
+
+define_kind(Kind(AGENT, "", "driver", "an agents.Agent: prepare(env), reset(env, seed), act(env, obs)"))
+
+for _name, _attr, _help in [
+    ("modular", "PlannerAgent", "IDM + MOBIL planner on lidar + radar detections tracked by Kalman filters"),
+    ("oracle", "PlannerAgent", "the modular planner fed the simulator's ground-truth vehicles"),
+    ("idm", "IDMAgent", "highway-env's IDMVehicle (IDM + MOBIL) as the ego: the baseline"),
+    ("rl:RUN_DIR", "RLAgent", "a DQN/PPO policy trained with `pilotlab rl train` (or `pilotlab drive train`); "
+                              "rl:RUN_DIR+shield puts the planner's safety checks in front of it"),
+]:
+    register(AGENT, _name, "pilotlab.drive.agents", _help, attr=_attr)
+
+for _name, _module, _attr, _help in [
+    ("fast-highway", "fast_sim", "FastHighway", "highway-env's step, exactly equivalent and faster"),
+    ("fast-highway-shield-teacher", "shield_teacher", "ShieldTeacher",
+     "fast-highway, with the planner's shield as a teacher: forbidden actions are penalised and overridden"),
+    ("fast-highway-shield-teacher-half", "shield_teacher", "HalfShieldTeacher",
+     "the shield teacher overriding forbidden actions with probability 0.5 (the RL driver's recipe)"),
+]:
+    register(ENV_WRAPPER, _name, f"pilotlab.drive.{_module}", _help, attr=_attr)
+
+__all__ = ["AGENT"]

@@ -17,9 +17,9 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from pilotlab.core.errors import PilotlabError
-from pilotlab.drive import AGENTS as _REGISTRY
-from pilotlab.drive import control, envs, planning, prediction, sensors
+from pilotlab.drive import control, envs, planning, sensors
 from pilotlab.drive.detection import Detections, DetectorConfig, detect
+from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
 
 
@@ -43,43 +43,6 @@ class Agent(Protocol):
 
 def _action_index(env: Any, name: str) -> int:
     return int(env.unwrapped.action_type.actions_indexes[name])
-
-
-def build_scene(env: Any, position: np.ndarray, velocity: np.ndarray, planner: planning.PlannerConfig,
-                crossing_horizon: float = 3.0, lane_index: Any = None) -> planning.Scene:
-    """The planner's view: the ego on its road and the given objects (N, 2) in the road frame.
-
-    Objects crossing the ego's path (heading more than 20 degrees off the road, closest approach under
-    3 m within `crossing_horizon` [s]) are added as a standing obstacle in the ego lane at the point of
-    conflict, so the IDM brakes for them (roundabouts, intersections). `lane_index` is the lane the
-    ego is steering to (default: the meta-action vehicle's own `target_lane_index`).
-    """
-    ego = envs.ego_vehicle(env)
-    road = env.unwrapped.road
-    lane_index = tuple(lane_index if lane_index is not None else ego.target_lane_index)
-    lane = road.network.get_lane(lane_index)
-    width = float(lane.width_at(0.0))
-    ego_s, _ = lane.local_coordinates(ego.position)
-    objs = prediction.to_lane_frame(road, lane_index, width, position, velocity)
-    n_lanes = len(road.network.all_side_lanes(lane_index))
-    ego_vel = np.asarray(ego.velocity, dtype=float)
-    heading_off = np.abs(np.arctan2(objs.v_lat, np.maximum(np.abs(objs.v_s), 1e-6) * np.sign(objs.v_s + 1e-9)))
-    crossing = (heading_off > np.radians(20.0)) & (np.hypot(objs.v_s, objs.v_lat) > 0.5)
-    if np.any(crossing):
-        t, d = prediction.closest_approach(position[crossing] - ego.position, velocity[crossing] - ego_vel,
-                                           crossing_horizon)
-        conflict = d < 3.0
-        if np.any(conflict):
-            s_c = ego_s + ego.speed * t[conflict] + envs.VEHICLE_LENGTH
-            lat_c = np.full(len(s_c), lane_index[2] * width)
-            z = np.zeros(len(s_c))
-            objs = prediction.LaneObjects(np.concatenate([objs.s, s_c]), np.concatenate([objs.lat, lat_c]),
-                                          np.concatenate([objs.v_s, z]), np.concatenate([objs.v_lat, z]))
-    changing = tuple(ego.lane_index) != lane_index or abs(float(lane.local_coordinates(ego.position)[1])) > 1.0
-    return planning.Scene(
-        ego_s=float(ego_s), ego_v=float(ego.speed), ego_lane=int(lane_index[2]), n_lanes=n_lanes,
-        lane_width=width, objects=objs, lane_change_allowed=not changing,
-        also_lane=int(ego.lane_index[2]) if changing and ego.lane_index[:2] == lane_index[:2] else -1)
 
 
 # Off the highway scenarios the planner keeps its earlier, wider settings: the short gaps of `PlannerConfig`,
@@ -250,9 +213,10 @@ class RLAgent:
     shield: bool = False
 
     def __post_init__(self) -> None:
+        from pilotlab.core import registry
         from pilotlab.core.run import RunDir
         from pilotlab.drive.rl_driver import SHIELD_SUFFIX, Shield
-        from pilotlab.rl import algorithm_module
+        from pilotlab.rl import ALGO
         from pilotlab.rl.envs import parse_kwargs
 
         if self.run_dir.endswith(SHIELD_SUFFIX):
@@ -263,10 +227,7 @@ class RLAgent:
         self._run = RunDir.open(self.run_dir)
         fields = self._run.config().get("config", {})
         algo = str(fields.get("algo", self._run.config().get("method")))
-        try:
-            module = algorithm_module(algo)
-        except ImportError as e:
-            raise PilotlabError(f"cannot load {self.run_dir}: the {algo} module is not available ({e})") from e
+        module = registry.implementation(ALGO, algo)  # an unknown or unimportable algorithm is one line
         self.env_id = str(fields.get("env", ""))
         raw = fields.get("env_config") or "{}"
         if not isinstance(raw, (str, dict)):
@@ -294,11 +255,8 @@ class RLAgent:
         return action.reshape(-1)[0] if action.size == 1 else action[0]
 
 
-AGENTS = _REGISTRY  # the same registry, re-exported
-
-
 def make_agent(spec: str, seed: int = 0, control_mode: str = "meta") -> Agent:
-    """`spec` is one of `AGENTS` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
+    """`spec` names a registered ``drive.agent`` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
     the planner drivers (modular, oracle): "meta" or "continuous"."""
     if spec == "modular":
         return PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode)
@@ -308,8 +266,11 @@ def make_agent(spec: str, seed: int = 0, control_mode: str = "meta") -> Agent:
         return IDMAgent()
     if spec.startswith("rl:") and len(spec) > 3:
         return RLAgent(spec[3:])
-    raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
+    from pilotlab.core import registry
+    from pilotlab.drive import AGENT
+
+    raise PilotlabError(f"unknown agent {spec!r}; choose one of {', '.join(registry.names(AGENT))}")
 
 
-__all__ = ["AGENTS", "Agent", "IDMAgent", "Perception", "PlannerAgent", "RLAgent", "build_scene",
+__all__ = ["Agent", "IDMAgent", "Perception", "PlannerAgent", "RLAgent",
            "conservative_velocity", "make_agent"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pilotlab.core.command import Command
 from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
-from pilotlab.rl import ALGORITHM_HELP
-from pilotlab.rl.cli import _LazyConfigs, run_train
+from pilotlab.rl import ALGO
+from pilotlab.rl.cli import run_train
 
 
 def _eval(cfg: DriveEvalConfig) -> int:
@@ -18,9 +18,8 @@ def _eval(cfg: DriveEvalConfig) -> int:
 
 
 COMMANDS = {
-    "eval": Command(DriveEvalConfig, _eval,
-                    "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; writes a run directory"),
-    "train": Command(object, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
-                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn",
-                     descriptions=ALGORITHM_HELP),
+    "eval": Command(DriveEvalConfig, _eval, "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; "
+                    "writes a run directory"),
+    "train": Command(None, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
+                     choices=ALGO, default="dqn"),
 }

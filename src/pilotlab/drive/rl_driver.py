@@ -35,6 +35,7 @@ import numpy as np
 from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import control, envs, planning
 from pilotlab.drive.envs import VEHICLE_LENGTH
+from pilotlab.drive.scene import build_scene
 
 SHIELD_SUFFIX = "+shield"  # rl:RUN_DIR+shield evaluates RUN_DIR's policy behind the shield
 N_META_ACTIONS = 5  # LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER (control.META_ACTIONS)
@@ -128,8 +129,6 @@ class Shield:
 
     def mask(self, env: Any) -> np.ndarray:
         """(5,) bool allowed meta-actions in the env's current state."""
-        from pilotlab.drive.agents import build_scene
-
         truth = envs.ground_truth(env)
         scene = build_scene(env, truth.position, truth.velocity, self.cfg)
         ego = envs.ego_vehicle(env)

@@ -1,37 +1,24 @@
 """GANs: MLP GAN, DCGAN, WGAN-GP and a class-conditional GAN, scored by our own MNIST classifier.
 
-`MODELS` maps each model name to the module that holds its config class (`CONFIG`) and `build`;
-modules are imported only when chosen (`model_module`).
+Registers the kind ``gan.model`` (``--model``) in `pilotlab.core.registry`. Every model module exposes its
+config class (named in the entry) and ``build(cfg, shape, num_classes)``; modules are imported only when
+chosen.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from pilotlab.core.registry import Kind, define_kind, register
 
-from pilotlab.core.errors import PilotlabError
+MODEL = "gan.model"
 
-MODELS: dict[str, str] = {
-    "mlp-gan": "pilotlab.gan.mlp_gan",
-    "dcgan": "pilotlab.gan.dcgan",
-    "wgan-gp": "pilotlab.gan.wgan_gp",
-    "cgan": "pilotlab.gan.cgan",
-}
+define_kind(Kind(MODEL, "model", "GAN model", "module with the config class and build(cfg, shape, num_classes)"))
 
-MODEL_HELP: dict[str, str] = {
-    "mlp-gan": "multi-layer perceptron GAN (Goodfellow et al. 2014)",
-    "dcgan": "deep convolutional GAN (Radford et al. 2016)",
-    "wgan-gp": "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
-    "cgan": "class-conditional convolutional GAN (Mirza & Osindero 2014)",
-}
-"""--model -> one line for --help."""
+for _name, _module, _config, _help in [
+    ("mlp-gan", "mlp_gan", "MLPGANConfig", "multi-layer perceptron GAN (Goodfellow et al. 2014)"),
+    ("dcgan", "dcgan", "DCGANConfig", "deep convolutional GAN (Radford et al. 2016)"),
+    ("wgan-gp", "wgan_gp", "WGANGPConfig", "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)"),
+    ("cgan", "cgan", "CGANConfig", "class-conditional convolutional GAN (Mirza & Osindero 2014)"),
+]:
+    register(MODEL, _name, f"pilotlab.gan.{_module}", _help, config=_config)
 
-
-def model_module(name: str) -> ModuleType:
-    """The module implementing GAN `name` (a key of `MODELS`)."""
-    if name not in MODELS:
-        raise PilotlabError(f"unknown GAN model {name!r}; choose one of {', '.join(MODELS)}")
-    return importlib.import_module(MODELS[name])
-
-
-__all__ = ["MODELS", "model_module"]
+__all__ = ["MODEL"]

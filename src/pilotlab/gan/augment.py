@@ -36,8 +36,8 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
+from pilotlab.data.registry import per_class_subset
 from pilotlab.gan.classifier import ClassifierConfig, accuracy, inference_copy, train_classifier
-from pilotlab.gan.config import per_class_subset
 from pilotlab.gan.diffaugment import parse_policy
 from pilotlab.gan.metrics import sample_images
 
@@ -143,7 +143,7 @@ def label_confidence(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, b
 
 def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, Any]:
     """Train the cGAN on N per class (this seed), then the three classifiers; return their test accuracies."""
-    from pilotlab.gan.config import dataset
+    from pilotlab.data.registry import cached_dataset as dataset
     from pilotlab.gan.pipeline import load_generator, train_and_eval
 
     ds = dataset("mnist-5k")

@@ -80,6 +80,3 @@ def build(cfg: CGANConfig, shape: tuple[int, int, int], num_classes: int) -> GAN
     if cfg.spectral_norm:
         add_spectral_norm(d)
     return GANModel(g, d, "ns", conditional=True)
-
-
-CONFIG = CGANConfig

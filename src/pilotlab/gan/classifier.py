@@ -30,6 +30,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from pilotlab.core import checkpoint
 from pilotlab.core.errors import PilotlabError
 from pilotlab.data.download import cache_dir
+from pilotlab.data.registry import cached_dataset
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,6 @@ def accuracy(model: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def cache_stem(cfg: ClassifierConfig, dataset: str = "mnist-5k", data_dir: str | None = None) -> Path:
     """Where the classifier for (`cfg`, the data `dataset` loads from `data_dir`) is cached (without suffix)."""
-    from pilotlab.gan.config import dataset as cached_dataset
-
     return cache_dir() / "classifiers" / f"{dataset}-{cfg.key(dataset, cached_dataset(dataset, data_dir).digest)}"
 
 
@@ -191,8 +190,6 @@ def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: boo
 
     The checkpoint's JSON side records the config, the data's digest and the measured test accuracy.
     """
-    from pilotlab.gan.config import dataset as cached_dataset
-
     stem = cache_stem(cfg, dataset, data_dir)
     if checkpoint.exists(stem):
         state, meta = checkpoint.load(stem)

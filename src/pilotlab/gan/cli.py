@@ -6,27 +6,13 @@ critic's fields and the paper's defaults); model modules are imported only when 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
-from pilotlab.gan import MODEL_HELP, MODELS, model_module
-
-
-class _LazyConfigs(Mapping[str, type]):
-    """model name -> config class, importing a model's module only when it is chosen."""
-
-    def __getitem__(self, model: str) -> type:
-        return model_module(model).CONFIG
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(MODELS)
-
-    def __len__(self) -> int:
-        return len(MODELS)
+from pilotlab.gan import MODEL
 
 
 def run_train(cfg: object) -> int:
@@ -130,32 +116,11 @@ def run_augment(cfg: object) -> int:
     return 0
 
 
-def _augment_config() -> type:
-    from pilotlab.gan.augment import AugmentConfig
-
-    return AugmentConfig
-
-
-class _LazyAugment(Mapping[str, type]):
-    def __getitem__(self, key: str) -> type:
-        if key != "cgan":
-            raise KeyError(key)
-        return _augment_config()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(["cgan"])
-
-    def __len__(self) -> int:
-        return 1
-
-
 COMMANDS = {
-    "train": Command(object, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
-                     variants=_LazyConfigs(), variant_flag="model", default_variant="dcgan",
-                     descriptions=MODEL_HELP),
+    "train": Command(None, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
+                     choices=MODEL, default="dcgan"),
     "eval": Command(EvalConfig, run_eval, "score a run: FD and its real-vs-real floor, GAN-test, coverage entropy"),
     "sample": Command(SampleConfig, run_sample, "write a PNG grid of samples from a trained run"),
-    "augment": Command(object, run_augment, "does cGAN data augmentation help a classifier with 10 or 100 labels "
-                       "per class? real vs real+synthetic vs synthetic", variants=_LazyAugment(),
-                       variant_flag="model", default_variant="cgan"),
+    "augment": Command("pilotlab.gan.augment:AugmentConfig", run_augment, "does cGAN data augmentation help a "
+                       "classifier with 10 or 100 labels per class? real vs real+synthetic vs synthetic"),
 }

@@ -6,17 +6,14 @@ each on a fresh real batch, before it.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-import torch
 from torch import nn
 
 from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
-from pilotlab.data import DATASETS, load_dataset
-from pilotlab.data.registry import ImageDataset
+from pilotlab.data import DATASETS
 from pilotlab.gan.classifier import ClassifierConfig
 from pilotlab.gan.diffaugment import parse_policy
 
@@ -146,26 +143,6 @@ class GANConfig(RunConfig):
             raise PilotlabError(f"budget-clock must be wall or cpu, got {self.budget_clock!r}")
         if self.fd_target_ratio <= 0:
             raise PilotlabError(f"fd-target-ratio must be > 0, got {self.fd_target_ratio}")
-
-
-def dataset(name: str, data_dir: str | None = None) -> ImageDataset:
-    """`load_dataset`, memoised per process (mnist-5k parses a CSV: seconds per load); treat as read-only."""
-    return _cached_dataset(name, data_dir)
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_dataset(name: str, data_dir: str | None) -> ImageDataset:
-    return load_dataset(name, data_dir)
-
-
-def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
-    """Sorted indices of `per_class` randomly chosen examples of each class (all of a smaller class)."""
-    gen = torch.Generator().manual_seed(seed)
-    picks = []
-    for c in torch.unique(labels):
-        idx = torch.nonzero(labels == c).squeeze(1)
-        picks.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
-    return torch.sort(torch.cat(picks)).values
 
 
 class GANModel(NamedTuple):

@@ -107,6 +107,3 @@ def build(cfg: DCGANConfig, shape: tuple[int, int, int], num_classes: int) -> GA
     if cfg.spectral_norm:
         add_spectral_norm(d)
     return GANModel(g, d, "ns", conditional=False)
-
-
-CONFIG = DCGANConfig

@@ -128,4 +128,3 @@ def finish(run: RunDir, generator: torch.nn.Module, z_dim: int, conditional: boo
     make_gif(run)
     curves(run, fd_target_ratio)
     interpolation_strip(generator, z_dim, conditional, run.figure("interpolation.png"))
-

@@ -101,7 +101,7 @@ class Evaluator:
     def __init__(self, clf_cfg: ClassifierConfig, dataset: str = "mnist-5k", data_dir: str | None = None):
         """`dataset` loaded from `data_dir` (as the run loaded it): classifier and statistics are cached per
         content digest of that data, never taken from another source under the same name."""
-        from pilotlab.gan.config import dataset as cached_dataset
+        from pilotlab.data.registry import cached_dataset
 
         self.classifier: DigitClassifier = load_or_train(clf_cfg, dataset, data_dir=data_dir)
         base = cache_stem(clf_cfg, dataset, data_dir)

@@ -80,6 +80,3 @@ def build(cfg: MLPGANConfig, shape: tuple[int, int, int], num_classes: int) -> G
     if cfg.spectral_norm:
         add_spectral_norm(d)
     return GANModel(g, d, "ns", conditional=False)
-
-
-CONFIG = MLPGANConfig

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from pilotlab.core import registry
 from pilotlab.core.config import build_config, from_dict
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
-from pilotlab.gan import MODELS, figures, model_module
-from pilotlab.gan.config import GANConfig, dataset, scorer_config
+from pilotlab.data.registry import cached_dataset as dataset
+from pilotlab.gan import MODEL, figures
+from pilotlab.gan.config import GANConfig, scorer_config
 from pilotlab.gan.metrics import EVAL_SEED, Evaluator
 from pilotlab.report.figures import save_image_grid
 
@@ -34,7 +36,7 @@ def train_and_eval(model: str, epochs: int, seed: int = 0, run_dir: str | None =
     """
     from pilotlab.gan.train import train
 
-    cfg_cls = model_module(model).CONFIG
+    cfg_cls = registry.config_class(MODEL, model)
     cfg = build_config(cfg_cls, {"model": model, "epochs": epochs, "seed": seed, "run_dir": run_dir, **overrides})
     run = train(cfg)
     return {**run.summary(), "run_dir": str(run.path)}
@@ -45,11 +47,11 @@ def load_generator(run_dir: str | Path, which: str = "last") -> tuple[torch.nn.M
     run = RunDir.open(run_dir)
     saved = run.config()
     model = saved.get("config", {}).get("model")
-    if saved.get("pillar") != "gan" or model not in MODELS:
+    if saved.get("pillar") != "gan" or model not in registry.names(MODEL):
         raise PilotlabError(f"{run_dir} is not a GAN run (pillar {saved.get('pillar')!r}, model {model!r})")
-    cfg = from_dict(model_module(model).CONFIG, {**saved["config"], "resume": False})
+    cfg = from_dict(registry.config_class(MODEL, model), {**saved["config"], "resume": False})
     ds = dataset(cfg.dataset, cfg.data_dir)
-    gan = model_module(model).build(cfg, ds.shape, ds.num_classes)
+    gan = registry.implementation(MODEL, model).build(cfg, ds.shape, ds.num_classes)
     state, meta = load_weights(run, which)
     weights = dict(state["ema"] if "ema" in state else state["generator"])
     weights.pop("__updates__", None)  # the EMA's update counter

@@ -1,4 +1,4 @@
-"""The adversarial training loop shared by every model in `pilotlab.gan.MODELS`.
+"""The adversarial training loop shared by every model in the ``gan.model`` registry.
 
 Each step: `n_critic` discriminator updates, each on a fresh real batch and a fresh generated batch
 (G's output detached), then one generator update through a frozen D; then the generator EMA.
@@ -24,14 +24,15 @@ from typing import Any, NamedTuple
 
 import torch
 
-from pilotlab.core import distributed
+from pilotlab.core import distributed, registry
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import restore, save_state, setup
-from pilotlab.data.registry import ImageDataset
-from pilotlab.gan import figures, losses, model_module
-from pilotlab.gan.config import GANConfig, GANModel, dataset, per_class_subset, scorer_config
+from pilotlab.data.registry import ImageDataset, per_class_subset
+from pilotlab.data.registry import cached_dataset as dataset
+from pilotlab.gan import MODEL, figures, losses
+from pilotlab.gan.config import GANConfig, GANModel, scorer_config
 from pilotlab.gan.diffaugment import diff_augment, parse_policy
 from pilotlab.gan.metrics import EVAL_SEED, BestTracker, Evaluator
 from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
@@ -127,7 +128,7 @@ def training_data(cfg: GANConfig) -> TrainingData:
 def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | None = None) -> None:
     """The training loop proper (see the module docstring), writing into `run`; `data` is `training_data(cfg)`."""
     ds, x_train, y_train = data if data is not None else training_data(cfg)
-    gan = model_module(cfg.model).build(cfg, ds.shape, ds.num_classes)
+    gan = registry.implementation(MODEL, cfg.model).build(cfg, ds.shape, ds.num_classes)
     # channels-last (NHWC) conv weights and batches: ~1.3x faster steps at width 16 on one CPU thread
     g_net = gan.generator.to(device, memory_format=torch.channels_last)
     d_net = gan.discriminator.to(device, memory_format=torch.channels_last)

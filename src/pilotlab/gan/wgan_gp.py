@@ -57,6 +57,3 @@ def build(cfg: WGANGPConfig, shape: tuple[int, int, int], num_classes: int) -> G
     if cfg.spectral_norm:
         add_spectral_norm(critic)
     return GANModel(g, critic, "wgan-gp", conditional=False)
-
-
-CONFIG = WGANGPConfig

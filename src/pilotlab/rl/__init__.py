@@ -1,46 +1,39 @@
 """Reinforcement learning: tabular methods, DQN, PPO, DDPG/TD3, MCTS.
 
-`ALGORITHMS` maps each ``--algo`` name to the module that implements it. Every such module exposes
+Registers two kinds in `pilotlab.core.registry`:
 
-- ``CONFIGS: dict[str, type[RunConfig]]`` - the frozen config class of each algorithm it holds;
-- ``train(cfg) -> RunDir`` - trains, checkpoints, resumes, writes the run directory;
-- ``load_policy(run: RunDir, device) -> Policy`` - a deterministic policy from a finished run.
+- ``rl.algo`` (``--algo``): every algorithm module exposes its config class (named in the entry),
+  ``train(cfg) -> RunDir`` (trains, checkpoints, resumes, writes the run directory) and
+  ``load_policy(run: RunDir, device) -> Policy`` (a deterministic policy from a finished run);
+- ``rl.env-wrapper`` (``--env-wrapper``): a ``gymnasium.Wrapper`` class applied to every training env.
+  Other pillars add theirs (the driving stack registers its fast highway simulator and shield teacher).
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from pilotlab.core.registry import Kind, define_kind, register
 
-from pilotlab.core.errors import PilotlabError
+ALGO = "rl.algo"
+ENV_WRAPPER = "rl.env-wrapper"
 
-ALGORITHMS: dict[str, str] = {
-    "q-learning": "pilotlab.rl.tabular",
-    "sarsa": "pilotlab.rl.tabular",
-    "expected-sarsa": "pilotlab.rl.tabular",
-    "dqn": "pilotlab.rl.dqn",
-    "ppo": "pilotlab.rl.ppo",
-    "ddpg": "pilotlab.rl.ddpg",
-    "td3": "pilotlab.rl.ddpg",
-}
+define_kind(Kind(ALGO, "algo", "algorithm",
+                 "module with the config class, train(cfg) -> RunDir and load_policy(run, device) -> Policy"))
+define_kind(Kind(ENV_WRAPPER, "env_wrapper", "env wrapper",
+                 "a gymnasium.Wrapper class taking the env as its only argument"))
 
-ALGORITHM_HELP: dict[str, str] = {
-    "q-learning": "tabular Q-learning (Watkins 1989), discrete states and actions",
-    "sarsa": "tabular SARSA, on-policy TD control",
-    "expected-sarsa": "tabular expected SARSA (van Seijen et al. 2009)",
-    "dqn": "deep Q-network with double Q and dueling heads (Mnih et al. 2015), discrete actions",
-    "ppo": "proximal policy optimization with GAE (Schulman et al. 2017), discrete or continuous actions",
-    "ddpg": "deep deterministic policy gradient (Lillicrap et al. 2016), continuous actions",
-    "td3": "twin delayed DDPG (Fujimoto et al. 2018), continuous actions",
-}
-"""--algo -> one line for --help."""
+for _name, _module, _config, _help in [
+    ("q-learning", "tabular", "QLearningConfig", "tabular Q-learning (Watkins 1989), discrete states and actions"),
+    ("sarsa", "tabular", "SarsaConfig", "tabular SARSA, on-policy TD control"),
+    ("expected-sarsa", "tabular", "ExpectedSarsaConfig", "tabular expected SARSA (van Seijen et al. 2009)"),
+    ("dqn", "dqn", "DQNConfig",
+     "deep Q-network with double Q and dueling heads (Mnih et al. 2015), discrete actions"),
+    ("ppo", "ppo", "PPOConfig",
+     "proximal policy optimization with GAE (Schulman et al. 2017), discrete or continuous actions"),
+    ("ddpg", "ddpg", "DDPGConfig", "deep deterministic policy gradient (Lillicrap et al. 2016), continuous actions"),
+    ("td3", "ddpg", "DDPGConfig", "twin delayed DDPG (Fujimoto et al. 2018), continuous actions"),
+]:
+    register(ALGO, _name, f"pilotlab.rl.{_module}", _help, config=_config)
 
+register(ENV_WRAPPER, "none", "", "no wrapper: the env as gymnasium.make builds it")
 
-def algorithm_module(algo: str) -> ModuleType:
-    """Import the module implementing `algo`."""
-    if algo not in ALGORITHMS:
-        raise PilotlabError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS)}")
-    return importlib.import_module(ALGORITHMS[algo])
-
-
-__all__ = ["ALGORITHMS", "algorithm_module"]
+__all__ = ["ALGO", "ENV_WRAPPER"]

@@ -6,31 +6,18 @@ fields); the algorithm modules are imported only when chosen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from pilotlab.core import registry
 from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
-from pilotlab.rl import ALGORITHM_HELP, ALGORITHMS, algorithm_module
-
-
-class _LazyConfigs(Mapping[str, type]):
-    """algo name -> config class, importing an algorithm's module only when it is chosen."""
-
-    def __getitem__(self, algo: str) -> type:
-        return algorithm_module(algo).CONFIGS[algo]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(ALGORITHMS)
-
-    def __len__(self) -> int:
-        return len(ALGORITHMS)
+from pilotlab.rl import ALGO
 
 
 def run_train(cfg: object) -> int:
-    run = algorithm_module(cfg.algo).train(cfg)  # type: ignore[attr-defined]
+    run = registry.implementation(ALGO, cfg.algo).train(cfg)  # type: ignore[attr-defined]
     print(f"run directory: {run.path}")
     return 0
 
@@ -93,9 +80,8 @@ def run_play(cfg: PlayConfig) -> int:
 
 
 COMMANDS = {
-    "train": Command(object, run_train, "train an agent on any Gymnasium env; writes a run directory",
-                     variants=_LazyConfigs(), variant_flag="algo", default_variant="dqn",
-                     descriptions=ALGORITHM_HELP),
+    "train": Command(None, run_train, "train an agent on any Gymnasium env; writes a run directory", choices=ALGO,
+                     default="dqn"),
     "eval": Command(EvalConfig, run_eval, "evaluate a trained run: mean return over N episodes, optional GIF"),
     "play": Command(PlayConfig, run_play, "play tic-tac-toe or connect four against MCTS in the terminal"),
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -16,13 +16,14 @@ import numpy as np
 import torch
 import torch.utils.tensorboard  # imported up front: its ~1 s import is not training time
 
-from pilotlab.core import checkpoint, runfiles
+from pilotlab.core import checkpoint, registry, runfiles
 from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import FIX, save_state
 from pilotlab.report.figures import save_line_plot
-from pilotlab.rl.envs import WRAPPERS, check_env_id, env_kwargs_of, obs_shape, probe_env, space_kind
+from pilotlab.rl import ENV_WRAPPER
+from pilotlab.rl.envs import check_env_id, env_kwargs_of, obs_shape, probe_env, space_kind
 from pilotlab.rl.evaluate import Policy, evaluate_policy
 from pilotlab.rl.networks import NETWORKS
 
@@ -43,8 +44,8 @@ class DeepRLConfig(RunConfig):
     """Parallel environments in the vector env."""
     vector_env: Literal["sync", "async"] = "sync"
     """sync: the envs step one after another in this process; async: one subprocess per env (for slow envs)."""
-    env_wrapper: str = "none"
-    """Wrapper around each training env: none, or fast-highway (an exactly equivalent, faster highway-env step)."""
+    env_wrapper: str = field(default="none", metadata={"registry": ENV_WRAPPER})
+    """Wrapper around each training env (other pillars register theirs)."""
     network: str = "mlp"
     """Observation encoder: mlp, deepsets (order-invariant over rows of an (entities, features) obs), deepsets-ego."""
     eval_episodes: int = 10
@@ -75,8 +76,7 @@ class DeepRLConfig(RunConfig):
         super().__post_init__()
         check_env_id(self.env)
         env_kwargs_of(self.env_kwargs, self.env_config)  # raises on malformed JSON
-        if self.env_wrapper not in WRAPPERS:
-            raise PilotlabError(f"unknown env-wrapper {self.env_wrapper!r}; choose one of {', '.join(WRAPPERS)}")
+        registry.get(ENV_WRAPPER, self.env_wrapper)  # an unknown name lists the registered ones
         if self.network not in NETWORKS:
             raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
         if self.eval_every < 0:

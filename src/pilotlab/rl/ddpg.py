@@ -90,9 +90,6 @@ class DDPGConfig(ReplayConfig):
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
 
 
-CONFIGS: dict[str, type[DDPGConfig]] = {"ddpg": DDPGConfig, "td3": DDPGConfig}
-
-
 class Actor(nn.Module):
     """(B, *obs_shape) -> (B, A) deterministic action inside [low, high] (tanh, then affine)."""
 

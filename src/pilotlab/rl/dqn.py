@@ -79,9 +79,6 @@ class DQNConfig(ReplayConfig):
         self.in_unit("exploration_fraction", "exploration_initial_eps", "exploration_final_eps")
 
 
-CONFIGS: dict[str, type[DQNConfig]] = {"dqn": DQNConfig}
-
-
 class QNetwork(nn.Module):
     """(B, *obs_shape) -> (B, n_actions) Q values; dueling: V(s) + A(s, a) - mean_a A(s, a)."""
 

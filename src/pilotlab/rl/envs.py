@@ -1,10 +1,10 @@
 """Gymnasium environments for the agents: id checks, single and vectorized construction, episode stats.
 
 `make_vec_env` builds a Gymnasium 1.x `SyncVectorEnv` (or, with ``vector="async"``, an `AsyncVectorEnv`
-with one subprocess per env) in next-step autoreset mode, optionally wrapping each env (`WRAPPERS`): after a sub-env
-ends (terminated or truncated) the *next* `step` call ignores its action and returns the reset
-observation with reward 0. That step is not a transition of the MDP; `StepMask` tells the agents
-which rows to drop (DQN/DDPG never store them, PPO masks them out of its losses).
+with one subprocess per env) in next-step autoreset mode, optionally wrapping each env (an ``rl.env-wrapper``
+of `pilotlab.core.registry`): after a sub-env ends (terminated or truncated) the *next* `step` call ignores
+its action and returns the reset observation with reward 0. That step is not a transition of the MDP;
+`StepMask` tells the agents which rows to drop (DQN/DDPG never store them, PPO masks them out of its losses).
 
 highway-env ids (``highway-fast-v0`` ...) are registered by importing `highway_env`, which happens
 automatically the first time an id is not found in Gymnasium's registry.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import importlib
 import json
 from typing import Any
 
@@ -22,7 +21,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
+from pilotlab.core import registry
 from pilotlab.core.errors import PilotlabError, one_line
+from pilotlab.rl import ENV_WRAPPER
 
 
 def _ensure_registered(env_id: str) -> None:
@@ -88,8 +89,8 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, render_mode: str
 
 def probe_env(env_id: str, kwargs: dict[str, Any] | None = None, wrapper: str = "none",
               seed: int = 0) -> tuple[gym.Space, gym.Space]:
-    """(observation space, action space) of `env_id` after building it, wrapping it in `WRAPPERS[wrapper]`,
-    one reset and one random step: envs check parts of their config only there (highway-env's action
+    """(observation space, action space) of `env_id` after building it, wrapping it in the registered env
+    wrapper `wrapper`, one reset and one random step: envs check parts of their config only there (highway-env's action
     and observation types), and a trainer must refuse such input before it writes anything."""
     cls = wrapper_class(wrapper)
     env = make_env(env_id, kwargs)
@@ -122,29 +123,15 @@ VECTOR_ENVS: dict[str, str] = {
              " (highway-env) and cores are free",
 }
 
-# name -> "module:attribute" of a gymnasium.Wrapper class applied to every training env (imported on use)
-WRAPPERS: dict[str, str] = {
-    "none": "",
-    "fast-highway": "pilotlab.drive.fast_sim:FastHighway",
-    "fast-highway-shield-teacher": "pilotlab.drive.shield_teacher:ShieldTeacher",
-    "fast-highway-shield-teacher-half": "pilotlab.drive.shield_teacher:HalfShieldTeacher",
-}
-
-
 def wrapper_class(name: str) -> type[gym.Wrapper] | None:
-    """The wrapper class registered as `name` in `WRAPPERS` (None for "none")."""
-    if name not in WRAPPERS:
-        raise PilotlabError(f"unknown env wrapper {name!r}; choose one of {', '.join(WRAPPERS)}")
-    if not WRAPPERS[name]:
-        return None
-    module, attr = WRAPPERS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    """The wrapper class registered as `name` under ``rl.env-wrapper`` (None for "none")."""
+    return registry.get(ENV_WRAPPER, name).load()
 
 
 def make_vec_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None, vector: str = "sync",
                  wrapper: str = "none") -> VectorEnv:
     """`num_envs` copies in a Sync- or `AsyncVectorEnv` (`VECTOR_ENVS`) with next-step autoreset (Gymnasium 1.x
-    default), each wrapped in `WRAPPERS[wrapper]`."""
+    default), each wrapped in the registered env wrapper `wrapper`."""
     if vector not in VECTOR_ENVS:
         raise PilotlabError(f"unknown vector env {vector!r}; choose one of {', '.join(VECTOR_ENVS)}")
     cls = wrapper_class(wrapper)

@@ -109,15 +109,17 @@ def record_gif(policy: Policy, env_id: str, kwargs: dict[str, Any] | None, path:
 
 def evaluate_run(cfg: Any) -> dict[str, float]:
     """`pilotlab rl eval RUN_DIR`: load the run's policy, play `cfg.episodes`, update summary.json."""
+    from pilotlab.core import registry
     from pilotlab.core.device import resolve_device
-    from pilotlab.rl import algorithm_module
+    from pilotlab.rl import ALGO
 
     torch.set_num_threads(cfg.threads)
     run = RunDir.open(cfg.run_dir)
     saved = run.config()
     algo = saved["config"].get("algo", saved.get("method"))
-    module = algorithm_module(algo)
-    run_cfg = from_dict(module.CONFIGS[algo], saved["config"])
+    entry = registry.get(ALGO, str(algo))
+    module = entry.implementation()
+    run_cfg = from_dict(entry.config_class(), saved["config"])
     policy = module.load_policy(run, resolve_device(cfg.device))
     kwargs = env_kwargs_of(getattr(run_cfg, "env_kwargs", "{}"), getattr(run_cfg, "env_config", "{}"))
     t0 = time.perf_counter()

@@ -99,9 +99,6 @@ class PPOConfig(DeepRLConfig):
             raise PilotlabError(f"clip-range-vf must be > 0 or None, got {self.clip_range_vf}")
 
 
-CONFIGS: dict[str, type[PPOConfig]] = {"ppo": PPOConfig}
-
-
 class RunningNorm(nn.Module):
     """Running mean/variance of observations (Chan et al. parallel update); normalizes and clips to +-10."""
 

@@ -129,13 +129,6 @@ class ExpectedSarsaConfig(TabularConfig):
     """Final step size of the linear schedule."""
 
 
-CONFIGS: dict[str, type[TabularConfig]] = {
-    "q-learning": QLearningConfig,
-    "sarsa": SarsaConfig,
-    "expected-sarsa": ExpectedSarsaConfig,
-}
-
-
 # -- pure math ----------------------------------------------------------------------------------
 def q_learning_target(reward: float, q_next: np.ndarray, next_action: int, epsilon: float, gamma: float,
                       terminated: bool) -> float:
@@ -417,5 +410,5 @@ def frozenlake_demo(seed: int, run_dir: str, episodes: int = 20_000) -> dict[str
             "figures": {p.stem: str(p) for p in sorted(run.figures.glob("*.png"))}}
 
 
-__all__ = ["CONFIGS", "TARGETS", "GreedyPolicy", "expected_sarsa_target", "frozenlake_demo", "load_policy",
+__all__ = ["TARGETS", "GreedyPolicy", "expected_sarsa_target", "frozenlake_demo", "load_policy",
            "q_learning_target", "sarsa_target", "td_update", "train"]

@@ -228,6 +228,3 @@ def random_encoder(run: RunDir, shape: tuple[int, int, int], seed: int) -> nn.Mo
     cfg = _config(run)
     torch.manual_seed(seed)
     return AutoEncoder(cfg.method, shape, cfg.latent_dim, cfg.width, cfg.hidden).encoder.eval()
-
-
-CONFIGS = {"ae": AEConfig, "conv-ae": AEConfig, "denoising-ae": AEConfig}

@@ -6,24 +6,9 @@ shows SimCLR's fields, among them ``--temperature``); method modules are importe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
 from pilotlab.core.command import Command
-from pilotlab.ssl import METHOD_HELP, METHODS, method_module
+from pilotlab.ssl import METHOD
 from pilotlab.ssl.evaluate import EvalConfig
-
-
-class _LazyConfigs(Mapping[str, type]):
-    """method -> config class, importing a method's module only when it is chosen."""
-
-    def __getitem__(self, method: str) -> type:
-        return method_module(method).CONFIGS[method]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(METHODS)
-
-    def __len__(self) -> int:
-        return len(METHODS)
 
 
 def run_train(cfg: object) -> int:
@@ -42,9 +27,8 @@ def run_eval(cfg: EvalConfig) -> int:
 
 
 COMMANDS = {
-    "train": Command(object, run_train, "pretrain without labels (autoencoders, SimCLR, VICReg); writes a run dir",
-                     variants=_LazyConfigs(), variant_flag="method", default_variant="simclr",
-                     descriptions=METHOD_HELP),
-    "eval": Command(EvalConfig, run_eval, "probe a trained encoder (linear all/10/100 labels per class, kNN) "
-                    "against raw pixels and a random-init encoder"),
+    "train": Command(None, run_train, "pretrain without labels (autoencoders, SimCLR, VICReg); writes a run dir",
+                     choices=METHOD, default="simclr"),
+    "eval": Command(EvalConfig, run_eval, "probe a trained encoder (linear all/10/100 labels per class, "
+                    "kNN) against raw pixels and a random-init encoder"),
 }

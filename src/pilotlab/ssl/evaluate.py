@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pilotlab.core import registry
 from pilotlab.core.config import positional
 from pilotlab.core.device import resolve_device
 from pilotlab.core.errors import PilotlabError
@@ -30,7 +31,7 @@ from pilotlab.core.session import load_weights
 from pilotlab.data import load_dataset
 from pilotlab.data.registry import ImageDataset
 from pilotlab.report.figures import save_line_plot
-from pilotlab.ssl import method_module
+from pilotlab.ssl import METHOD
 from pilotlab.ssl.probe import PIXEL_PROBE, extract_features, pixel_features, probe_suite
 
 EMBEDDING_POINTS = 2000
@@ -68,7 +69,7 @@ def evaluate_run(cfg: EvalConfig) -> dict[str, float]:
     doc = run.config()
     if doc.get("pillar") != "ssl":
         raise PilotlabError(f"{run.path} is a {doc.get('pillar')} run, not an ssl run")
-    module = method_module(str(doc["method"]))
+    module = registry.implementation(METHOD, str(doc["method"]))
     saved = doc["config"]
     ds = load_dataset(saved["dataset"], saved.get("data_dir"))
     state, meta = load_weights(run, cfg.checkpoint)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pilotlab.core import distributed
+from pilotlab.core import distributed, registry
 from pilotlab.core.config import build_config
 from pilotlab.core.run import RunDir
-from pilotlab.ssl import method_module
+from pilotlab.ssl import METHOD
 from pilotlab.ssl.evaluate import EvalConfig, evaluate_run
 
 
@@ -23,7 +23,7 @@ def train_and_evaluate(cfg: Any) -> RunDir:
     Under torchrun every rank trains and rank 0 alone evaluates; the others wait, then all leave
     the process group.
     """
-    run = method_module(cfg.method).train(cfg)
+    run = registry.implementation(METHOD, cfg.method).train(cfg)
     if cfg.evaluate and distributed.is_main():
         evaluate_run(EvalConfig(run_dir=str(run.path), seed=cfg.seed, threads=cfg.threads,
                                 device="cpu" if cfg.device == "auto" else cfg.device))
@@ -37,7 +37,7 @@ def pretrain_and_probe(method: str, dataset: str, epochs: int, seed: int, run_di
     """Pretrain `method` on `dataset` without labels, probe it, and return the run's summary.
 
     Args:
-        method: a key of `pilotlab.ssl.METHODS` (ae, conv-ae, denoising-ae, simclr, vicreg).
+        method: a registered ``ssl.method`` (ae, conv-ae, denoising-ae, simclr, vicreg).
         dataset: a key of `pilotlab.data.DATASETS` (e.g. "mnist-5k", "digits").
         epochs: passes over the training images.
         seed: seeds training, the label draws and the random-init baseline.
@@ -50,7 +50,7 @@ def pretrain_and_probe(method: str, dataset: str, epochs: int, seed: int, run_di
         ``train/wall_s`` and more; the run directory also holds figures/ (embedding.png,
         probe_accuracy.png and, for autoencoders, reconstructions.png).
     """
-    config_cls = method_module(method).CONFIGS[method]
+    config_cls = registry.config_class(METHOD, method)
     values = {"method": method, "dataset": dataset, "epochs": epochs, "seed": seed, "run_dir": str(run_dir),
               "evaluate": True, **overrides}
     run = train_and_evaluate(build_config(config_cls, values))

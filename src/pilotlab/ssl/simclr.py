@@ -63,6 +63,3 @@ def random_encoder(run: RunDir, shape: tuple[int, int, int], seed: int) -> nn.Mo
     from pilotlab.core.config import from_dict
 
     return random_backbone(from_dict(SimCLRConfig, run.config()["config"]), shape, seed)
-
-
-CONFIGS = {"simclr": SimCLRConfig}

@@ -74,6 +74,3 @@ def random_encoder(run: RunDir, shape: tuple[int, int, int], seed: int) -> nn.Mo
     from pilotlab.core.config import from_dict
 
     return random_backbone(from_dict(VICRegConfig, run.config()["config"]), shape, seed)
-
-
-CONFIGS = {"vicreg": VICRegConfig}
