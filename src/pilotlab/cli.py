@@ -36,6 +36,7 @@ PILLARS: dict[str, tuple[str, str]] = {
     "gan": ("pilotlab.gan.cli", "GANs: train, eval (Frechet distance), sample, augment"),
     "rl": ("pilotlab.rl.cli", "reinforcement learning: tabular, DQN, PPO, TD3, MCTS"),
     "drive": ("pilotlab.drive.cli", "autonomous driving in highway-env: sensors to control, RL drivers"),
+    "text": ("pilotlab.text.cli", "character transformers: pretrain (causal gpt, masked), sample, eval"),
     "tour": ("pilotlab.tour", "run all four pillars end to end and write a report"),
     "report": ("pilotlab.report.cli", "rebuild the HTML report of a run directory"),
 }

@@ -23,7 +23,7 @@ from typing import Any
 
 from pilotlab.core.errors import PilotlabError
 
-PLUGINS: tuple[str, ...] = ("pilotlab.ssl", "pilotlab.gan", "pilotlab.rl", "pilotlab.drive")
+PLUGINS: tuple[str, ...] = ("pilotlab.ssl", "pilotlab.gan", "pilotlab.rl", "pilotlab.drive", "pilotlab.text")
 """Packages that register variants when imported (the order is the listing order of shared kinds)."""
 
 
