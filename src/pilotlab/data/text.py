@@ -117,7 +117,7 @@ def load_text(dataset: str | None, data_file: str | None, allow_download: bool =
 
 def split_text(text: str, val_fraction: float) -> tuple[str, str]:
     """(training text, validation text): the validation split is the last `val_fraction` of the characters."""
-    cut = len(text) - int(round(len(text) * val_fraction))
+    cut = len(text) - round(len(text) * val_fraction)
     return text[:cut], text[cut:]
 
 

@@ -19,8 +19,9 @@ def run_train(cfg: object) -> int:
         return 0
     s = run.summary()
     print(f"run directory: {run.path}")
-    print(f"  validation {s.get('eval/val_loss', float('nan')):.4f} nats/char ({s.get('eval/val_bpc', float('nan')):.4f} "
-          f"bits/char) after {int(s.get('train/steps', 0))} steps, {s.get('train/wall_s', 0.0):.0f} s, "
+    nan = float("nan")
+    print(f"  validation {s.get('eval/val_loss', nan):.4f} nats/char ({s.get('eval/val_bpc', nan):.4f} bits/char)"
+          f" after {int(s.get('train/steps', 0))} steps, {s.get('train/wall_s', 0.0):.0f} s, "
           f"{s.get('train/chars_per_s', 0.0):.0f} chars/s")
     return 0
 

@@ -261,7 +261,8 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
             progress.update(1)
             if cfg.eval_every and step % cfg.eval_every == 0 and step != total and run.writable:
                 spent = time.perf_counter() - t0
-                val = evaluate_loss(model, objective, data.val, data.vocab.size, cfg.context, per_rank, device, cfg.eval_windows)
+                val = evaluate_loss(model, objective, data.val, data.vocab.size, cfg.context, per_rank, device,
+                                    cfg.eval_windows)
                 run.log(step, {"eval/val_loss_subset": val, "train/wall_s": wall + spent})
                 t0 = time.perf_counter() - spent  # evaluation is not training time
             if step % cfg.checkpoint_every == 0 or step == total:

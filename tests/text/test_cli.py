@@ -1,0 +1,185 @@
+"""The text pillar end to end through the CLI: train, sample, eval, exact resume, and bad input (exit 2, one
+line, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from pilotlab.cli import main
+from pilotlab.data.text import TEXT_DATASETS, text_dataset_path
+
+TINY = ["--context", "16", "--layers", "1", "--heads", "2", "--width", "16", "--batch-size", "8", "--max-steps", "6",
+        "--log-every", "1", "--checkpoint-every", "3", "--eval-every", "3", "--eval-windows", "4",
+        "--warmup-steps", "2"]
+PROSE = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
+         "foolishness, it was the epoch of belief, it was the epoch of incredulity.\n")
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    f = tmp_path / "prose.txt"
+    f.write_text(PROSE * 12, encoding="utf-8")
+    return f
+
+
+def _train(run: Path, data: Path, *extra: str) -> int:
+    return main(["text", "train", "--data-file", str(data), *TINY, "--run-dir", str(run), *extra])
+
+
+@pytest.mark.parametrize("method", ["gpt", "masked"])
+def test_train_writes_the_run_dir(method: str, text_file: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / method
+    assert _train(run, text_file, "--method", method) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    vocab = json.loads((run / "vocab.json").read_text())
+    assert vocab == {"chars": "".join(sorted(set(PROSE))), "mask_token": method == "masked"}
+    assert summary["train/steps"] == 6 and summary["data/vocab"] == len(set(PROSE))
+    assert 0 < summary["eval/val_loss"] < 2 * math.log(len(set(PROSE)))
+    assert summary["eval/val_bpc"] == pytest.approx(summary["eval/val_loss"] / math.log(2))
+    for name in ("config.json", "metrics.jsonl", "checkpoints/last.safetensors", "checkpoints/last.json"):
+        assert (run / name).is_file(), name
+    assert list(run.glob("events.out.tfevents.*"))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "train/loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in rows if "eval/val_loss_subset" in r] == [3]
+    capsys.readouterr()
+    assert main(["text", "eval", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"{summary['eval/val_loss']:.4f} nats/char" in out  # eval reproduces the run's own number
+
+
+def test_sample_continues_the_prompt(text_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert _train(run, text_file) == 0
+    capsys.readouterr()
+    args = ["text", "sample", str(run), "--prompt", "It was", "--length", "40", "--top-k", "5", "--seed", "3"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("It was") and len(first.rstrip("\n")) >= 46
+    assert set(first) <= set(PROSE)
+    assert main(args) == 0
+    assert capsys.readouterr().out == first  # same seed, same text
+    assert main(["text", "sample", str(run), "--length", "20", "--temperature", "0", "--context", "8"]) == 0
+
+
+def test_resume_matches_an_uninterrupted_run(text_file: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    extra = ["--dropout", "0.1"]  # dropout draws from the global RNG, which the checkpoint must carry
+    assert _train(full, text_file, *extra) == 0
+
+    import pilotlab.text.train as train
+
+    real_save = train.save_state
+
+    def save_then_stop(run: object, step: int, *a: object, **kw: object) -> None:
+        real_save(run, step, *a, **kw)  # type: ignore[arg-type]
+        if step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "save_state", save_then_stop)
+    assert _train(cut, text_file, *extra) == 130
+    monkeypatch.setattr(train, "save_state", real_save)
+    assert main(["text", "train", "--resume", "--run-dir", str(cut)]) == 0
+
+    def rows(run: Path) -> list[dict[str, float]]:
+        out = []
+        for line in (run / "metrics.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            out.append({k: v for k, v in row.items() if k not in ("time", "train/wall_s")})
+        return out
+
+    assert rows(cut) == rows(full)
+    a, b = load_file(full / "checkpoints/last.safetensors"), load_file(cut / "checkpoints/last.safetensors")
+    assert a.keys() == b.keys()
+    assert all((a[k] == b[k]).all() for k in a)
+    s_full, s_cut = (json.loads((r / "summary.json").read_text()) for r in (full, cut))
+    assert s_cut["eval/val_loss"] == s_full["eval/val_loss"]
+
+
+# -- bad input -------------------------------------------------------------------------------------------
+def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, *needles: str) -> str:
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (b"", "is empty"),
+    (b"\xef\xbb\xbf", "is empty"),  # only a byte-order mark
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary"),
+    (bytes(range(1, 32)) * 50, "looks binary"),
+    (("caf\u00e9 " * 100).encode("latin-1"), "not UTF-8"),
+    (b"To be, or not to be\n", "too short for a context of 16"),
+    (b"a" * 500, "single distinct character"),
+])
+def test_bad_data_file_is_one_line_and_writes_nothing(content: bytes, needle: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data.txt"
+    data.write_bytes(content)
+    run = tmp_path / "run"
+    _one_line_error(capsys, _train(run, data), needle)
+    assert not run.exists()
+
+
+def test_missing_or_folder_data_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _one_line_error(capsys, _train(tmp_path / "r", tmp_path / "nope.txt"), "does not exist")
+    _one_line_error(capsys, _train(tmp_path / "r", tmp_path), "is not a file")
+    _one_line_error(capsys, main(["text", "train", "--dataset", "nope"]), "unknown text dataset")
+    _one_line_error(capsys, main(["text", "train", "--width", "30", "--heads", "4"]), "multiple of heads")
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_prompt_and_context_are_one_line(text_file: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert _train(run, text_file) == 0
+    capsys.readouterr()
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*"))
+    _one_line_error(capsys, main(["text", "sample", str(run), "--prompt", "It was Zo\u00eb"]),
+                    "never saw in training", "'Z'", "'\u00eb'")
+    _one_line_error(capsys, main(["text", "sample", str(run), "--context", "17"]),
+                    "longer than the model's context 16")
+    _one_line_error(capsys, main(["text", "eval", str(run), "--context", "64"]), "longer than the model's context 16")
+    _one_line_error(capsys, main(["text", "sample", str(run), "--top-k", "999"]), "larger than the vocabulary")
+    other = tmp_path / "other.txt"
+    other.write_text("Quite different TEXT! " * 20, encoding="utf-8")
+    _one_line_error(capsys, main(["text", "eval", str(run), "--data-file", str(other)]), "never saw in training")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*")) == before
+
+
+def test_masked_run_cannot_sample_and_other_runs_are_refused(text_file: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "masked"
+    assert _train(run, text_file, "--method", "masked") == 0
+    capsys.readouterr()
+    _one_line_error(capsys, main(["text", "sample", str(run)]), "cannot generate text")
+    (run / "vocab.json").write_text("{oops", encoding="utf-8")
+    _one_line_error(capsys, main(["text", "eval", str(run)]), "vocab.json")
+    _one_line_error(capsys, main(["text", "eval", str(tmp_path)]), "not a run directory")
+
+
+def test_resume_refuses_changed_text(text_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert _train(run, text_file) == 0
+    text_file.write_text(PROSE.upper() * 12, encoding="utf-8")
+    capsys.readouterr()
+    _one_line_error(capsys, main(["text", "train", "--resume", "--run-dir", str(run), "--max-steps", "9"]),
+                    "another vocabulary")
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tinyshakespeare").is_dir(),
+                    reason="../shared/data/tinyshakespeare not found")
+def test_tinyshakespeare_is_found_and_verified() -> None:
+    path = text_dataset_path("tinyshakespeare", allow_download=False)
+    assert path.stat().st_size == 1_115_394 and TEXT_DATASETS["tinyshakespeare"].file == path.name
