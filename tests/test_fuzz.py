@@ -92,6 +92,7 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
         "agent": st.sampled_from(["nope", "rl:", f"rl:{missing}", "modular,,idm", "idm,nope"]) | JUNK.map("x{}".format),
         "checkpoint": st.sampled_from(["nope", "../config", "last.json", ""]) | JUNK.map("no-{}".format),
         "data_dir": st.sampled_from([missing, a_file]),
+        "data_file": st.sampled_from([missing + ".txt", str(tmp), a_file + "/x.txt"]),
         "dataset": JUNK.map("no-such-{}".format),
         "gan_diffaugment": st.sampled_from(["colour", "color,nope", "translation,nope"]) | JUNK.map("x{}".format),
         "diffaugment": st.sampled_from(["colour", "color,nope", "translation,nope"]) | JUNK.map("x{}".format),
@@ -101,6 +102,7 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
         "env_wrapper": JUNK.map("no-such-{}".format),
         "name": JUNK.map("no-such-{}".format),
         "network": JUNK.map("no-such-{}".format),
+        "prompt": st.sampled_from(["\u2603", "Zo\u00eb", "\x07bell", "\u00a7 \u00b6"]),
         "out": st.sampled_from([str(tmp / "grid.xyz"), str(tmp / "missing" / "grid.png"), a_file + "/x.png",
                                 str(tmp)]),
         "video": st.sampled_from([str(tmp / "v.xyz"), str(tmp / "missing" / "v.gif"), a_file + "/v.gif"]),
@@ -145,13 +147,18 @@ RL_RUN = ["rl", "train", "--algo", "dqn", "--total-steps", "300", "--learning-st
 SSL_RUN = ["ssl", "train", "--method", "ae", "--dataset", "digits", "--max-steps", "4", "--batch-size", "32",
            "--log-every", "2", "--checkpoint-every", "2", "--no-evaluate"]
 TAB_RUN = ["rl", "train", "--algo", "q-learning", "--env", "FrozenLake-v1", "--episodes", "40"]
+TEXT_RUN = ["text", "train", "--context", "16", "--layers", "1", "--heads", "2", "--width", "16", "--batch-size", "4",
+            "--max-steps", "2", "--log-every", "1"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("fuzz-runs")
-    out = {"rl": root / "rl", "ssl": root / "ssl", "tabular": root / "tab"}
-    for argv, key in ((RL_RUN, "rl"), (SSL_RUN, "ssl"), (TAB_RUN, "tabular")):
+    out = {"rl": root / "rl", "ssl": root / "ssl", "tabular": root / "tab", "text": root / "text"}
+    prose = root / "prose.txt"
+    prose.write_text("The quick brown fox jumps over the lazy dog; not a folder.\n" * 40, encoding="utf-8")
+    text_run = [*TEXT_RUN, "--data-file", str(prose)]
+    for argv, key in ((RL_RUN, "rl"), (SSL_RUN, "ssl"), (TAB_RUN, "tabular"), (text_run, "text")):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
             code = main([*argv, "--run-dir", str(out[key])])
         assert code == 0, err.getvalue()[-2000:]
@@ -191,7 +198,7 @@ def _prefix_for(prefix: list[str], cls: type, runs: dict[str, Path], skip: str) 
     for f in dataclasses.fields(cls):
         if f.metadata.get("positional") and f.name != skip:
             pillar = prefix[0]
-            argv.append("digits" if pillar == "data" else str(runs["ssl" if pillar == "ssl" else "rl"]))
+            argv.append("digits" if pillar == "data" else str(runs[pillar if pillar in ("ssl", "text") else "rl"]))
     return argv
 
 

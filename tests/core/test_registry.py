@@ -17,11 +17,12 @@ from pilotlab.drive import AGENT
 from pilotlab.gan import MODEL
 from pilotlab.rl import ALGO, ENV_WRAPPER
 from pilotlab.ssl import METHOD
+from pilotlab.text import METHOD as TEXT_METHOD
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pilotlab"
 
 CONTRACT = {ALGO: ("train", "load_policy"), METHOD: ("train", "encoder_from_state", "random_encoder"),
-            MODEL: ("build",)}
+            MODEL: ("build",), TEXT_METHOD: ("train", "objective")}
 VARIANTS = [(kind, name) for kind in CONTRACT for name in registry.names(kind)]
 
 
