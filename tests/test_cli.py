@@ -18,7 +18,7 @@ def test_help_lists_pillars(capsys) -> None:
     out = capsys.readouterr().out
     for pillar in ("data", "ssl"):
         assert pillar in out
-    assert set(PILLARS) == {"data", "ssl", "gan", "rl", "drive", "tour", "report"}
+    assert set(PILLARS) == {"data", "ssl", "gan", "rl", "drive", "text", "tour", "report"}
 
 
 def test_python_dash_m_and_version() -> None:
@@ -73,7 +73,7 @@ def test_data_cli(capsys) -> None:
 
 
 @pytest.mark.parametrize(("pillar", "flag"), [("rl", "--algo"), ("ssl", "--method"), ("gan", "--model"),
-                                              ("drive", "--algo")])
+                                              ("drive", "--algo"), ("text", "--method")])
 def test_help_lists_every_choice_with_a_description(pillar: str, flag: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     import importlib
