@@ -1,0 +1,331 @@
+"""Text benchmark on Tiny Shakespeare: language-model loss vs wall time, does pretraining help a speaker
+classifier, and training throughput against a reference transformer of the same size.
+
+    .venv/bin/python benchmarks/text_shakespeare.py --part lm --steps 6000 --threads 2      # loss target
+    .venv/bin/python benchmarks/text_shakespeare.py --part speakers --pretrain-steps 3000   # does it help?
+    .venv/bin/python benchmarks/text_shakespeare.py --part speed --threads 1 2              # tokens/s
+    .venv/bin/python benchmarks/text_shakespeare.py --part lm --steps 40 --no-doc           # smoke run
+
+`lm` trains the causal model (`pilotlab text train --method gpt`, the sizes given by the flags) and reports
+the validation loss (last 10% of the text, every character) with the wall time, plus a sample with its
+prompt, temperature and checkpoint. Targets: <= 1.70 nats/char within 15 minutes, <= 1.55 within 2 hours.
+
+`speakers` pretrains gpt and masked models on the play with the speaker task's test speeches cut out (so
+no model sees a test speech before it is scored), then fine-tunes each on 10 / 100 / all training speeches
+per speaker, against the same architecture from scratch and a character n-gram logistic regression, over
+`--seeds` seeds (label draw and initialisation), with 95% t-intervals. Target: pretrained beats scratch and
+n-grams at 10 and 100 per speaker with non-overlapping intervals.
+
+`speed` times training steps (forward, backward, AdamW) of our model and of a reference built from
+`torch.nn.TransformerEncoderLayer` (PyTorch's maintained implementation: pre-norm, GELU, 4x MLP, causal
+mask, tied output), the same sizes, at each thread count. Target: ours >= 1.3x the reference.
+
+Results are cached in runs/bench-text/results.json; each part replaces its own entry. Without --no-doc the
+`text` section of docs/benchmarks.md is rewritten from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_section
+from pilotlab.cli import main as cli
+from pilotlab.core.run import RunDir
+from pilotlab.core.session import load_weights
+from pilotlab.data.text import load_text
+from pilotlab.text.model import CharTransformer, ModelSpec, make_optimizer
+from pilotlab.text.speakers import (
+    FinetuneSpec,
+    encode_speeches,
+    finetune,
+    ngram_baseline,
+    per_speaker_subset,
+    speaker_task,
+)
+from pilotlab.text.vocab import Vocab
+
+ROOT = Path("runs/bench-text")
+TARGETS = {"loss_15min": 1.70, "loss_2h": 1.55, "speedup": 1.3}
+PROMPT, TEMPERATURE = "ROMEO:\n", 0.8
+
+
+def model_flags(a: argparse.Namespace) -> list[str]:
+    return ["--layers", str(a.layers), "--heads", str(a.heads), "--width", str(a.width), "--context", str(a.context),
+            "--batch-size", str(a.batch_size)]
+
+
+def run_cli(argv: list[str]) -> None:
+    code = cli(argv)
+    if code != 0:
+        raise SystemExit(f"pilotlab {' '.join(argv)} failed with exit code {code}")
+
+
+# -- lm ------------------------------------------------------------------------------------------------------
+def part_lm(a: argparse.Namespace) -> dict[str, Any]:
+    run = ROOT / "lm"
+    shutil.rmtree(run, ignore_errors=True)
+    argv = ["text", "train", "--method", "gpt", *model_flags(a), "--max-steps", str(a.steps), "--lr", str(a.lr),
+            "--warmup-steps", str(a.warmup), "--dropout", str(a.dropout), "--threads", str(a.threads[0]),
+            "--eval-every", str(a.eval_every), "--eval-windows", "200", "--run-dir", str(run)]
+    t0 = time.perf_counter()
+    run_cli(argv)
+    total = time.perf_counter() - t0
+    r = RunDir.open(run)
+    s = r.summary()
+    curve = [(row["step"], row["train/wall_s"], row["eval/val_loss_subset"]) for row in r.metrics()
+             if "eval/val_loss_subset" in row]
+    from pilotlab.text.evaluate import SampleConfig, sample_run
+
+    sample = sample_run(SampleConfig(run_dir=str(run), prompt=PROMPT, length=400, temperature=TEMPERATURE, seed=0))
+    return {"command": "pilotlab " + " ".join(argv), "val_loss": s["eval/val_loss"], "val_bpc": s["eval/val_bpc"],
+            "train_wall_s": s["train/wall_s"], "total_wall_s": total, "chars_per_s": s["train/chars_per_s"],
+            "parameters": s["model/parameters"], "steps": s["train/steps"], "curve": curve, "sample": sample,
+            "threads": a.threads[0], "load": os.getloadavg()[0]}
+
+
+# -- speakers ------------------------------------------------------------------------------------------------
+def t_interval(values: list[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95% t-interval)."""
+    from scipy import stats
+
+    m = float(np.mean(values))
+    if len(values) < 2:
+        return m, float("nan")
+    return m, float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values)))
+
+
+def part_speakers(a: argparse.Namespace) -> dict[str, Any]:
+    text, _ = load_text("tinyshakespeare", None)
+    task = speaker_task(text)
+    ROOT.mkdir(parents=True, exist_ok=True)
+    blanked = list(text)  # the play without the test speeches (same length: positions and the split stay put)
+    for s in task.test:
+        start = s.position + len(s.speaker) + 2
+        blanked[start:start + len(s.text)] = [c if c == "\n" else " " for c in s.text]
+    corpus = ROOT / "play-without-test-speeches.txt"
+    corpus.write_text("".join(blanked), encoding="utf-8")
+    runs = {}
+    for method in a.methods:
+        run = Path(getattr(a, f"{method}_run") or ROOT / f"pretrain-{method}")
+        if getattr(a, f"{method}_run") is None:
+            shutil.rmtree(run, ignore_errors=True)
+            run_cli(["text", "train", "--method", method, "--data-file", str(corpus), *model_flags(a),
+                     "--max-steps", str(a.pretrain_steps), "--lr", str(a.lr), "--warmup-steps", str(a.warmup),
+                     "--threads", str(a.threads[0]), "--eval-every", "0", "--run-dir", str(run)])
+        runs[method] = run
+    train_y, test_y = task.labels(task.train), task.labels(task.test)
+    classes = len(task.speakers)
+    recipe = FinetuneSpec(epochs=a.ft_epochs, min_steps=a.ft_min_steps, lr=a.ft_lr)
+    rows: dict[str, dict[str, list[float]]] = {}
+    for per in a.per_speaker:
+        size = None if per == 0 else per
+        label = "all" if size is None else str(size)
+        for seed in range(a.seeds):
+            idx = per_speaker_subset(train_y, size, seed)
+            sub = [task.train[i] for i in idx.tolist()]
+            ngram = ngram_baseline([s.text[:a.context] for s in sub], train_y[idx].numpy(),
+                                   [s.text[:a.context] for s in task.test], test_y.numpy(), classes, seed)
+            rows.setdefault(f"n-gram logistic regression|{label}", {}).setdefault("acc", []).append(ngram["acc"])
+            rows[f"n-gram logistic regression|{label}"].setdefault("balanced_acc", []).append(ngram["balanced_acc"])
+            for method, run in runs.items():
+                vocab = Vocab.load(run)
+                cfg = RunDir.open(run).config()["config"]
+                spec = ModelSpec(vocab.tokens, cfg["context"], cfg["layers"], cfg["heads"], cfg["width"], 0.0,
+                                 method == "gpt")
+                ids, lengths = encode_speeches(sub, vocab, cfg["context"])
+                tids, tlen = encode_speeches(task.test, vocab, cfg["context"])
+                state = load_weights(RunDir.open(run))[0]["model"]
+                for name, body in ((f"{method} pretrained, fine-tuned", state), (f"{method} from scratch", None)):
+                    t0 = time.perf_counter()
+                    out = finetune(spec, body, ids, lengths, train_y[idx], tids, tlen, test_y, classes, recipe, seed)
+                    cell = rows.setdefault(f"{name}|{label}", {})
+                    for k in ("acc", "balanced_acc"):
+                        cell.setdefault(k, []).append(out[k])
+                    cell.setdefault("wall_s", []).append(time.perf_counter() - t0)
+            print(f"speakers: {label} per speaker, seed {seed} done", flush=True)
+    pretrain = {m: RunDir.open(r).summary() for m, r in runs.items()}
+    return {"rows": rows, "speakers": list(task.speakers), "train": len(task.train), "test": len(task.test),
+            "seeds": a.seeds, "recipe": vars(recipe), "context": a.context,
+            "pretrain": {m: {"steps": s.get("train/steps"), "wall_s": s.get("train/wall_s"),
+                             "val_loss": s.get("eval/val_loss")} for m, s in pretrain.items()},
+            "pretrain_runs": {m: str(r) for m, r in runs.items()}}
+
+
+# -- speed ---------------------------------------------------------------------------------------------------
+class Reference(nn.Module):
+    """The same model from PyTorch's maintained `nn.TransformerEncoderLayer` (pre-norm, GELU, 4x MLP)."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        self.embed = nn.Embedding(spec.vocab, spec.width)
+        self.position = nn.Embedding(spec.context, spec.width)
+        layer = nn.TransformerEncoderLayer(spec.width, spec.heads, 4 * spec.width, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, spec.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(spec.width)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        t = tokens.shape[1]
+        mask = nn.Transformer.generate_square_subsequent_mask(t)  # (T, T): -inf above the diagonal
+        x = self.embed(tokens) + self.position(torch.arange(t))  # (B, T, C)
+        h = self.norm(self.encoder(x, mask=mask, is_causal=True))  # (B, T, C)
+        return h @ self.embed.weight.t()  # (B, T, V)
+
+
+def steps_per_s(model: nn.Module, spec: ModelSpec, batch: int, steps: int) -> float:
+    opt = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99))
+    x = torch.randint(0, spec.vocab, (batch, spec.context + 1), generator=torch.Generator().manual_seed(0))
+    for i in range(steps + 3):  # 3 warm-up steps
+        if i == 3:
+            t0 = time.perf_counter()
+        logits = model(x[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def part_speed(a: argparse.Namespace) -> dict[str, Any]:
+    spec = ModelSpec(65, a.context, a.layers, a.heads, a.width)
+    out = []
+    for threads in a.threads:
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        ours, ref = CharTransformer(spec), Reference(spec)
+        n_ours = sum(p.numel() for p in ours.parameters())
+        n_ref = sum(p.numel() for p in ref.parameters())
+        r_ours, r_ref = [], []
+        for _ in range(a.repeats):  # interleaved: a neighbour's load hits both alike
+            r_ours.append(steps_per_s(ours, spec, a.batch_size, a.speed_steps))
+            r_ref.append(steps_per_s(ref, spec, a.batch_size, a.speed_steps))
+        tok = a.batch_size * a.context
+        out.append({"threads": threads, "ours_tokens_per_s": tok * float(np.median(r_ours)),
+                    "reference_tokens_per_s": tok * float(np.median(r_ref)), "parameters": n_ours,
+                    "reference_parameters": n_ref, "load": os.getloadavg()[0]})
+        print(f"speed: {threads} thread(s): ours {out[-1]['ours_tokens_per_s']:.0f} tokens/s, reference "
+              f"{out[-1]['reference_tokens_per_s']:.0f} tokens/s", flush=True)
+    torch.set_num_threads(1)
+    return {"rows": out, "size": {"layers": a.layers, "width": a.width, "heads": a.heads, "context": a.context,
+                                  "batch": a.batch_size}}
+
+
+# -- report --------------------------------------------------------------------------------------------------
+def report(results: dict[str, Any]) -> str:
+    out = []
+    lm = results.get("lm")
+    if lm:
+        minutes = lm["train_wall_s"] / 60
+        out += [f"### Language model ({lm['parameters']:.0f} parameters, {lm['threads']} thread(s))", "",
+                f"`{lm['command']}`", "",
+                f"Validation loss {lm['val_loss']:.4f} nats/char ({lm['val_bpc']:.4f} bits/char) after "
+                f"{lm['steps']:.0f} steps, {minutes:.1f} min of training ({lm['chars_per_s']:.0f} chars/s; load "
+                f"average {lm['load']:.1f} at the end).",
+                f"Target <= {TARGETS['loss_15min']} within 15 min: "
+                + ("**met**" if minutes <= 15 and lm["val_loss"] <= TARGETS["loss_15min"] else
+                   "**not met by this run**" if minutes <= 15 else "not measured by this run (longer than 15 min)")
+                + f"; <= {TARGETS['loss_2h']} within 2 h: "
+                + ("**met**" if minutes <= 120 and lm["val_loss"] <= TARGETS["loss_2h"] else "**not met by this run**"),
+                "", "| step | wall [s] | val loss (200 windows) |", "|---:|---:|---:|",
+                *[f"| {s} | {w:.0f} | {v:.3f} |" for s, w, v in lm["curve"]], "",
+                f"Sample (checkpoint last, prompt {PROMPT!r}, temperature {TEMPERATURE}, top-k all, seed 0):", "",
+                "```", lm["sample"], "```", ""]
+    sp = results.get("speakers")
+    if sp:
+        out += ["### Who speaks? (10 speakers, fine-tuning vs scratch vs n-grams)", "",
+                f"{sp['train']} training / {sp['test']} test speeches, speakers {', '.join(sp['speakers'])}; "
+                f"{sp['seeds']} seeds; first {sp['context']} characters of each speech; recipe {sp['recipe']}; "
+                f"pretraining {sp['pretrain']}.", "",
+                "| model | per speaker | accuracy [%] (95% CI) | balanced accuracy [%] (95% CI) |",
+                "|---|---:|---:|---:|"]
+        for key, cell in sp["rows"].items():
+            name, label = key.split("|")
+            acc, bal = t_interval(cell["acc"]), t_interval(cell["balanced_acc"])
+            out.append(f"| {name} | {label} | {100 * acc[0]:.1f} ± {100 * acc[1]:.1f} | "
+                       f"{100 * bal[0]:.1f} ± {100 * bal[1]:.1f} |")
+        out.append("")
+        for method in ("gpt", "masked"):
+            for label in ("10", "100"):
+                pre = sp["rows"].get(f"{method} pretrained, fine-tuned|{label}")
+                if not pre:
+                    continue
+                p = t_interval(pre["acc"])
+                for other in (f"{method} from scratch", "n-gram logistic regression"):
+                    o = t_interval(sp["rows"][f"{other}|{label}"]["acc"])
+                    separate = p[0] - p[1] > o[0] + o[1]
+                    out.append(f"- {method} pretrained vs {other}, {label} per speaker: {100 * (p[0] - o[0]):+.1f} "
+                               f"points; intervals {'do not overlap (target met)' if separate else 'overlap'}")
+        out.append("")
+    speed = results.get("speed")
+    if speed:
+        out += [f"### Throughput (training steps, size {speed['size']})", "",
+                "| threads | ours [tokens/s] | nn.TransformerEncoder reference [tokens/s] | ratio |",
+                "|---:|---:|---:|---:|"]
+        for r in speed["rows"]:
+            ratio = r["ours_tokens_per_s"] / r["reference_tokens_per_s"]
+            out.append(f"| {r['threads']} | {r['ours_tokens_per_s']:.0f} | {r['reference_tokens_per_s']:.0f} | "
+                       f"{ratio:.2f} ({'meets' if ratio >= TARGETS['speedup'] else 'below'} the 1.3x target) |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--part", choices=["lm", "speakers", "speed"], nargs="+", default=["lm", "speakers", "speed"])
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--context", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--threads", type=int, nargs="+", default=[1], help="lm/speakers use the first; speed each")
+    p.add_argument("--steps", type=int, default=3000, help="lm: optimizer steps")
+    p.add_argument("--eval-every", type=int, default=500, help="lm: validation-curve interval")
+    p.add_argument("--methods", nargs="+", choices=["gpt", "masked"], default=["gpt", "masked"])
+    p.add_argument("--pretrain-steps", type=int, default=3000, help="speakers: pretraining steps per method")
+    p.add_argument("--gpt-run", default=None, help="speakers: reuse this pretrained gpt run (trained on the "
+                   "play without the test speeches) instead of pretraining")
+    p.add_argument("--masked-run", default=None, help="speakers: reuse this pretrained masked run")
+    p.add_argument("--per-speaker", type=int, nargs="+", default=[10, 100, 0], help="labels per speaker; 0 = all")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--ft-epochs", type=int, default=20)
+    p.add_argument("--ft-min-steps", type=int, default=150)
+    p.add_argument("--ft-lr", type=float, default=5e-4)
+    p.add_argument("--speed-steps", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads[0])
+    ROOT.mkdir(parents=True, exist_ok=True)
+    cache = ROOT / "results.json"
+    results: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
+    for part in a.part:
+        results[part] = {"lm": part_lm, "speakers": part_speakers, "speed": part_speed}[part](a)
+        results[part]["machine"] = machine()
+        cache.write_text(json.dumps(results, indent=2))
+    text = report(results)
+    print(text)
+    if not a.no_doc:
+        write_section("text", "## text: character transformers on Tiny Shakespeare\n\n"
+                      f"Command: `.venv/bin/python benchmarks/text_shakespeare.py` (flags per part below). "
+                      f"Machine: {machine()}.\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
