@@ -183,3 +183,47 @@ def test_resume_refuses_changed_text(text_file: Path, tmp_path: Path, capsys: py
 def test_tinyshakespeare_is_found_and_verified() -> None:
     path = text_dataset_path("tinyshakespeare", allow_download=False)
     assert path.stat().st_size == 1_115_394 and TEXT_DATASETS["tinyshakespeare"].file == path.name
+
+
+def test_sigkill_then_resume_matches_uninterrupted(text_file: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "pilotlab", "text", "train", "--data-file", str(text_file), "--context", "16",
+            "--layers", "1", "--heads", "2", "--width", "16", "--batch-size", "8", "--max-steps", "200",
+            "--log-every", "5", "--checkpoint-every", "20", "--eval-every", "50", "--eval-windows", "4",
+            "--dropout", "0.1", "--seed", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run([*args, "--run-dir", str(full)], check=True, env=env, capture_output=True, timeout=300)
+
+    def ckpt_step() -> int:
+        try:
+            return json.loads((killed / "checkpoints" / "last.json").read_text())["meta"]["step"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            return -1
+
+    proc = subprocess.Popen([*args, "--run-dir", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while ckpt_step() < 40 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    running = proc.poll() is None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert running, "the run finished before it could be killed; make it longer"
+    assert 40 <= ckpt_step() < 200 and not (killed / "summary.json").exists()
+    r = subprocess.run([*args[:3], "text", "train", "--resume", "--run-dir", str(killed)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+    def rows(run: Path) -> list[dict[str, float]]:
+        return [{k: v for k, v in json.loads(line).items() if k not in ("time", "train/wall_s")}
+                for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    assert rows(killed) == rows(full)
+    a, b = (json.loads((r / "summary.json").read_text()) for r in (full, killed))
+    assert a["eval/val_loss"] == b["eval/val_loss"] and a["train/steps"] == b["train/steps"] == 200

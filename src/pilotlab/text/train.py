@@ -228,10 +228,6 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
     if run.writable and saved_vocab is None:
         run.start()
         data.vocab.save(run.path)
-    if step == 0:
-        run.update_summary({"data/source": data.source, "data/vocab": data.vocab.size,
-                            "data/train_chars": len(data.train), "data/val_chars": len(data.val),
-                            "data/val_unknown_chars": data.val_unknown, "model/parameters": model.num_parameters()})
     progress = Progress(total, f"text {objective.name}", initial=step, enabled=run.writable)
     length = cfg.context + objective.extra
     t0 = time.perf_counter()
@@ -274,7 +270,10 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
         raise
     progress.close()
     wall += time.perf_counter() - t0
-    summary: dict[str, float | int | str] = {"train/wall_s": wall, "train/steps": step}
+    summary: dict[str, float | int | str] = {
+        "train/wall_s": wall, "train/steps": step, "data/source": data.source, "data/vocab": data.vocab.size,
+        "data/train_chars": len(data.train), "data/val_chars": len(data.val),
+        "data/val_unknown_chars": data.val_unknown, "model/parameters": model.num_parameters()}
     if wall > 0:  # characters read per second of training (all processes together), over the whole run
         summary["train/chars_per_s"] = step * cfg.batch_size * cfg.context / wall
     if run.writable:
