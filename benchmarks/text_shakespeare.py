@@ -93,7 +93,7 @@ def part_lm(a: argparse.Namespace) -> dict[str, Any]:
     sample = sample_run(SampleConfig(run_dir=str(run), prompt=PROMPT, length=400, temperature=TEMPERATURE, seed=0))
     return {"command": "pilotlab " + " ".join(argv), "val_loss": s["eval/val_loss"], "val_bpc": s["eval/val_bpc"],
             "train_wall_s": s["train/wall_s"], "total_wall_s": total, "chars_per_s": s["train/chars_per_s"],
-            "parameters": s["model/parameters"], "steps": s["train/steps"], "curve": curve, "sample": sample,
+            "parameters": s["train/parameters"], "steps": s["train/steps"], "curve": curve, "sample": sample,
             "threads": a.threads[0], "load": os.getloadavg()[0]}
 
 

@@ -271,9 +271,9 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
     progress.close()
     wall += time.perf_counter() - t0
     summary: dict[str, float | int | str] = {
-        "train/wall_s": wall, "train/steps": step, "data/source": data.source, "data/vocab": data.vocab.size,
-        "data/train_chars": len(data.train), "data/val_chars": len(data.val),
-        "data/val_unknown_chars": data.val_unknown, "model/parameters": model.num_parameters()}
+        "train/wall_s": wall, "train/steps": step, "train/data_source": data.source, "train/vocab": data.vocab.size,
+        "train/train_chars": len(data.train), "train/val_chars": len(data.val),
+        "train/val_unknown_chars": data.val_unknown, "train/parameters": model.num_parameters()}
     if wall > 0:  # characters read per second of training (all processes together), over the whole run
         summary["train/chars_per_s"] = step * cfg.batch_size * cfg.context / wall
     if run.writable:
