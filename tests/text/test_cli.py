@@ -227,3 +227,13 @@ def test_sigkill_then_resume_matches_uninterrupted(text_file: Path, tmp_path: Pa
     assert rows(killed) == rows(full)
     a, b = (json.loads((r / "summary.json").read_text()) for r in (full, killed))
     assert a["eval/val_loss"] == b["eval/val_loss"] and a["train/steps"] == b["train/steps"] == 200
+
+
+def test_resume_extends_a_finished_run(text_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert _train(run, text_file) == 0
+    assert main(["text", "train", "--resume", "--run-dir", str(run), "--max-steps", "9"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["train/steps"] == 9
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "train/loss" in r] == list(range(1, 10))
