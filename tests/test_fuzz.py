@@ -307,6 +307,43 @@ def test_damaged_run_file_is_harmless_or_one_line_with_nothing_changed(name: str
     check()
 
 
+TEXT_READERS = {
+    "resume": lambda run: ["text", "train", "--resume", "--run-dir", str(run), "--max-steps", "3"],
+    "eval": lambda run: ["text", "eval", str(run)],
+    "sample": lambda run: ["text", "sample", str(run), "--length", "5"],
+}
+TEXT_FILES = ["config.json", "vocab.json", "metrics.jsonl", "summary.json", "checkpoints/last.json",
+              "checkpoints/last.safetensors"]
+
+
+@pytest.mark.parametrize("reader", sorted(TEXT_READERS))
+@pytest.mark.parametrize("name", TEXT_FILES)
+def test_damaged_text_run_file_is_harmless_or_one_line(name: str, reader: str, runs: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    original = (runs["text"] / name).read_bytes()
+
+    @settings(max_examples=3, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(_damage(original))
+    def check(damaged: bytes) -> None:
+        run = tmp_path / "run"
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.copytree(runs["text"], run)
+        (run / name).write_bytes(damaged)
+        before = _snapshot(run)
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(TEXT_READERS[reader](run))
+        text = err.getvalue()
+        assert "Traceback" not in text and "internal error" not in text, text[-1500:]
+        if code != 0:
+            lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("warning: ")]
+            assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), text[-1500:]
+            assert _snapshot(run) == before, f"{reader} changed the run after refusing damaged {name}"
+
+    check()
+
+
 def test_torn_metrics_line_is_dropped_on_resume(runs: dict[str, Path], tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
