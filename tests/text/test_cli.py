@@ -68,10 +68,12 @@ def test_sample_continues_the_prompt(text_file: Path, tmp_path: Path, capsys: py
     assert main(["text", "sample", str(run), "--length", "20", "--temperature", "0", "--context", "8"]) == 0
 
 
-def test_resume_matches_an_uninterrupted_run(text_file: Path, tmp_path: Path,
+@pytest.mark.parametrize("method", ["gpt", "masked"])
+def test_resume_matches_an_uninterrupted_run(method: str, text_file: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     full, cut = tmp_path / "full", tmp_path / "cut"
-    extra = ["--dropout", "0.1"]  # dropout draws from the global RNG, which the checkpoint must carry
+    # dropout draws from the global RNG, which the checkpoint must carry; masks from the step's generator
+    extra = ["--dropout", "0.1", "--method", method]
     assert _train(full, text_file, *extra) == 0
 
     import pilotlab.text.train as train
