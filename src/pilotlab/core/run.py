@@ -328,7 +328,10 @@ class RunDir:
         return self.figures / name
 
     def own(self, resource: Closable) -> Closable:
-        """Close `resource` (an env, a progress bar) when the run closes, before the run's own files."""
+        """Close `resource` (an env, a progress bar) when the run closes, before the run's own files; returns it.
+
+        A trainer may still close it earlier (envs before the final evaluation): its `close` must then be
+        harmless a second time, as gymnasium's envs' and `Progress`'s are."""
         self._owned.callback(resource.close)
         return resource
 
