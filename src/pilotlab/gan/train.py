@@ -134,7 +134,6 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ema = EMA(g_net, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay > 0 else None
     evaluator = Evaluator(scorer_config(cfg), cfg.dataset, cfg.data_dir) if run.writable else None
-    best = BestTracker()
     targets: dict[str, Any] = {"generator": g_net, "discriminator": d_net, "opt_g": opt_g, "opt_d": opt_d}
     if ema is not None:
         targets["ema"] = ema
