@@ -276,24 +276,24 @@ def train(cfg: TabularConfig) -> RunDir:
     """Learn Q with the TD target of `cfg.algo`; returns the run directory (checkpoints/last holds Q)."""
     env = make_env(cfg.env, cfg.max_episode_steps)  # before the run directory: a rejected env writes nothing
     run, _ = setup(cfg, "rl", cfg.algo)
-    model = dp.tabular_model(env)
-    n_s, n_a = int(env.observation_space.n), int(env.action_space.n)  # type: ignore[attr-defined]
-    q = np.full((n_s, n_a), cfg.q_init)
-    visits = np.zeros((n_s, n_a), dtype=np.int64)
-    episode, env_steps, wall = 0, 0, 0.0
-    window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "n": 0.0}  # sums
-    restored = restore(run, cfg, {}, {"episode": int, "wall_s": (int, float), "window": dict})
-    if restored is not None:
-        state, meta = restored
-        for key, like in (("q", q), ("visits", visits)):
-            if not isinstance(state.get(key), torch.Tensor) or tuple(state[key].shape) != like.shape:
-                raise PilotlabError(f"checkpoint of {str(run.path)!r} has no {key!r} table of shape {like.shape} "
-                                    f"for {cfg.env}; start a new run in another --run-dir")
-        q, visits = state["q"].numpy().copy(), state["visits"].numpy().copy()
-        episode, env_steps, wall = int(meta["episode"]), int(meta["step"]), float(meta["wall_s"])
-        window = dict(meta["window"])
-    try:
-        progress = Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode, enabled=run.writable)
+    with run:
+        run.own(env)
+        model = dp.tabular_model(env)
+        n_s, n_a = int(env.observation_space.n), int(env.action_space.n)  # type: ignore[attr-defined]
+        q = np.full((n_s, n_a), cfg.q_init)
+        visits = np.zeros((n_s, n_a), dtype=np.int64)
+        window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "n": 0.0}  # sums
+        start = restore(run, cfg, {}, {"episode": int, "window": dict})
+        env_steps, wall, episode = start.step, start.wall_s, int(start.meta.get("episode", 0))
+        if cfg.resume:
+            for key, like in (("q", q), ("visits", visits)):
+                if not isinstance(start.state.get(key), torch.Tensor) or tuple(start.state[key].shape) != like.shape:
+                    raise PilotlabError(f"checkpoint of {str(run.path)!r} has no {key!r} table of shape {like.shape} "
+                                        f"for {cfg.env}; start a new run in another --run-dir")
+            q, visits = start.state["q"].numpy().copy(), start.state["visits"].numpy().copy()
+            window = dict(start.meta["window"])
+        progress = run.own(Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode,
+                                    enabled=run.writable))
         t0, steps0 = time.perf_counter(), env_steps
         while episode < cfg.episodes:
             frac = episode / cfg.episodes
@@ -326,9 +326,6 @@ def train(cfg: TabularConfig) -> RunDir:
         summary = evaluate(run, env, model, q, cfg, env_steps)
         run.update_summary({**summary, "train/env_steps": env_steps, "train/episodes": episode, "train/wall_s": wall})
         _print_result(cfg, run.summary())
-    finally:
-        env.close()
-        run.close()
     return run
 
 
