@@ -18,6 +18,7 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
+from pilotlab.core.summary import DRIVE_ID_SWITCHES, DRIVE_IDF1, DRIVE_MOTA, DRIVE_MOTP, drive_first, drive_key
 from pilotlab.drive import envs, metrics
 from pilotlab.drive.agents import Agent, make_agent
 from pilotlab.drive.sensors import camera_frame
@@ -184,10 +185,10 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
         env.close()
         res = metrics.summarize(episode_stats)
         mot = scorer.compute() if scorer is not None else {}
-        res["mota"] = mot.get("mota", float("nan"))
-        res["idf1"] = mot.get("idf1", float("nan"))
-        res["motp"] = mot.get("motp", float("nan"))
-        res["id_switches"] = mot.get("num_switches", float("nan"))
+        res[DRIVE_MOTA] = mot.get("mota", float("nan"))
+        res[DRIVE_IDF1] = mot.get("idf1", float("nan"))
+        res[DRIVE_MOTP] = mot.get("motp", float("nan"))
+        res[DRIVE_ID_SWITCHES] = mot.get("num_switches", float("nan"))
         results[spec] = res
         if run_dir is not None and gif and frames:
             save_gif(frames, run_dir.figure(f"{name}.gif"), fps=2.0)
@@ -195,9 +196,9 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
         summary: dict[str, float] = {}
         for k, (spec, name) in enumerate(zip(agents, names)):
             for key, value in results[spec].items():
-                summary[f"eval/{name}/{key}"] = value
+                summary[drive_key(name, key)] = value
                 if k == 0:
-                    summary[f"eval/{key}"] = value
+                    summary[drive_first(key)] = value
         run_dir.update_summary(summary)
     return results
 

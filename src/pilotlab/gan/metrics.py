@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from pilotlab.core import checkpoint
+from pilotlab.core.summary import GAN_COVERAGE, GAN_FD, GAN_FD_FLOOR, GAN_TEST_ACC
 from pilotlab.gan.classifier import ClassifierConfig, DigitClassifier, cache_stem, features, load_or_train
 
 EVAL_BATCH = 500
@@ -129,10 +130,10 @@ class Evaluator:
         with torch.no_grad():
             pred = self.classifier.head(feats.float().to(next(self.classifier.parameters()).device)).argmax(1).cpu()
         return {
-            "eval/fd": frechet_distance(*gaussian_stats(feats), self.real.mu, self.real.sigma),
-            "eval/fd_floor": self.real.floor,
-            "eval/gan_test_acc": gan_test_accuracy(pred, labels) if conditional else math.nan,
-            "eval/coverage_entropy": coverage_entropy(pred),
+            GAN_FD: frechet_distance(*gaussian_stats(feats), self.real.mu, self.real.sigma),
+            GAN_FD_FLOOR: self.real.floor,
+            GAN_TEST_ACC: gan_test_accuracy(pred, labels) if conditional else math.nan,
+            GAN_COVERAGE: coverage_entropy(pred),
         }
 
 
