@@ -332,8 +332,6 @@ FD_FLOOR = Compare("real-vs-real floor", S.GAN_FD_FLOOR)
 
 # -- stage 3: reinforcement learning --------------------------------------------------------------------
 
-RANDOM_POLICY_RETURN = "baseline/random_policy_return_mean"
-"""CartPole-v1 return of a uniformly random policy on the DQN run's evaluation seeds (measured by the tour)."""
 
 
 def rl_runs(p: Plan) -> list[Run]:
@@ -366,7 +364,7 @@ def rl_measure(p: Plan) -> dict[str, float]:
     rng = np.random.default_rng(p.seed)
     result = evaluate_policy(lambda obs: rng.integers(0, 2, size=len(obs)), "CartPole-v1",
                              episodes=p.budget.eval_episodes, seed=EvalConfig(run_dir=p.path("rl-dqn")).seed)
-    return {RANDOM_POLICY_RETURN: float(result.returns.mean())}
+    return {S.RL_RANDOM_POLICY_RETURN: float(result.returns.mean())}
 
 
 # -- stage 4: driving -----------------------------------------------------------------------------------
@@ -458,7 +456,7 @@ STAGES: dict[str, Stage] = {
                    Compare("measured over episodes", S.RL_SUCCESS_RATE)),
                   {"full": Target(">=", 0.73)}, ".venv/bin/python benchmarks/rl_tabular_mcts.py"),
          Headline("DQN CartPole-v1 return", "rl-dqn", S.RL_RETURN_MEAN, "num",
-                  (Compare("random policy", RANDOM_POLICY_RETURN, run=TOUR),),
+                  (Compare("random policy", S.RL_RANDOM_POLICY_RETURN, run=TOUR),),
                   {"full": Target(">=", 475)}, ".venv/bin/python benchmarks/rl_vs_sb3.py")),
         notes=("FrozenLake's success rate is computed exactly from the env's transition model (within its time "
                "limit), beside the optimum that value iteration reaches. CartPole: mean return of the "

@@ -124,6 +124,9 @@ RL_SUCCESS_EXACT: Final = "eval/success_rate_exact"
 RL_OPTIMAL_RETURN: Final = "eval/optimal_return"
 """Tabular, with the env's model: the optimum (value iteration over the time limit)."""
 RL_OPTIMAL_SUCCESS: Final = "eval/optimal_success_rate"
+RL_RANDOM_POLICY_RETURN: Final = "baseline/random_policy_return_mean"
+"""The tour's own measurement (tour.json, not a run's summary): a uniformly random policy's return on the seeds
+the run was evaluated on."""
 
 # -- drive: `pilotlab drive eval` (drive/evaluate.py, drive/metrics.py) --------------------------------
 

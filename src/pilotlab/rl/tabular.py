@@ -395,12 +395,12 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
 
 
 def _print_result(cfg: TabularConfig, s: dict[str, Any]) -> None:
-    line = f"{cfg.algo} {cfg.env}: return {s['eval/return_mean']:.3f} +- {s['eval/return_std']:.3f} " \
-           f"over {int(s['eval/episodes'])} episodes"
-    if "eval/success_rate" in s:
-        line += f", success {s['eval/success_rate']:.3f}"
-    if "eval/optimal_return" in s:
-        line += f"; exact {s['eval/return_exact']:.4f} vs value-iteration optimum {s['eval/optimal_return']:.4f}"
+    line = f"{cfg.algo} {cfg.env}: return {s[RL_RETURN_MEAN]:.3f} +- {s[RL_RETURN_STD]:.3f} " \
+           f"over {int(s[RL_EPISODES])} episodes"
+    if RL_SUCCESS_RATE in s:
+        line += f", success {s[RL_SUCCESS_RATE]:.3f}"
+    if RL_OPTIMAL_RETURN in s:
+        line += f"; exact {s[RL_RETURN_EXACT]:.4f} vs value-iteration optimum {s[RL_OPTIMAL_RETURN]:.4f}"
     print(line)
 
 
