@@ -155,6 +155,9 @@ class Run:
     """Whether the report shows its run directory (False for an eval of a run shown already)."""
 
 
+Format = Literal["pct", "num", "points"]
+
+
 @dataclass(frozen=True)
 class Compare:
     """A baseline beside a headline: a summary key of a run of the same tour, or a fixed reference value."""
@@ -164,6 +167,8 @@ class Compare:
     run: str | None = None
     """Run (folder name) holding `key`; default: the headline's run."""
     value: float | None = None
+    fmt: Format | None = None
+    """How to show it; default: as the headline."""
 
 
 @dataclass(frozen=True)
@@ -174,9 +179,6 @@ class Target:
     number: float | None = None
     baseline: Compare | None = None
     factor: float = 1.0
-
-
-Format = Literal["pct", "num", "points"]
 
 
 @dataclass(frozen=True)
@@ -436,11 +438,11 @@ STAGES: dict[str, Stage] = {
                   (Compare("all ten classes alike (ln 10)", value=LN10),),
                   {"full": Target(">=", 0.98 * LN10)}, GAN_BENCHMARK),
          Headline("augmentation gain at 10 labels/class", "gan-augment", S.augment_key(10, "gain_real+synthetic"),
-                  "points", (Compare("real digits only", S.augment_key(10, "real_acc_mean")),
+                  "points", (Compare("accuracy on the real digits only", S.augment_key(10, "real_acc_mean"), fmt="pct"),
                              Compare("95% CI of the gain", S.augment_key(10, "gain_real+synthetic_ci95"))),
                   {}, GAN_BENCHMARK + " --augment")),
         gan_tables,
-        ("FD is the Frechet distance of 5,000 generated digits to the real test digits on our own classifier's "
+        ("FD is the Frechet distance of the generated digits to the real test digits on our own classifier's "
          "features (not comparable with InceptionV3 FIDs); the floor is the FD of the real training digits to "
          "the same test digits. GAN-test: how often that classifier gives a sample the class it was drawn for.",
          "Augmentation: the conditional GAN is trained on the 100 labelled digits only, then the same classifier "
@@ -499,7 +501,7 @@ def score(h: Headline, budget: str, summaries: Mapping[str, Mapping[str, Any]]) 
     value = summaries.get(h.run, {}).get(h.key)
     if value is None and h.optional:
         return None
-    compared = [f"{c.label} {show(_lookup(c, h.run, summaries), h.fmt)}" for c in h.compare]
+    compared = [f"{c.label} {show(_lookup(c, h.run, summaries), c.fmt or h.fmt)}" for c in h.compare]
     target, met = h.targets.get(budget), None
     target_text = ""
     if target is not None:

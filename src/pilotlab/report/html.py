@@ -33,7 +33,9 @@ figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top;max-width:
 figure img{max-width:100%;border:1px solid #e3e7ee;image-rendering:pixelated}
 figcaption{font-size:.85em;color:#667085}pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:.8em}
 .error{background:#fef3f2;border:1px solid #fecdca;padding:.6em 1em;border-radius:6px}
-details summary{cursor:pointer;color:#344054}
+details summary{cursor:pointer;color:#344054}details{margin:.6em 0}
+.key{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start}.key figure{flex:0 1 330px;margin:0}
+.key figure img{width:100%;height:auto}td.cmd{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;color:#344054}
 """
 
 _MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -210,15 +212,16 @@ def build_run_report(run_dir: str | Path) -> Path:
 def _headline_rows(stages: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     for st in stages:
-        for hl in st.get("headlines", []):
+        for i, hl in enumerate(st.get("headlines", [])):
             status = ("", "")
             if hl.get("met") is True:
                 status = ("met", "ok")
             elif hl.get("met") is False:
                 status = ("not met", "bad")
             bench = hl.get("benchmark", "")
-            rows.append([st["title"], hl.get("label", "?"), hl.get("value"), hl.get("compared", hl.get("baseline", "")),
-                         hl.get("target", hl.get("goal", "")), status, f"{bench}" if bench else ""])
+            rows.append([st["title"] if i == 0 else "", hl.get("label", "?"), hl.get("value"),
+                         hl.get("compared", hl.get("baseline", "")), hl.get("target", hl.get("goal", "")), status,
+                         (str(bench), "cmd")])
         if st["status"] != "ok":
             rows.append([st["title"], "stage failed", ("see below", "bad"), "", "", ("failed", "bad"), ""])
     return rows
@@ -274,7 +277,7 @@ def build_tour_report(tour_dir: str | Path) -> Path:
             key_h += figure_html(p, caption)
             key_md += f"![{md_text(caption)}]({quote_url(p.relative_to(d.resolve()).as_posix())})\n\n"
     if key_h:
-        h += "<h2>Key figures</h2>" + key_h
+        h += f'<h2>Key figures</h2><div class="key">{key_h}</div>'
         md += "## Key figures\n\n" + key_md
     for st in stages:
         sh, smd = _stage_section(d, st, frozenset(shown))
