@@ -273,14 +273,14 @@ def ssl_tables(p: Plan, s: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
              "header": ["features", "linear, all", "linear, 10/class", "linear, 100/class", "kNN"]}]
 
 
-_PIXELS = "ssl-simclr"
+SSL_RUN = "ssl-simclr"
 SSL_BENCHMARK = ".venv/bin/python benchmarks/ssl_mnist.py"
 
 
 def _ssl_headline(label: str, probe: str) -> Headline:
     pixels = Compare("raw pixels", S.ssl_probe(S.SSL_PIXELS, probe))
     beats_pixels = Target(">", baseline=pixels)
-    return Headline(label, _PIXELS, S.ssl_probe(S.SSL_EVAL, probe), "pct",
+    return Headline(label, SSL_RUN, S.ssl_probe(S.SSL_EVAL, probe), "pct",
                     (pixels, Compare("random-init encoder", S.ssl_probe(S.SSL_RANDOM, probe))),
                     {"quick": beats_pixels, "full": beats_pixels}, SSL_BENCHMARK)
 
@@ -406,7 +406,7 @@ def drive_tables(p: Plan, s: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
              "rows": rows, "header": ["driver", *(c[1] for c in columns)]}]
 
 
-IDM = "drive-eval"
+DRIVE_RUN = "drive-eval"
 DRIVE_BENCHMARK = ".venv/bin/python benchmarks/drive_highway.py --episodes 50"
 
 
@@ -469,15 +469,15 @@ STAGES: dict[str, Stage] = {
     ),
     "drive": Stage(
         "drive", "4. Autonomous driving", drive_runs,
-        (Headline("modular driver return", IDM, S.drive_key("modular", S.DRIVE_RETURN_MEAN), "num",
+        (Headline("modular driver return", DRIVE_RUN, S.drive_key("modular", S.DRIVE_RETURN_MEAN), "num",
                   (_idm(S.DRIVE_RETURN_MEAN),), {"full": Target(">", baseline=_idm(S.DRIVE_RETURN_MEAN))},
                   DRIVE_BENCHMARK),
-         Headline("modular driver crash rate", IDM, S.drive_key("modular", S.DRIVE_CRASH_RATE), "pct",
+         Headline("modular driver crash rate", DRIVE_RUN, S.drive_key("modular", S.DRIVE_CRASH_RATE), "pct",
                   (_idm(S.DRIVE_CRASH_RATE),), {"quick": Target("<=", 0.0), "full": Target("<=", 0.0)},
                   DRIVE_BENCHMARK),
-         Headline("tracking MOTA", IDM, S.drive_key("modular", S.DRIVE_MOTA), "num", (),
+         Headline("tracking MOTA", DRIVE_RUN, S.drive_key("modular", S.DRIVE_MOTA), "num", (),
                   {"quick": Target(">=", 0.90), "full": Target(">=", 0.90)}, DRIVE_BENCHMARK),
-         Headline("RL driver crash rate", IDM, S.drive_key("rl", S.DRIVE_CRASH_RATE), "pct",
+         Headline("RL driver crash rate", DRIVE_RUN, S.drive_key("rl", S.DRIVE_CRASH_RATE), "pct",
                   (_idm(S.DRIVE_CRASH_RATE),), {"full": Target("<=", baseline=_idm(S.DRIVE_CRASH_RATE))},
                   ".venv/bin/python benchmarks/drive_rl.py --steps 20000 --seeds 3 --episodes 50", optional=True)),
         drive_tables,
