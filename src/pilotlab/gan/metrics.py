@@ -4,10 +4,11 @@
   features: FD = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2)). It is the FID recipe with
   our digit classifier (`pilotlab.gan.classifier`) in place of InceptionV3, so its values are not
   comparable with published FIDs; compare them with the floor.
-- The floor: the same FD between the 5,000 real training digits and the 10,000 real test digits.
+- The floor: the same FD between the real training digits and the real test digits (on mnist-5k the
+  official 10,000 when found, else 1,000 held-out digits: summary key data/test_set says which).
   No generator can be expected to beat two real samples of the same distribution; the estimator's
   bias depends on sample size, so generated sets are scored with 5,000 images against the same
-  10,000 test statistics.
+  test statistics.
 - GAN-test accuracy (Shmelkov et al., 2018): accuracy of the classifier on class-conditional
   samples, with the requested class as the label (precision of the conditioning).
 - Class-coverage entropy: entropy [nats] of the classifier's predicted-class histogram on samples;
