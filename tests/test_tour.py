@@ -38,6 +38,8 @@ def test_every_stage_ran(tour) -> None:
         assert s["figures"], s["key"]  # every stage shows a key figure
     for s in doc["stages"][:2]:  # the image stages state their test set
         assert s["test_sets"], s["key"]
+    missing = [h["label"] for s in doc["stages"] for h in s["headlines"] if h["raw"] is None]
+    assert missing == []  # every headline's key (pilotlab.core.summary) is one its trainer wrote
     verdicts = [h["met"] for s in doc["stages"] for h in s["headlines"]]
     assert None in verdicts  # no target at the quick budget: shown without met / not met
 
