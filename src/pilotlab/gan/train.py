@@ -29,6 +29,17 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.summary import (
+    DATA_TEST_SET,
+    DATA_TEST_SIZE,
+    GAN_BEST_FD,
+    GAN_IMAGES_PER_S,
+    GAN_TEST_ACC,
+    GAN_TIME_TO_FD_TARGET_S,
+    TRAIN_CPU_S,
+    TRAIN_STEPS,
+    TRAIN_WALL_S,
+)
 from pilotlab.data.registry import ImageDataset, per_class_subset
 from pilotlab.data.registry import cached_dataset as dataset
 from pilotlab.gan import MODEL, figures, losses
@@ -267,13 +278,15 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
         images = step * cfg.n_critic * cfg.batch_size
         run.update_summary({
             **scores,
-            "eval/gan_test_acc": scores["eval/gan_test_acc"] if math.isfinite(scores["eval/gan_test_acc"]) else None,
-            "train/wall_s": wall,
-            "train/cpu_s": cpu,
-            "train/images_per_s": images / wall if wall > 0 else 0.0,
-            "train/steps": step,
-            "eval/best_fd": best.best,
-            "eval/time_to_fd_target_s": fd_hit_s,
+            GAN_TEST_ACC: scores[GAN_TEST_ACC] if math.isfinite(scores[GAN_TEST_ACC]) else None,
+            TRAIN_WALL_S: wall,
+            TRAIN_CPU_S: cpu,
+            GAN_IMAGES_PER_S: images / wall if wall > 0 else 0.0,
+            TRAIN_STEPS: step,
+            GAN_BEST_FD: best.best,
+            GAN_TIME_TO_FD_TARGET_S: fd_hit_s,
+            DATA_TEST_SET: ds.test_description,
+            DATA_TEST_SIZE: len(ds.test_y),
         })
         if cfg.final_figures:
             figures.finish(run, ema.model if ema is not None else g_net, cfg.z_dim, gan.conditional, device,

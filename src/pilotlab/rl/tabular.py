@@ -34,6 +34,19 @@ from pilotlab.core.errors import PilotlabError, check_finite, one_line
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.core.summary import (
+    RL_EPISODES,
+    RL_OPTIMAL_RETURN,
+    RL_OPTIMAL_SUCCESS,
+    RL_RETURN_EXACT,
+    RL_RETURN_MEAN,
+    RL_RETURN_STD,
+    RL_SUCCESS_EXACT,
+    RL_SUCCESS_RATE,
+    TRAIN_ENV_STEPS,
+    TRAIN_EPISODES,
+    TRAIN_WALL_S,
+)
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import dynamic_programming as dp
 from pilotlab.rl.gridplot import grid_layout, save_policy_map
@@ -324,7 +337,7 @@ def train(cfg: TabularConfig) -> RunDir:
         progress.close()
         wall += time.perf_counter() - t0
         summary = evaluate(run, env, model, q, cfg, env_steps)
-        run.update_summary({**summary, "train/env_steps": env_steps, "train/episodes": episode, "train/wall_s": wall})
+        run.update_summary({**summary, TRAIN_ENV_STEPS: env_steps, TRAIN_EPISODES: episode, TRAIN_WALL_S: wall})
         _print_result(cfg, run.summary())
     return run
 
@@ -342,14 +355,14 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
              step: int) -> dict[str, float]:
     """Episodes of the greedy policy, exact scores and the optimum beside them, and the figures."""
     returns, successes = run_episodes(env, GreedyPolicy(q), cfg.eval_episodes)
-    out = {"eval/return_mean": float(returns.mean()), "eval/return_std": float(returns.std()),
-           "eval/episodes": cfg.eval_episodes, "eval/success_rate": float(successes.mean())}
+    out = {RL_RETURN_MEAN: float(returns.mean()), RL_RETURN_STD: float(returns.std()),
+           RL_EPISODES: cfg.eval_episodes, RL_SUCCESS_RATE: float(successes.mean())}
     layout = grid_layout(env)
     if model is not None:
-        out["eval/return_exact"], out["eval/success_rate_exact"] = exact_scores(env, model, q.argmax(axis=1))
-        out["eval/optimal_return"], out["eval/optimal_success_rate"] = exact_scores(env, model, None)
+        out[RL_RETURN_EXACT], out[RL_SUCCESS_EXACT] = exact_scores(env, model, q.argmax(axis=1))
+        out[RL_OPTIMAL_RETURN], out[RL_OPTIMAL_SUCCESS] = exact_scores(env, model, None)
         if not model.p_success.any():  # no goal with a positive reward (CliffWalking): success is meaningless
-            for key in ("eval/success_rate", "eval/success_rate_exact", "eval/optimal_success_rate"):
+            for key in (RL_SUCCESS_RATE, RL_SUCCESS_EXACT, RL_OPTIMAL_SUCCESS):
                 out.pop(key)
     run.log(step, out)
     if run.writable:
@@ -358,7 +371,7 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
                                                     [r["train/return_mean"] for r in rows if "train/return_mean" in r]),
                   "greedy policy": ([r["step"] for r in rows if "eval/greedy_return" in r],
                                     [r["eval/greedy_return"] for r in rows if "eval/greedy_return" in r])}
-        hlines = {"optimum (value iteration)": out["eval/optimal_return"]} if model is not None else None
+        hlines = {"optimum (value iteration)": out[RL_OPTIMAL_RETURN]} if model is not None else None
         save_line_plot(series, run.figure("learning_curve.png"), title=f"{cfg.algo} on {cfg.env}",
                        xlabel="env steps", ylabel="episode return", hlines=hlines)
         if layout is not None:
@@ -372,12 +385,12 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
 
 
 def _print_result(cfg: TabularConfig, s: dict[str, Any]) -> None:
-    line = f"{cfg.algo} {cfg.env}: return {s['eval/return_mean']:.3f} +- {s['eval/return_std']:.3f} " \
-           f"over {int(s['eval/episodes'])} episodes"
-    if "eval/success_rate" in s:
-        line += f", success {s['eval/success_rate']:.3f}"
-    if "eval/optimal_return" in s:
-        line += f"; exact {s['eval/return_exact']:.4f} vs value-iteration optimum {s['eval/optimal_return']:.4f}"
+    line = f"{cfg.algo} {cfg.env}: return {s[RL_RETURN_MEAN]:.3f} +- {s[RL_RETURN_STD]:.3f} " \
+           f"over {int(s[RL_EPISODES])} episodes"
+    if RL_SUCCESS_RATE in s:
+        line += f", success {s[RL_SUCCESS_RATE]:.3f}"
+    if RL_OPTIMAL_RETURN in s:
+        line += f"; exact {s[RL_RETURN_EXACT]:.4f} vs value-iteration optimum {s[RL_OPTIMAL_RETURN]:.4f}"
     print(line)
 
 

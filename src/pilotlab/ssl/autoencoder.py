@@ -26,6 +26,7 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.summary import SSL_RECON_BCE, TRAIN_STEPS, TRAIN_WALL_S
 from pilotlab.data import DATASETS, load_dataset
 from pilotlab.nn import ConvDecoder, ConvEncoder
 from pilotlab.report.figures import save_image_grid
@@ -165,7 +166,7 @@ def train(cfg: AEConfig) -> RunDir:
         progress.close()
         wall += time.perf_counter() - t0
         evaluate_reconstruction(run, model, ds.test_x, device, step)
-        run.update_summary({"train/wall_s": wall, "train/steps": step})
+        run.update_summary({TRAIN_WALL_S: wall, TRAIN_STEPS: step})
     return run
 
 
@@ -179,8 +180,8 @@ def evaluate_reconstruction(run: RunDir, model: AutoEncoder, x_test: torch.Tenso
         batch = x_test[i:i + 1000].to(device)
         losses.append(reconstruction_loss(model(batch), batch).item() * len(batch))
     bce = sum(losses) / len(x_test)
-    run.log(step, {"eval/recon_bce": bce})
-    run.update_summary({"eval/recon_bce": bce})
+    run.log(step, {SSL_RECON_BCE: bce})
+    run.update_summary({SSL_RECON_BCE: bce})
     if run.writable:
         sample = x_test[:16].to(device)
         save_image_grid(torch.cat([sample, model(sample)]).cpu(), run.figure("reconstructions.png"), nrow=16)

@@ -27,6 +27,7 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.summary import TRAIN_STEPS, TRAIN_WALL_S
 from pilotlab.data import DATASETS, load_dataset
 from pilotlab.nn import ConvEncoder, mlp
 from pilotlab.ssl.augment import ViewSpec, two_views, view_augmentation
@@ -188,7 +189,7 @@ def train_joint(cfg: JointConfig, method: str, loss_fn: LossFn) -> RunDir:
                 t0 = time.perf_counter()
         progress.close()
         wall += time.perf_counter() - t0
-        run.update_summary({"train/wall_s": wall, "train/steps": step})
+        run.update_summary({TRAIN_WALL_S: wall, TRAIN_STEPS: step})
     return run
 
 
