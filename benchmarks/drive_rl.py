@@ -37,6 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOC, machine, write_section
+from pilotlab.core import summary as S
 
 RECIPE = dict(lr=5e-4, buffer_size=15000, learning_starts=200, batch_size=32, gamma=0.8, train_freq=1,
               gradient_steps=1, target_update_interval=50, exploration_fraction=0.7)
@@ -210,9 +211,10 @@ def quality(steps: int, seeds: int, episodes: int, variant: Variant) -> tuple[li
         specs = [f"rl:{run_dir}", f"rl:{run_dir}+shield"]
         res = evaluate_agents(specs, "highway-fast-v0", episodes=episodes, seed=EVAL_SEED, gif=False)
         plain, shielded = res[specs[0]], res[specs[1]]
-        wall = float(summary["train/wall_s"])
-        for k, v in (("ret", plain["return_mean"]), ("crash", plain["crash_rate"]),
-                     ("ret_s", shielded["return_mean"]), ("crash_s", shielded["crash_rate"]), ("wall", wall)):
+        wall = float(summary[S.TRAIN_WALL_S])
+        for k, v in (("ret", plain[S.DRIVE_RETURN_MEAN]), ("crash", plain[S.DRIVE_CRASH_RATE]),
+                     ("ret_s", shielded[S.DRIVE_RETURN_MEAN]), ("crash_s", shielded[S.DRIVE_CRASH_RATE]),
+                     ("wall", wall)):
             agg[k].append(float(v))
         rows.append(f"| {seed} | {wall:.0f} | {plain['return_mean']:.2f} | {plain['crash_rate']:.0%} | "
                     f"{plain['speed_mean']:.2f} | {shielded['return_mean']:.2f} | {shielded['crash_rate']:.0%} | "

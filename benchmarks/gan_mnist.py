@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
+from pilotlab.core import summary as S
 from pilotlab.gan.classifier import ClassifierConfig, cached_accuracy
 from pilotlab.gan.metrics import EVAL_SEED
 from pilotlab.gan.pipeline import train_and_eval
@@ -110,18 +111,18 @@ def main() -> None:
     total_s, total_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     load_after = os.getloadavg()
     rows = [json.loads(line) for line in (Path(s["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
-    evals = [r for r in rows if "eval/fd" in r]
-    floor = s["eval/fd_floor"]
-    hit = next((r for r in evals if r["eval/fd"] <= 3 * floor), None)
-    best = min(evals, key=lambda r: r["eval/fd"])
-    acc = s["eval/gan_test_acc"]
+    evals = [r for r in rows if S.GAN_FD in r]
+    floor = s[S.GAN_FD_FLOOR]
+    hit = next((r for r in evals if r[S.GAN_FD] <= 3 * floor), None)
+    best = min(evals, key=lambda r: r[S.GAN_FD])
+    acc = s[S.GAN_TEST_ACC]
     clf_acc = cached_accuracy(ClassifierConfig())
     rescored = rescore_best(s["run_dir"], args.rescore_seeds) if args.rescore_seeds else []
-    fresh = [r["eval/fd"] for r in rescored]
+    fresh = [r[S.GAN_FD] for r in rescored]
     fresh_mean = sum(fresh) / len(fresh) if fresh else math.nan
     fresh_std = statistics.stdev(fresh) if len(fresh) > 1 else math.nan
-    fresh_acc = statistics.fmean(r["eval/gan_test_acc"] for r in rescored) if rescored else math.nan
-    fresh_cov = statistics.fmean(r["eval/coverage_entropy"] for r in rescored) if rescored else math.nan
+    fresh_acc = statistics.fmean(r[S.GAN_TEST_ACC] for r in rescored) if rescored else math.nan
+    fresh_cov = statistics.fmean(r[S.GAN_COVERAGE] for r in rescored) if rescored else math.nan
     seeds_text = f"seeds 1-{len(fresh)}"
     checks = [
         (f"**FD of checkpoints/best on fresh noise** ({seeds_text}; selected on seed {EVAL_SEED}, the headline)",
@@ -133,21 +134,21 @@ def main() -> None:
         (f"coverage entropy of checkpoints/best ({seeds_text}) [nats]", f"{fresh_cov:.4f}" if rescored else
          "not measured", f">= {0.98 * LN10:.4f} (0.98 ln 10)", fresh_cov >= 0.98 * LN10 if rescored else None),
         (f"FD of the selected evaluation (seed {EVAL_SEED}, the minimum over training: biased low)",
-         f"{best['eval/fd']:.2f} at step {best['step']} ({best['eval/fd'] / floor:.2f}x)",
-         f"<= {3 * floor:.2f}", best["eval/fd"] <= 3 * floor),
-        (f"FD (final EMA generator, seed {EVAL_SEED})", f"{s['eval/fd']:.2f} ({s['eval/fd'] / floor:.2f}x)",
-         f"<= {3 * floor:.2f}", s["eval/fd"] <= 3 * floor),
+         f"{best[S.GAN_FD]:.2f} at step {best['step']} ({best[S.GAN_FD] / floor:.2f}x)",
+         f"<= {3 * floor:.2f}", best[S.GAN_FD] <= 3 * floor),
+        (f"FD (final EMA generator, seed {EVAL_SEED})", f"{s[S.GAN_FD]:.2f} ({s[S.GAN_FD] / floor:.2f}x)",
+         f"<= {3 * floor:.2f}", s[S.GAN_FD] <= 3 * floor),
         ("real-vs-real floor (5k train vs 10k test)", f"{floor:.2f}", "reference", None),
         ("GAN-test accuracy (final generator)", "n/a" if acc is None else f"{100 * acc:.2f}%", ">= 95%",
          None if acc is None else acc >= 0.95),
-        ("coverage entropy (final generator) [nats]", f"{s['eval/coverage_entropy']:.4f}",
-         f">= {0.98 * LN10:.4f}", s["eval/coverage_entropy"] >= 0.98 * LN10),
-        ("training time", f"{s['train/cpu_s']:.0f} s CPU, {s['train/wall_s']:.0f} s wall "
-         f"({s['train/steps']:.0f} G steps)", "<= 900 s", s["train/cpu_s"] <= 900 + 10),
-        ("throughput (real images/s)", f"{s['train/images_per_s']:.0f}", "reported", None),
+        ("coverage entropy (final generator) [nats]", f"{s[S.GAN_COVERAGE]:.4f}",
+         f">= {0.98 * LN10:.4f}", s[S.GAN_COVERAGE] >= 0.98 * LN10),
+        ("training time", f"{s[S.TRAIN_CPU_S]:.0f} s CPU, {s[S.TRAIN_WALL_S]:.0f} s wall "
+         f"({s[S.TRAIN_STEPS]:.0f} G steps)", "<= 900 s", s[S.TRAIN_CPU_S] <= 900 + 10),
+        ("throughput (real images/s)", f"{s[S.GAN_IMAGES_PER_S]:.0f}", "reported", None),
         (f"time to FD target (first evaluation on seed {EVAL_SEED} at <= 3x)",
          "not reached" if hit is None else
-         f"{hit['eval/train_cpu_s']:.0f} s CPU, {hit['eval/train_wall_s']:.0f} s wall (step {hit['step']})",
+         f"{hit[S.GAN_TRAIN_CPU_S]:.0f} s CPU, {hit[S.GAN_TRAIN_WALL_S]:.0f} s wall (step {hit['step']})",
          "reported", hit is not None),
     ]
     lines = ["| quantity | measured | target | met |", "|---|---|---|---|"]
@@ -156,11 +157,11 @@ def main() -> None:
     curve = ["| step | train CPU [s] | train wall [s] | FD | FD / floor | GAN-test | coverage entropy |",
              "|---|---|---|---|---|---|---|"]
     for r in evals:
-        gt = r.get("eval/gan_test_acc")
+        gt = r.get(S.GAN_TEST_ACC)
         gt_text = "n/a" if gt is None else f"{100 * gt:.1f}%"
-        curve.append(f"| {r['step']} | {r['eval/train_cpu_s']:.0f} | {r['eval/train_wall_s']:.0f} | "
-                     f"{r['eval/fd']:.2f} | "
-                     f"{r['eval/fd'] / floor:.1f} | {gt_text} | {r['eval/coverage_entropy']:.3f} |")
+        curve.append(f"| {r['step']} | {r[S.GAN_TRAIN_CPU_S]:.0f} | {r[S.GAN_TRAIN_WALL_S]:.0f} | "
+                     f"{r[S.GAN_FD]:.2f} | "
+                     f"{r[S.GAN_FD] / floor:.1f} | {gt_text} | {r[S.GAN_COVERAGE]:.3f} |")
     table = "\n".join(lines)
     print(table)
     print("\n".join(curve))
@@ -179,7 +180,7 @@ DiffAugment {args.diffaugment or 'off'}, LeCam {args.lecam:g}, R1 {args.r1_gamma
 {args.budget_s:.0f} s of training {'CPU' if args.budget_clock == 'cpu' else 'wall'} time, 5,000 samples per evaluation
 every {args.eval_every} steps; evaluation time is not training time). Machine: {machine()}.
 **The machine was shared with other engineers' jobs while this ran** ({load}, on 2 cores):
-training took {s['train/cpu_s']:.0f} s of CPU time in {s['train/wall_s']:.0f} s of wall time, and the whole
+training took {s[S.TRAIN_CPU_S]:.0f} s of CPU time in {s[S.TRAIN_WALL_S]:.0f} s of wall time, and the whole
 process (training and evaluations) {total_cpu:.0f} s of CPU in {total_s:.0f} s of wall time.
 Throughput below is per second of training wall time, so it is pessimistic; the budget counts CPU time,
 which the other jobs do not eat into.

@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
 from pilotlab.core import registry
+from pilotlab.core import summary as S
 from pilotlab.rl import ALGO, mcts, tabular
 from pilotlab.rl import dynamic_programming as dp
 from pilotlab.rl.games import GAMES, play_game
@@ -75,17 +76,17 @@ def tabular_part(quick: bool, root: Path) -> list[str]:
         run = tabular.train(cfg)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         s = run.summary()
-        measured = s["eval/success_rate"] if metric == "success" else s["eval/return_mean"]
-        exact = s["eval/success_rate_exact" if metric == "success" else "eval/return_exact"]
-        optimum = s["eval/optimal_success_rate" if metric == "success" else "eval/optimal_return"]
+        measured = s[S.RL_SUCCESS_RATE] if metric == "success" else s[S.RL_RETURN_MEAN]
+        exact = s[S.RL_SUCCESS_EXACT if metric == "success" else S.RL_RETURN_EXACT]
+        optimum = s[S.RL_OPTIMAL_SUCCESS if metric == "success" else S.RL_OPTIMAL_RETURN]
         stationary = "-"
         if env_id.startswith("FrozenLake"):
             env = tabular.make_env(env_id)
             model = dp.tabular_model(env)
             _, q = dp.value_iteration(model, 0.999)
             stationary = f"{best_stationary(model, int(env.spec.max_episode_steps), q.argmax(axis=1)):.4f}"
-        rows.append(f"| {algo} | {env_id} | {episodes:,} | {int(s['train/env_steps']):,} | {wall:.0f} | {cpu:.0f} | "
-                    f"{s['train/env_steps'] / cpu:,.0f} | {measured:.3f} {metric} | {exact:.4f} | "
+        rows.append(f"| {algo} | {env_id} | {episodes:,} | {int(s[S.TRAIN_ENV_STEPS]):,} | {wall:.0f} | {cpu:.0f} | "
+                    f"{s[S.TRAIN_ENV_STEPS] / cpu:,.0f} | {measured:.3f} {metric} | {exact:.4f} | "
                     f"{stationary} | {optimum:.4f} | >= {target} | {'yes' if exact >= target else 'no'} |")
         print(rows[-1], flush=True)
     return rows

@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
+from pilotlab.core import summary as S
 from pilotlab.rl.evaluate import evaluate_policy
 
 EVAL_EPISODES, EVAL_SEED = 10, 10_000
@@ -103,7 +104,7 @@ def run_ours(task: str, seed: int, root: Path) -> tuple[float, float, float]:
                                **overrides)
     c0 = time.process_time()
     summary = module.train(cfg).summary()
-    return summary["eval/return_mean"], summary["train/wall_s"], time.process_time() - c0
+    return summary[S.RL_RETURN_MEAN], summary[S.TRAIN_WALL_S], time.process_time() - c0
 
 
 def run_pair(job: tuple[str, int, str, int]) -> tuple[str, int, float, float, float, float, float, float]:

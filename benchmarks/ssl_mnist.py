@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
 from pilotlab.core import registry
+from pilotlab.core import summary as S
 from pilotlab.core.config import build_config
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
@@ -63,7 +64,7 @@ def pretrain(method: str, seed: int) -> dict[str, Any]:
     load0, cpu0 = os.getloadavg()[0], time.process_time()
     module.train(cfg)
     cpu_s = time.process_time() - cpu0  # includes the quick probes every 5 epochs (wall_s excludes them)
-    out = {"wall_s": RunDir(run_dir, writable=False).summary()["train/wall_s"], "cpu_s": cpu_s,
+    out = {"wall_s": RunDir(run_dir, writable=False).summary()[S.TRAIN_WALL_S], "cpu_s": cpu_s,
            "load": [load0, os.getloadavg()[0]], "settings": SETTINGS[method]}
     return {**out, **probe_run(method, seed)}
 

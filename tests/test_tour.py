@@ -34,13 +34,22 @@ def test_every_stage_ran(tour) -> None:
         assert s["headlines"], s["key"]
         for run in s["runs"]:
             assert (tour / run["dir"] / "summary.json").is_file()
+        assert s["command"] and all(c.startswith("pilotlab ") for c in s["command"])
+        assert s["figures"], s["key"]  # every stage shows a key figure
+    for s in doc["stages"][:2]:  # the image stages state their test set
+        assert s["test_sets"], s["key"]
+    missing = [h["label"] for s in doc["stages"] for h in s["headlines"] if h["raw"] is None]
+    assert missing == []  # every headline's key (pilotlab.core.summary) is one its trainer wrote
+    verdicts = [h["met"] for s in doc["stages"] for h in s["headlines"]]
+    assert None in verdicts  # no target at the quick budget: shown without met / not met
 
 
 def test_report_is_self_contained(tour) -> None:
     page = (tour / "report.html").read_text()
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    for section in ("Summary", "Self-supervised", "Generative adversarial", "Reinforcement", "driving"):
+    for section in ("Summary", "Key figures", "Self-supervised", "Generative adversarial", "Reinforcement", "driving"):
         assert section in page
+    assert page.index("Key figures") < page.index('id="ssl"') < page.index("<details")  # headlines first
     assert (tour / "report.md").is_file()
     assert ".gif" in page  # CartPole and driving episodes
 
@@ -49,6 +58,6 @@ def test_report_is_self_contained(tour) -> None:
 def test_report_in_chromium(tour, tmp_path) -> None:
     result, shot = chromium_helper.inspect_report(tour / "report.html", tmp_path)
     assert result["broken"] == [] and result["images"] >= 8
-    assert [s.split(".")[0] for s in result["sections"]][:1] == ["Summary"]
-    assert len(result["sections"]) == 5
+    assert result["sections"][:2] == ["Summary", "Key figures"]
+    assert len(result["sections"]) == 6  # and one per stage
     assert shot.stat().st_size > 20_000

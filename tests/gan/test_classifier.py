@@ -37,6 +37,15 @@ def test_cached_classifier_loads_without_training(scorer: Evaluator, monkeypatch
         assert torch.equal(a, b)
 
 
+def test_loading_the_cached_classifier_leaves_the_callers_rng_alone(scorer: Evaluator) -> None:
+    # Training it never touched the global stream; loading it must not either, or a run's samples would
+    # depend on whether the cache was warm.
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    classifier.load_or_train(TINY)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_config_hash_changes_with_every_field() -> None:
     base = ClassifierConfig()
     assert base.key() == ClassifierConfig().key()

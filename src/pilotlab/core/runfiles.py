@@ -68,7 +68,8 @@ TOUR_STAGE = Schema(
     "tour stage",
     required={"key": str, "title": str, "status": str},
     optional={"headlines": ListOf(dict), "tables": ListOf(dict), "notes": ListOf(str), "runs": ListOf(dict),
-              "command": ListOf(str), "wall_s": Number, "cpu_s": Number, "error": str},
+              "command": ListOf(str), "wall_s": Number, "cpu_s": Number, "error": str, "figures": ListOf(dict),
+              "test_sets": ListOf(str), "measured": dict},
 )
 TOUR_JSON = Schema(
     "tour.json",

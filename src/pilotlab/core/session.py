@@ -1,9 +1,12 @@
-"""The few steps every trainer shares: set up a run, save and restore its training state.
+"""The plumbing every trainer shares: set up a run, resume it, walk its data, save its state, clean up.
 
     run, device = setup(cfg, "ssl", "ae")          # seeds, threads, device, process group, run dir (checked)
-    meta = restore(run, cfg, {"model": model, "optim": opt})   # None for a fresh run
-    ...
-    save_state(run, step, {"model": ..., "optim": ...})   # also stores the RNG states
+    with run:                                      # closes what the run owns, also when training fails
+        start = restore(run, cfg, {"model": model, "optim": opt})   # step 0 for a fresh run
+        batches = BatchSchedule(len(x_train), cfg.batch_size, cfg.seed)
+        envs = run.own(make_vec_env(...))          # closed with the run
+        ...
+        save_state(run, step, {"model": ..., "optim": ...}, {"wall_s": ...})   # also stores the RNG states
 
 Kept as plain functions, not a trainer base class: each algorithm's loop stays readable on its own.
 """
@@ -11,7 +14,7 @@ Kept as plain functions, not a trainer base class: each algorithm's loop stays r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -54,22 +57,34 @@ def save_state(
     checkpoint.save(run.checkpoints / name, full, {"step": int(step), **(meta or {})})
 
 
+class Start(NamedTuple):
+    """Where a trainer starts: from nothing, or from the checkpoint a resumed run continues."""
+
+    step: int
+    """The step counter of checkpoints/last (0 for a fresh run)."""
+    wall_s: float
+    """Training time the run had spent before this process [s] (0 for a fresh run)."""
+    state: dict[str, Any]
+    """The checkpoint's tensors, beyond what was loaded into the targets ({} for a fresh run)."""
+    meta: dict[str, Any]
+    """The checkpoint's metadata, checked against `meta_types` ({} for a fresh run)."""
+
+
 def restore(
     run: RunDir,
     cfg: RunConfig,
     targets: Mapping[str, Any] | None = None,
     meta_types: Mapping[str, type | tuple[type, ...]] | None = None,
-    device: torch.device | str = "cpu",
-) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """With `cfg.resume`: load checkpoints/last into `targets` and restore the RNGs.
+) -> Start:
+    """Where the run starts: with `cfg.resume`, checkpoints/last loaded into `targets` and the RNGs restored.
 
     `targets` maps state keys to objects with `load_state_dict` (modules, optimizers, buffers); `meta_types`
-    names the metadata a trainer reads besides ``step``. A checkpoint that lacks a key or does not fit a
-    target is a one-line `PilotlabError`, raised before anything is written. Metrics logged after the
-    checkpoint are dropped at the run's first write. Returns (state, meta), or None for a fresh run.
+    names the metadata a trainer reads besides ``step`` and ``wall_s`` (which every trainer saves). A
+    checkpoint that lacks a key or does not fit a target is a one-line `PilotlabError`, raised before
+    anything is written. Metrics logged after the checkpoint are dropped at the run's first write.
     """
     if not cfg.resume:
-        return None
+        return Start(0, 0.0, {}, {})
     stem = run.checkpoints / "last"
     if not checkpoint.exists(stem):
         raise PilotlabError(
@@ -78,7 +93,7 @@ def restore(
         )
     state, meta = checkpoint.load(stem, device="cpu")
     where = f"checkpoint {str(stem)!r}"
-    types = {"step": int, **(meta_types or {})}
+    types = {"step": int, "wall_s": (int, float), **(meta_types or {})}
     for key, tp in types.items():
         if not isinstance(meta.get(key), tp) or isinstance(meta.get(key), bool):
             raise PilotlabError(f"{where} has no valid {key!r} in its metadata; {FIX}")
@@ -103,7 +118,40 @@ def restore(
     except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
         raise PilotlabError(f"{where} has a damaged RNG state ({' '.join(str(e).split())[:120]}); {FIX}") from None
     run.resume_at(int(meta["step"]))
-    return state, meta
+    return Start(int(meta["step"]), float(meta["wall_s"]), state, meta)
+
+
+class BatchSchedule:
+    """The batches of a run over `n` samples, epoch after epoch, for this rank.
+
+    A global batch of `batch_size` is split evenly over the torchrun processes; each epoch visits a
+    permutation seeded by (seed, epoch) (`distributed.epoch_indices`) and drops the incomplete last batch.
+    The k-th batch of the run depends only on (seed, k), so a resumed run sees the same data.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        world = distributed.world_size()
+        if batch_size % world:
+            raise PilotlabError(f"batch-size {batch_size} must be divisible by the {world} processes")
+        self.n, self.seed = n, seed
+        self.per_rank = batch_size // world
+        self.per_epoch = (n // world) // self.per_rank  # batches in one pass over the data
+        if self.per_epoch == 0:
+            raise PilotlabError(f"batch-size {batch_size} is larger than the {n} training images")
+        self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
+
+    def total_steps(self, epochs: int, max_steps: int | None = None, batches_per_step: int = 1) -> int:
+        """Optimizer steps of `epochs` passes when each step takes `batches_per_step` batches (at least 1),
+        capped at `max_steps`."""
+        total = max(1, epochs * self.per_epoch // batches_per_step)
+        return total if max_steps is None else min(total, max_steps)
+
+    def indices(self, k: int) -> torch.Tensor:
+        """Sample indices (per_rank,) of the run's k-th batch on this rank."""
+        epoch, b = divmod(k, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._order = epoch, distributed.epoch_indices(self.n, epoch, self.seed)
+        return self._order[b * self.per_rank:(b + 1) * self.per_rank]
 
 
 FIX = "it was damaged or written by another version: restore it, or start a new run in another --run-dir"

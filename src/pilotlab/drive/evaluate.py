@@ -18,6 +18,19 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
+from pilotlab.core.summary import (
+    DRIVE_CRASH_RATE,
+    DRIVE_ID_SWITCHES,
+    DRIVE_IDF1,
+    DRIVE_MOTA,
+    DRIVE_MOTP,
+    DRIVE_MS_PER_STEP,
+    DRIVE_RETURN_MEAN,
+    DRIVE_SCORE,
+    DRIVE_SPEED_MEAN,
+    drive_first,
+    drive_key,
+)
 from pilotlab.drive import envs, metrics
 from pilotlab.drive.agents import Agent, make_agent
 from pilotlab.drive.sensors import camera_frame
@@ -184,10 +197,10 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
         env.close()
         res = metrics.summarize(episode_stats)
         mot = scorer.compute() if scorer is not None else {}
-        res["mota"] = mot.get("mota", float("nan"))
-        res["idf1"] = mot.get("idf1", float("nan"))
-        res["motp"] = mot.get("motp", float("nan"))
-        res["id_switches"] = mot.get("num_switches", float("nan"))
+        res[DRIVE_MOTA] = mot.get("mota", float("nan"))
+        res[DRIVE_IDF1] = mot.get("idf1", float("nan"))
+        res[DRIVE_MOTP] = mot.get("motp", float("nan"))
+        res[DRIVE_ID_SWITCHES] = mot.get("num_switches", float("nan"))
         results[spec] = res
         if run_dir is not None and gif and frames:
             save_gif(frames, run_dir.figure(f"{name}.gif"), fps=2.0)
@@ -195,9 +208,9 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
         summary: dict[str, float] = {}
         for k, (spec, name) in enumerate(zip(agents, names)):
             for key, value in results[spec].items():
-                summary[f"eval/{name}/{key}"] = value
+                summary[drive_key(name, key)] = value
                 if k == 0:
-                    summary[f"eval/{key}"] = value
+                    summary[drive_first(key)] = value
         run_dir.update_summary(summary)
     return results
 
@@ -218,9 +231,9 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
     with run:
         results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control)
     for spec, res in results.items():
-        print(f"{spec:>10}: return {res['return_mean']:.2f}  crash {res['crash_rate']:.0%}  "
-              f"speed {res['speed_mean']:.1f} m/s  score {res['driving_score']:.3f}  "
-              f"MOTA {res['mota']:.3f}  {res['ms_per_step']:.1f} ms/step")
+        print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%}  "
+              f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  score {res[DRIVE_SCORE]:.3f}  "
+              f"MOTA {res[DRIVE_MOTA]:.3f}  {res[DRIVE_MS_PER_STEP]:.1f} ms/step")
     print(f"run directory: {run.path}")
     return results
 

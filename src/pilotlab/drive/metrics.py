@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pilotlab.core import summary as S
+
 COLLISION_PENALTY = 0.60  # [] CARLA leaderboard multiplier for a collision with a vehicle
 MATCH_DISTANCE = 2.0  # [m] half a lane width: a track farther than this from an object is not it
 
@@ -55,17 +57,18 @@ def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:
         return float(np.mean(xs)) if xs else float("nan")
 
     return {
-        "return_mean": mean([e.ret for e in episodes]),
-        "return_std": float(np.std([e.ret for e in episodes])) if episodes else float("nan"),
-        "crash_rate": mean([float(e.crashed) for e in episodes]),
-        "speed_mean": mean([mean(e.speeds) for e in episodes]),
-        "distance_mean": mean([e.distance for e in episodes]),
-        "route_completion": mean([e.route_completion for e in episodes]),
-        "driving_score": mean([e.driving_score for e in episodes]),
-        "lane_changes_mean": mean([float(e.lane_changes) for e in episodes]),
-        "ms_per_step": mean([mean(e.step_ms) for e in episodes]),
-        "loop_steps_per_s": float(sum(len(e.step_ms) for e in episodes) / max(sum(e.loop_s for e in episodes), 1e-9)),
-        "episodes": float(len(episodes)),
+        S.DRIVE_RETURN_MEAN: mean([e.ret for e in episodes]),
+        S.DRIVE_RETURN_STD: float(np.std([e.ret for e in episodes])) if episodes else float("nan"),
+        S.DRIVE_CRASH_RATE: mean([float(e.crashed) for e in episodes]),
+        S.DRIVE_SPEED_MEAN: mean([mean(e.speeds) for e in episodes]),
+        S.DRIVE_DISTANCE_MEAN: mean([e.distance for e in episodes]),
+        S.DRIVE_ROUTE_COMPLETION: mean([e.route_completion for e in episodes]),
+        S.DRIVE_SCORE: mean([e.driving_score for e in episodes]),
+        S.DRIVE_LANE_CHANGES: mean([float(e.lane_changes) for e in episodes]),
+        S.DRIVE_MS_PER_STEP: mean([mean(e.step_ms) for e in episodes]),
+        S.DRIVE_LOOP_STEPS_PER_S: float(sum(len(e.step_ms) for e in episodes)
+                                        / max(sum(e.loop_s for e in episodes), 1e-9)),
+        S.DRIVE_EPISODES: float(len(episodes)),
     }
 
 

@@ -11,10 +11,10 @@ each seed: train the conditional GAN (`pilotlab.gan.cgan`) on those 10 N images 
 - real+filtered (only with `synthetic_filter` p > 0): the real images plus the synthetic images to
   which the real-only classifier gives their conditioning label a probability >= p;
 
-and measure accuracy on the 10,000 official test digits. The seed changes the labelled subset, the
-GAN and the classifiers. Reported per arm: mean ± std over seeds; the gain of real+synthetic (and of
-synthetic) over real with a 95% confidence interval from the t-distribution of the paired per-seed
-differences (undefined with one seed).
+and measure accuracy on the mnist-5k test digits (summary key data/test_set says which ones). The seed
+changes the labelled subset, the GAN and the classifiers. Reported per arm: mean ± std over seeds; the
+gain of real+synthetic (and of synthetic) over real with a 95% confidence interval from the
+t-distribution of the paired per-seed differences (undefined with one seed).
 
     from pilotlab.gan.augment import AugmentConfig, run_augment
     result = run_augment(AugmentConfig(per_class=(10,), seeds=1, gan_steps=300))   # the quick version
@@ -36,6 +36,8 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
+from pilotlab.core.summary import DATA_TEST_SET, DATA_TEST_SIZE, GAN_FD, GAN_TEST_ACC, augment_key
+from pilotlab.data.registry import cached_dataset as dataset
 from pilotlab.data.registry import per_class_subset
 from pilotlab.gan.classifier import ClassifierConfig, accuracy, inference_copy, train_classifier
 from pilotlab.gan.diffaugment import parse_policy
@@ -143,7 +145,6 @@ def label_confidence(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, b
 
 def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, Any]:
     """Train the cGAN on N per class (this seed), then the three classifiers; return their test accuracies."""
-    from pilotlab.data.registry import cached_dataset as dataset
     from pilotlab.gan.pipeline import load_generator, train_and_eval
 
     ds = dataset("mnist-5k")
@@ -161,8 +162,8 @@ def one_cell(cfg: AugmentConfig, run: RunDir, n: int, seed: int) -> dict[str, An
     x_syn, y_syn = sample_images(generator, 10 * cfg.synthetic_per_class, generator.z_dim, True, seed=10_000 + seed)
     keep = per_class_subset(ds.train_y, n, seed)  # the same subset the cGAN saw
     x_real, y_real = ds.train_x[keep], ds.train_y[keep]
-    out: dict[str, Any] = {"per_class": n, "seed": seed, "gan_fd": gan_summary["eval/fd"],
-                           "gan_test_acc": gan_summary["eval/gan_test_acc"]}
+    out: dict[str, Any] = {"per_class": n, "seed": seed, "gan_fd": gan_summary[GAN_FD],
+                           "gan_test_acc": gan_summary[GAN_TEST_ACC]}
 
     def fit_and_score(arm: str, x: torch.Tensor, y: torch.Tensor) -> torch.nn.Module:
         clf = train_classifier(x, y, classifier_for(len(x), cfg.classifier_steps, seed, cfg.classifier_width))
@@ -187,17 +188,17 @@ def summarise(cells: list[dict[str, Any]], per_class: tuple[int, ...]) -> dict[s
         rows = [c for c in cells if c["per_class"] == n]
         if not rows:
             continue
-        out[f"augment/n{n}/seeds"] = len(rows)
+        out[augment_key(n, "seeds")] = len(rows)
         arms = [a for a in ARMS if all(a in r for r in rows)]
         for arm in arms:
             mean, sd, _, _ = mean_ci([r[arm] for r in rows])
-            out[f"augment/n{n}/{arm}_acc_mean"], out[f"augment/n{n}/{arm}_acc_std"] = mean, sd
+            out[augment_key(n, f"{arm}_acc_mean")], out[augment_key(n, f"{arm}_acc_std")] = mean, sd
         if all("synthetic_kept" in r for r in rows):
-            out[f"augment/n{n}/synthetic_kept_mean"] = float(np.mean([r["synthetic_kept"] for r in rows]))
+            out[augment_key(n, "synthetic_kept_mean")] = float(np.mean([r["synthetic_kept"] for r in rows]))
         for arm in arms[1:]:
             mean, _, lo, hi = mean_ci([r[arm] - r["real"] for r in rows])
-            out[f"augment/n{n}/gain_{arm}"] = mean
-            out[f"augment/n{n}/gain_{arm}_ci95"] = [lo, hi]
+            out[augment_key(n, f"gain_{arm}")] = mean
+            out[augment_key(n, f"gain_{arm}_ci95")] = [lo, hi]
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else
                 [None if not math.isfinite(u) else u for u in v] if isinstance(v, list) else v)
             for k, v in out.items()}
@@ -226,7 +227,8 @@ def markdown(summary: dict[str, Any], per_class: tuple[int, ...]) -> str:
     kept = [f"N={n}: {100 * summary[f'augment/n{n}/synthetic_kept_mean']:.1f}%" for n in per_class
             if f"augment/n{n}/synthetic_kept_mean" in summary]
     note = f" Synthetic digits kept by the filter: {', '.join(kept)}." if kept else ""
-    return "\n".join(lines) + f"\n\nAccuracies and gains in % on the 10,000 MNIST test digits.{note}\n"
+    test_set = summary.get(DATA_TEST_SET) or "the test digits"
+    return "\n".join(lines) + f"\n\nAccuracies and gains in % on {test_set}.{note}\n"
 
 
 def run_augment(cfg: AugmentConfig) -> dict[str, Any]:
@@ -241,6 +243,8 @@ def run_augment(cfg: AugmentConfig) -> dict[str, Any]:
                 cells.append(one_cell(cfg, run, n, cfg.seed + s))
                 atomic_write_text(run.path / "cells.json", json.dumps(cells, indent=2) + "\n")
         summary = summarise(cells, cfg.per_class)
+        test = dataset("mnist-5k")
+        summary.update({DATA_TEST_SET: test.test_description, DATA_TEST_SIZE: len(test.test_y)})
         run.update_summary(summary)
         table = markdown(summary, cfg.per_class)
         atomic_write_text(run.path / "augment.md", table)

@@ -195,7 +195,8 @@ def load_or_train(cfg: ClassifierConfig, dataset: str = "mnist-5k", verbose: boo
         state, meta = checkpoint.load(stem)
         if meta.get("config") != asdict(cfg):
             raise PilotlabError(f"cached classifier {stem} does not match its config; delete it to retrain")
-        model = DigitClassifier(cfg.width, cfg.feature_dim)
+        with torch.random.fork_rng():  # its random init is overwritten: leave the caller's RNG stream as training does
+            model = DigitClassifier(cfg.width, cfg.feature_dim)
         model.load_state_dict(state["model"])
         return model.eval()
     ds = cached_dataset(dataset, data_dir)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from pilotlab.core.run import RunDir
+from pilotlab.core.summary import GAN_FD, GAN_FD_FLOOR
 from pilotlab.report.figures import save_gif, save_image_grid, save_line_plot
 
 GRID_SEED = 4321
@@ -90,8 +91,8 @@ def curves(run: RunDir, fd_target_ratio: float = 3.0) -> None:
             series[key] = ([p[0] for p in pts], [p[1] for p in pts])
     if series:
         save_line_plot(series, run.figure("losses.png"), title="GAN losses", ylabel="loss")
-    fd = [(r["step"], r["eval/fd"]) for r in rows if isinstance(r.get("eval/fd"), float)]
-    floor = next((r["eval/fd_floor"] for r in rows if isinstance(r.get("eval/fd_floor"), float)), None)
+    fd = [(r["step"], r[GAN_FD]) for r in rows if isinstance(r.get(GAN_FD), float)]
+    floor = next((r[GAN_FD_FLOOR] for r in rows if isinstance(r.get(GAN_FD_FLOOR), float)), None)
     if fd:
         fd_curve([p[0] for p in fd], [p[1] for p in fd], floor, fd_target_ratio, run.figure("fd.png"))
 

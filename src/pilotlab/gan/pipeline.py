@@ -20,6 +20,16 @@ from pilotlab.core.config import build_config, from_dict
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
+from pilotlab.core.summary import (
+    GAN_CHECKPOINT,
+    GAN_FD,
+    GAN_FD_PER_SEED,
+    GAN_FD_STD,
+    GAN_NOISE_SEED,
+    GAN_NOISE_SEEDS,
+    GAN_REPEATS,
+    GAN_STEP,
+)
 from pilotlab.data.registry import cached_dataset as dataset
 from pilotlab.gan import MODEL, figures
 from pilotlab.gan.config import GANConfig, scorer_config
@@ -90,15 +100,15 @@ def evaluate_run(run_dir: str | Path, which: str = "last", samples: int | None =
     per_seed = score_seeds(generator, cfg, seeds, samples)
     conditional = bool(getattr(generator, "conditional", False))
     scores = {k: float(np.mean([p[k] for p in per_seed])) for k in per_seed[0]}  # NaN stays NaN
-    fds = [p["eval/fd"] for p in per_seed]
+    fds = [p[GAN_FD] for p in per_seed]
     spread = repeats > 1  # None for a single seed, so a re-score leaves no stale spread behind
-    extra = {"eval/noise_seed": noise_seed, "eval/repeats": repeats,
-             "eval/fd_std": float(np.std(fds, ddof=1)) if spread else None,
-             "eval/fd_per_seed": fds if spread else None, "eval/noise_seeds": seeds if spread else None}
+    extra = {GAN_NOISE_SEED: noise_seed, GAN_REPEATS: repeats,
+             GAN_FD_STD: float(np.std(fds, ddof=1)) if spread else None,
+             GAN_FD_PER_SEED: fds if spread else None, GAN_NOISE_SEEDS: seeds if spread else None}
     finite = {k: (v if v == v else None) for k, v in scores.items()}
     with RunDir.open(run_dir) as run:  # closing sends the scores and figure to a tracked run's tracker
-        summary = run.update_summary({**finite, **extra, "eval/checkpoint": which,
-                                      "eval/step": int(meta.get("step", 0))})
+        summary = run.update_summary({**finite, **extra, GAN_CHECKPOINT: which,
+                                      GAN_STEP: int(meta.get("step", 0))})
         figures.interpolation_strip(generator, cfg.z_dim, conditional, run.figure("interpolation.png"))
     return summary
 

@@ -28,7 +28,18 @@ from pilotlab.core import distributed, registry
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import restore, save_state, setup
+from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.summary import (
+    DATA_TEST_SET,
+    DATA_TEST_SIZE,
+    GAN_BEST_FD,
+    GAN_IMAGES_PER_S,
+    GAN_TEST_ACC,
+    GAN_TIME_TO_FD_TARGET_S,
+    TRAIN_CPU_S,
+    TRAIN_STEPS,
+    TRAIN_WALL_S,
+)
 from pilotlab.data.registry import ImageDataset, per_class_subset
 from pilotlab.data.registry import cached_dataset as dataset
 from pilotlab.gan import MODEL, figures, losses
@@ -95,10 +106,8 @@ def train(cfg: GANConfig) -> RunDir:
     """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores)."""
     data = training_data(cfg)  # refuses unusable data before the run directory exists
     run, device = setup(cfg, "gan", cfg.model)
-    try:
+    with run:  # also on NaN/Inf or Ctrl-C: flush metrics and TensorBoard, keep the checkpoints
         fit(cfg, run, device, data)
-    finally:  # also on NaN/Inf or Ctrl-C: flush metrics and TensorBoard, keep the checkpoints
-        run.close()
     distributed.barrier()
     return run
 
@@ -137,42 +146,27 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ema = EMA(g_net, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay > 0 else None
     evaluator = Evaluator(scorer_config(cfg), cfg.dataset, cfg.data_dir) if run.writable else None
-    best = BestTracker()
-    step, wall, cpu, fd_hit_s = 0, 0.0, 0.0, None  # training wall and CPU time [s], evaluations excluded
-    anchors: tuple[float, float] | None = None  # LeCam's moving averages of D's real and fake outputs
     targets: dict[str, Any] = {"generator": g_net, "discriminator": d_net, "opt_g": opt_g, "opt_d": opt_d}
     if ema is not None:
         targets["ema"] = ema
-    restored = restore(run, cfg, targets, {"wall_s": (int, float), "best_fd": (int, float)})
-    if restored is not None:
-        state, meta = restored
-        if "lecam_anchors" in state:
-            anchors = (float(state["lecam_anchors"][0]), float(state["lecam_anchors"][1]))
-        step, wall, cpu = int(meta["step"]), float(meta["wall_s"]), float(meta.get("cpu_s", 0.0))
-        best, fd_hit_s = BestTracker(float(meta["best_fd"])), meta.get("fd_hit_s")
+    start = restore(run, cfg, targets, {"best_fd": (int, float)})
+    step, wall = start.step, start.wall_s  # training wall and CPU time [s], evaluations excluded
+    cpu, fd_hit_s = float(start.meta.get("cpu_s", 0.0)), start.meta.get("fd_hit_s")
+    best = BestTracker(float(start.meta.get("best_fd", math.inf)))
+    anchors: tuple[float, float] | None = None  # LeCam's moving averages of D's real and fake outputs
+    if "lecam_anchors" in start.state:
+        anchors = (float(start.state["lecam_anchors"][0]), float(start.state["lecam_anchors"][1]))
     broadcast_parameters(g_net)
     broadcast_parameters(d_net)
 
-    world = distributed.world_size()
-    if cfg.batch_size % world:
-        raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    per_rank = cfg.batch_size // world
-    batches_per_epoch = (len(x_train) // world) // per_rank
-    if batches_per_epoch == 0:
-        raise PilotlabError(f"batch-size {cfg.batch_size} is larger than the {len(x_train)} training images")
-    total = max(1, cfg.epochs * batches_per_epoch // cfg.n_critic)
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
-    orders: dict[int, torch.Tensor] = {}
+    batches = BatchSchedule(len(x_train), cfg.batch_size, cfg.seed)
+    per_rank = batches.per_rank
+    total = batches.total_steps(cfg.epochs, cfg.max_steps, batches_per_step=cfg.n_critic)
     policy = parse_policy(cfg.diffaugment)  # () = no augmentation: diff_augment returns its input
 
     def real_batch(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The k-th real batch of the run: depends only on (seed, k), so a resumed run sees the same data."""
-        epoch, b = divmod(k, batches_per_epoch)
-        if epoch not in orders:
-            orders.clear()
-            orders[epoch] = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
-        idx = orders[epoch][b * per_rank:(b + 1) * per_rank]
+        """The k-th real batch of the run (this rank's share) and its labels."""
+        idx = batches.indices(k)
         real = x_train[idx].to(device).contiguous(memory_format=torch.channels_last)  # (B, C, H, W)
         return real, y_train[idx].to(device)  # labels (B,)
 
@@ -206,7 +200,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
         save_state(run, at, state(), {"wall_s": train_wall, "cpu_s": train_cpu, "best_fd": best.best,
                                       "fd_hit_s": fd_hit_s})
 
-    progress = Progress(total, f"gan {cfg.model}", initial=step, enabled=run.writable)
+    progress = run.own(Progress(total, f"gan {cfg.model}", initial=step, enabled=run.writable))
     window: dict[str, list[float]] = {}
     collapse_warnings, scores = 0, {}
     t0, c0 = time.perf_counter(), time.process_time()
@@ -245,7 +239,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
         if step % cfg.log_every == 0 or step == total:
             metrics = distributed.all_reduce_mean({k: sum(v) / len(v) for k, v in window.items()})
             window.clear()
-            metrics["train/epoch"] = step * cfg.n_critic / batches_per_epoch
+            metrics["train/epoch"] = step * cfg.n_critic / batches.per_epoch
             run.log(step, metrics)
             progress.update(0, d_loss=metrics["train/d_loss"], g_loss=metrics["train/g_loss"])
             saturating = gan.objective == "ns" and cfg.loss == "ns"  # the hinge G still gets gradients
@@ -284,13 +278,15 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
         images = step * cfg.n_critic * cfg.batch_size
         run.update_summary({
             **scores,
-            "eval/gan_test_acc": scores["eval/gan_test_acc"] if math.isfinite(scores["eval/gan_test_acc"]) else None,
-            "train/wall_s": wall,
-            "train/cpu_s": cpu,
-            "train/images_per_s": images / wall if wall > 0 else 0.0,
-            "train/steps": step,
-            "eval/best_fd": best.best,
-            "eval/time_to_fd_target_s": fd_hit_s,
+            GAN_TEST_ACC: scores[GAN_TEST_ACC] if math.isfinite(scores[GAN_TEST_ACC]) else None,
+            TRAIN_WALL_S: wall,
+            TRAIN_CPU_S: cpu,
+            GAN_IMAGES_PER_S: images / wall if wall > 0 else 0.0,
+            TRAIN_STEPS: step,
+            GAN_BEST_FD: best.best,
+            GAN_TIME_TO_FD_TARGET_S: fd_hit_s,
+            DATA_TEST_SET: ds.test_description,
+            DATA_TEST_SIZE: len(ds.test_y),
         })
         if cfg.final_figures:
             figures.finish(run, ema.model if ema is not None else g_net, cfg.z_dim, gan.conditional, device,

@@ -2,7 +2,8 @@
 
 `build_run_report(run_dir)` documents any run directory: its config, summary.json, curves drawn from
 metrics.jsonl and every figure. `build_tour_report(tour_dir)` assembles the tour's stages (see
-`pilotlab.tour`) with a summary table of headline numbers next to their baselines and goals.
+`pilotlab.tour`): the headline numbers beside the baselines measured in the same tour and the key figures
+first, then each stage's comparison tables, with commands, run directories and metric dumps folded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top;max-width:
 figure img{max-width:100%;border:1px solid #e3e7ee;image-rendering:pixelated}
 figcaption{font-size:.85em;color:#667085}pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:.8em}
 .error{background:#fef3f2;border:1px solid #fecdca;padding:.6em 1em;border-radius:6px}
-details summary{cursor:pointer;color:#344054}
+details summary{cursor:pointer;color:#344054}details{margin:.6em 0}
+.key{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start}.key figure{flex:0 1 330px;margin:0}
+.key figure img{width:100%;height:auto}td.cmd{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;color:#344054}
 """
 
 _MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -128,8 +131,10 @@ def _figures(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in _MIME and p.is_file())
 
 
-def run_section(run_dir: Path, level: int = 2, title: str | None = None) -> tuple[str, str]:
-    """HTML + Markdown for one run directory."""
+def run_section(run_dir: Path, level: int = 2, title: str | None = None, collapse: bool = False,
+                skip: frozenset[Path] = frozenset()) -> tuple[str, str]:
+    """HTML + Markdown for one run directory: figures first, then summary.json (folded with `collapse`) and the
+    config (folded). `skip`: figures shown elsewhere in the same report."""
     cfg_path, summary_path = run_dir / "config.json", run_dir / "summary.json"
     cfg_doc = runfiles.read_json(cfg_path, runfiles.CONFIG_JSON) if cfg_path.is_file() else {}
     summary = runfiles.read_json(summary_path, runfiles.SUMMARY_JSON) if summary_path.is_file() else {}
@@ -146,16 +151,23 @@ def run_section(run_dir: Path, level: int = 2, title: str | None = None) -> tupl
         meta += html.escape(about)
     h += f'<p class="muted">{meta}</p>'
     md += f"Run directory `{md_text(run_dir)}`.\n\n"
-    if summary:
-        th, tm = _table([[k, v] for k, v in summary.items()], ["metric", "value"])
-        h += th
-        md += tm + "\n"
     curves = metric_curves(run_dir)
     figs = [p for p in _figures(run_dir / "figures") if p not in curves] + curves
     for p in figs:
+        if p.resolve() in skip:
+            continue
         rel = p.relative_to(run_dir)
         h += figure_html(p, str(rel))
         md += f"![{md_text(p.stem)}]({quote_url(rel.as_posix())})\n\n"
+    if summary:
+        th, tm = _table([[k, v] for k, v in summary.items()], ["metric", "value"])
+        if collapse:
+            label = f"summary.json: all {len(summary)} values"
+            h += f"<details><summary>{html.escape(label)}</summary>{th}</details>"
+            md += f"<details><summary>{md_text(label)}</summary>\n\n{tm}\n</details>\n\n"
+        else:
+            h += th
+            md += tm + "\n"
     if cfg_doc:
         h += f"<details><summary>config</summary><pre>{html.escape(json.dumps(cfg_doc, indent=2))}</pre></details>"
     return h, md
@@ -197,8 +209,40 @@ def build_run_report(run_dir: str | Path) -> Path:
     return d / "report.html"
 
 
+def _headline_rows(stages: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for st in stages:
+        for i, hl in enumerate(st.get("headlines", [])):
+            status = ("", "")
+            if hl.get("met") is True:
+                status = ("met", "ok")
+            elif hl.get("met") is False:
+                status = ("not met", "bad")
+            bench = hl.get("benchmark", "")
+            rows.append([st["title"] if i == 0 else "", hl.get("label", "?"), hl.get("value"),
+                         hl.get("compared", hl.get("baseline", "")), hl.get("target", hl.get("goal", "")), status,
+                         (str(bench), "cmd")])
+        if st["status"] != "ok":
+            rows.append([st["title"], "stage failed", ("see below", "bad"), "", "", ("failed", "bad"), ""])
+    return rows
+
+
+SUMMARY_HEADER = ["stage", "result", "this tour", "compared with (measured in this tour)", "target at this budget",
+                  "status", "full budget: benchmark command (docs/benchmarks.md)"]
+
+READING = ("Each result is set beside the baselines measured in the same tour. Met / not met is shown only "
+           "where the tour's own budget has a target; the full-budget numbers come from the benchmark command "
+           "named in the last column (results in docs/benchmarks.md).")
+
+
+def _str_list(v: Any) -> list[str]:
+    return [str(x) for x in v] if isinstance(v, list) else []
+
+
 def build_tour_report(tour_dir: str | Path) -> Path:
-    """Write report.html and report.md for a tour directory holding tour.json."""
+    """Write report.html and report.md for a tour directory holding tour.json: the headline table and key
+    figures first, then one section per stage with its comparison tables; commands, run directories and
+    full metric dumps folded."""
     d = Path(tour_dir)
     doc = runfiles.read_json(d / "tour.json", runfiles.TOUR_JSON)
     stages: list[dict[str, Any]] = doc["stages"]
@@ -213,50 +257,80 @@ def build_tour_report(tour_dir: str | Path) -> Path:
     )
     h += f'<p class="muted">{html.escape(intro)}</p>'
     md += md_text(intro) + "\n\n"
-    # summary table
-    rows = []
+    th, tm = _table(_headline_rows(stages), SUMMARY_HEADER)
+    h += "<h2>Summary</h2>" + f"<p>{html.escape(READING)}</p>" + th
+    md += "## Summary\n\n" + md_text(READING) + "\n\n" + tm + "\n"
+    test_sets = [(st["title"], t) for st in stages for t in _str_list(st.get("test_sets"))]
+    if test_sets:
+        lines = [f"{title}: {t}" for title, t in test_sets]
+        h += "<p><b>Test sets used:</b></p><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+        md += "**Test sets used:**\n\n" + "".join(f"- {md_text(x)}\n" for x in lines) + "\n"
+    shown: set[Path] = set()
+    key_h, key_md = "", ""
     for st in stages:
-        for hl in st.get("headlines", []):
-            status = ("", "")
-            if hl.get("met") is True:
-                status = ("met", "ok")
-            elif hl.get("met") is False:
-                status = ("not met", "bad")
-            rows.append([st["title"], hl.get("label", "?"), hl.get("value"), hl.get("baseline", ""), hl.get("goal", ""),
-                         status])
-        if st["status"] != "ok":
-            rows.append([st["title"], "stage failed", ("see below", "bad"), "", "", ("failed", "bad")])
-    th, tm = _table(rows, ["stage", "metric", "pilotlab", "baseline", "goal", "status"])
-    h += "<h2>Summary</h2>" + th
-    md += "## Summary\n\n" + tm + "\n"
+        for fig in st.get("figures", []):
+            p = _inside_file(d, fig.get("path") if isinstance(fig, dict) else None)
+            if p is None:
+                continue
+            shown.add(p)
+            caption = f"{st['title']}: {fig.get('caption', '')}"
+            key_h += figure_html(p, caption)
+            key_md += f"![{md_text(caption)}]({quote_url(p.relative_to(d.resolve()).as_posix())})\n\n"
+    if key_h:
+        h += f'<h2>Key figures</h2><div class="key">{key_h}</div>'
+        md += "## Key figures\n\n" + key_md
     for st in stages:
-        h += f'<h2 id="{html.escape(st["key"])}">{html.escape(st["title"])}</h2>'
-        md += f"## {md_text(st['title'])}\n\n"
-        line = f"{st['status']} in {st.get('wall_s', 0):.1f} s ({st.get('cpu_s', 0):.1f} s of CPU time)"
-        h += f'<p class="muted">{html.escape(line)}</p>'
-        md += md_text(line) + "\n\n"
-        if st["status"] != "ok":
-            h += f'<div class="error"><b>This stage failed:</b> <code>{html.escape(st.get("error", ""))}</code></div>'
-            md += f"**This stage failed:** {md_text(st.get('error', ''))}\n\n"
-        for table in st.get("tables", []):
-            rows_, header = table.get("rows"), table.get("header")
-            if not (isinstance(rows_, list) and isinstance(header, list) and all(isinstance(r, list) for r in rows_)):
-                raise PilotlabError(f"{runfiles.quote(d / 'tour.json')}: a table of stage {st['key']!r} has no rows "
-                                    "and header lists; the file was damaged or edited")
-            th, tm = _table(rows_, [str(c) for c in header])
-            h += f"<h3>{html.escape(str(table.get('title', '')))}</h3>" + th
-            md += f"### {md_text(table.get('title', ''))}\n\n" + tm + "\n"
-        for note in st.get("notes", []):
-            h += f"<p>{html.escape(note)}</p>"
-            md += md_text(note) + "\n\n"
-        for sub in st.get("runs", []):
-            p = _inside(d, sub.get("dir"))
-            if p is not None and (p / "config.json").is_file():
-                sh, smd = run_section(p, level=3, title=str(sub.get("title", p.name)))
-                h += sh
-                md += smd.replace("](", f"]({quote_url(str(sub['dir']))}/")
-        if st.get("command"):
-            h += f"<details><summary>commands</summary><pre>{html.escape(chr(10).join(st['command']))}</pre></details>"
+        sh, smd = _stage_section(d, st, frozenset(shown))
+        h += sh
+        md += smd
     atomic_write_text(d / "report.html", page("pilotlab tour report", h))
     atomic_write_text(d / "report.md", md)
     return d / "report.html"
+
+
+def _inside_file(root: Path, rel: Any) -> Path | None:
+    """`root / rel` when it is a file inside `root` (a tour.json cannot point the report elsewhere)."""
+    if not isinstance(rel, str) or not rel:
+        return None
+    p = (root / rel).resolve()
+    return p if p.is_relative_to(root.resolve()) and p.is_file() and p.suffix.lower() in _MIME else None
+
+
+def _stage_section(d: Path, st: dict[str, Any], shown: frozenset[Path]) -> tuple[str, str]:
+    """One stage: status, error, comparison tables and notes; commands and run directories folded."""
+    h = f'<h2 id="{html.escape(str(st["key"]))}">{html.escape(st["title"])}</h2>'
+    md = f"## {md_text(st['title'])}\n\n"
+    line = f"{st['status']} in {st.get('wall_s', 0):.1f} s ({st.get('cpu_s', 0):.1f} s of CPU time)"
+    h += f'<p class="muted">{html.escape(line)}</p>'
+    md += md_text(line) + "\n\n"
+    if st["status"] != "ok":
+        h += f'<div class="error"><b>This stage failed:</b> <code>{html.escape(st.get("error", ""))}</code></div>'
+        md += f"**This stage failed:** {md_text(st.get('error', ''))}\n\n"
+    for table in st.get("tables", []):
+        rows_, header = table.get("rows"), table.get("header")
+        if not (isinstance(rows_, list) and isinstance(header, list) and all(isinstance(r, list) for r in rows_)):
+            raise PilotlabError(f"{runfiles.quote(d / 'tour.json')}: a table of stage {st['key']!r} has no rows "
+                                "and header lists; the file was damaged or edited")
+        th, tm = _table(rows_, [str(c) for c in header])
+        h += f"<h3>{html.escape(str(table.get('title', '')))}</h3>" + th
+        md += f"### {md_text(table.get('title', ''))}\n\n" + tm + "\n"
+    for note in st.get("notes", []):
+        h += f"<p>{html.escape(note)}</p>"
+        md += md_text(note) + "\n\n"
+    if st.get("command"):
+        label = "Equivalent command lines"
+        text = chr(10).join(st["command"])
+        h += f"<details><summary>{label}</summary><pre>{html.escape(text)}</pre></details>"
+        md += f"<details><summary>{label}</summary>\n\n<pre>{html.escape(text)}</pre>\n\n</details>\n\n"
+    runs_h, runs_md = "", ""
+    for sub in st.get("runs", []):
+        p = _inside(d, sub.get("dir"))
+        if p is not None and (p / "config.json").is_file():
+            sh, smd = run_section(p, level=3, title=str(sub.get("title", p.name)), collapse=True, skip=shown)
+            runs_h += sh
+            runs_md += smd.replace("](", f"]({quote_url(str(sub['dir']))}/")
+    if runs_h:
+        label = "Run directories: every figure, curve and summary value"
+        h += f'<details class="runs"><summary>{label}</summary>{runs_h}</details>'
+        md += f"<details><summary>{label}</summary>\n\n{runs_md}\n</details>\n\n"
+    return h, md

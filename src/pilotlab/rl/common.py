@@ -21,6 +21,7 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import FIX, save_state
+from pilotlab.core.summary import RL_EVAL_WALL_S, RL_RETURN_MEAN, TRAIN_ENV_STEPS, TRAIN_WALL_S
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import ENV_WRAPPER
 from pilotlab.rl.envs import check_env_id, env_kwargs_of, obs_shape, probe_env, space_kind
@@ -147,12 +148,11 @@ def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[
 
 
 def finish(run: RunDir, cfg: DeepRLConfig, policy: Policy, env_steps: int, wall_s: float) -> dict[str, Any]:
-    """Final evaluation on held-out seeds, summary.json (docs/design.md keys) and figures/learning_curve.png."""
+    """Final evaluation on held-out seeds, summary.json (pilotlab.core.summary keys) and figures/learning_curve.png."""
     t0 = time.perf_counter()
     result = evaluate_policy(policy, cfg.env, cfg.kwargs, cfg.eval_episodes, cfg.eval_seed)
     values: dict[str, Any] = result.summary()
-    values.update({"train/env_steps": env_steps, "train/wall_s": wall_s,
-                   "eval/wall_s": time.perf_counter() - t0})
+    values.update({TRAIN_ENV_STEPS: env_steps, TRAIN_WALL_S: wall_s, RL_EVAL_WALL_S: time.perf_counter() - t0})
     run.log(env_steps, {k: v for k, v in values.items() if k.startswith("eval/")})
     summary = run.update_summary(values)
     if run.writable:
@@ -161,7 +161,7 @@ def finish(run: RunDir, cfg: DeepRLConfig, policy: Policy, env_steps: int, wall_
             save_line_plot({"episode return (train)": ([r["step"] for r in rows],
                                                        [r["train/episode_return"] for r in rows])},
                            run.figure("learning_curve.png"), title=f"{cfg.env}", xlabel="env steps",
-                           ylabel="return", hlines={"eval mean": values["eval/return_mean"]})
+                           ylabel="return", hlines={"eval mean": values[RL_RETURN_MEAN]})
     return summary
 
 

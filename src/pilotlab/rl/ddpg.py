@@ -158,104 +158,103 @@ def train(cfg: DDPGConfig) -> RunDir:
     if not isinstance(obs_space, gym.spaces.Box):
         raise PilotlabError(f"{cfg.algo} needs a Box observation space; {cfg.env} has {obs_space}")
     run, device = setup(cfg, "rl", cfg.algo)
-    actor, critic = (m.to(device) for m in build(cfg, obs_space, act_space))
-    actor_t, critic_t = (m.to(device) for m in build(cfg, obs_space, act_space))
-    actor_t.load_state_dict(actor.state_dict())
-    critic_t.load_state_dict(critic.state_dict())
-    fused = device.type == "cpu"
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr, fused=fused)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr, fused=fused)
-    buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
-    step, updates, wall = 0, 0, 0.0
-    restored = restore(run, cfg, {"actor": actor, "critic": critic, "actor_target": actor_t, "critic_target": critic_t,
-                                  "actor_optim": actor_opt, "critic_optim": critic_opt, "buffer": buffer},
-                       {"wall_s": (int, float), "updates": int})
-    if restored is not None:
-        _, meta = restored
-        step, updates, wall = int(meta["step"]), int(meta["updates"]), float(meta["wall_s"])
+    with run:
+        actor, critic = (m.to(device) for m in build(cfg, obs_space, act_space))
+        actor_t, critic_t = (m.to(device) for m in build(cfg, obs_space, act_space))
+        actor_t.load_state_dict(actor.state_dict())
+        critic_t.load_state_dict(critic.state_dict())
+        fused = device.type == "cpu"
+        actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr, fused=fused)
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr, fused=fused)
+        buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
+        start = restore(run, cfg, {"actor": actor, "critic": critic, "actor_target": actor_t,
+                                   "critic_target": critic_t, "actor_optim": actor_opt, "critic_optim": critic_opt,
+                                   "buffer": buffer}, {"updates": int})
+        step, updates, wall = start.step, int(start.meta.get("updates", 0)), start.wall_s
 
-    smoothing = (cfg.policy_noise, cfg.noise_clip) if cfg.algo == "td3" else (0.0, 0.0)
-    delay = cfg.policy_delay if cfg.algo == "td3" else 1
-    n_env, low, high = cfg.num_envs, act_space.low, act_space.high
-    half = (high - low) / 2
-    envs = make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper)
-    obs, _ = envs.reset(seed=reset_seed(cfg, step))
-    obs = obs.astype(np.float32)  # (N, obs_dim)
-    mask, stats = StepMask(n_env), EpisodeStats(n_env)
-    params = {"actor": list(actor.parameters()), "critic": list(critic.parameters()),
-              "actor_t": list(actor_t.parameters()), "critic_t": list(critic_t.parameters())}
-    logged: dict[str, list[float]] = {}
-    keeper = BestKeeper(cfg, run)
-    progress = Progress(cfg.total_steps, f"rl {cfg.algo} {cfg.env}", initial=step, enabled=run.writable)
-    t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
-    while step < cfg.total_steps:
-        # -- act: uniform random during warm-up, then mu(s) + Gaussian noise, clipped to the bounds
-        if step < cfg.learning_starts:
-            actions = np.random.uniform(low, high, size=(n_env, *act_space.shape)).astype(np.float32)
-        else:
-            with torch.no_grad():
-                actions = actor(torch.as_tensor(obs, device=device)).cpu().numpy()  # (N, A)
-            actions = np.clip(actions + np.random.normal(0.0, cfg.exploration_noise, actions.shape) * half, low, high)
-        next_obs, rewards, term, trunc, _ = envs.step(actions)
-        next_obs = next_obs.astype(np.float32)
-        valid = mask.valid()  # drop next-step-autoreset rows
-        buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
-        stats.update(rewards, valid, term | trunc)
-        mask.update(term, trunc)
-        obs = next_obs
-        prev, step = step, step + n_env
-        progress.update(n_env)
+        smoothing = (cfg.policy_noise, cfg.noise_clip) if cfg.algo == "td3" else (0.0, 0.0)
+        delay = cfg.policy_delay if cfg.algo == "td3" else 1
+        n_env, low, high = cfg.num_envs, act_space.low, act_space.high
+        half = (high - low) / 2
+        envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
+        obs, _ = envs.reset(seed=reset_seed(cfg, step))
+        obs = obs.astype(np.float32)  # (N, obs_dim)
+        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        params = {"actor": list(actor.parameters()), "critic": list(critic.parameters()),
+                  "actor_t": list(actor_t.parameters()), "critic_t": list(critic_t.parameters())}
+        logged: dict[str, list[float]] = {}
+        keeper = BestKeeper(cfg, run)
+        progress = run.own(Progress(cfg.total_steps, f"rl {cfg.algo} {cfg.env}", initial=step,
+                                    enabled=run.writable))
+        t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
+        while step < cfg.total_steps:
+            # -- act: uniform random during warm-up, then mu(s) + Gaussian noise, clipped to the bounds
+            if step < cfg.learning_starts:
+                actions = np.random.uniform(low, high, size=(n_env, *act_space.shape)).astype(np.float32)
+            else:
+                with torch.no_grad():
+                    actions = actor(torch.as_tensor(obs, device=device)).cpu().numpy()  # (N, A)
+                noise = np.random.normal(0.0, cfg.exploration_noise, actions.shape) * half
+                actions = np.clip(actions + noise, low, high)
+            next_obs, rewards, term, trunc, _ = envs.step(actions)
+            next_obs = next_obs.astype(np.float32)
+            valid = mask.valid()  # drop next-step-autoreset rows
+            buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
+            stats.update(rewards, valid, term | trunc)
+            mask.update(term, trunc)
+            obs = next_obs
+            prev, step = step, step + n_env
+            progress.update(n_env)
 
-        # -- learn
-        if step > cfg.learning_starts and step // cfg.train_freq > prev // cfg.train_freq:
-            batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
-            for g in range(cfg.gradient_steps):
-                batch = ReplayBatch(*(field[g].to(device) for field in batches))
-                target = critic_target(actor_t, critic_t, batch, cfg.gamma, *smoothing)  # (B,)
-                q = critic(batch.obs, batch.actions)  # (n, B)
-                critic_loss = F.mse_loss(q, target.expand_as(q), reduction="none").mean(1).sum()
-                critic_opt.zero_grad(set_to_none=True)
-                critic_loss.backward()
-                critic_opt.step()
-                updates += 1
-                logged.setdefault("losses/critic_loss", []).append(critic_loss.item())
-                if updates % delay == 0:
-                    actor_loss = -critic.qs[0](torch.cat([batch.obs, actor(batch.obs)], dim=1)).mean()
-                    actor_opt.zero_grad(set_to_none=True)
-                    actor_loss.backward()
-                    actor_opt.step()
-                    polyak(params["actor_t"], params["actor"], cfg.tau)
-                    polyak(params["critic_t"], params["critic"], cfg.tau)
-                    logged.setdefault("losses/actor_loss", []).append(actor_loss.item())
+            # -- learn
+            if step > cfg.learning_starts and step // cfg.train_freq > prev // cfg.train_freq:
+                batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
+                for g in range(cfg.gradient_steps):
+                    batch = ReplayBatch(*(field[g].to(device) for field in batches))
+                    target = critic_target(actor_t, critic_t, batch, cfg.gamma, *smoothing)  # (B,)
+                    q = critic(batch.obs, batch.actions)  # (n, B)
+                    critic_loss = F.mse_loss(q, target.expand_as(q), reduction="none").mean(1).sum()
+                    critic_opt.zero_grad(set_to_none=True)
+                    critic_loss.backward()
+                    critic_opt.step()
+                    updates += 1
+                    logged.setdefault("losses/critic_loss", []).append(critic_loss.item())
+                    if updates % delay == 0:
+                        actor_loss = -critic.qs[0](torch.cat([batch.obs, actor(batch.obs)], dim=1)).mean()
+                        actor_opt.zero_grad(set_to_none=True)
+                        actor_loss.backward()
+                        actor_opt.step()
+                        polyak(params["actor_t"], params["actor"], cfg.tau)
+                        polyak(params["critic_t"], params["critic"], cfg.tau)
+                        logged.setdefault("losses/actor_loss", []).append(actor_loss.item())
 
-        # -- log and checkpoint
-        if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
-            now = time.perf_counter()
-            metrics = stats.pop()
-            metrics.update({k: float(np.mean(v)) for k, v in logged.items()})
-            metrics["train/steps_per_s"] = (step - last_log_step) / (now - last_log_t)
-            if "losses/critic_loss" in metrics:
-                check_finite(metrics["losses/critic_loss"], "losses/critic_loss", step)
-            run.log(step, metrics)
-            logged.clear()
-            last_log_t, last_log_step = now, step
-        if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
-            save_state(run, step, {"actor": actor.state_dict(), "critic": critic.state_dict(),
-                                   "actor_target": actor_t.state_dict(), "critic_target": critic_t.state_dict(),
-                                   "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
-                                   "buffer": buffer.state_dict()},
-                       {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
-        if keeper.due(prev, step):
-            keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
-            actor.train()
-    envs.close()
-    progress.close()
-    wall += time.perf_counter() - t0
-    best = final_weights(run)
-    if best is not None:
-        actor.load_state_dict(best["actor"])
-    finish(run, cfg, DeterministicPolicy(actor, device), step, wall)
-    run.close()
+            # -- log and checkpoint
+            if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
+                now = time.perf_counter()
+                metrics = stats.pop()
+                metrics.update({k: float(np.mean(v)) for k, v in logged.items()})
+                metrics["train/steps_per_s"] = (step - last_log_step) / (now - last_log_t)
+                if "losses/critic_loss" in metrics:
+                    check_finite(metrics["losses/critic_loss"], "losses/critic_loss", step)
+                run.log(step, metrics)
+                logged.clear()
+                last_log_t, last_log_step = now, step
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                save_state(run, step, {"actor": actor.state_dict(), "critic": critic.state_dict(),
+                                       "actor_target": actor_t.state_dict(), "critic_target": critic_t.state_dict(),
+                                       "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
+                                       "buffer": buffer.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
+            if keeper.due(prev, step):
+                keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
+                actor.train()
+        envs.close()
+        progress.close()
+        wall += time.perf_counter() - t0
+        best = final_weights(run)
+        if best is not None:
+            actor.load_state_dict(best["actor"])
+        finish(run, cfg, DeterministicPolicy(actor, device), step, wall)
     return run
 
 

@@ -151,100 +151,97 @@ def train(cfg: DQNConfig) -> RunDir:
     """Train DQN on `cfg.env`; returns the run directory."""
     obs_space, act_space = env_spaces(cfg, "dqn", ("discrete",))
     run, device = setup(cfg, "rl", "dqn")
-    q = build_q(cfg, obs_space, act_space).to(device)
-    q_target = build_q(cfg, obs_space, act_space).to(device)
-    q_target.load_state_dict(q.state_dict())
-    opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, fused=device.type == "cpu")
-    buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), (), discrete=True)
-    step, wall = 0, 0.0
-    restored = restore(run, cfg, {"q": q, "q_target": q_target, "optim": opt, "buffer": buffer},
-                       {"wall_s": (int, float)})
-    if restored is not None:
-        _, meta = restored
-        step, wall = int(meta["step"]), float(meta["wall_s"])
+    with run:
+        q = build_q(cfg, obs_space, act_space).to(device)
+        q_target = build_q(cfg, obs_space, act_space).to(device)
+        q_target.load_state_dict(q.state_dict())
+        opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, fused=device.type == "cpu")
+        buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), (), discrete=True)
+        start = restore(run, cfg, {"q": q, "q_target": q_target, "optim": opt, "buffer": buffer})
+        step, wall = start.step, start.wall_s
 
-    n_env, n_act = cfg.num_envs, int(act_space.n)
-    envs = make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper)
-    raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-    obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
-    mask, stats = StepMask(n_env), EpisodeStats(n_env)
-    losses: list[torch.Tensor] = []  # detached scalars, read once per log line (no sync per gradient step)
-    q_means: list[torch.Tensor] = []
-    progress = Progress(cfg.total_steps, f"rl dqn {cfg.env}", initial=step, enabled=run.writable)
-    t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
-    eps = cfg.exploration_initial_eps
-    keeper = BestKeeper(cfg, run)
-    params, target_params = list(q.parameters()), list(q_target.parameters())
-    while step < cfg.total_steps:
-        # -- act: epsilon-greedy over the N envs in one batched forward pass
-        eps = linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps, cfg.exploration_fraction,
-                              step / cfg.total_steps)
-        explore = np.random.random(n_env) < eps  # (N,)
-        if explore.all():
-            actions = np.random.randint(n_act, size=n_env)
-        else:
-            with torch.inference_mode():
-                actions = q(torch.from_numpy(obs).to(device)).argmax(dim=1).cpu().numpy()  # (N,)
-            if explore.any():
-                actions = np.where(explore, np.random.randint(n_act, size=n_env), actions)
-        raw_next, rewards, term, trunc, _ = envs.step(actions)
-        next_obs = to_float_obs(raw_next, obs_space)
-        valid = mask.valid()  # rows that are reset steps of next-step autoreset are not transitions
-        if valid.all():
-            buffer.add(obs, actions, rewards, next_obs, term)
-        else:
-            buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
-        stats.update(rewards, valid, term | trunc)
-        mask.update(term, trunc)
-        obs = next_obs
-        prev, step = step, step + n_env
-        progress.update(n_env)
+        n_env, n_act = cfg.num_envs, int(act_space.n)
+        envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
+        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
+        obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
+        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        losses: list[torch.Tensor] = []  # detached scalars, read once per log line (no sync per gradient step)
+        q_means: list[torch.Tensor] = []
+        progress = run.own(Progress(cfg.total_steps, f"rl dqn {cfg.env}", initial=step, enabled=run.writable))
+        t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
+        eps = cfg.exploration_initial_eps
+        keeper = BestKeeper(cfg, run)
+        params, target_params = list(q.parameters()), list(q_target.parameters())
+        while step < cfg.total_steps:
+            # -- act: epsilon-greedy over the N envs in one batched forward pass
+            eps = linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps, cfg.exploration_fraction,
+                                  step / cfg.total_steps)
+            explore = np.random.random(n_env) < eps  # (N,)
+            if explore.all():
+                actions = np.random.randint(n_act, size=n_env)
+            else:
+                with torch.inference_mode():
+                    actions = q(torch.from_numpy(obs).to(device)).argmax(dim=1).cpu().numpy()  # (N,)
+                if explore.any():
+                    actions = np.where(explore, np.random.randint(n_act, size=n_env), actions)
+            raw_next, rewards, term, trunc, _ = envs.step(actions)
+            next_obs = to_float_obs(raw_next, obs_space)
+            valid = mask.valid()  # rows that are reset steps of next-step autoreset are not transitions
+            if valid.all():
+                buffer.add(obs, actions, rewards, next_obs, term)
+            else:
+                buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
+            stats.update(rewards, valid, term | trunc)
+            mask.update(term, trunc)
+            obs = next_obs
+            prev, step = step, step + n_env
+            progress.update(n_env)
 
-        # -- learn: target copy every target_update_interval steps, a training phase every train_freq
-        if step // cfg.target_update_interval > prev // cfg.target_update_interval:
-            with torch.no_grad():  # hard update (cheaper than load_state_dict)
-                for t, p in zip(target_params, params):
-                    t.copy_(p)
-        if step > cfg.learning_starts and step // cfg.train_freq > prev // cfg.train_freq:
-            batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
-            for g in range(cfg.gradient_steps):
-                batch = ReplayBatch(*(field[g].to(device) for field in batches))
-                loss, q_mean = dqn_loss(q, q_target, batch, cfg.gamma, cfg.double_q)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                clip_grad_norm(params, cfg.max_grad_norm)
-                opt.step()
-                losses.append(loss.detach())
-                q_means.append(q_mean)
+            # -- learn: target copy every target_update_interval steps, a training phase every train_freq
+            if step // cfg.target_update_interval > prev // cfg.target_update_interval:
+                with torch.no_grad():  # hard update (cheaper than load_state_dict)
+                    for t, p in zip(target_params, params):
+                        t.copy_(p)
+            if step > cfg.learning_starts and step // cfg.train_freq > prev // cfg.train_freq:
+                batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
+                for g in range(cfg.gradient_steps):
+                    batch = ReplayBatch(*(field[g].to(device) for field in batches))
+                    loss, q_mean = dqn_loss(q, q_target, batch, cfg.gamma, cfg.double_q)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    clip_grad_norm(params, cfg.max_grad_norm)
+                    opt.step()
+                    losses.append(loss.detach())
+                    q_means.append(q_mean)
 
-        # -- log and checkpoint
-        if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
-            now = time.perf_counter()
-            metrics = stats.pop()
-            metrics.update({"train/epsilon": eps, "train/steps_per_s": (step - last_log_step) / (now - last_log_t),
-                            "train/buffer_size": float(len(buffer))})
-            if losses:
-                metrics.update({"losses/td_loss": torch.stack(losses).mean().item(),
-                                "losses/q_values": torch.stack(q_means).mean().item()})
-                check_finite(metrics["losses/td_loss"], "losses/td_loss", step)
-                losses.clear()
-                q_means.clear()
-            run.log(step, metrics)
-            last_log_t, last_log_step = now, step
-        if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
-            save_state(run, step, {"q": q.state_dict(), "q_target": q_target.state_dict(), "optim": opt.state_dict(),
-                                   "buffer": buffer.state_dict()}, {"wall_s": wall + time.perf_counter() - t0})
-        if keeper.due(prev, step):
-            keeper(step, GreedyPolicy(q, obs_space, device), {"q": q.state_dict()})
-            q.train()
-    envs.close()
-    progress.close()
-    wall += time.perf_counter() - t0
-    best = final_weights(run)
-    if best is not None:
-        q.load_state_dict(best["q"])
-    finish(run, cfg, GreedyPolicy(q, obs_space, device), step, wall)
-    run.close()
+            # -- log and checkpoint
+            if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
+                now = time.perf_counter()
+                metrics = stats.pop()
+                metrics.update({"train/epsilon": eps, "train/steps_per_s": (step - last_log_step) / (now - last_log_t),
+                                "train/buffer_size": float(len(buffer))})
+                if losses:
+                    metrics.update({"losses/td_loss": torch.stack(losses).mean().item(),
+                                    "losses/q_values": torch.stack(q_means).mean().item()})
+                    check_finite(metrics["losses/td_loss"], "losses/td_loss", step)
+                    losses.clear()
+                    q_means.clear()
+                run.log(step, metrics)
+                last_log_t, last_log_step = now, step
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                save_state(run, step, {"q": q.state_dict(), "q_target": q_target.state_dict(),
+                                       "optim": opt.state_dict(), "buffer": buffer.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0})
+            if keeper.due(prev, step):
+                keeper(step, GreedyPolicy(q, obs_space, device), {"q": q.state_dict()})
+                q.train()
+        envs.close()
+        progress.close()
+        wall += time.perf_counter() - t0
+        best = final_weights(run)
+        if best is not None:
+            q.load_state_dict(best["q"])
+        finish(run, cfg, GreedyPolicy(q, obs_space, device), step, wall)
     return run
 
 

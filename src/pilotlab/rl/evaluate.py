@@ -24,6 +24,14 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from pilotlab.core.config import from_dict
 from pilotlab.core.run import RunDir
+from pilotlab.core.summary import (
+    RL_EPISODES,
+    RL_EVAL_WALL_S,
+    RL_LENGTH_MEAN,
+    RL_RETURN_MEAN,
+    RL_RETURN_STD,
+    RL_SUCCESS_RATE,
+)
 from pilotlab.rl.envs import env_kwargs_of, make_env
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -37,10 +45,10 @@ class EvalResult(NamedTuple):
     successes: np.ndarray | None  # (episodes,) bool, or None where success is not defined
 
     def summary(self) -> dict[str, float]:
-        out = {"eval/return_mean": float(self.returns.mean()), "eval/return_std": float(self.returns.std()),
-               "eval/episodes": float(len(self.returns)), "eval/length_mean": float(self.lengths.mean())}
+        out = {RL_RETURN_MEAN: float(self.returns.mean()), RL_RETURN_STD: float(self.returns.std()),
+               RL_EPISODES: float(len(self.returns)), RL_LENGTH_MEAN: float(self.lengths.mean())}
         if self.successes is not None:
-            out["eval/success_rate"] = float(self.successes.mean())
+            out[RL_SUCCESS_RATE] = float(self.successes.mean())
         return out
 
 
@@ -125,7 +133,7 @@ def evaluate_run(cfg: Any) -> dict[str, float]:
     t0 = time.perf_counter()
     result = evaluate_policy(policy, run_cfg.env, kwargs, cfg.episodes, cfg.seed)
     values = result.summary()
-    values["eval/wall_s"] = time.perf_counter() - t0
+    values[RL_EVAL_WALL_S] = time.perf_counter() - t0
     if cfg.video:
         gif = record_gif(policy, run_cfg.env, kwargs, cfg.video, seed=cfg.seed)
         print(f"video: {gif}")

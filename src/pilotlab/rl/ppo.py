@@ -277,118 +277,115 @@ def train(cfg: PPOConfig) -> RunDir:
     """Train PPO on `cfg.env`; returns the run directory."""
     obs_space, act_space = env_spaces(cfg, "ppo", ("discrete", "box"))
     run, device = setup(cfg, "rl", "ppo")
-    model = ActorCritic(cfg, obs_space, act_space).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5, fused=device.type == "cpu")
-    step, wall = 0, 0.0
-    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
-    if restored is not None:
-        _, meta = restored
-        step, wall = int(meta["step"]), float(meta["wall_s"])
+    with run:
+        model = ActorCritic(cfg, obs_space, act_space).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5, fused=device.type == "cpu")
+        start = restore(run, cfg, {"model": model, "optim": opt})
+        step, wall = start.step, start.wall_s
 
-    n_env, t_len = cfg.num_envs, cfg.n_steps
-    envs = make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper)
-    raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-    obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
-    mask, stats = StepMask(n_env), EpisodeStats(n_env)
-    box = isinstance(act_space, gym.spaces.Box)
-    low, high = (act_space.low, act_space.high) if box else (None, None)
-    progress = Progress(cfg.total_steps, f"rl ppo {cfg.env}", initial=step, enabled=run.writable)
-    t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
-    logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
-    keeper = BestKeeper(cfg, run)
-    weights = list(model.parameters())
-    # rollout storage as NumPy arrays, reused (a NumPy row write costs a fraction of a torch one)
-    obs_buf = np.zeros((t_len, *obs.shape), dtype=np.float32)  # (T, N, *obs_shape) raw
-    x_buf = obs_buf if model.norm is None else np.zeros_like(obs_buf)  # (T, N, *obs_shape) normalized
-    act_buf = np.zeros((t_len, n_env, *act_space.shape), dtype=np.float32 if box else np.int64)  # (T, N[, A])
-    rew_buf = np.zeros((t_len, n_env), dtype=np.float32)
-    term_buf, trunc_buf, valid_buf = (np.zeros((t_len, n_env), dtype=bool) for _ in range(3))
-    while step < cfg.total_steps:
-        frac = 1.0 - step / cfg.total_steps if cfg.anneal_lr else 1.0
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * frac
-        clip = cfg.clip_range * frac
-        # -- rollout: T batched steps of the N envs; per step only the policy's forward pass runs in torch
-        log_std = None if model.log_std is None else model.log_std.detach().cpu().numpy()
-        with torch.no_grad():
-            for t in range(t_len):
-                x = torch.from_numpy(obs).to(device)
-                if model.norm is not None:
-                    model.norm.update(x)
-                    x = model.norm(x)
-                    x_buf[t] = x.cpu().numpy()
-                obs_buf[t] = obs
-                act_buf[t] = action = sample_actions(model.dist_params(x).cpu().numpy(), log_std)
-                raw_obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box
-                                                                              else action)
-                valid_buf[t] = mask.valid()
-                stats.update(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])
-                mask.update(term_buf[t], trunc_buf[t])
-                obs = to_float_obs(raw_obs, obs_space)
-            # log pi(a_t|s_t) and V(s_t) of the whole rollout in one batched pass: the weights did not change
-            flat_x = torch.from_numpy(x_buf).to(device).flatten(0, 1)  # (T*N, *obs_shape)
-            actions = torch.from_numpy(act_buf).to(device)  # (T, N[, A])
-            log_probs = model.log_prob(model.dist_params(flat_x), actions.flatten(0, 1)).view(t_len, n_env)
-            last_x = model.prepare(torch.from_numpy(obs).to(device))
-            values = model.value(torch.cat([flat_x, last_x]))  # (T*N + N,)
-        ro = Rollout(torch.from_numpy(obs_buf).to(device), actions, log_probs, values[:-n_env].view(t_len, n_env),
-                     *(torch.from_numpy(b) for b in (rew_buf, term_buf, trunc_buf, valid_buf)))
-        adv, returns = gae(ro.rewards, ro.values, values[-n_env:], ro.terminated, ro.truncated, ro.valid,
-                           cfg.gamma, cfg.gae_lambda)
-        prev, step = step, step + t_len * n_env
-        progress.update(t_len * n_env)
+        n_env, t_len = cfg.num_envs, cfg.n_steps
+        envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
+        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
+        obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
+        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        box = isinstance(act_space, gym.spaces.Box)
+        low, high = (act_space.low, act_space.high) if box else (None, None)
+        progress = run.own(Progress(cfg.total_steps, f"rl ppo {cfg.env}", initial=step, enabled=run.writable))
+        t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
+        logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
+        keeper = BestKeeper(cfg, run)
+        weights = list(model.parameters())
+        # rollout storage as NumPy arrays, reused (a NumPy row write costs a fraction of a torch one)
+        obs_buf = np.zeros((t_len, *obs.shape), dtype=np.float32)  # (T, N, *obs_shape) raw
+        x_buf = obs_buf if model.norm is None else np.zeros_like(obs_buf)  # (T, N, *obs_shape) normalized
+        act_buf = np.zeros((t_len, n_env, *act_space.shape), dtype=np.float32 if box else np.int64)  # (T, N[, A])
+        rew_buf = np.zeros((t_len, n_env), dtype=np.float32)
+        term_buf, trunc_buf, valid_buf = (np.zeros((t_len, n_env), dtype=bool) for _ in range(3))
+        while step < cfg.total_steps:
+            frac = 1.0 - step / cfg.total_steps if cfg.anneal_lr else 1.0
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * frac
+            clip = cfg.clip_range * frac
+            # -- rollout: T batched steps of the N envs; per step only the policy's forward pass runs in torch
+            log_std = None if model.log_std is None else model.log_std.detach().cpu().numpy()
+            with torch.no_grad():
+                for t in range(t_len):
+                    x = torch.from_numpy(obs).to(device)
+                    if model.norm is not None:
+                        model.norm.update(x)
+                        x = model.norm(x)
+                        x_buf[t] = x.cpu().numpy()
+                    obs_buf[t] = obs
+                    act_buf[t] = action = sample_actions(model.dist_params(x).cpu().numpy(), log_std)
+                    raw_obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box
+                                                                                  else action)
+                    valid_buf[t] = mask.valid()
+                    stats.update(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])
+                    mask.update(term_buf[t], trunc_buf[t])
+                    obs = to_float_obs(raw_obs, obs_space)
+                # log pi(a_t|s_t) and V(s_t) of the whole rollout in one batched pass: the weights did not change
+                flat_x = torch.from_numpy(x_buf).to(device).flatten(0, 1)  # (T*N, *obs_shape)
+                actions = torch.from_numpy(act_buf).to(device)  # (T, N[, A])
+                log_probs = model.log_prob(model.dist_params(flat_x), actions.flatten(0, 1)).view(t_len, n_env)
+                last_x = model.prepare(torch.from_numpy(obs).to(device))
+                values = model.value(torch.cat([flat_x, last_x]))  # (T*N + N,)
+            ro = Rollout(torch.from_numpy(obs_buf).to(device), actions, log_probs, values[:-n_env].view(t_len, n_env),
+                         *(torch.from_numpy(b) for b in (rew_buf, term_buf, trunc_buf, valid_buf)))
+            adv, returns = gae(ro.rewards, ro.values, values[-n_env:], ro.terminated, ro.truncated, ro.valid,
+                               cfg.gamma, cfg.gae_lambda)
+            prev, step = step, step + t_len * n_env
+            progress.update(t_len * n_env)
 
-        # -- update: n_epochs passes of shuffled minibatches over the valid samples
-        keep = ro.valid.flatten().nonzero().squeeze(1)  # indices into the flat (T*N,) rollout
-        flat = [t.flatten(0, 1)[keep.to(t.device)] for t in (ro.obs, ro.actions, ro.log_probs, ro.values)]
-        flat += [t.flatten()[keep].to(device) for t in (adv, returns)]  # + (advantages, returns)
-        n_batches = max(1, round(len(keep) / cfg.batch_size))
-        if n_batches == 1:  # the minibatch is the whole rollout: normalize its advantages once, not every epoch
-            flat[4] = normalize(flat[4])
-        for epoch in range(cfg.n_epochs):
-            last = epoch == cfg.n_epochs - 1  # diagnostics (entropy, KL, clip fraction) of the last epoch only
-            # one minibatch holds the whole rollout: its order changes nothing, so skip the shuffle
-            chunks = [None] if n_batches == 1 else torch.randperm(len(keep)).chunk(n_batches)
-            for idx in chunks:
-                o, a, lp, v, f_adv, f_ret = flat if idx is None else (t[idx.to(t.device)] for t in flat)
-                terms = ppo_losses(model, model.prepare(o), a, lp, v, f_adv, f_ret, clip, cfg.clip_range_vf,
-                                   entropy=cfg.ent_coef > 0, diagnostics=last, normalize_adv=n_batches > 1)
-                loss = terms["policy_loss"] + cfg.vf_coef * terms["value_loss"]
-                if cfg.ent_coef > 0:
-                    loss = loss - cfg.ent_coef * terms["entropy"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                clip_grad_norm(weights, cfg.max_grad_norm)
-                opt.step()
-                if last:
-                    for k, val in terms.items():
-                        logged.setdefault(f"losses/{k}", []).append(val.detach())
+            # -- update: n_epochs passes of shuffled minibatches over the valid samples
+            keep = ro.valid.flatten().nonzero().squeeze(1)  # indices into the flat (T*N,) rollout
+            flat = [t.flatten(0, 1)[keep.to(t.device)] for t in (ro.obs, ro.actions, ro.log_probs, ro.values)]
+            flat += [t.flatten()[keep].to(device) for t in (adv, returns)]  # + (advantages, returns)
+            n_batches = max(1, round(len(keep) / cfg.batch_size))
+            if n_batches == 1:  # the minibatch is the whole rollout: normalize its advantages once, not every epoch
+                flat[4] = normalize(flat[4])
+            for epoch in range(cfg.n_epochs):
+                last = epoch == cfg.n_epochs - 1  # diagnostics (entropy, KL, clip fraction) of the last epoch only
+                # one minibatch holds the whole rollout: its order changes nothing, so skip the shuffle
+                chunks = [None] if n_batches == 1 else torch.randperm(len(keep)).chunk(n_batches)
+                for idx in chunks:
+                    o, a, lp, v, f_adv, f_ret = flat if idx is None else (t[idx.to(t.device)] for t in flat)
+                    terms = ppo_losses(model, model.prepare(o), a, lp, v, f_adv, f_ret, clip, cfg.clip_range_vf,
+                                       entropy=cfg.ent_coef > 0, diagnostics=last, normalize_adv=n_batches > 1)
+                    loss = terms["policy_loss"] + cfg.vf_coef * terms["value_loss"]
+                    if cfg.ent_coef > 0:
+                        loss = loss - cfg.ent_coef * terms["entropy"]
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    clip_grad_norm(weights, cfg.max_grad_norm)
+                    opt.step()
+                    if last:
+                        for k, val in terms.items():
+                            logged.setdefault(f"losses/{k}", []).append(val.detach())
 
-        # -- log and checkpoint
-        if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
-            now = time.perf_counter()
-            metrics = stats.pop()
-            metrics.update({k: torch.stack(v).mean().item() for k, v in logged.items()})
-            metrics.update({"train/lr": cfg.lr * frac, "train/clip_range": clip,
-                            "train/steps_per_s": (step - last_log_step) / (now - last_log_t)})
-            check_finite(metrics.get("losses/value_loss", 0.0), "losses/value_loss", step)
-            run.log(step, metrics)
-            logged.clear()
-            last_log_t, last_log_step = now, step
-        if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
-            save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                       {"wall_s": wall + time.perf_counter() - t0})
-        if keeper.due(prev, step):
-            keeper(step, PPOPolicy(model, obs_space, act_space, device), {"model": model.state_dict()})
-            model.train()
-    envs.close()
-    progress.close()
-    wall += time.perf_counter() - t0
-    best = final_weights(run)
-    if best is not None:
-        model.load_state_dict(best["model"])
-    finish(run, cfg, PPOPolicy(model, obs_space, act_space, device), step, wall)
-    run.close()
+            # -- log and checkpoint
+            if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
+                now = time.perf_counter()
+                metrics = stats.pop()
+                metrics.update({k: torch.stack(v).mean().item() for k, v in logged.items()})
+                metrics.update({"train/lr": cfg.lr * frac, "train/clip_range": clip,
+                                "train/steps_per_s": (step - last_log_step) / (now - last_log_t)})
+                check_finite(metrics.get("losses/value_loss", 0.0), "losses/value_loss", step)
+                run.log(step, metrics)
+                logged.clear()
+                last_log_t, last_log_step = now, step
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0})
+            if keeper.due(prev, step):
+                keeper(step, PPOPolicy(model, obs_space, act_space, device), {"model": model.state_dict()})
+                model.train()
+        envs.close()
+        progress.close()
+        wall += time.perf_counter() - t0
+        best = final_weights(run)
+        if best is not None:
+            model.load_state_dict(best["model"])
+        finish(run, cfg, PPOPolicy(model, obs_space, act_space, device), step, wall)
     return run
 
 

@@ -34,6 +34,19 @@ from pilotlab.core.errors import PilotlabError, check_finite, one_line
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.core.summary import (
+    RL_EPISODES,
+    RL_OPTIMAL_RETURN,
+    RL_OPTIMAL_SUCCESS,
+    RL_RETURN_EXACT,
+    RL_RETURN_MEAN,
+    RL_RETURN_STD,
+    RL_SUCCESS_EXACT,
+    RL_SUCCESS_RATE,
+    TRAIN_ENV_STEPS,
+    TRAIN_EPISODES,
+    TRAIN_WALL_S,
+)
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import dynamic_programming as dp
 from pilotlab.rl.gridplot import grid_layout, save_policy_map
@@ -276,24 +289,24 @@ def train(cfg: TabularConfig) -> RunDir:
     """Learn Q with the TD target of `cfg.algo`; returns the run directory (checkpoints/last holds Q)."""
     env = make_env(cfg.env, cfg.max_episode_steps)  # before the run directory: a rejected env writes nothing
     run, _ = setup(cfg, "rl", cfg.algo)
-    model = dp.tabular_model(env)
-    n_s, n_a = int(env.observation_space.n), int(env.action_space.n)  # type: ignore[attr-defined]
-    q = np.full((n_s, n_a), cfg.q_init)
-    visits = np.zeros((n_s, n_a), dtype=np.int64)
-    episode, env_steps, wall = 0, 0, 0.0
-    window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "n": 0.0}  # sums
-    restored = restore(run, cfg, {}, {"episode": int, "wall_s": (int, float), "window": dict})
-    if restored is not None:
-        state, meta = restored
-        for key, like in (("q", q), ("visits", visits)):
-            if not isinstance(state.get(key), torch.Tensor) or tuple(state[key].shape) != like.shape:
-                raise PilotlabError(f"checkpoint of {str(run.path)!r} has no {key!r} table of shape {like.shape} "
-                                    f"for {cfg.env}; start a new run in another --run-dir")
-        q, visits = state["q"].numpy().copy(), state["visits"].numpy().copy()
-        episode, env_steps, wall = int(meta["episode"]), int(meta["step"]), float(meta["wall_s"])
-        window = dict(meta["window"])
-    try:
-        progress = Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode, enabled=run.writable)
+    with run:
+        run.own(env)
+        model = dp.tabular_model(env)
+        n_s, n_a = int(env.observation_space.n), int(env.action_space.n)  # type: ignore[attr-defined]
+        q = np.full((n_s, n_a), cfg.q_init)
+        visits = np.zeros((n_s, n_a), dtype=np.int64)
+        window = {"return": 0.0, "success": 0.0, "length": 0.0, "td_abs": 0.0, "alpha": 0.0, "n": 0.0}  # sums
+        start = restore(run, cfg, {}, {"episode": int, "window": dict})
+        env_steps, wall, episode = start.step, start.wall_s, int(start.meta.get("episode", 0))
+        if cfg.resume:
+            for key, like in (("q", q), ("visits", visits)):
+                if not isinstance(start.state.get(key), torch.Tensor) or tuple(start.state[key].shape) != like.shape:
+                    raise PilotlabError(f"checkpoint of {str(run.path)!r} has no {key!r} table of shape {like.shape} "
+                                        f"for {cfg.env}; start a new run in another --run-dir")
+            q, visits = start.state["q"].numpy().copy(), start.state["visits"].numpy().copy()
+            window = dict(start.meta["window"])
+        progress = run.own(Progress(cfg.episodes, f"rl {cfg.algo} {cfg.env}", initial=episode,
+                                    enabled=run.writable))
         t0, steps0 = time.perf_counter(), env_steps
         while episode < cfg.episodes:
             frac = episode / cfg.episodes
@@ -324,11 +337,8 @@ def train(cfg: TabularConfig) -> RunDir:
         progress.close()
         wall += time.perf_counter() - t0
         summary = evaluate(run, env, model, q, cfg, env_steps)
-        run.update_summary({**summary, "train/env_steps": env_steps, "train/episodes": episode, "train/wall_s": wall})
+        run.update_summary({**summary, TRAIN_ENV_STEPS: env_steps, TRAIN_EPISODES: episode, TRAIN_WALL_S: wall})
         _print_result(cfg, run.summary())
-    finally:
-        env.close()
-        run.close()
     return run
 
 
@@ -345,14 +355,14 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
              step: int) -> dict[str, float]:
     """Episodes of the greedy policy, exact scores and the optimum beside them, and the figures."""
     returns, successes = run_episodes(env, GreedyPolicy(q), cfg.eval_episodes)
-    out = {"eval/return_mean": float(returns.mean()), "eval/return_std": float(returns.std()),
-           "eval/episodes": cfg.eval_episodes, "eval/success_rate": float(successes.mean())}
+    out = {RL_RETURN_MEAN: float(returns.mean()), RL_RETURN_STD: float(returns.std()),
+           RL_EPISODES: cfg.eval_episodes, RL_SUCCESS_RATE: float(successes.mean())}
     layout = grid_layout(env)
     if model is not None:
-        out["eval/return_exact"], out["eval/success_rate_exact"] = exact_scores(env, model, q.argmax(axis=1))
-        out["eval/optimal_return"], out["eval/optimal_success_rate"] = exact_scores(env, model, None)
+        out[RL_RETURN_EXACT], out[RL_SUCCESS_EXACT] = exact_scores(env, model, q.argmax(axis=1))
+        out[RL_OPTIMAL_RETURN], out[RL_OPTIMAL_SUCCESS] = exact_scores(env, model, None)
         if not model.p_success.any():  # no goal with a positive reward (CliffWalking): success is meaningless
-            for key in ("eval/success_rate", "eval/success_rate_exact", "eval/optimal_success_rate"):
+            for key in (RL_SUCCESS_RATE, RL_SUCCESS_EXACT, RL_OPTIMAL_SUCCESS):
                 out.pop(key)
     run.log(step, out)
     if run.writable:
@@ -361,7 +371,7 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
                                                     [r["train/return_mean"] for r in rows if "train/return_mean" in r]),
                   "greedy policy": ([r["step"] for r in rows if "eval/greedy_return" in r],
                                     [r["eval/greedy_return"] for r in rows if "eval/greedy_return" in r])}
-        hlines = {"optimum (value iteration)": out["eval/optimal_return"]} if model is not None else None
+        hlines = {"optimum (value iteration)": out[RL_OPTIMAL_RETURN]} if model is not None else None
         save_line_plot(series, run.figure("learning_curve.png"), title=f"{cfg.algo} on {cfg.env}",
                        xlabel="env steps", ylabel="episode return", hlines=hlines)
         if layout is not None:
@@ -375,12 +385,12 @@ def evaluate(run: RunDir, env: gym.Env, model: dp.TabularModel | None, q: np.nda
 
 
 def _print_result(cfg: TabularConfig, s: dict[str, Any]) -> None:
-    line = f"{cfg.algo} {cfg.env}: return {s['eval/return_mean']:.3f} +- {s['eval/return_std']:.3f} " \
-           f"over {int(s['eval/episodes'])} episodes"
-    if "eval/success_rate" in s:
-        line += f", success {s['eval/success_rate']:.3f}"
-    if "eval/optimal_return" in s:
-        line += f"; exact {s['eval/return_exact']:.4f} vs value-iteration optimum {s['eval/optimal_return']:.4f}"
+    line = f"{cfg.algo} {cfg.env}: return {s[RL_RETURN_MEAN]:.3f} +- {s[RL_RETURN_STD]:.3f} " \
+           f"over {int(s[RL_EPISODES])} episodes"
+    if RL_SUCCESS_RATE in s:
+        line += f", success {s[RL_SUCCESS_RATE]:.3f}"
+    if RL_OPTIMAL_RETURN in s:
+        line += f"; exact {s[RL_RETURN_EXACT]:.4f} vs value-iteration optimum {s[RL_OPTIMAL_RETURN]:.4f}"
     print(line)
 
 

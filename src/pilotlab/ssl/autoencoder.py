@@ -25,7 +25,8 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import restore, save_state, setup
+from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.summary import SSL_RECON_BCE, TRAIN_STEPS, TRAIN_WALL_S
 from pilotlab.data import DATASETS, load_dataset
 from pilotlab.nn import ConvDecoder, ConvEncoder
 from pilotlab.report.figures import save_image_grid
@@ -125,68 +126,47 @@ def corrupt(x: torch.Tensor, std: float) -> torch.Tensor:
 def train(cfg: AEConfig) -> RunDir:
     """Train an autoencoder; returns the run directory (checkpoints/last holds the model)."""
     run, device = setup(cfg, "ssl", cfg.method)
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
-    x_train = ds.train_x
-    model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim, cfg.width, cfg.hidden).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step, wall = 0, 0.0
-    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
-    if restored is not None:
-        _, meta = restored
-        step, wall = int(meta["step"]), float(meta["wall_s"])
-    net = distributed.wrap(model)
-    world = distributed.world_size()
-    if cfg.batch_size % world:
-        raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    per_rank = cfg.batch_size // world
-    steps_per_epoch = (len(x_train) // world) // per_rank
-    if steps_per_epoch == 0:
-        raise PilotlabError(f"batch-size {cfg.batch_size} is larger than the {len(x_train)} training images")
-    total = cfg.epochs * steps_per_epoch
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
-    progress = Progress(total, f"ssl {cfg.method}", initial=step, enabled=run.writable)
-    t0 = time.perf_counter()
-    try:
+    with run:
+        ds = load_dataset(cfg.dataset, cfg.data_dir)
+        x_train = ds.train_x
+        model = AutoEncoder(cfg.method, ds.shape, cfg.latent_dim, cfg.width, cfg.hidden).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        start = restore(run, cfg, {"model": model, "optim": opt})
+        step, wall = start.step, start.wall_s
+        net = distributed.wrap(model)
+        batches = BatchSchedule(len(x_train), cfg.batch_size, cfg.seed)
+        total = batches.total_steps(cfg.epochs, cfg.max_steps)
+        progress = run.own(Progress(total, f"ssl {cfg.method}", initial=step, enabled=run.writable))
+        t0 = time.perf_counter()
         while step < total:
-            epoch, first = divmod(step, steps_per_epoch)
-            order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
-            for b in range(first, steps_per_epoch):
-                batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
-                inputs = corrupt(batch, cfg.noise_std) if cfg.method == "denoising-ae" else batch
-                loss = reconstruction_loss(net(inputs), batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                if step % cfg.log_every == 0 or step == total:
-                    metrics = distributed.all_reduce_mean({"train/loss": loss.item()})
-                    check_finite(metrics["train/loss"], "train/loss", step)
-                    metrics["train/epoch"] = step / steps_per_epoch
-                    run.log(step, metrics)
-                    progress.update(0, loss=metrics["train/loss"])
-                progress.update(1)
-                epoch_done = step // steps_per_epoch if step % steps_per_epoch == 0 else 0
-                # checkpoint first: a probe that fails must not lose the training since the last one
-                if step % cfg.checkpoint_every == 0 or step == total:
-                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                               {"wall_s": wall + time.perf_counter() - t0})
-                if run.writable and (step == total or (cfg.probe_every and epoch_done
-                                                       and epoch_done % cfg.probe_every == 0)):
-                    wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
-                    run.log(step, quick_probe(model.encoder, ds, device, cfg.seed))
-                    t0 = time.perf_counter()
-                if step >= total:
-                    break
-    except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints
+            batch = x_train[batches.indices(step)].to(device)  # (B, C, H, W)
+            inputs = corrupt(batch, cfg.noise_std) if cfg.method == "denoising-ae" else batch
+            loss = reconstruction_loss(net(inputs), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if step % cfg.log_every == 0 or step == total:
+                metrics = distributed.all_reduce_mean({"train/loss": loss.item()})
+                check_finite(metrics["train/loss"], "train/loss", step)
+                metrics["train/epoch"] = step / batches.per_epoch
+                run.log(step, metrics)
+                progress.update(0, loss=metrics["train/loss"])
+            progress.update(1)
+            epoch_done = step // batches.per_epoch if step % batches.per_epoch == 0 else 0
+            # checkpoint first: a probe that fails must not lose the training since the last one
+            if step % cfg.checkpoint_every == 0 or step == total:
+                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0})
+            if run.writable and (step == total or (cfg.probe_every and epoch_done
+                                                   and epoch_done % cfg.probe_every == 0)):
+                wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
+                run.log(step, quick_probe(model.encoder, ds, device, cfg.seed))
+                t0 = time.perf_counter()
         progress.close()
-        run.close()
-        raise
-    progress.close()
-    wall += time.perf_counter() - t0
-    evaluate_reconstruction(run, model, ds.test_x, device, step)
-    run.update_summary({"train/wall_s": wall, "train/steps": step})
-    run.close()
+        wall += time.perf_counter() - t0
+        evaluate_reconstruction(run, model, ds.test_x, device, step)
+        run.update_summary({TRAIN_WALL_S: wall, TRAIN_STEPS: step})
     return run
 
 
@@ -200,8 +180,8 @@ def evaluate_reconstruction(run: RunDir, model: AutoEncoder, x_test: torch.Tenso
         batch = x_test[i:i + 1000].to(device)
         losses.append(reconstruction_loss(model(batch), batch).item() * len(batch))
     bce = sum(losses) / len(x_test)
-    run.log(step, {"eval/recon_bce": bce})
-    run.update_summary({"eval/recon_bce": bce})
+    run.log(step, {SSL_RECON_BCE: bce})
+    run.update_summary({SSL_RECON_BCE: bce})
     if run.writable:
         sample = x_test[:16].to(device)
         save_image_grid(torch.cat([sample, model(sample)]).cpu(), run.figure("reconstructions.png"), nrow=16)

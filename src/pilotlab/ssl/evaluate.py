@@ -1,22 +1,23 @@
 """``pilotlab ssl eval RUN_DIR``: the probe protocol on a trained encoder, with its baselines.
 
 One table, same protocol for every row (probe.py): the run's frozen encoder, the raw pixels, and a
-randomly initialised encoder of the same architecture. Writes summary.json keys (docs/design.md)::
+randomly initialised encoder of the same architecture. Writes summary.json keys (pilotlab.core.summary)::
 
     eval/linear_acc_all  eval/linear_acc_10pc  eval/linear_acc_100pc  eval/knn_acc
     baseline/pixels_linear_acc_all  baseline/pixels_linear_acc_10pc
     baseline/random_linear_acc_all  baseline/random_linear_acc_10pc
 
 (plus the std of each few-label probe, the remaining baseline probes, and `baseline/pixels_classic_*`:
-raw pixels under the classic unscaled probe, the stronger pixel baseline), and two figures: a 2-D
-PCA embedding of the test features coloured by label, and the probe accuracy over training.
+raw pixels under the classic unscaled probe, the stronger pixel baseline; `data/test_set`: which test
+images), and two figures: a 2-D PCA embedding of the test features coloured by label, and the probe
+accuracy over training.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -28,6 +29,17 @@ from pilotlab.core.device import resolve_device
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
+from pilotlab.core.summary import (
+    DATA_TEST_SET,
+    DATA_TEST_SIZE,
+    SSL_EVAL,
+    SSL_PIXELS,
+    SSL_PIXELS_CLASSIC,
+    SSL_PIXELS_LINEAR_10PC,
+    SSL_RANDOM,
+    SSL_RANDOM_LINEAR_10PC,
+    ssl_probe,
+)
 from pilotlab.data import load_dataset
 from pilotlab.data.registry import ImageDataset
 from pilotlab.report.figures import save_line_plot
@@ -62,7 +74,7 @@ class EvalConfig:
             raise PilotlabError(f"threads must be >= 1, got {self.threads}")
 
 
-def evaluate_run(cfg: EvalConfig) -> dict[str, float]:
+def evaluate_run(cfg: EvalConfig) -> dict[str, Any]:
     """Probe the run's encoder and the baselines; update summary.json; return the new summary keys."""
     torch.set_num_threads(cfg.threads)
     run = RunDir.open(cfg.run_dir)
@@ -81,14 +93,14 @@ def evaluate_run(cfg: EvalConfig) -> dict[str, float]:
 
 
 def evaluate_encoder(run: RunDir, name: str, encoder: nn.Module, random: nn.Module | None, ds: ImageDataset,
-                     device: torch.device, draws: int = 3, seed: int = 0, step: int = 0) -> dict[str, float]:
+                     device: torch.device, draws: int = 3, seed: int = 0, step: int = 0) -> dict[str, Any]:
     """The protocol on in-memory encoders (used by `evaluate_run` and the benchmark)."""
     ytr, yte = ds.train_y.numpy(), ds.test_y.numpy()
     test_f = extract_features(encoder, ds.test_x, device)
     rows: dict[str, dict[str, float]] = {
         name: probe_suite(extract_features(encoder, ds.train_x, device), ytr, test_f, yte, seed, draws)
     }
-    values = {f"eval/{k}": v for k, v in rows[name].items()}
+    values: dict[str, Any] = {ssl_probe(SSL_EVAL, k): v for k, v in rows[name].items()}
     if random is not None:
         pix_tr, pix_te = pixel_features(ds.train_x), pixel_features(ds.test_x)
         rows["raw pixels"] = probe_suite(pix_tr, ytr, pix_te, yte, seed, draws)
@@ -96,17 +108,18 @@ def evaluate_encoder(run: RunDir, name: str, encoder: nn.Module, random: nn.Modu
                                                         settings=PIXEL_PROBE)
         rows["random-init encoder"] = probe_suite(extract_features(random, ds.train_x, device), ytr,
                                                   extract_features(random, ds.test_x, device), yte, seed, draws)
-        values.update({f"baseline/pixels_{k}": v for k, v in rows["raw pixels"].items()})
-        values.update({f"baseline/pixels_classic_{k}": v for k, v in rows["raw pixels, classic probe"].items()})
-        values.update({f"baseline/random_{k}": v for k, v in rows["random-init encoder"].items()})
-    run.log(step, {k: v for k, v in values.items() if k.startswith("eval/")})
+        values.update({ssl_probe(SSL_PIXELS, k): v for k, v in rows["raw pixels"].items()})
+        values.update({ssl_probe(SSL_PIXELS_CLASSIC, k): v for k, v in rows["raw pixels, classic probe"].items()})
+        values.update({ssl_probe(SSL_RANDOM, k): v for k, v in rows["random-init encoder"].items()})
+    run.log(step, {k: v for k, v in values.items() if k.startswith(SSL_EVAL)})
+    values.update({DATA_TEST_SET: ds.test_description, DATA_TEST_SIZE: len(ds.test_y)})
     run.update_summary(values)
     if run.writable:
         save_embedding_plot(test_f[:EMBEDDING_POINTS], yte[:EMBEDDING_POINTS], ds.classes,
                             run.figure("embedding.png"), f"{name}: PCA of test features")
         save_probe_curve(run, values)
     run.close()
-    print(format_table(rows, ds.name))
+    print(format_table(rows, f"{ds.name}, test set: {ds.test_description}"))
     return values
 
 
@@ -162,7 +175,7 @@ def save_probe_curve(run: RunDir, values: dict[str, float]) -> Path | None:
     if not series:
         return None
     hlines = {f"{name} (linear, 10/class)": values[k] for name, k in
-              (("raw pixels", "baseline/pixels_linear_acc_10pc"), ("random init", "baseline/random_linear_acc_10pc"))
+              (("raw pixels", SSL_PIXELS_LINEAR_10PC), ("random init", SSL_RANDOM_LINEAR_10PC))
               if k in values}
     return save_line_plot(series, run.figure("probe_accuracy.png"), "probe accuracy during training (test subset)",
                           "step", "accuracy", hlines)

@@ -26,7 +26,8 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import restore, save_state, setup
+from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.summary import TRAIN_STEPS, TRAIN_WALL_S
 from pilotlab.data import DATASETS, load_dataset
 from pilotlab.nn import ConvEncoder, mlp
 from pilotlab.ssl.augment import ViewSpec, two_views, view_augmentation
@@ -142,74 +143,53 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 def train_joint(cfg: JointConfig, method: str, loss_fn: LossFn) -> RunDir:
     """Pretrain a `JointEmbedding` on `cfg.dataset` without labels; returns the run directory."""
     run, device = setup(cfg, "ssl", method)
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
-    x_train = ds.train_x
-    model = JointEmbedding(ds.shape, cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, wall = 0, 0.0
-    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
-    if restored is not None:
-        _, meta = restored
-        step, wall = int(meta["step"]), float(meta["wall_s"])
-    world = distributed.world_size()
-    if cfg.batch_size % world:
-        raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    per_rank = cfg.batch_size // world
-    steps_per_epoch = (len(x_train) // world) // per_rank
-    if steps_per_epoch == 0:
-        raise PilotlabError(f"batch-size {cfg.batch_size} is larger than the {len(x_train)} training images")
-    total = cfg.epochs * steps_per_epoch
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
-    warmup = round(cfg.warmup_epochs * steps_per_epoch)
-    net = distributed.wrap(model)
-    aug = view_augmentation(ds.shape, cfg.view_spec()).to(device)
-    progress = Progress(total, f"ssl {method}", initial=step, enabled=run.writable)
-    t0 = time.perf_counter()
-    try:
+    with run:
+        ds = load_dataset(cfg.dataset, cfg.data_dir)
+        x_train = ds.train_x
+        model = JointEmbedding(ds.shape, cfg).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        start = restore(run, cfg, {"model": model, "optim": opt})
+        step, wall = start.step, start.wall_s
+        batches = BatchSchedule(len(x_train), cfg.batch_size, cfg.seed)
+        total = batches.total_steps(cfg.epochs, cfg.max_steps)
+        warmup = round(cfg.warmup_epochs * batches.per_epoch)
+        net = distributed.wrap(model)
+        aug = view_augmentation(ds.shape, cfg.view_spec()).to(device)
+        progress = run.own(Progress(total, f"ssl {method}", initial=step, enabled=run.writable))
+        t0 = time.perf_counter()
         while step < total:
-            epoch, first = divmod(step, steps_per_epoch)
-            order = distributed.epoch_indices(len(x_train), epoch, cfg.seed)
-            for b in range(first, steps_per_epoch):
-                for group in opt.param_groups:
-                    group["lr"] = lr_at(step, total, warmup, cfg.lr)
-                batch = x_train[order[b * per_rank:(b + 1) * per_rank]].to(device)  # (B, C, H, W)
-                v1, v2 = two_views(aug, batch)
-                z = net(torch.cat([v1, v2]))  # (2B, P): one pass, so BatchNorm sees both views
-                z1, z2 = z.chunk(2)  # (B, P) each
-                loss, extra = loss_fn(z1, z2)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                if step % cfg.log_every == 0 or step == total:
-                    metrics = distributed.all_reduce_mean({"train/loss": loss.item(), **extra})
-                    check_finite(metrics["train/loss"], "train/loss", step)
-                    metrics["train/epoch"] = step / steps_per_epoch
-                    metrics["train/lr"] = opt.param_groups[0]["lr"]
-                    run.log(step, metrics)
-                    progress.update(0, loss=metrics["train/loss"])
-                progress.update(1)
-                end_of_epoch = step % steps_per_epoch == 0
-                # checkpoint first: a probe that fails must not lose the training since the last one
-                if step % cfg.checkpoint_every == 0 or step == total:
-                    save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                               {"wall_s": wall + time.perf_counter() - t0})
-                if run.writable and (step == total or (cfg.probe_every and end_of_epoch
-                                                       and (step // steps_per_epoch) % cfg.probe_every == 0)):
-                    wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
-                    run.log(step, quick_probe(model.backbone, ds, device, cfg.seed))
-                    t0 = time.perf_counter()
-                if step >= total:
-                    break
-    except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, warmup, cfg.lr)
+            batch = x_train[batches.indices(step)].to(device)  # (B, C, H, W)
+            v1, v2 = two_views(aug, batch)
+            z = net(torch.cat([v1, v2]))  # (2B, P): one pass, so BatchNorm sees both views
+            z1, z2 = z.chunk(2)  # (B, P) each
+            loss, extra = loss_fn(z1, z2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if step % cfg.log_every == 0 or step == total:
+                metrics = distributed.all_reduce_mean({"train/loss": loss.item(), **extra})
+                check_finite(metrics["train/loss"], "train/loss", step)
+                metrics["train/epoch"] = step / batches.per_epoch
+                metrics["train/lr"] = opt.param_groups[0]["lr"]
+                run.log(step, metrics)
+                progress.update(0, loss=metrics["train/loss"])
+            progress.update(1)
+            end_of_epoch = step % batches.per_epoch == 0
+            # checkpoint first: a probe that fails must not lose the training since the last one
+            if step % cfg.checkpoint_every == 0 or step == total:
+                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0})
+            if run.writable and (step == total or (cfg.probe_every and end_of_epoch
+                                                   and (step // batches.per_epoch) % cfg.probe_every == 0)):
+                wall += time.perf_counter() - t0  # probes are evaluation, not pretraining time
+                run.log(step, quick_probe(model.backbone, ds, device, cfg.seed))
+                t0 = time.perf_counter()
         progress.close()
-        run.close()
-        raise
-    progress.close()
-    wall += time.perf_counter() - t0
-    run.update_summary({"train/wall_s": wall, "train/steps": step})
-    run.close()
+        wall += time.perf_counter() - t0
+        run.update_summary({TRAIN_WALL_S: wall, TRAIN_STEPS: step})
     return run
 
 

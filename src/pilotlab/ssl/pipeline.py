@@ -1,8 +1,9 @@
 """Train-then-probe in one call: what `pilotlab ssl train` runs, and what the tour calls.
 
+    from pilotlab.core.summary import SSL_LINEAR_10PC, SSL_PIXELS_LINEAR_10PC
     from pilotlab.ssl.pipeline import pretrain_and_probe
     summary = pretrain_and_probe("simclr", "mnist-5k", epochs=5, seed=0, run_dir="runs/tour-ssl")
-    summary["eval/linear_acc_10pc"], summary["baseline/pixels_linear_acc_10pc"]
+    summary[SSL_LINEAR_10PC], summary[SSL_PIXELS_LINEAR_10PC]
 """
 
 from __future__ import annotations
