@@ -20,10 +20,6 @@ from pilotlab.core.errors import PilotlabError
 FILE = "vocab.json"
 
 
-def _show(c: str) -> str:
-    return repr(c)
-
-
 @dataclass(frozen=True)
 class Vocab:
     chars: tuple[str, ...]
@@ -63,7 +59,7 @@ class Vocab:
         """int64 ids (len(text),); a character outside the vocabulary is a one-line `PilotlabError`."""
         bad = self.unknown(text)
         if bad:
-            shown = ", ".join(_show(c) for c in bad[:10])
+            shown = ", ".join(repr(c) for c in bad[:10])
             raise PilotlabError(f"{what} holds {len(bad)} character(s) the model never saw in training: {shown}; "
                                 f"use only the {self.size} characters of its vocabulary ({FILE} in the run directory)")
         return self.encode_known(text)
