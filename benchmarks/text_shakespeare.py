@@ -46,6 +46,15 @@ from _common import machine, write_section
 from pilotlab.cli import main as cli
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
+from pilotlab.core.summary import (
+    TEXT_CHARS_PER_S,
+    TEXT_PARAMETERS,
+    TEXT_VAL_BPC,
+    TEXT_VAL_LOSS,
+    TEXT_VAL_LOSS_SUBSET,
+    TRAIN_STEPS,
+    TRAIN_WALL_S,
+)
 from pilotlab.data.text import load_text
 from pilotlab.text.model import CharTransformer, ModelSpec, make_optimizer
 from pilotlab.text.speakers import (
@@ -86,14 +95,14 @@ def part_lm(a: argparse.Namespace) -> dict[str, Any]:
     total = time.perf_counter() - t0
     r = RunDir.open(run)
     s = r.summary()
-    curve = [(row["step"], row["train/wall_s"], row["eval/val_loss_subset"]) for row in r.metrics()
-             if "eval/val_loss_subset" in row]
+    curve = [(row["step"], row[TRAIN_WALL_S], row[TEXT_VAL_LOSS_SUBSET]) for row in r.metrics()
+             if TEXT_VAL_LOSS_SUBSET in row]
     from pilotlab.text.evaluate import SampleConfig, sample_run
 
     sample = sample_run(SampleConfig(run_dir=str(run), prompt=PROMPT, length=400, temperature=TEMPERATURE, seed=0))
-    return {"command": "pilotlab " + " ".join(argv), "val_loss": s["eval/val_loss"], "val_bpc": s["eval/val_bpc"],
-            "train_wall_s": s["train/wall_s"], "total_wall_s": total, "chars_per_s": s["train/chars_per_s"],
-            "parameters": s["train/parameters"], "steps": s["train/steps"], "curve": curve, "sample": sample,
+    return {"command": "pilotlab " + " ".join(argv), "val_loss": s[TEXT_VAL_LOSS], "val_bpc": s[TEXT_VAL_BPC],
+            "train_wall_s": s[TRAIN_WALL_S], "total_wall_s": total, "chars_per_s": s[TEXT_CHARS_PER_S],
+            "parameters": s[TEXT_PARAMETERS], "steps": s[TRAIN_STEPS], "curve": curve, "sample": sample,
             "threads": a.threads[0], "load": os.getloadavg()[0]}
 
 
@@ -160,8 +169,8 @@ def part_speakers(a: argparse.Namespace) -> dict[str, Any]:
     pretrain = {m: RunDir.open(r).summary() for m, r in runs.items()}
     return {"rows": rows, "speakers": list(task.speakers), "train": len(task.train), "test": len(task.test),
             "seeds": a.seeds, "recipe": vars(recipe), "context": a.context,
-            "pretrain": {m: {"steps": s.get("train/steps"), "wall_s": s.get("train/wall_s"),
-                             "val_loss": s.get("eval/val_loss")} for m, s in pretrain.items()},
+            "pretrain": {m: {"steps": s.get(TRAIN_STEPS), "wall_s": s.get(TRAIN_WALL_S),
+                             "val_loss": s.get(TEXT_VAL_LOSS)} for m, s in pretrain.items()},
             "pretrain_runs": {m: str(r) for m, r in runs.items()}}
 
 

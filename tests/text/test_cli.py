@@ -39,7 +39,7 @@ def test_train_writes_the_run_dir(method: str, text_file: Path, tmp_path: Path,
     summary = json.loads((run / "summary.json").read_text())
     vocab = json.loads((run / "vocab.json").read_text())
     assert vocab == {"chars": "".join(sorted(set(PROSE))), "mask_token": method == "masked"}
-    assert summary["train/steps"] == 6 and summary["train/vocab"] == len(set(PROSE))
+    assert summary["train/steps"] == 6 and summary["data/vocab"] == len(set(PROSE))
     assert 0 < summary["eval/val_loss"] < 2 * math.log(len(set(PROSE)))
     assert summary["eval/val_bpc"] == pytest.approx(summary["eval/val_loss"] / math.log(2))
     for name in ("config.json", "metrics.jsonl", "checkpoints/last.safetensors", "checkpoints/last.json"):

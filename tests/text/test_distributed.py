@@ -31,6 +31,6 @@ def test_two_process_training_writes_one_run_and_learns(tmp_path: Path) -> None:
     losses = [r["train/loss"] for r in rows if "train/loss" in r]
     assert len(losses) == 30  # rank 0 alone logs
     s_one, s_two = (json.loads((r / "summary.json").read_text()) for r in (one, two))
-    assert s_two["eval/val_loss"] < 0.6 * math.log(s_two["train/vocab"])  # learnt something: well below ln(V)
+    assert s_two["eval/val_loss"] < 0.6 * math.log(s_two["data/vocab"])  # learnt something: well below ln(V)
     # the same global batch size and schedule (other windows per rank): the same loss within noise
     assert abs(s_two["eval/val_loss"] - s_one["eval/val_loss"]) < 0.2

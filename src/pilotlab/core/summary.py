@@ -156,3 +156,26 @@ def drive_key(agent: str, metric: str) -> str:
 def drive_first(metric: str) -> str:
     """``eval/{metric}``: the first driver's value of `metric`."""
     return f"eval/{metric}"
+
+# -- text: `pilotlab text train` / `text eval` (text/train.py, text/evaluate.py) -------------------------
+
+TEXT_VAL_LOSS: Final = "eval/val_loss"
+"""Validation loss [nats/char] over every character of the validation split (masked runs: over the masked
+characters, fixed masks)."""
+TEXT_VAL_BPC: Final = "eval/val_bpc"
+"""The same in bits per character."""
+TEXT_VAL_LOSS_SUBSET: Final = "eval/val_loss_subset"
+"""metrics.jsonl, during training: the validation loss on `eval_windows` evenly spaced windows."""
+TEXT_EVAL_STEP: Final = "eval/step"
+"""The training step of the scored checkpoint."""
+TEXT_CHARS_PER_S: Final = "train/chars_per_s"
+"""Characters read per second of training (all processes together), over the whole run."""
+TEXT_PARAMETERS: Final = "train/parameters"
+"""Parameters of the model."""
+TEXT_SOURCE: Final = "data/source"
+"""The text file trained on."""
+TEXT_VOCAB: Final = "data/vocab"
+"""Distinct characters of the training split (the uniform model's loss is ln of it)."""
+TEXT_TRAIN_CHARS: Final = "data/train_chars"
+TEXT_VAL_UNKNOWN: Final = "data/val_unknown_chars"
+"""Validation characters never seen in training (skipped by the validation loss)."""

@@ -13,6 +13,7 @@ from pilotlab.text.evaluate import EvalConfig, SampleConfig
 
 def run_train(cfg: object) -> int:
     from pilotlab.core import distributed, registry
+    from pilotlab.core.summary import TEXT_CHARS_PER_S, TEXT_VAL_BPC, TEXT_VAL_LOSS, TRAIN_STEPS, TRAIN_WALL_S
 
     run = registry.implementation(METHOD, cfg.method).train(cfg)  # type: ignore[attr-defined]
     if not distributed.is_main():
@@ -20,9 +21,9 @@ def run_train(cfg: object) -> int:
     s = run.summary()
     print(f"run directory: {run.path}")
     nan = float("nan")
-    print(f"  validation {s.get('eval/val_loss', nan):.4f} nats/char ({s.get('eval/val_bpc', nan):.4f} bits/char)"
-          f" after {int(s.get('train/steps', 0))} steps, {s.get('train/wall_s', 0.0):.0f} s, "
-          f"{s.get('train/chars_per_s', 0.0):.0f} chars/s")
+    print(f"  validation {s.get(TEXT_VAL_LOSS, nan):.4f} nats/char ({s.get(TEXT_VAL_BPC, nan):.4f} bits/char)"
+          f" after {int(s.get(TRAIN_STEPS, 0))} steps, {s.get(TRAIN_WALL_S, 0.0):.0f} s, "
+          f"{s.get(TEXT_CHARS_PER_S, 0.0):.0f} chars/s")
     return 0
 
 

@@ -20,6 +20,7 @@ from pilotlab.core.device import resolve_device
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights
+from pilotlab.core.summary import TEXT_EVAL_STEP, TEXT_VAL_BPC, TEXT_VAL_LOSS
 from pilotlab.data.text import load_text, read_text_file, split_text
 from pilotlab.text import METHOD
 from pilotlab.text.model import CharTransformer, generate
@@ -150,7 +151,7 @@ def evaluate_run(cfg: EvalConfig) -> dict[str, float]:
     loss = evaluate_loss(t.model.to(device), t.objective, data, t.vocab.size, context, cfg.batch_size, device)
     out = {"loss": loss, "bpc": loss / math.log(2), "step": t.step, "context": context, "chars": len(data)}
     if cfg.data_file is None and context == t.model.spec.context and cfg.checkpoint == "last":
-        t.run.update_summary({"eval/val_loss": loss, "eval/val_bpc": loss / math.log(2), "eval/step": t.step})
+        t.run.update_summary({TEXT_VAL_LOSS: loss, TEXT_VAL_BPC: loss / math.log(2), TEXT_EVAL_STEP: t.step})
     what = "masked-character loss" if t.objective.mask_token else "loss"
     print(f"{t.run.path} ({t.method}, {cfg.checkpoint}, step {t.step}): {where} {what} {loss:.4f} nats/char = "
           f"{loss / math.log(2):.4f} bits/char over {len(data)} characters, context {context} "

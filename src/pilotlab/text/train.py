@@ -28,6 +28,22 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import restore, save_state, setup
+from pilotlab.core.summary import (
+    DATA_TEST_SET,
+    DATA_TEST_SIZE,
+    TEXT_CHARS_PER_S,
+    TEXT_EVAL_STEP,
+    TEXT_PARAMETERS,
+    TEXT_SOURCE,
+    TEXT_TRAIN_CHARS,
+    TEXT_VAL_BPC,
+    TEXT_VAL_LOSS,
+    TEXT_VAL_LOSS_SUBSET,
+    TEXT_VAL_UNKNOWN,
+    TEXT_VOCAB,
+    TRAIN_STEPS,
+    TRAIN_WALL_S,
+)
 from pilotlab.data.text import TEXT_DATASETS, load_text, split_text
 from pilotlab.text.model import CharTransformer, ModelSpec, lr_at, make_optimizer
 from pilotlab.text.vocab import Vocab
@@ -206,32 +222,29 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
     """Train a `CharTransformer` with `objective`; returns the run directory."""
     data = prepare_data(cfg, objective.mask_token, objective.extra)  # before the run directory is decided
     run, device = setup(cfg, "text", objective.name)
-    world = distributed.world_size()
-    if cfg.batch_size % world:
-        raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
-    per_rank = cfg.batch_size // world
-    saved_vocab = None
-    if cfg.resume and (run.path / "vocab.json").is_file():
-        saved_vocab = Vocab.load(run.path)
-        if saved_vocab != data.vocab:
-            raise PilotlabError(f"cannot resume {str(run.path)!r}: the text now gives another vocabulary than the "
-                                "run's vocab.json (the data file changed); resume with the original text")
-    model = CharTransformer(model_spec(cfg, data.vocab, objective.causal)).to(device)
-    opt = make_optimizer(model, cfg.lr, cfg.weight_decay, (0.9, cfg.beta2))
-    step, wall = 0, 0.0
-    restored = restore(run, cfg, {"model": model, "optim": opt}, {"wall_s": (int, float)})
-    if restored is not None:
-        _, meta = restored
-        step, wall = int(meta["step"]), float(meta["wall_s"])
-    total = cfg.max_steps
-    net = distributed.wrap(model)
-    if run.writable and saved_vocab is None:
-        run.start()
-        data.vocab.save(run.path)
-    progress = Progress(total, f"text {objective.name}", initial=step, enabled=run.writable)
-    length = cfg.context + objective.extra
-    t0 = time.perf_counter()
-    try:
+    with run:
+        world = distributed.world_size()
+        if cfg.batch_size % world:
+            raise PilotlabError(f"batch-size {cfg.batch_size} must be divisible by the {world} processes")
+        per_rank = cfg.batch_size // world
+        saved_vocab = None
+        if cfg.resume and (run.path / "vocab.json").is_file():
+            saved_vocab = Vocab.load(run.path)
+            if saved_vocab != data.vocab:
+                raise PilotlabError(f"cannot resume {str(run.path)!r}: the text now gives another vocabulary than "
+                                    "the run's vocab.json (the data file changed); resume with the original text")
+        model = CharTransformer(model_spec(cfg, data.vocab, objective.causal)).to(device)
+        opt = make_optimizer(model, cfg.lr, cfg.weight_decay, (0.9, cfg.beta2))
+        start = restore(run, cfg, {"model": model, "optim": opt})
+        step, wall = start.step, start.wall_s
+        total = cfg.max_steps
+        net = distributed.wrap(model)
+        if run.writable and saved_vocab is None:
+            run.start()
+            data.vocab.save(run.path)
+        progress = run.own(Progress(total, f"text {objective.name}", initial=step, enabled=run.writable))
+        length = cfg.context + objective.extra
+        t0 = time.perf_counter()
         while step < total:
             lr = lr_at(step, total, cfg.warmup_steps, cfg.lr, cfg.min_lr_fraction)
             for group in opt.param_groups:
@@ -259,27 +272,28 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
                 spent = time.perf_counter() - t0
                 val = evaluate_loss(model, objective, data.val, data.vocab.size, cfg.context, per_rank, device,
                                     cfg.eval_windows)
-                run.log(step, {"eval/val_loss_subset": val, "train/wall_s": wall + spent})
+                run.log(step, {TEXT_VAL_LOSS_SUBSET: val, TRAIN_WALL_S: wall + spent})
                 t0 = time.perf_counter() - spent  # evaluation is not training time
             if step % cfg.checkpoint_every == 0 or step == total:
                 save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
                            {"wall_s": wall + time.perf_counter() - t0})
-    except BaseException:  # interrupted or failed: close the metrics file and events; keep checkpoints
         progress.close()
-        run.close()
-        raise
-    progress.close()
-    wall += time.perf_counter() - t0
-    summary: dict[str, float | int | str] = {
-        "train/wall_s": wall, "train/steps": step, "train/data_source": data.source, "train/vocab": data.vocab.size,
-        "train/train_chars": len(data.train), "train/val_chars": len(data.val),
-        "train/val_unknown_chars": data.val_unknown, "train/parameters": model.num_parameters()}
-    if wall > 0:  # characters read per second of training (all processes together), over the whole run
-        summary["train/chars_per_s"] = step * cfg.batch_size * cfg.context / wall
-    if run.writable:
-        val = evaluate_loss(model, objective, data.val, data.vocab.size, cfg.context, per_rank, device)
-        summary.update({"eval/val_loss": val, "eval/val_bpc": val / math.log(2), "eval/step": step})
-        run.log(step, {"eval/val_loss": val, "eval/val_bpc": val / math.log(2)})
-    run.update_summary(summary)
-    run.close()
+        wall += time.perf_counter() - t0
+        summary: dict[str, float | int | str] = {
+            TRAIN_WALL_S: wall, TRAIN_STEPS: step, TEXT_PARAMETERS: model.num_parameters(),
+            TEXT_SOURCE: data.source, TEXT_VOCAB: data.vocab.size, TEXT_TRAIN_CHARS: len(data.train),
+            TEXT_VAL_UNKNOWN: data.val_unknown, DATA_TEST_SET: validation_split_words(cfg, data.source),
+            DATA_TEST_SIZE: len(data.val)}
+        if wall > 0:
+            summary[TEXT_CHARS_PER_S] = step * cfg.batch_size * cfg.context / wall
+        if run.writable:
+            val = evaluate_loss(model, objective, data.val, data.vocab.size, cfg.context, per_rank, device)
+            summary.update({TEXT_VAL_LOSS: val, TEXT_VAL_BPC: val / math.log(2), TEXT_EVAL_STEP: step})
+            run.log(step, {TEXT_VAL_LOSS: val, TEXT_VAL_BPC: val / math.log(2)})
+        run.update_summary(summary)
     return run
+
+
+def validation_split_words(cfg: TextConfig, source: str) -> str:
+    """In words, the characters the validation loss is measured on (`data/test_set`)."""
+    return f"the last {cfg.val_fraction:.0%} of the characters of {source}"
