@@ -239,3 +239,37 @@ def test_resume_extends_a_finished_run(text_file: Path, tmp_path: Path) -> None:
     assert summary["train/steps"] == 9
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "train/loss" in r] == list(range(1, 10))
+
+
+def test_a_failing_run_is_closed_and_keeps_its_metrics(text_file: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import pilotlab.text.train as train
+    from pilotlab.text.gpt import GPTConfig
+
+    runs = []
+    setup = train.setup
+
+    def keep_run(*args: object) -> object:
+        run, device = setup(*args)  # type: ignore[arg-type]
+        runs.append(run)
+        return run, device
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected failure at the first checkpoint")
+
+    monkeypatch.setattr(train, "setup", keep_run)
+    monkeypatch.setattr(train, "save_state", fail)
+    cfg = GPTConfig(data_file=str(text_file), context=16, layers=1, heads=2, width=16, batch_size=8, max_steps=6,
+                    log_every=1, checkpoint_every=3, run_dir=str(tmp_path / "run"))
+    with pytest.raises(RuntimeError, match="injected failure"):
+        train.train_text(cfg, train_objective())
+    (run,) = runs
+    assert run._metrics_file is None and run._tb is None
+    rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+
+
+def train_objective() -> object:
+    from pilotlab.text.gpt import OBJECTIVE
+
+    return OBJECTIVE
