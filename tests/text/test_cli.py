@@ -244,7 +244,7 @@ def test_resume_extends_a_finished_run(text_file: Path, tmp_path: Path) -> None:
 def test_a_failing_run_is_closed_and_keeps_its_metrics(text_file: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import pilotlab.text.train as train
-    from pilotlab.text.gpt import GPTConfig
+    from pilotlab.text.gpt import OBJECTIVE, GPTConfig
 
     runs = []
     setup = train.setup
@@ -262,14 +262,8 @@ def test_a_failing_run_is_closed_and_keeps_its_metrics(text_file: Path, tmp_path
     cfg = GPTConfig(data_file=str(text_file), context=16, layers=1, heads=2, width=16, batch_size=8, max_steps=6,
                     log_every=1, checkpoint_every=3, run_dir=str(tmp_path / "run"))
     with pytest.raises(RuntimeError, match="injected failure"):
-        train.train_text(cfg, train_objective())
+        train.train_text(cfg, OBJECTIVE)
     (run,) = runs
     assert run._metrics_file is None and run._tb is None
     rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
-
-
-def train_objective() -> object:
-    from pilotlab.text.gpt import OBJECTIVE
-
-    return OBJECTIVE
