@@ -61,7 +61,7 @@ TASKS: dict[str, Task] = {
                             {"lr": 4e-3, "batch_size": 128, "buffer_size": 10_000, "learning_starts": 1000,
                              "gamma": 0.98, "target_update_interval": 600, "train_freq": 16, "gradient_steps": 8,
                              "exploration_fraction": 0.2, "exploration_final_eps": 0.07, "hidden": (256, 256),
-                             "num_envs": 1, "eval_every_episodes": 5}),
+                             "num_envs": 1}),
     "td3-pendulum": Task("Pendulum-v1", -200.0, "td3", 20_000, 2000, sb3="sb3_td3_pendulum"),
 }
 RUNNERS = ("gym", "batched", "sb3")
