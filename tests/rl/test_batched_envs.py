@@ -13,7 +13,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from pilotlab.cli import main
 from pilotlab.core.errors import PilotlabError
 from pilotlab.core.run import RunDir
-from pilotlab.rl import ppo
+from pilotlab.rl import dqn, ppo
 from pilotlab.rl.batched_envs import BATCHED_ENVS, check_batched, make_batched_env
 
 # Boxes of start states wide enough that random actions from them terminate often (the reset states
@@ -217,12 +217,15 @@ def test_batched_runs_are_deterministic(algo: str, tmp_path: Path) -> None:
     assert metric_rows(a) != metric_rows(c)
 
 
-def test_ppo_fast_path_equals_the_generic_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """PPO's batched-env branch of the rollout gives the run the generic loop gives on the same env."""
-    fast = train_batched("ppo", tmp_path / "fast")
-    make = ppo.make_vec_env
-    monkeypatch.setattr(ppo, "make_vec_env", lambda *a, **k: gym.vector.VectorWrapper(make(*a, **k)))
-    generic = train_batched("ppo", tmp_path / "generic")
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_fast_path_equals_the_generic_loop(algo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trainers' batched-env branch gives the run their generic loop gives on the same env (seen through
+    a plain VectorWrapper, which hides the BatchedEnv)."""
+    fast = train_batched(algo, tmp_path / "fast")
+    module = {"ppo": ppo, "dqn": dqn}[algo]
+    make = module.make_vec_env
+    monkeypatch.setattr(module, "make_vec_env", lambda *a, **k: gym.vector.VectorWrapper(make(*a, **k)))
+    generic = train_batched(algo, tmp_path / "generic")
     assert metric_rows(fast) == metric_rows(generic)
 
 
