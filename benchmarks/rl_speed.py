@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -149,6 +150,7 @@ def time_to_solve(task_name: str, runner: str, seed: int, root: Path, max_second
     out = root / f"{task_name}-{runner}-{seed}"
     spec = json.dumps({"task": task_name, "smoke": smoke, "runner": runner, "seed": seed, "out": str(out)})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child", spec], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -185,6 +187,13 @@ def time_to_solve(task_name: str, runner: str, seed: int, root: Path, max_second
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        result["cpu_s"] = children_cpu() - cpu0  # the run's process, up to its stop (a few ms past the solve)
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def fmt(x: float | None, spec: str = ".1f") -> str:
@@ -228,10 +237,10 @@ def main() -> None:
                     notes = ", TIMEOUT" if r.get("timeout") else ""
                     notes += f", ERROR {r['error']}" if "error" in r else ""
                     print(f"{name} {runner} seed {seed}: solved in {fmt(r['solved_s'])} s at {fmt(r['steps'], ',')} "
-                          f"steps (best eval {fmt(r['best'])}, {r['evals']} evals{notes}); "
+                          f"steps, {r['cpu_s']:.1f} s CPU (best eval {fmt(r['best'])}, {r['evals']} evals{notes}); "
                           f"load {os.getloadavg()[0]:.1f}", flush=True)
-    lines = ["| task | runner | seeds solved | median time to solve [s] | median env steps | times [s] |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| task | runner | seeds solved | median time to solve [s] | median env steps | median CPU [s] | "
+             "times [s] |", "|---|---|---|---|---|---|---|"]
     for name in args.tasks:
         for runner in args.runners:
             rows = [r for r in results if r["task"] == name and r["runner"] == runner]
@@ -240,9 +249,10 @@ def main() -> None:
             solved = [r for r in rows if r["solved_s"] is not None]
             med_t = statistics.median(r["solved_s"] for r in solved) if len(solved) == len(rows) else None
             med_s = statistics.median(r["steps"] for r in solved) if len(solved) == len(rows) else None
+            med_c = statistics.median(r["cpu_s"] for r in solved) if len(solved) == len(rows) else None
             times = ", ".join(fmt(r["solved_s"]) for r in rows)
             lines.append(f"| {name} ({tasks[name].env}, >= {tasks[name].target:g}) | {runner} | "
-                         f"{len(solved)}/{len(rows)} | {fmt(med_t)} | {fmt(med_s, ',.0f')} | {times} |")
+                         f"{len(solved)}/{len(rows)} | {fmt(med_t)} | {fmt(med_s, ',.0f')} | {fmt(med_c)} | {times} |")
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
@@ -254,7 +264,8 @@ def main() -> None:
             f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (the 2 cores are shared).",
             "Wall time from the start of the run's process to its first periodic evaluation (5 deterministic "
             "episodes, seeds 15000-15004) with a mean return >= the target; '-' in the median: not every seed "
-            "solved within the budget.", table])
+            "solved within the budget. CPU: user + system time of the run's process up to that point (less "
+            "sensitive to the other jobs on the machine than the wall time).", table])
         print(f"wrote {write_section('rl_speed', text)}")
 
 
