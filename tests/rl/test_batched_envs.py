@@ -240,3 +240,11 @@ def test_batched_bad_input_is_one_line_exit_2(argv: list[str], message: str, tmp
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_ppo_solves_batched_cartpole(tmp_path: Path) -> None:
+    """PPO with its defaults on the batched CartPole reaches a mean evaluation return >= 475 in 100k steps."""
+    cfg = ppo.PPOConfig(env="CartPole-v1", vector_env="batched", seed=0, run_dir=str(tmp_path / "run"),
+                        checkpoint_every=100_000)
+    assert ppo.train(cfg).summary()["eval/return_mean"] >= 475
