@@ -17,6 +17,9 @@ single-file scripts are not installed here and not run.
     .venv/bin/python benchmarks/rl_speed.py --tasks ppo-cartpole --seeds 0 1 2 3 4   # the issue-19 table row
     .venv/bin/python benchmarks/rl_speed.py --tasks ppo-cartpole --runners gym batched --seeds 0 --no-write
     .venv/bin/python benchmarks/rl_speed.py --smoke          # every task and runner for a few seconds each
+    .venv/bin/python benchmarks/rl_speed.py --tasks ppo-cartpole --runners gym batched --seeds 0 1 --full
+                                             # CPU time of whole 100k-step runs (no early stop)
+    .venv/bin/python benchmarks/rl_speed.py --env-steps     # CPU per vector step, SyncVectorEnv vs batched
 """
 
 from __future__ import annotations
@@ -144,8 +147,9 @@ def sb3_ppo_acrobot(seed: int, steps: int) -> Any:
 # -- the parent ------------------------------------------------------------------------------------------------
 
 def time_to_solve(task_name: str, runner: str, seed: int, root: Path, max_seconds: float,
-                  smoke: bool) -> dict[str, Any]:
-    """Start one run, poll its evaluations, stop it at the first that reaches the target."""
+                  smoke: bool, full: bool = False) -> dict[str, Any]:
+    """Start one run, poll its evaluations, stop it at the first that reaches the target (`full`: let it
+    run its whole budget, for the CPU time of a fixed number of env steps)."""
     task = tasks_for(smoke)[task_name]
     out = root / f"{task_name}-{runner}-{seed}"
     spec = json.dumps({"task": task_name, "smoke": smoke, "runner": runner, "seed": seed, "out": str(out)})
@@ -172,10 +176,12 @@ def time_to_solve(task_name: str, runner: str, seed: int, root: Path, max_second
                 result["evals"] += 1
                 result["best"] = ret if result["best"] is None else max(result["best"], ret)
                 result["last_step"] = row["step"]
-                if ret >= task.target:
+                if ret >= task.target and result["solved_s"] is None:
                     result["solved_s"], result["steps"] = time.perf_counter() - t0, row["step"]
-                    return result
+                    if not full:
+                        return result
             if done:
+                result["wall_s"] = time.perf_counter() - t0
                 if proc.returncode != 0:
                     result["error"] = proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
                 return result
@@ -196,6 +202,37 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def env_step_costs() -> None:
+    """Microseconds of CPU per vector step (random actions, best of 3 x 2,000 steps), Gymnasium's
+    SyncVectorEnv (next-step autoreset) against the batched env, 8 and 64 envs."""
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    from pilotlab.rl.batched_envs import BATCHED_ENVS, make_batched_env
+
+    def cost(env: Any, steps: int) -> float:
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        actions = [env.action_space.sample() for _ in range(steps)]
+        best = float("inf")
+        for _ in range(3):
+            c0 = time.process_time()
+            for a in actions:
+                env.step(a)
+            best = min(best, (time.process_time() - c0) / steps * 1e6)
+        return best
+
+    print("| env | sync, 8 envs [us] | batched, 8 envs [us] | sync, 64 envs [us] | batched, 64 envs [us] |")
+    print("|---|---|---|---|---|")
+    for env_id in BATCHED_ENVS:
+        cells = []
+        for n in (8, 64):
+            sync = SyncVectorEnv([lambda e=env_id: gym.make(e) for _ in range(n)],
+                                 autoreset_mode=AutoresetMode.NEXT_STEP)
+            cells += [cost(sync, 16_000 // n), cost(make_batched_env(env_id, n), 2000)]
+        print(f"| {env_id} | " + " | ".join(f"{c:.0f}" for c in cells) + " |", flush=True)
+
+
 def fmt(x: float | None, spec: str = ".1f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -209,6 +246,11 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="every task and runner, seed 0, 1%% budgets and evaluations, 60 s at most each: "
                              "checks that everything runs, measures nothing")
+    parser.add_argument("--full", action="store_true",
+                        help="run every budget to its end and report the CPU time of the whole process (a fixed "
+                             "number of env steps; implies --no-write)")
+    parser.add_argument("--env-steps", action="store_true",
+                        help="only print the CPU cost of one vector step, SyncVectorEnv against batched")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -220,8 +262,12 @@ def main() -> None:
         else:
             child_pilotlab(task, spec["runner"], spec["seed"], Path(spec["out"]))
         return
+    if args.env_steps:
+        env_step_costs()
+        return
     if args.smoke:
         args.tasks, args.seeds, args.max_seconds, args.no_write = list(TASKS), [0], 60.0, True
+    args.no_write = args.no_write or args.full
     tasks = tasks_for(args.smoke)
     results = []
     load_before = os.getloadavg()[0]
@@ -232,9 +278,10 @@ def main() -> None:
                 for runner in args.runners:
                     if runner == "sb3" and task.sb3 is None:
                         continue
-                    r = time_to_solve(name, runner, seed, Path(tmp), args.max_seconds, args.smoke)
+                    r = time_to_solve(name, runner, seed, Path(tmp), args.max_seconds, args.smoke, args.full)
                     results.append(r)
-                    notes = ", TIMEOUT" if r.get("timeout") else ""
+                    notes = f", whole run {r['wall_s']:.1f} s" if args.full and "wall_s" in r else ""
+                    notes += ", TIMEOUT" if r.get("timeout") else ""
                     notes += f", ERROR {r['error']}" if "error" in r else ""
                     print(f"{name} {runner} seed {seed}: solved in {fmt(r['solved_s'])} s at {fmt(r['steps'], ',')} "
                           f"steps, {r['cpu_s']:.1f} s CPU (best eval {fmt(r['best'])}, {r['evals']} evals{notes}); "
@@ -256,7 +303,11 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
+        import torch
+
         from _common import machine, write_section
+
+        torch.set_num_threads(1)  # what every run used (the machine line reports this process's setting)
 
         cmd = "`.venv/bin/python benchmarks/rl_speed.py " + " ".join(sys.argv[1:]) + "`"
         text = "\n\n".join([
