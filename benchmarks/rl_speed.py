@@ -20,6 +20,7 @@ single-file scripts are not installed here and not run.
     .venv/bin/python benchmarks/rl_speed.py --tasks ppo-cartpole --runners gym batched --seeds 0 1 --full
                                              # CPU time of whole 100k-step runs (no early stop)
     .venv/bin/python benchmarks/rl_speed.py --env-steps     # CPU per vector step, SyncVectorEnv vs batched
+    .venv/bin/python benchmarks/rl_speed.py --update-cost   # CPU per PPO update, eager vs torch.compile
 """
 
 from __future__ import annotations
@@ -233,6 +234,52 @@ def env_step_costs() -> None:
         print(f"| {env_id} | " + " | ".join(f"{c:.0f}" for c in cells) + " |", flush=True)
 
 
+def update_costs() -> None:
+    """CPU per PPO minibatch update (CartPole sizes: 256 samples, 64-64 tanh policy and value MLPs, fused
+    Adam, gradient clip) in eager mode and with the loss under `torch.compile` (fresh inductor cache: the
+    first call includes the whole compilation, whose wall time is printed too)."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")  # cold: nothing cached
+    import gymnasium as gym
+    import torch
+
+    from pilotlab.rl.common import clip_grad_norm
+    from pilotlab.rl.ppo import ActorCritic, PPOConfig, ppo_losses
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = ActorCritic(PPOConfig(), gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-5, fused=True)
+    params = list(model.parameters())
+    n = 256
+    batch = (torch.randn(n, 4), torch.randint(0, 2, (n,)), torch.randn(n) * 0.1 - 0.7, torch.randn(n),
+             torch.randn(n), torch.randn(n))
+    clip = torch.tensor(0.2)
+
+    def loss(o, a, lp, v, adv, ret, clip):  # type: ignore[no-untyped-def]
+        t = ppo_losses(model, o, a, lp, v, adv, ret, clip, None, entropy=False, diagnostics=False,
+                       normalize_adv=False)
+        return t["policy_loss"] + 0.5 * t["value_loss"]
+
+    def update(fn: Any) -> None:
+        for p in params:
+            p.grad = None
+        fn(*batch, clip).backward()
+        clip_grad_norm(params, 0.5)
+        opt.step()
+
+    for name, fn in (("eager", loss), ("torch.compile", torch.compile(loss))):
+        t0, c0 = time.perf_counter(), time.process_time()
+        update(fn)
+        first = f"first call {time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU"
+        best = float("inf")
+        for _ in range(3):
+            c0 = time.process_time()
+            for _ in range(300):
+                update(fn)
+            best = min(best, (time.process_time() - c0) / 300 * 1e6)
+        print(f"{name}: {best:.0f} us CPU per update (best of 3 x 300); {first}", flush=True)
+
+
 def fmt(x: float | None, spec: str = ".1f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -251,6 +298,8 @@ def main() -> None:
                              "number of env steps; implies --no-write)")
     parser.add_argument("--env-steps", action="store_true",
                         help="only print the CPU cost of one vector step, SyncVectorEnv against batched")
+    parser.add_argument("--update-cost", action="store_true",
+                        help="only print the CPU cost of one PPO update, eager and under torch.compile")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -264,6 +313,9 @@ def main() -> None:
         return
     if args.env_steps:
         env_step_costs()
+        return
+    if args.update_cost:
+        update_costs()
         return
     if args.smoke:
         args.tasks, args.seeds, args.max_seconds, args.no_write = list(TASKS), [0], 60.0, True
