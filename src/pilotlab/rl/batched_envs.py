@@ -51,22 +51,18 @@ class BatchedEnv(VectorEnv):
     """Gymnasium's registered time limit for `env_id`."""
     state_dtype: type = np.float64
     """Precision Gymnasium keeps the state in (float64, except MountainCarContinuous)."""
-    params: dict[str, Any] = {}
-    """Keyword arguments of the Gymnasium env this class accepts, with their defaults."""
+    defaults: dict[str, Any] = {}
+    """Keyword arguments of the Gymnasium env this class accepts (besides max_episode_steps), with their defaults."""
 
     def __init__(self, num_envs: int, *, max_episode_steps: int | None = None, **params: Any):
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            accepted = ", ".join(["max_episode_steps", *self.params])
-            raise PilotlabError(f"batched {self.env_id} does not take {', '.join(unknown)} (it takes: {accepted}); "
-                                "use --vector-env sync for other keyword arguments")
+        check_kwargs(type(self), params)
         if not isinstance(num_envs, int) or num_envs < 1:
             raise PilotlabError(f"num-envs must be an integer >= 1, got {num_envs!r}")
         if max_episode_steps is not None:
             if not isinstance(max_episode_steps, int) or isinstance(max_episode_steps, bool) or max_episode_steps < 1:
                 raise PilotlabError(f"max_episode_steps must be an integer >= 1, got {max_episode_steps!r}")
             self.max_episode_steps = max_episode_steps
-        self.p = {**self.params, **params}
+        self.params = {**self.defaults, **params}
         self.num_envs = num_envs
         self.single_observation_space, self.single_action_space = self.spaces()
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -130,7 +126,7 @@ class CartPole(BatchedEnv):
     Reset: every component uniform in (-0.05, 0.05).
     """
 
-    env_id, max_episode_steps, params = "CartPole-v1", 500, {"sutton_barto_reward": False}
+    env_id, max_episode_steps, defaults = "CartPole-v1", 500, {"sutton_barto_reward": False}
     gravity = 9.8  # m/s^2
     mass_cart, mass_pole = 1.0, 0.1  # kg
     length = 0.5  # m, half the pole's length (pivot to its centre of mass)
@@ -161,7 +157,7 @@ class CartPole(BatchedEnv):
                                       theta + self.tau * theta_dot, theta_dot + self.tau * theta_acc)  # at old speeds
         terminated = ((x < -self.x_threshold) | (x > self.x_threshold)
                       | (theta < -self.theta_threshold) | (theta > self.theta_threshold))
-        if self.p["sutton_barto_reward"]:
+        if self.params["sutton_barto_reward"]:
             reward = -terminated.astype(np.float64)
         else:
             reward = np.ones(len(state))
@@ -244,7 +240,7 @@ class MountainCar(BatchedEnv):
     200. Reset: position uniform in (-0.6, -0.4), velocity 0.
     """
 
-    env_id, max_episode_steps, params = "MountainCar-v0", 200, {"goal_velocity": 0}
+    env_id, max_episode_steps, defaults = "MountainCar-v0", 200, {"goal_velocity": 0}
     min_position, max_position, max_speed, goal_position = -1.2, 0.6, 0.07, 0.5
     force, gravity = 0.001, 0.0025
 
@@ -269,7 +265,7 @@ class MountainCar(BatchedEnv):
         velocity = np.clip(velocity + self.accelerate(action, position), -self.max_speed, self.max_speed)
         position = np.clip(position + velocity, self.min_position, self.max_position)
         velocity = np.where((position == self.min_position) & (velocity < 0), 0, velocity)  # inelastic wall
-        terminated = (position >= self.goal_position) & (velocity >= self.p["goal_velocity"])
+        terminated = (position >= self.goal_position) & (velocity >= self.params["goal_velocity"])
         return np.stack((position, velocity), axis=1), self.reward(action, terminated), terminated
 
 
@@ -282,7 +278,7 @@ class MountainCarContinuous(MountainCar):
     this env's state in float32 (with the cosine in float64), so this class does too.
     """
 
-    env_id, max_episode_steps, params = "MountainCarContinuous-v0", 999, {"goal_velocity": 0}
+    env_id, max_episode_steps, defaults = "MountainCarContinuous-v0", 999, {"goal_velocity": 0}
     state_dtype, goal_position, power = np.float32, 0.45, 0.0015
 
     def spaces(self) -> tuple[gym.Space, gym.Space]:
@@ -309,7 +305,7 @@ class Pendulum(BatchedEnv):
     (cos theta, sin theta, theta_dot).
     """
 
-    env_id, max_episode_steps, params = "Pendulum-v1", 200, {"g": 10.0}
+    env_id, max_episode_steps, defaults = "Pendulum-v1", 200, {"g": 10.0}
     max_speed = 8.0  # rad/s
     max_torque = 2.0  # N m
     dt = 0.05  # s per step
@@ -326,7 +322,7 @@ class Pendulum(BatchedEnv):
 
     def transition(self, state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         th, thdot = state.T
-        g, m, l, dt = self.p["g"], self.m, self.l, self.dt
+        g, m, l, dt = self.params["g"], self.m, self.l, self.dt
         u = np.clip(action[:, 0].astype(np.float32), -self.max_torque, self.max_torque)  # float32, as Gymnasium's
         normalized = (th + np.pi) % (2 * np.pi) - np.pi  # theta in [-pi, pi)
         costs = normalized**2 + 0.1 * thdot**2 + 0.001 * (u**2)
@@ -352,12 +348,17 @@ def check_batched(env_id: str, kwargs: dict[str, Any] | None = None) -> type[Bat
     if cls is None:
         raise PilotlabError(f"no batched env for {env_id!r}; batched envs: {', '.join(BATCHED_ENVS)} "
                             "(use --vector-env sync for other envs)")
-    unknown = sorted(set(kwargs or {}) - {"max_episode_steps", *cls.params})
-    if unknown:
-        raise PilotlabError(f"batched {env_id} does not take {', '.join(unknown)} (it takes: "
-                            f"{', '.join(['max_episode_steps', *cls.params])}); use --vector-env sync for other "
-                            "keyword arguments")
+    check_kwargs(cls, {k: v for k, v in (kwargs or {}).items() if k != "max_episode_steps"})
     return cls
+
+
+def check_kwargs(cls: type[BatchedEnv], kwargs: dict[str, Any]) -> None:
+    """A one-line `PilotlabError` naming the keyword arguments `cls` does not take."""
+    unknown = sorted(set(kwargs) - set(cls.defaults))
+    if unknown:
+        accepted = ", ".join(["max_episode_steps", *cls.defaults])
+        raise PilotlabError(f"batched {cls.env_id} does not take {', '.join(unknown)} (it takes: {accepted}); "
+                            "use --vector-env sync for other keyword arguments")
 
 
 def make_batched_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None) -> BatchedEnv:
