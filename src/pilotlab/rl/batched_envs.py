@@ -222,7 +222,7 @@ class Acrobot(BatchedEnv):
         s[:, :2] = angles - turns * (2 * math.pi)
         s[:, 2:] = np.clip(s[:, 2:], [-self.max_vel1, -self.max_vel2], [self.max_vel1, self.max_vel2])
         terminated = -np.cos(s[:, 0]) - np.cos(s[:, 1] + s[:, 0]) > 1.0
-        return s, terminated - 1.0, terminated
+        return s, np.where(terminated, 0.0, -1.0), terminated
 
     def observe(self, state: np.ndarray) -> np.ndarray:
         theta1, theta2, dtheta1, dtheta2 = state.T
