@@ -115,14 +115,26 @@ def child_sb3(task: Task, seed: int, out: Path) -> None:
     log = open(out / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
 
     class Evaluate(BaseCallback):
+        """Evaluates at the start of the first rollout at or past each multiple of eval_every env steps:
+        after the update of the rollout before, as pilotlab's trainers do (`_on_step` would come before it)."""
+
         def __init__(self) -> None:
             super().__init__()
             self.next = task.eval_every
 
         def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_start(self) -> None:
+            self.maybe_evaluate()
+
+        def _on_training_end(self) -> None:
+            self.maybe_evaluate()
+
+        def maybe_evaluate(self) -> None:
             if self.num_timesteps < self.next:
-                return True
-            self.next += task.eval_every
+                return
+            self.next += task.eval_every * (1 + (self.num_timesteps - self.next) // task.eval_every)
 
             def policy(obs: np.ndarray) -> np.ndarray:
                 return model.predict(obs, deterministic=True)[0]
@@ -130,7 +142,6 @@ def child_sb3(task: Task, seed: int, out: Path) -> None:
             ret = float(evaluate_policy(policy, task.env, {}, EVAL_EPISODES, EVAL_SEED).returns.mean())
             log.write(json.dumps({"step": int(self.num_timesteps), "eval/periodic_return": ret}) + "\n")
             log.flush()
-            return True
 
     model.learn(task.budget, callback=Evaluate())
 
