@@ -24,7 +24,7 @@ from pilotlab.core.session import FIX, save_state
 from pilotlab.core.summary import RL_EVAL_WALL_S, RL_RETURN_MEAN, TRAIN_ENV_STEPS, TRAIN_WALL_S
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import ENV_WRAPPER
-from pilotlab.rl.envs import check_env_id, env_kwargs_of, obs_shape, probe_env, space_kind
+from pilotlab.rl.envs import check_env_id, check_vector_env, env_kwargs_of, obs_shape, probe_env, space_kind
 from pilotlab.rl.evaluate import Policy, evaluate_policy
 from pilotlab.rl.networks import NETWORKS
 
@@ -43,8 +43,10 @@ class DeepRLConfig(RunConfig):
     """Environment steps to train for (summed over the parallel envs)."""
     num_envs: int = 1
     """Parallel environments in the vector env."""
-    vector_env: Literal["sync", "async"] = "sync"
-    """sync: the envs step one after another in this process; async: one subprocess per env (for slow envs)."""
+    vector_env: Literal["sync", "async", "batched"] = "sync"
+    """sync: the envs step one after another in this process; async: one subprocess per env (for slow envs);
+    batched: all envs step together as array ops (CartPole-v1, Acrobot-v1, MountainCar-v0,
+    MountainCarContinuous-v0, Pendulum-v1; no env wrapper)."""
     env_wrapper: str = field(default="none", metadata={"registry": ENV_WRAPPER})
     """Wrapper around each training env (other pillars register theirs)."""
     network: str = "mlp"
@@ -78,6 +80,7 @@ class DeepRLConfig(RunConfig):
         check_env_id(self.env)
         env_kwargs_of(self.env_kwargs, self.env_config)  # raises on malformed JSON
         registry.get(ENV_WRAPPER, self.env_wrapper)  # an unknown name lists the registered ones
+        check_vector_env(self.vector_env, self.env, self.kwargs, self.env_wrapper)
         if self.network not in NETWORKS:
             raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
         if self.eval_every < 0:

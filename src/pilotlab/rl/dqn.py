@@ -27,6 +27,7 @@ from pilotlab.core.errors import check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.rl.batched_envs import BatchedEnv
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
@@ -162,6 +163,7 @@ def train(cfg: DQNConfig) -> RunDir:
 
         n_env, n_act = cfg.num_envs, int(act_space.n)
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
+        batched = isinstance(envs, BatchedEnv)
         raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
         obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
         mask, stats = StepMask(n_env), EpisodeStats(n_env)
@@ -184,15 +186,19 @@ def train(cfg: DQNConfig) -> RunDir:
                     actions = q(torch.from_numpy(obs).to(device)).argmax(dim=1).cpu().numpy()  # (N,)
                 if explore.any():
                     actions = np.where(explore, np.random.randint(n_act, size=n_env), actions)
-            raw_next, rewards, term, trunc, _ = envs.step(actions)
-            next_obs = to_float_obs(raw_next, obs_space)
-            valid = mask.valid()  # rows that are reset steps of next-step autoreset are not transitions
+            if batched:  # float32 observations as they come; the env's own flags mark the restarting rows
+                valid = ~envs.ended
+                next_obs, rewards, term, trunc, _ = envs.step(actions)
+            else:
+                raw_next, rewards, term, trunc, _ = envs.step(actions)
+                next_obs = to_float_obs(raw_next, obs_space)
+                valid = mask.valid()  # rows that are reset steps of next-step autoreset are not transitions
+                mask.update(term, trunc)
             if valid.all():
                 buffer.add(obs, actions, rewards, next_obs, term)
             else:
                 buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
             stats.update(rewards, valid, term | trunc)
-            mask.update(term, trunc)
             obs = next_obs
             prev, step = step, step + n_env
             progress.update(n_env)

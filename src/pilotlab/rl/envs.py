@@ -1,10 +1,12 @@
 """Gymnasium environments for the agents: id checks, single and vectorized construction, episode stats.
 
 `make_vec_env` builds a Gymnasium 1.x `SyncVectorEnv` (or, with ``vector="async"``, an `AsyncVectorEnv`
-with one subprocess per env) in next-step autoreset mode, optionally wrapping each env (an ``rl.env-wrapper``
-of `pilotlab.core.registry`): after a sub-env ends (terminated or truncated) the *next* `step` call ignores
-its action and returns the reset observation with reward 0. That step is not a transition of the MDP;
-`StepMask` tells the agents which rows to drop (DQN/DDPG never store them, PPO masks them out of its losses).
+with one subprocess per env; with ``vector="batched"``, a `pilotlab.rl.batched_envs.BatchedEnv` that steps
+all envs of a classic-control task as array ops) in next-step autoreset mode, optionally wrapping each env
+(an ``rl.env-wrapper`` of `pilotlab.core.registry`): after a sub-env ends (terminated or truncated) the
+*next* `step` call ignores its action and returns the reset observation with reward 0. That step is not a
+transition of the MDP; `StepMask` tells the agents which rows to drop (DQN/DDPG never store them, PPO masks
+them out of its losses).
 
 highway-env ids (``highway-fast-v0`` ...) are registered by importing `highway_env`, which happens
 automatically the first time an id is not found in Gymnasium's registry.
@@ -24,6 +26,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, Vecto
 from pilotlab.core import registry
 from pilotlab.core.errors import PilotlabError, one_line
 from pilotlab.rl import ENV_WRAPPER
+from pilotlab.rl.batched_envs import BATCHED_ENVS, check_batched, make_batched_env
 
 
 def _ensure_registered(env_id: str) -> None:
@@ -121,7 +124,22 @@ VECTOR_ENVS: dict[str, str] = {
     "sync": "all envs step one after the other in this process (gymnasium SyncVectorEnv)",
     "async": "each env steps in its own subprocess (gymnasium AsyncVectorEnv): pays off when env steps are slow"
              " (highway-env) and cores are free",
+    "batched": "all envs step together as array ops (pilotlab.rl.batched_envs; classic-control ids only: "
+               + ", ".join(BATCHED_ENVS) + "; no env wrapper)",
 }
+
+
+def check_vector_env(vector: str, env_id: str, kwargs: dict[str, Any] | None = None, wrapper: str = "none") -> None:
+    """A one-line `PilotlabError` for an unknown vector env, or a batched one the env id, its keyword
+    arguments or the wrapper do not allow (batched envs have no per-env objects to wrap)."""
+    if vector not in VECTOR_ENVS:
+        raise PilotlabError(f"unknown vector env {vector!r}; choose one of {', '.join(VECTOR_ENVS)}")
+    if vector == "batched":
+        check_batched(env_id, kwargs)
+        if wrapper != "none":
+            raise PilotlabError(f"--vector-env batched steps all envs as arrays and cannot wrap them in --env-wrapper "
+                                f"{wrapper}; use --vector-env sync with a wrapper")
+
 
 def wrapper_class(name: str) -> type[gym.Wrapper] | None:
     """The wrapper class registered as `name` under ``rl.env-wrapper`` (None for "none")."""
@@ -131,9 +149,11 @@ def wrapper_class(name: str) -> type[gym.Wrapper] | None:
 def make_vec_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None, vector: str = "sync",
                  wrapper: str = "none") -> VectorEnv:
     """`num_envs` copies in a Sync- or `AsyncVectorEnv` (`VECTOR_ENVS`) with next-step autoreset (Gymnasium 1.x
-    default), each wrapped in the registered env wrapper `wrapper`."""
-    if vector not in VECTOR_ENVS:
-        raise PilotlabError(f"unknown vector env {vector!r}; choose one of {', '.join(VECTOR_ENVS)}")
+    default), each wrapped in the registered env wrapper `wrapper`; or, with ``vector="batched"``, one
+    `BatchedEnv` that steps all copies as array ops (same autoreset, no wrapper)."""
+    check_vector_env(vector, env_id, kwargs, wrapper)
+    if vector == "batched":
+        return make_batched_env(env_id, num_envs, kwargs)
     cls = wrapper_class(wrapper)
     make_env(env_id, kwargs).close()  # fail early, with a readable message, on a bad id or kwargs
 

@@ -30,6 +30,7 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.rl.batched_envs import BatchedEnv
 from pilotlab.rl.common import (
     BestKeeper,
     DeepRLConfig,
@@ -285,6 +286,7 @@ def train(cfg: PPOConfig) -> RunDir:
 
         n_env, t_len = cfg.num_envs, cfg.n_steps
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
+        batched = isinstance(envs, BatchedEnv)
         raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
         obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
         mask, stats = StepMask(n_env), EpisodeStats(n_env)
@@ -317,12 +319,17 @@ def train(cfg: PPOConfig) -> RunDir:
                         x_buf[t] = x.cpu().numpy()
                     obs_buf[t] = obs
                     act_buf[t] = action = sample_actions(model.dist_params(x).cpu().numpy(), log_std)
-                    raw_obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box
+                    if batched:  # float32 observations as they come, the env's own flags for the restarting rows
+                        np.logical_not(envs.ended, out=valid_buf[t])
+                        obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box
                                                                                   else action)
-                    valid_buf[t] = mask.valid()
+                    else:
+                        raw_obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box
+                                                                                      else action)
+                        valid_buf[t] = mask.valid()
+                        mask.update(term_buf[t], trunc_buf[t])
+                        obs = to_float_obs(raw_obs, obs_space)
                     stats.update(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])
-                    mask.update(term_buf[t], trunc_buf[t])
-                    obs = to_float_obs(raw_obs, obs_space)
                 # log pi(a_t|s_t) and V(s_t) of the whole rollout in one batched pass: the weights did not change
                 flat_x = torch.from_numpy(x_buf).to(device).flatten(0, 1)  # (T*N, *obs_shape)
                 actions = torch.from_numpy(act_buf).to(device)  # (T, N[, A])
