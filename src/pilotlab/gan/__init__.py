@@ -26,6 +26,9 @@ MODEL_HELP: dict[str, str] = {
 }
 """--model -> one line for --help."""
 
+DEFAULT_MODEL = "cgan"
+"""The model `pilotlab gan train` trains without --model: the best measured on MNIST-5k (docs/gan.md, "Results")."""
+
 
 def model_module(name: str) -> ModuleType:
     """The module implementing GAN `name` (a key of `MODELS`)."""
@@ -34,4 +37,4 @@ def model_module(name: str) -> ModuleType:
     return importlib.import_module(MODELS[name])
 
 
-__all__ = ["MODELS", "model_module"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "model_module"]

@@ -31,6 +31,9 @@ METHOD_HELP: dict[str, str] = {
 }
 """--method -> one line for --help."""
 
+DEFAULT_METHOD = "vicreg"
+"""The method `pilotlab ssl train` runs without --method: the best measured on MNIST-5k (docs/ssl.md, "Results")."""
+
 
 def method_module(method: str) -> ModuleType:
     """The module that trains `method` (imported on first use)."""
@@ -39,4 +42,4 @@ def method_module(method: str) -> ModuleType:
     return importlib.import_module(METHODS[method])
 
 
-__all__ = ["METHODS", "method_module"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "method_module"]
