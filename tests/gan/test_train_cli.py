@@ -210,11 +210,43 @@ def test_time_budget_stops_training_on_either_clock(clock: str, tmp_path: Path, 
     assert 0 < at_eval <= summary["train/cpu_s"]  # the summary adds the final checkpoint's save
 
 
+def _spectrally_normalised(module: torch.nn.Module) -> bool:
+    from torch.nn.utils import parametrize
+
+    layers = [m for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    return bool(layers) and all(parametrize.is_parametrized(m, "weight") for m in layers)
+
+
 def test_cgan_discriminator_batch_norm_is_optional() -> None:
+    """The default D is SNGAN's (spectral norm, no batch norm); DCGAN's batch-normed D is a flag away."""
     from pilotlab.gan.cgan import CGANConfig, build
     from pilotlab.gan.modules import has_batch_norm
 
-    assert has_batch_norm(build(CGANConfig(width=4), (1, 28, 28), 10).discriminator)
-    plain = build(CGANConfig(width=4, d_batch_norm=False, spectral_norm=True), (1, 28, 28), 10).discriminator
-    assert not has_batch_norm(plain)
-    assert plain(torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])).shape == (3,)
+    default = build(CGANConfig(width=4), (1, 28, 28), 10).discriminator
+    assert not has_batch_norm(default) and _spectrally_normalised(default)
+    assert default(torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2])).shape == (3,)
+    dcgan_like = build(CGANConfig(width=4, d_batch_norm=True, spectral_norm=False), (1, 28, 28), 10).discriminator
+    assert has_batch_norm(dcgan_like) and not _spectrally_normalised(dcgan_like)
+
+
+def test_cgan_defaults_are_the_benchmark_recipe_and_the_old_one_is_reachable_by_flags() -> None:
+    """`gan train --model cgan` with no flags trains the recipe of docs/benchmarks.md ("GAN: cgan on MNIST-5k");
+    the previous DCGAN-style recipe parses from its flags; `gan augment`'s cGANs default to the same recipe."""
+    import argparse
+
+    from pilotlab.core.config import add_arguments, build_config
+    from pilotlab.gan.augment import AugmentConfig
+    from pilotlab.gan.cgan import CGANConfig
+
+    cfg = CGANConfig()
+    recipe = (cfg.loss, cfg.spectral_norm, cfg.d_batch_norm, cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2)
+    assert recipe == ("hinge", True, False, 5e-4, 5e-4, 0.0, 0.9)
+    aug = AugmentConfig()
+    assert (aug.gan_loss, aug.gan_spectral_norm, aug.gan_d_batch_norm, aug.gan_lr, aug.gan_lr, aug.gan_beta1,
+            aug.gan_beta2) == recipe
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, CGANConfig)
+    flags = "--loss ns --no-spectral-norm --d-batch-norm --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999"
+    old = build_config(CGANConfig, vars(parser.parse_args(flags.split())))
+    assert (old.loss, old.spectral_norm, old.d_batch_norm, old.lr_g, old.lr_d, old.beta1, old.beta2) == (
+        "ns", False, True, 2e-4, 2e-4, 0.5, 0.999)

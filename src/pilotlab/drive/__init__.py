@@ -16,6 +16,7 @@ from pilotlab.core.registry import Kind, define_kind, register
 from pilotlab.rl import ENV_WRAPPER
 
 AGENT = "drive.agent"
+TRAIN_ALGO = "drive.train-algo"
 
 define_kind(Kind(AGENT, "", "driver", "an agents.Agent: prepare(env), reset(env, seed), act(env, obs)"))
 
@@ -28,6 +29,16 @@ for _name, _attr, _help in [
 ]:
     register(AGENT, _name, "pilotlab.drive.agents", _help, attr=_attr)
 
+# `pilotlab drive train --algo X`: the RL algorithm trained by `pilotlab.rl` (the same run directory as
+# `rl train`), its config class carrying the driving defaults where a recipe was measured (recipes.py).
+define_kind(Kind(TRAIN_ALGO, "algo", "algorithm",
+                 "an rl.algo name whose config class (a subclass of rl's, or rl's own) holds the driving defaults"))
+register(TRAIN_ALGO, "dqn", "pilotlab.drive.recipes",
+         "DQN with the RL driver's recipe: highway-fast-v0, the shield as teacher in training, set-points 10-30 m/s",
+         config="DriverDQNConfig")
+register(TRAIN_ALGO, "ppo", "pilotlab.rl.ppo", "PPO with rl's defaults (give --env, e.g. highway-fast-v0)",
+         config="PPOConfig")
+
 for _name, _module, _attr, _help in [
     ("fast-highway", "fast_sim", "FastHighway", "highway-env's step, exactly equivalent and faster"),
     ("fast-highway-shield-teacher", "shield_teacher", "ShieldTeacher",
@@ -37,4 +48,4 @@ for _name, _module, _attr, _help in [
 ]:
     register(ENV_WRAPPER, _name, f"pilotlab.drive.{_module}", _help, attr=_attr)
 
-__all__ = ["AGENT"]
+__all__ = ["AGENT", "TRAIN_ALGO"]

@@ -7,8 +7,8 @@ directory is then evaluated with ``pilotlab drive eval --agent rl:RUN_DIR``.
 from __future__ import annotations
 
 from pilotlab.core.command import Command
+from pilotlab.drive import TRAIN_ALGO
 from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
-from pilotlab.rl import ALGO
 from pilotlab.rl.cli import run_train
 
 
@@ -21,5 +21,5 @@ COMMANDS = {
     "eval": Command(DriveEvalConfig, _eval, "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; "
                     "writes a run directory"),
     "train": Command(None, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
-                     choices=ALGO, default="dqn"),
+                     choices=TRAIN_ALGO, default="dqn"),
 }

@@ -59,18 +59,18 @@ class AugmentConfig(RunConfig):
     """Generator updates of each cGAN (on the 10 N labelled images only)."""
     gan_width: int = 32
     """Base channel width of the cGAN."""
-    gan_lr: float = 2e-4
-    """Adam learning rate of the cGAN's generator and discriminator (DCGAN's 2e-4; higher for short budgets)."""
-    gan_loss: Literal["ns", "hinge"] = "ns"
-    """Adversarial loss of the cGANs (hinge with gan-spectral-norm gave the lower FD on mnist-5k)."""
-    gan_spectral_norm: bool = False
+    gan_lr: float = 5e-4
+    """Adam learning rate of the cGAN's generator and discriminator (`gan train --model cgan`'s default)."""
+    gan_loss: Literal["ns", "hinge"] = "hinge"
+    """Adversarial loss of the cGANs: hinge (`gan train --model cgan`'s default) or ns (non-saturating)."""
+    gan_spectral_norm: bool = True
     """Spectral norm on the cGANs' discriminator layers."""
-    gan_beta1: float = 0.5
-    """Adam beta1 of the cGANs (0.5 as in DCGAN; the mnist-5k benchmark's recipe uses 0, as SNGAN)."""
-    gan_beta2: float = 0.999
-    """Adam beta2 of the cGANs (the mnist-5k benchmark's recipe uses 0.9, as SNGAN)."""
-    gan_d_batch_norm: bool = True
-    """Batch norm in the cGANs' discriminator (off in the benchmark's recipe, as SNGAN's discriminator)."""
+    gan_beta1: float = 0.0
+    """Adam beta1 of the cGANs (0 as SNGAN, the cgan default; DCGAN's is 0.5)."""
+    gan_beta2: float = 0.9
+    """Adam beta2 of the cGANs (0.9 as SNGAN, the cgan default; DCGAN's is 0.999)."""
+    gan_d_batch_norm: bool = False
+    """Batch norm in the cGANs' discriminator (off, as SNGAN's and the cgan default; DCGAN has it)."""
     gan_diffaugment: str = ""
     """DiffAugment policy of the cGANs (see `pilotlab gan train --diffaugment`); "" = off."""
     synthetic_filter: float = 0.0

@@ -3,8 +3,13 @@
 The generator concatenates z with a learned label embedding (Mirza & Osindero, 2014, condition both
 networks on y); the discriminator scores D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, the projection
 discriminator of Miyato & Koyama (2018), which conditions more reliably than concatenating y to the
-input. phi is DCGAN's convolutional trunk (`pilotlab.gan.dcgan.DCFeatures`); training uses the
-non-saturating loss and DCGAN's optimiser settings (Adam 2e-4, beta1 0.5, N(0, 0.02) init).
+input. phi is DCGAN's convolutional trunk (`pilotlab.gan.dcgan.DCFeatures`), initialised from N(0, 0.02).
+
+Its defaults are SNGAN's way of training (Miyato et al., 2018): hinge loss, a spectrally normalised
+discriminator without batch norm (batch norm rescales by batch statistics, undoing part of the
+Lipschitz control), Adam without momentum (betas (0, 0.9)) at 5e-4 for both networks. DCGAN's
+recipe (non-saturating loss, batch norm in D, Adam 2e-4 with betas (0.5, 0.999)) stays reachable by
+flags: ``--loss ns --no-spectral-norm --d-batch-norm --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999``.
 """
 
 from __future__ import annotations
@@ -31,8 +36,20 @@ class CGANConfig(GANConfig):
     """Base channel count of D when it should differ from G's (D costs ~5x less compute than G at equal width)."""
     embed_dim: int = 32
     """Size of the generator's label embedding concatenated to z."""
-    d_batch_norm: bool = True
-    """Batch norm in D's second conv layer (DCGAN); SNGAN's spectrally normalised D has none."""
+    d_batch_norm: bool = False
+    """Batch norm in D's second conv layer (DCGAN has it; SNGAN's spectrally normalised D has none)."""
+    loss: Literal["ns", "hinge"] = "hinge"
+    """Adversarial loss: hinge (Lim & Ye, 2017, as SNGAN) or ns (non-saturating BCE, as DCGAN)."""
+    spectral_norm: bool = True
+    """Spectral normalisation on every conv/linear layer of the discriminator (Miyato et al., 2018)."""
+    lr_g: float = 5e-4
+    """Generator Adam learning rate."""
+    lr_d: float = 5e-4
+    """Discriminator Adam learning rate (set apart from lr-g for a two time-scale update rule)."""
+    beta1: float = 0.0
+    """Adam beta1 of both optimizers (0 as SNGAN and BigGAN train hinge GANs; DCGAN's 0.5 drifted more)."""
+    beta2: float = 0.9
+    """Adam beta2 of both optimizers (0.9 as SNGAN)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

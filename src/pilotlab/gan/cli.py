@@ -12,7 +12,7 @@ from typing import Literal
 from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
-from pilotlab.gan import MODEL
+from pilotlab.gan import DEFAULT_MODEL, MODEL
 
 
 def run_train(cfg: object) -> int:
@@ -118,7 +118,7 @@ def run_augment(cfg: object) -> int:
 
 COMMANDS = {
     "train": Command(None, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
-                     choices=MODEL, default="dcgan"),
+                     choices=MODEL, default=DEFAULT_MODEL),
     "eval": Command(EvalConfig, run_eval, "score a run: FD and its real-vs-real floor, GAN-test, coverage entropy"),
     "sample": Command(SampleConfig, run_sample, "write a PNG grid of samples from a trained run"),
     "augment": Command("pilotlab.gan.augment:AugmentConfig", run_augment, "does cGAN data augmentation help a "

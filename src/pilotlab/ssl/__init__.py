@@ -27,4 +27,7 @@ for _name, _module, _config, _help in [
 ]:
     register(METHOD, _name, f"pilotlab.ssl.{_module}", _help, config=_config)
 
-__all__ = ["METHOD"]
+DEFAULT_METHOD = "vicreg"
+"""The method `pilotlab ssl train` runs without --method: the best measured on MNIST-5k (docs/ssl.md, "Results")."""
+
+__all__ = ["DEFAULT_METHOD", "METHOD"]

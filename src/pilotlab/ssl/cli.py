@@ -7,7 +7,7 @@ shows SimCLR's fields, among them ``--temperature``); method modules are importe
 from __future__ import annotations
 
 from pilotlab.core.command import Command
-from pilotlab.ssl import METHOD
+from pilotlab.ssl import DEFAULT_METHOD, METHOD
 from pilotlab.ssl.evaluate import EvalConfig
 
 
@@ -28,7 +28,7 @@ def run_eval(cfg: EvalConfig) -> int:
 
 COMMANDS = {
     "train": Command(None, run_train, "pretrain without labels (autoencoders, SimCLR, VICReg); writes a run dir",
-                     choices=METHOD, default="simclr"),
+                     choices=METHOD, default=DEFAULT_METHOD),
     "eval": Command(EvalConfig, run_eval, "probe a trained encoder (linear all/10/100 labels per class, "
                     "kNN) against raw pixels and a random-init encoder"),
 }
