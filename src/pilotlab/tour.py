@@ -105,7 +105,7 @@ class DriveBudget:
 
 BUDGETS: dict[str, dict[str, Any]] = {
     "ssl": {"quick": SSLBudget(vicreg_epochs=3, ae_epochs=1, ae_max_steps=20),
-            "full": SSLBudget(vicreg_epochs=20, ae_epochs=3, ae_max_steps=None)},
+            "full": SSLBudget(vicreg_epochs=16, ae_epochs=3, ae_max_steps=None)},
     "gan": {"quick": GANBudget(steps=300, eval_every=150, lr=1e-3, width=32, augment_seeds=2, augment_gan_steps=100,
                                augment_synthetic_per_class=100, augment_classifier_steps=50),
             "full": GANBudget(steps=1000, eval_every=500, lr=1e-3, width=32, augment_seeds=2, augment_gan_steps=100,
