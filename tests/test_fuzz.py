@@ -278,25 +278,24 @@ FILES = ["config.json", "metrics.jsonl", "summary.json", "checkpoints/last.json"
          "checkpoints/best.json"]
 
 
-@pytest.mark.parametrize("reader", sorted(READERS))
-@pytest.mark.parametrize("name", FILES)
-def test_damaged_run_file_is_harmless_or_one_line_with_nothing_changed(name: str, reader: str,
-                                                                       runs: dict[str, Path],
-                                                                       tmp_path: Path) -> None:
-    original = (runs["rl"] / name).read_bytes()
+def _damaged_file_check(source: Path, name: str, reader: str, argv: list[str], tmp_path: Path,
+                        examples: int) -> None:
+    """Damage `name` of a copy of the run `source` in `examples` ways; `pilotlab ARGV` must then either work or
+    print one `error:` line, exit 2 and leave the run as it was."""
+    original = (source / name).read_bytes()
 
-    @settings(max_examples=5, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(_damage(original))
     def check(damaged: bytes) -> None:
         run = tmp_path / "run"
         shutil.rmtree(run, ignore_errors=True)
-        shutil.copytree(runs["rl"], run)
+        shutil.copytree(source, run)
         (run / name).write_bytes(damaged)
         before = _snapshot(run)
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-            code = main(READERS[reader](run))
+            code = main([a.replace("RUN", str(run)) for a in argv])
         text = err.getvalue()
         assert "Traceback" not in text and "internal error" not in text, text[-1500:]
         if code != 0:
@@ -305,6 +304,14 @@ def test_damaged_run_file_is_harmless_or_one_line_with_nothing_changed(name: str
             assert _snapshot(run) == before, f"{reader} changed the run after refusing damaged {name}"
 
     check()
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("name", FILES)
+def test_damaged_run_file_is_harmless_or_one_line_with_nothing_changed(name: str, reader: str,
+                                                                       runs: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    _damaged_file_check(runs["rl"], name, reader, READERS[reader](Path("RUN")), tmp_path, examples=5)
 
 
 TEXT_READERS = {
@@ -320,28 +327,7 @@ TEXT_FILES = ["config.json", "vocab.json", "metrics.jsonl", "summary.json", "che
 @pytest.mark.parametrize("name", TEXT_FILES)
 def test_damaged_text_run_file_is_harmless_or_one_line(name: str, reader: str, runs: dict[str, Path],
                                                        tmp_path: Path) -> None:
-    original = (runs["text"] / name).read_bytes()
-
-    @settings(max_examples=3, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-    @given(_damage(original))
-    def check(damaged: bytes) -> None:
-        run = tmp_path / "run"
-        shutil.rmtree(run, ignore_errors=True)
-        shutil.copytree(runs["text"], run)
-        (run / name).write_bytes(damaged)
-        before = _snapshot(run)
-        err = io.StringIO()
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-            code = main(TEXT_READERS[reader](run))
-        text = err.getvalue()
-        assert "Traceback" not in text and "internal error" not in text, text[-1500:]
-        if code != 0:
-            lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("warning: ")]
-            assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), text[-1500:]
-            assert _snapshot(run) == before, f"{reader} changed the run after refusing damaged {name}"
-
-    check()
+    _damaged_file_check(runs["text"], name, reader, TEXT_READERS[reader](Path("RUN")), tmp_path, examples=3)
 
 
 def test_torn_metrics_line_is_dropped_on_resume(runs: dict[str, Path], tmp_path: Path,

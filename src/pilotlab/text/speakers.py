@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pilotlab.data.registry import per_class_subset
 from pilotlab.text.model import CharTransformer, ModelSpec, lr_at, make_optimizer
 from pilotlab.text.vocab import Vocab
 
@@ -90,12 +91,7 @@ def per_speaker_subset(labels: torch.Tensor, per_class: int | None, seed: int) -
     """Sorted indices of `per_class` random examples of each class (all when None or a class is smaller)."""
     if per_class is None:
         return torch.arange(len(labels))
-    gen = torch.Generator().manual_seed(seed)
-    picks = []
-    for c in torch.unique(labels):
-        idx = torch.nonzero(labels == c).squeeze(1)
-        picks.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
-    return torch.sort(torch.cat(picks)).values
+    return per_class_subset(labels, per_class, seed)
 
 
 def encode_speeches(speeches: tuple[Speech, ...] | list[Speech], vocab: Vocab, context: int
