@@ -85,7 +85,7 @@ def run_cli(argv: list[str]) -> None:
 
 # -- lm ------------------------------------------------------------------------------------------------------
 def part_lm(a: argparse.Namespace) -> dict[str, Any]:
-    run = ROOT / "lm"
+    run = ROOT / a.lm_name
     shutil.rmtree(run, ignore_errors=True)
     argv = ["text", "train", "--method", "gpt", *model_flags(a), "--max-steps", str(a.steps), "--lr", str(a.lr),
             "--warmup-steps", str(a.warmup), "--dropout", str(a.dropout), "--threads", str(a.threads[0]),
@@ -209,35 +209,62 @@ def steps_per_s(model: nn.Module, spec: ModelSpec, batch: int, steps: int) -> fl
     return steps / (time.perf_counter() - t0)
 
 
+class GPT2Reference(nn.Module):
+    """The same model as Hugging Face `transformers`' GPT-2 (`GPT2LMHeadModel`, SDPA attention): pre-norm blocks,
+    fused q/k/v, 4x GELU MLP, learned positions, tied output layer, no dropout; returns the logits (B, T, V)."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        cfg = GPT2Config(vocab_size=spec.vocab, n_positions=spec.context, n_embd=spec.width, n_layer=spec.layers,
+                         n_head=spec.heads, n_inner=4 * spec.width, activation_function="gelu", resid_pdrop=0.0,
+                         embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0)
+        cfg._attn_implementation = "sdpa"
+        self.gpt2 = GPT2LMHeadModel(cfg)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.gpt2(input_ids=tokens, use_cache=False).logits
+
+
+def references(spec: ModelSpec) -> dict[str, nn.Module]:
+    """The maintained implementations to time beside ours (GPT-2 only where `transformers` is installed)."""
+    out: dict[str, nn.Module] = {"nn.TransformerEncoder": Reference(spec)}
+    try:
+        out["transformers GPT-2"] = GPT2Reference(spec)
+    except ImportError:
+        print("speed: transformers is not installed; timing the nn.TransformerEncoder reference only", flush=True)
+    return out
+
+
 def part_speed(a: argparse.Namespace) -> dict[str, Any]:
     spec = ModelSpec(65, a.context, a.layers, a.heads, a.width)
     out = []
     for threads in a.threads:
         torch.set_num_threads(threads)
         torch.manual_seed(0)
-        ours, ref = CharTransformer(spec), Reference(spec)
-        n_ours = sum(p.numel() for p in ours.parameters())
-        n_ref = sum(p.numel() for p in ref.parameters())
-        r_ours, r_ref = [], []
-        for _ in range(a.repeats):  # interleaved: a neighbour's load hits both alike
-            r_ours.append(steps_per_s(ours, spec, a.batch_size, a.speed_steps))
-            r_ref.append(steps_per_s(ref, spec, a.batch_size, a.speed_steps))
+        models = {"ours": CharTransformer(spec), **references(spec)}
+        rates: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(a.repeats):  # interleaved: a neighbour's load hits every model alike
+            for name, model in models.items():
+                rates[name].append(steps_per_s(model, spec, a.batch_size, a.speed_steps))
         tok = a.batch_size * a.context
-        out.append({"threads": threads, "ours_tokens_per_s": tok * float(np.median(r_ours)),
-                    "reference_tokens_per_s": tok * float(np.median(r_ref)), "parameters": n_ours,
-                    "reference_parameters": n_ref, "load": os.getloadavg()[0]})
-        print(f"speed: {threads} thread(s): ours {out[-1]['ours_tokens_per_s']:.0f} tokens/s, reference "
-              f"{out[-1]['reference_tokens_per_s']:.0f} tokens/s", flush=True)
+        row = {"threads": threads, "load": os.getloadavg()[0],
+               "tokens_per_s": {name: tok * float(np.median(r)) for name, r in rates.items()},
+               "parameters": {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}}
+        out.append(row)
+        print(f"speed: {threads} thread(s): " + ", ".join(f"{n} {v:.0f} tokens/s" for n, v in
+                                                        row["tokens_per_s"].items()), flush=True)
     torch.set_num_threads(1)
     return {"rows": out, "size": {"layers": a.layers, "width": a.width, "heads": a.heads, "context": a.context,
-                                  "batch": a.batch_size}}
+                                  "batch": a.batch_size}, "repeats": a.repeats, "steps": a.speed_steps}
 
 
 # -- report --------------------------------------------------------------------------------------------------
 def report(results: dict[str, Any]) -> str:
     out = []
-    lm = results.get("lm")
-    if lm:
+    for key in sorted(k for k in results if k.startswith("lm")):
+        lm = results[key]
         minutes = lm["train_wall_s"] / 60
         out += [f"### Language model ({lm['parameters']:.0f} parameters, {lm['threads']} thread(s))", "",
                 f"`{lm['command']}`", "",
@@ -280,15 +307,22 @@ def report(results: dict[str, Any]) -> str:
                                f"points; intervals {'do not overlap (target met)' if separate else 'overlap'}")
         out.append("")
     speed = results.get("speed")
-    if speed:
-        out += [f"### Throughput (training steps, size {speed['size']})", "",
-                "| threads | ours [tokens/s] | nn.TransformerEncoder reference [tokens/s] | ratio |",
-                "|---:|---:|---:|---:|"]
+    if speed and "tokens_per_s" in speed["rows"][0]:
+        names = [n for n in speed["rows"][0]["tokens_per_s"] if n != "ours"]
+        out += [f"### Throughput (training steps: forward, backward, AdamW; size {speed['size']}; median of "
+                f"{speed['repeats']} interleaved repeats of {speed['steps']} steps)", "",
+                "| threads | ours [tokens/s] | " + " | ".join(f"{n} [tokens/s] | ours / {n}" for n in names)
+                + " | load |", "|---:|---:|" + "---:|---:|" * len(names) + "---:|"]
         for r in speed["rows"]:
-            ratio = r["ours_tokens_per_s"] / r["reference_tokens_per_s"]
-            out.append(f"| {r['threads']} | {r['ours_tokens_per_s']:.0f} | {r['reference_tokens_per_s']:.0f} | "
-                       f"{ratio:.2f} ({'meets' if ratio >= TARGETS['speedup'] else 'below'} the 1.3x target) |")
-        out.append("")
+            tps = r["tokens_per_s"]
+            cells = []
+            for n in names:
+                ratio = tps["ours"] / tps[n]
+                cells.append(f"{tps[n]:.0f} | {ratio:.2f} ({'meets' if ratio >= TARGETS['speedup'] else 'below'} "
+                             f"the 1.3x target)")
+            out.append(f"| {r['threads']} | {tps['ours']:.0f} | " + " | ".join(cells) + f" | {r['load']:.1f} |")
+        params = speed["rows"][0]["parameters"]
+        out += ["", "Parameters: " + ", ".join(f"{n} {v:,}" for n, v in params.items()) + ".", ""]
     return "\n".join(out)
 
 
@@ -306,6 +340,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1], help="lm/speakers use the first; speed each")
     p.add_argument("--steps", type=int, default=3000, help="lm: optimizer steps")
     p.add_argument("--eval-every", type=int, default=500, help="lm: validation-curve interval")
+    p.add_argument("--lm-name", default="lm", help="lm: the run's name (its run directory under runs/bench-text "
+                   "and its entry in the results; one per budget, e.g. lm-15min and lm-2h)")
     p.add_argument("--methods", nargs="+", choices=["gpt", "masked"], default=["gpt", "masked"])
     p.add_argument("--pretrain-steps", type=int, default=3000, help="speakers: pretraining steps per method")
     p.add_argument("--gpt-run", default=None, help="speakers: reuse this pretrained gpt run (trained on the "
@@ -325,8 +361,9 @@ def main() -> None:
     cache = ROOT / "results.json"
     results: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
     for part in a.part:
-        results[part] = {"lm": part_lm, "speakers": part_speakers, "speed": part_speed}[part](a)
-        results[part]["machine"] = machine()
+        key = a.lm_name if part == "lm" else part
+        results[key] = {"lm": part_lm, "speakers": part_speakers, "speed": part_speed}[part](a)
+        results[key]["machine"] = machine()
         cache.write_text(json.dumps(results, indent=2))
     text = report(results)
     print(text)

@@ -318,9 +318,10 @@ TEXT_READERS = {
     "resume": lambda run: ["text", "train", "--resume", "--run-dir", str(run), "--max-steps", "3"],
     "eval": lambda run: ["text", "eval", str(run)],
     "sample": lambda run: ["text", "sample", str(run), "--length", "5"],
+    "report": lambda run: ["report", str(run)],
 }
 TEXT_FILES = ["config.json", "vocab.json", "metrics.jsonl", "summary.json", "checkpoints/last.json",
-              "checkpoints/last.safetensors"]
+              "checkpoints/last.safetensors", "samples.json"]
 
 
 @pytest.mark.parametrize("reader", sorted(TEXT_READERS))

@@ -267,3 +267,37 @@ def test_a_failing_run_is_closed_and_keeps_its_metrics(text_file: Path, tmp_path
     assert run._metrics_file is None and run._tb is None
     rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
+
+
+def test_gpt_run_writes_a_sample_the_report_shows_escaped(tmp_path: Path) -> None:
+    from pilotlab.report.html import build_run_report
+
+    data = tmp_path / "markup.txt"
+    data.write_text(("<b>bold & ``` fenced</b>\n" + PROSE) * 10, encoding="utf-8")
+    run = tmp_path / "gpt"
+    assert _train(run, data) == 0
+    sample = json.loads((run / "samples.json").read_text())["samples"][0]
+    assert sample["checkpoint"] == "last" and sample["step"] == 6 and sample["temperature"] == 0.8
+    assert sample["text"].startswith(sample["prompt"]) and len(sample["text"]) == len(sample["prompt"]) + 400
+    vocab = set(json.loads((run / "vocab.json").read_text())["chars"])
+    assert set(sample["text"]) <= vocab
+    build_run_report(run)
+    page = (run / "report.html").read_text()
+    assert "temperature 0.8" in page and "checkpoint last (step 6)" in page
+    assert "<b>" not in page.split("<pre>", 1)[1]  # the sample's markup is escaped
+    assert "Sample: checkpoint last (step 6)" in (run / "report.md").read_text()
+
+
+def test_report_fences_a_sample_longer_than_its_backtick_runs() -> None:
+    from pilotlab.report.html import _samples
+
+    s = {"prompt": "<", "temperature": 0.5, "top_k": 3, "checkpoint": "last", "step": 1, "seed": 0,
+         "text": "<i>x</i> ````` y"}
+    h, md = _samples([s])
+    assert "<i>" not in h and "&lt;i&gt;" in h and "top-k 3" in h
+    assert "``````text\n<i>x</i> ````` y\n``````" in md
+
+
+def test_masked_run_writes_no_sample(text_file: Path, tmp_path: Path) -> None:
+    assert _train(tmp_path / "m", text_file, "--method", "masked") == 0
+    assert not (tmp_path / "m" / "samples.json").exists()

@@ -64,6 +64,14 @@ CHECKPOINT_JSON = Schema(
 )
 """checkpoints/<name>.json: the tensor file's digest, plain metadata and the state's skeleton."""
 
+SAMPLE = Schema(
+    "sample",
+    required={"prompt": str, "temperature": Number, "checkpoint": str, "step": int, "seed": int, "text": str},
+    optional={"top_k": (int, type(None)), "length": int},
+)
+SAMPLES_JSON = Schema("samples.json", required={"samples": ListOf(SAMPLE)})
+"""samples.json: generated text with what made it (prompt, temperature, top-k, checkpoint and its step, seed)."""
+
 TOUR_STAGE = Schema(
     "tour stage",
     required={"key": str, "title": str, "status": str},

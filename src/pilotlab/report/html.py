@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,8 @@ def run_section(run_dir: Path, level: int = 2, title: str | None = None, collaps
     cfg_path, summary_path = run_dir / "config.json", run_dir / "summary.json"
     cfg_doc = runfiles.read_json(cfg_path, runfiles.CONFIG_JSON) if cfg_path.is_file() else {}
     summary = runfiles.read_json(summary_path, runfiles.SUMMARY_JSON) if summary_path.is_file() else {}
+    samples_path = run_dir / "samples.json"
+    samples = runfiles.read_json(samples_path, runfiles.SAMPLES_JSON)["samples"] if samples_path.is_file() else []
     name = title or f"{cfg_doc.get('pillar', '?')} {cfg_doc.get('method', '')}".strip()
     h = f"<h{level}>{html.escape(name)}</h{level}>"
     md = f"{'#' * level} {md_text(name)}\n\n"
@@ -159,6 +162,9 @@ def run_section(run_dir: Path, level: int = 2, title: str | None = None, collaps
         rel = p.relative_to(run_dir)
         h += figure_html(p, str(rel))
         md += f"![{md_text(p.stem)}]({quote_url(rel.as_posix())})\n\n"
+    if samples:
+        sh, smd = _samples(samples)
+        h, md = h + sh, md + smd
     if summary:
         th, tm = _table([[k, v] for k, v in summary.items()], ["metric", "value"])
         if collapse:
@@ -170,6 +176,20 @@ def run_section(run_dir: Path, level: int = 2, title: str | None = None, collaps
             md += tm + "\n"
     if cfg_doc:
         h += f"<details><summary>config</summary><pre>{html.escape(json.dumps(cfg_doc, indent=2))}</pre></details>"
+    return h, md
+
+
+def _samples(samples: list[dict[str, Any]]) -> tuple[str, str]:
+    """Generated text, each sample headed by what made it (checkpoint, prompt, temperature, top-k, seed)."""
+    h, md = "", ""
+    for s in samples:
+        top_k = "all" if s.get("top_k") is None else s["top_k"]
+        about = (f"Sample: checkpoint {s['checkpoint']} (step {s['step']}), prompt {s['prompt']!r}, temperature "
+                 f"{s['temperature']}, top-k {top_k}, seed {s['seed']}")
+        h += f"<p>{html.escape(about)}</p><pre>{html.escape(s['text'])}</pre>"
+        longest = max((len(run) for run in re.findall(r"`+", s["text"])), default=0)
+        fence = "`" * max(3, longest + 1)  # longer than any backtick run inside: the text cannot close it
+        md += f"{md_text(about)}\n\n{fence}text\n{s['text']}\n{fence}\n\n"
     return h, md
 
 

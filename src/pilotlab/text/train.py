@@ -14,6 +14,7 @@ and `pilotlab text eval` give the same number.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from pilotlab.core import distributed
+from pilotlab.core.checkpoint import atomic_write_text
 from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
@@ -45,7 +47,7 @@ from pilotlab.core.summary import (
     TRAIN_WALL_S,
 )
 from pilotlab.data.text import TEXT_DATASETS, load_text, split_text
-from pilotlab.text.model import CharTransformer, ModelSpec, lr_at, make_optimizer
+from pilotlab.text.model import CharTransformer, ModelSpec, generate, lr_at, make_optimizer
 from pilotlab.text.vocab import Vocab
 
 IGNORE = -100
@@ -76,7 +78,7 @@ class TextConfig(RunConfig):
     """Dropout on embeddings, attention and MLP outputs (0: short CPU runs do not overfit)."""
     batch_size: int = 32
     """Windows per optimizer step (global, split across torchrun processes)."""
-    max_steps: int = 3000
+    max_steps: int = 3800
     """Optimizer steps; the cosine schedule ends here (a resumed run may extend it)."""
     lr: float = 2e-3
     """Peak AdamW learning rate (after warm-up)."""
@@ -290,8 +292,26 @@ def train_text(cfg: TextConfig, objective: Objective) -> RunDir:
             val = evaluate_loss(model, objective, data.val, data.vocab.size, cfg.context, per_rank, device)
             summary.update({TEXT_VAL_LOSS: val, TEXT_VAL_BPC: val / math.log(2), TEXT_EVAL_STEP: step})
             run.log(step, {TEXT_VAL_LOSS: val, TEXT_VAL_BPC: val / math.log(2)})
+            if objective.causal:
+                write_sample(run, model, data.vocab, step, cfg.seed)
         run.update_summary(summary)
     return run
+
+
+SAMPLE_TEMPERATURE, SAMPLE_LENGTH = 0.8, 400
+"""The end-of-training sample: a common temperature for character models (less noise than 1, not yet the loops
+of greedy decoding) and a few paragraphs of text."""
+
+
+def write_sample(run: RunDir, model: CharTransformer, vocab: Vocab, step: int, seed: int) -> None:
+    """Write samples.json: a continuation of a new paragraph by the final (= checkpoint `last`) model, for the
+    report; `pilotlab text sample` draws more."""
+    prompt = "\n" if "\n" in vocab.chars else vocab.chars[0]
+    gen = torch.Generator().manual_seed(seed)
+    ids = generate(model, vocab.encode(prompt, "prompt"), SAMPLE_LENGTH, SAMPLE_TEMPERATURE, None, gen)
+    doc = {"samples": [{"prompt": prompt, "temperature": SAMPLE_TEMPERATURE, "top_k": None, "checkpoint": "last",
+                        "step": step, "seed": seed, "length": SAMPLE_LENGTH, "text": vocab.decode(ids)}]}
+    atomic_write_text(run.path / "samples.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def validation_split_words(cfg: TextConfig, source: str) -> str:
