@@ -61,8 +61,10 @@ from pilotlab.text.speakers import (
     FinetuneSpec,
     encode_speeches,
     finetune,
+    linear_probe,
     ngram_baseline,
     per_speaker_subset,
+    pooled_features,
     speaker_task,
 )
 from pilotlab.text.vocab import Vocab
@@ -174,6 +176,36 @@ def part_speakers(a: argparse.Namespace) -> dict[str, Any]:
             "pretrain_runs": {m: str(r) for m, r in runs.items()}}
 
 
+def part_probe(a: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Linear probes of the `speakers` part's pretrained models (frozen), same label draws and seeds; rows are
+    added to the `speakers` results."""
+    sp = results.get("speakers")
+    if not sp:
+        raise SystemExit("--part probe reads the pretrained runs of --part speakers: run that first")
+    text, _ = load_text("tinyshakespeare", None)
+    task = speaker_task(text)
+    train_y, test_y = task.labels(task.train), task.labels(task.test)
+    classes = len(task.speakers)
+    for method, run in sp["pretrain_runs"].items():
+        vocab = Vocab.load(Path(run))
+        cfg = RunDir.open(Path(run)).config()["config"]
+        spec = ModelSpec(vocab.tokens, cfg["context"], cfg["layers"], cfg["heads"], cfg["width"], 0.0, method == "gpt")
+        state = load_weights(RunDir.open(Path(run)))[0]["model"]
+        train_x = pooled_features(spec, state, *encode_speeches(task.train, vocab, cfg["context"]))
+        test_x = pooled_features(spec, state, *encode_speeches(task.test, vocab, cfg["context"]))
+        for per in a.per_speaker:
+            label = "all" if per == 0 else str(per)
+            cell: dict[str, list[float]] = {"acc": [], "balanced_acc": []}
+            for seed in range(sp["seeds"]):
+                idx = per_speaker_subset(train_y, None if per == 0 else per, seed).numpy()
+                out = linear_probe(train_x[idx], train_y.numpy()[idx], test_x, test_y.numpy(), classes, seed)
+                for k in cell:
+                    cell[k].append(out[k])
+            sp["rows"][f"{method} pretrained, linear probe|{label}"] = cell
+            print(f"probe: {method} {label} per speaker: {100 * np.mean(cell['acc']):.1f}%", flush=True)
+    return sp
+
+
 # -- speed ---------------------------------------------------------------------------------------------------
 class Reference(nn.Module):
     """The same model from PyTorch's maintained `nn.TransformerEncoderLayer` (pre-norm, GELU, 4x MLP)."""
@@ -283,6 +315,7 @@ def report(results: dict[str, Any]) -> str:
     sp = results.get("speakers")
     if sp:
         out += ["### Who speaks? (10 speakers, fine-tuning vs scratch vs n-grams)", "",
+                f"`{sp.get('argv', '?')}`", "",
                 f"{sp['train']} training / {sp['test']} test speeches, speakers {', '.join(sp['speakers'])}; "
                 f"{sp['seeds']} seeds; first {sp['context']} characters of each speech; recipe {sp['recipe']}; "
                 f"pretraining {sp['pretrain']}.", "",
@@ -295,22 +328,25 @@ def report(results: dict[str, Any]) -> str:
                        f"{100 * bal[0]:.1f} ± {100 * bal[1]:.1f} |")
         out.append("")
         for method in ("gpt", "masked"):
-            for label in ("10", "100"):
-                pre = sp["rows"].get(f"{method} pretrained, fine-tuned|{label}")
-                if not pre:
-                    continue
-                p = t_interval(pre["acc"])
-                for other in (f"{method} from scratch", "n-gram logistic regression"):
-                    o = t_interval(sp["rows"][f"{other}|{label}"]["acc"])
-                    separate = p[0] - p[1] > o[0] + o[1]
-                    out.append(f"- {method} pretrained vs {other}, {label} per speaker: {100 * (p[0] - o[0]):+.1f} "
-                               f"points; intervals {'do not overlap (target met)' if separate else 'overlap'}")
+            for how in ("fine-tuned", "linear probe"):
+                for label in ("10", "100"):
+                    pre = sp["rows"].get(f"{method} pretrained, {how}|{label}")
+                    if not pre:
+                        continue
+                    p = t_interval(pre["acc"])
+                    for other in (f"{method} from scratch", "n-gram logistic regression"):
+                        o = t_interval(sp["rows"][f"{other}|{label}"]["acc"])
+                        separate = p[0] - p[1] > o[0] + o[1]
+                        verdict = "do not overlap (target met)" if separate else "overlap"
+                        out.append(f"- {method} pretrained ({how}) vs {other}, {label} per speaker: "
+                                   f"{100 * (p[0] - o[0]):+.1f} points; intervals {verdict}")
         out.append("")
     speed = results.get("speed")
     if speed and "tokens_per_s" in speed["rows"][0]:
         names = [n for n in speed["rows"][0]["tokens_per_s"] if n != "ours"]
         out += [f"### Throughput (training steps: forward, backward, AdamW; size {speed['size']}; median of "
                 f"{speed['repeats']} interleaved repeats of {speed['steps']} steps)", "",
+                f"`{speed.get('argv', '?')}`", "",
                 "| threads | ours [tokens/s] | " + " | ".join(f"{n} [tokens/s] | ours / {n}" for n in names)
                 + " | load |", "|---:|---:|" + "---:|---:|" * len(names) + "---:|"]
         for r in speed["rows"]:
@@ -328,7 +364,8 @@ def report(results: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--part", choices=["lm", "speakers", "speed"], nargs="+", default=["lm", "speakers", "speed"])
+    p.add_argument("--part", choices=["lm", "speakers", "probe", "speed"], nargs="+",
+                   default=["lm", "speakers", "probe", "speed"])
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--width", type=int, default=128)
@@ -361,9 +398,14 @@ def main() -> None:
     cache = ROOT / "results.json"
     results: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
     for part in a.part:
+        if part == "probe":  # adds rows to the speakers results
+            results["speakers"] = part_probe(a, results)
+            cache.write_text(json.dumps(results, indent=2))
+            continue
         key = a.lm_name if part == "lm" else part
         results[key] = {"lm": part_lm, "speakers": part_speakers, "speed": part_speed}[part](a)
         results[key]["machine"] = machine()
+        results[key]["argv"] = ".venv/bin/python benchmarks/text_shakespeare.py " + " ".join(sys.argv[1:])
         cache.write_text(json.dumps(results, indent=2))
     text = report(results)
     print(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,11 +12,14 @@ from pilotlab.data.text import load_text
 from pilotlab.text.model import ModelSpec
 from pilotlab.text.speakers import (
     FinetuneSpec,
+    SpeakerClassifier,
     encode_speeches,
     finetune,
+    linear_probe,
     ngram_baseline,
     parse_speeches,
     per_speaker_subset,
+    pooled_features,
     speaker_task,
 )
 from pilotlab.text.vocab import Vocab
@@ -87,3 +91,18 @@ def test_subsets_and_classifiers_run() -> None:
     base = ngram_baseline([s.text for s in task.train], y.numpy(), [s.text for s in task.test],
                           task.labels(task.test).numpy(), 3, 0)
     assert base["acc"] > 0.5  # each speaker's lines name it: the n-grams find that
+
+
+def test_pooled_features_average_only_the_speech_and_the_probe_separates_classes() -> None:
+    torch.manual_seed(0)
+    spec = ModelSpec(vocab=5, context=6, layers=1, heads=1, width=4)
+    state = SpeakerClassifier(spec, 1).body.state_dict()
+    ids = torch.tensor([[1, 2, 0, 0, 0, 0], [1, 2, 3, 4, 4, 4]])
+    short = pooled_features(spec, state, ids, torch.tensor([2, 2]))
+    assert short.shape == (2, 4)
+    # causal body: the first two states do not depend on what follows, so the padded speech pools the same
+    assert short[0] == pytest.approx(short[1], abs=1e-6)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    x = rng.normal(size=(60, 4)) + 10 * np.eye(3, 4)[y]  # three well-separated clusters
+    assert linear_probe(x, y, x, y, 3, seed=0)["acc"] == 1.0

@@ -7,9 +7,11 @@ the training pool, the last 20% the test set, and a test speech whose text also 
 ("My lord.") is dropped, so no test text is ever a training text. A speech is one example (a "line" in the
 theatre's sense); models read its first `context` characters.
 
-Three classifiers, one protocol (`finetune`, `ngram_baseline`): the pretrained transformer fine-tuned whole
-with a linear head on its mean-pooled final states, the same architecture from random initialisation, and a
-logistic regression on character 1-4-gram TF-IDF features. `per_speaker_subset` draws the few-label
+Four classifiers, one protocol (`finetune`, `linear_probe`, `ngram_baseline`): the pretrained transformer
+fine-tuned whole with a linear head on its mean-pooled final states, the same architecture from random
+initialisation, a logistic regression on the frozen pretrained model's mean-pooled states (a linear probe: with
+few labels, fine-tuning every weight can forget what pretraining learnt), and a logistic regression on character
+1-4-gram TF-IDF features. `per_speaker_subset` draws the few-label
 training sets (10 / 100 / all per speaker) with a seed.
 """
 
@@ -165,6 +167,34 @@ def finetune(spec: ModelSpec, body_state: dict[str, torch.Tensor] | None, train_
         for i in range(0, len(test_y), 256):
             preds.append(model(test_ids[i:i + 256].to(device), test_len[i:i + 256].to(device)).argmax(1).cpu())
     return scores(torch.cat(preds).numpy(), test_y.numpy(), classes) | {"steps": float(steps)}
+
+
+@torch.no_grad()
+def pooled_features(spec: ModelSpec, body_state: dict[str, torch.Tensor], ids: torch.Tensor,
+                    lengths: torch.Tensor) -> np.ndarray:
+    """Mean of the frozen body's final states over each speech's characters: (N, C)."""
+    model = SpeakerClassifier(spec, 1)
+    model.body.load_state_dict(body_state)
+    model.eval()
+    out = []
+    for i in range(0, len(ids), 256):
+        h = model.body.features(ids[i:i + 256])  # (B, T, C)
+        keep = (torch.arange(ids.shape[1])[None, :] < lengths[i:i + 256, None]).float()  # (B, T)
+        out.append((h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True))  # (B, C)
+    return torch.cat(out).numpy()
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, classes: int,
+                 seed: int) -> dict[str, float]:
+    """Logistic regression on standardised frozen features (the same regulariser and class weights as the
+    n-gram baseline's)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scale = StandardScaler().fit(train_x)
+    clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced", random_state=seed)
+    clf.fit(scale.transform(train_x), train_y)
+    return scores(clf.predict(scale.transform(test_x)), test_y, classes)
 
 
 def scores(pred: np.ndarray, truth: np.ndarray, classes: int) -> dict[str, float]:
