@@ -27,7 +27,7 @@ from typing import NoReturn
 from pilotlab import __version__
 from pilotlab.core import registry
 from pilotlab.core.command import Command
-from pilotlab.core.config import RunConfig, add_arguments, build_config, load_config_file
+from pilotlab.core.config import RunConfig, add_arguments, build_config, given_values, load_config_file
 from pilotlab.core.errors import PilotlabError, TrainingError
 
 PILLARS: dict[str, tuple[str, str]] = {
@@ -206,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd: Command = ns._command
         values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
         base = _resumed_config(argv) if issubclass(ns._config_class, RunConfig) else None
-        cfg = build_config(ns._config_class, values, ns._config_file, base=base)
+        preset, where = {}, ""
+        if cmd.preset is not None and base is None:  # a resumed run's config.json already holds its preset
+            preset, where = cmd.preset(ns._config_class, given_values(values, ns._config_file))
+        cfg = build_config(ns._config_class, values, ns._config_file, base=base, preset=preset, preset_source=where)
         code = cmd.run(cfg)
         if "torch" in sys.modules:  # leave torchrun's process group cleanly (no-op in one process)
             from pilotlab.core import distributed
