@@ -96,9 +96,10 @@ class PresetsConfig:
 def run_presets(cfg: PresetsConfig) -> int:
     chosen = [p for p in presets.presets()
               if cfg.algo in (None, p.algo) and (cfg.env is None or cfg.env in p.envs)]
-    if not chosen:
-        print(f"no preset for {cfg.algo or 'any algorithm'} on {cfg.env}; `pilotlab rl presets` lists them all")
-        return 0
+    if not chosen:  # a filter that matches nothing is a typo or a question with a one-line answer
+        envs = sorted({p.env for p in presets.presets() if cfg.algo in (None, p.algo)})
+        raise PilotlabError(f"no zoo preset for {cfg.algo or 'any algorithm'} on {cfg.env}; there are presets for "
+                            f"{', '.join(envs)} (pilotlab rl presets lists them)")
     registered = set(registry.entries(ALGO))
     print(f"{len(chosen)} zoo preset(s); `rl train` applies the one for its --algo and --env unless --preset none. "
           "Flags override single fields.")
