@@ -73,7 +73,8 @@ def test_zoo_names_map_onto_fields_and_the_rest_is_listed() -> None:
     # a schedule on one of the two only, a learning-rate schedule in an algorithm without one, episodes as the
     # training unit, SB3's gradient_steps -1 with several envs, unequal policy/value networks, unknown keys
     fields, dropped = presets.translate("ppo", {"learning_rate": 3e-4, "clip_range": 0.2},
-                                        {"clip_range": "lin_0.4", "policy_kwargs": {"net_arch": {"pi": [8], "vf": [4]}}})
+                                        {"clip_range": "lin_0.4",
+                                         "policy_kwargs": {"net_arch": {"pi": [8], "vf": [4]}}})
     assert fields["anneal_lr"] is False and fields["hidden"] == (8,)
     assert dropped[0].startswith("clip_range=lin_0.4") and dropped[1].startswith("net_arch=")
     fields, dropped = presets.translate("td3", {"learning_rate": 1e-3, "train_freq": 1, "gradient_steps": 1},
