@@ -61,6 +61,7 @@ def run_task(task: str, seed: int, eval_episodes: int, threads: int, root: Path,
             "published_std": float(preset.published["std_reward"]), "met": ours >= published,
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load_before": round(load0, 1),
             "load_after": round(os.getloadavg()[0], 1), "dropped": list(preset.dropped),
+            "argv": "pilotlab " + " ".join(argv[:-2]),  # without the temporary --run-dir
             "command": command_line("rl train", cfg).replace(f" --run-dir {cfg.run_dir}", ""),  # type: ignore[attr-defined]
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
@@ -71,8 +72,8 @@ def section(rows: list[dict[str, object]]) -> str:
         "## RL presets: RL Zoo's settings on classic control vs RL Zoo's published return",
         "",
         "Command: `.venv/bin/python benchmarks/rl_presets.py --tasks TASK ... --seeds 0` (each row's own training "
-        "command is below the table).  ",
-        f"Machine: {machine()}; one torch thread.  ",
+        "command is below the table; `--threads 1`).  ",
+        f"Machine: {machine()}.  ",
         "Published: mean return in the zoo's benchmark.md (https://github.com/DLR-RM/rl-baselines3-zoo/blob/"
         "22e3ff2450fd92033f7f032915e1f64894a09584/benchmark.md), one trained agent, deterministic actions. "
         "Ours: mean over the eval episodes (seeds 10000, ...), deterministic actions, same step budget. "
@@ -93,7 +94,8 @@ def section(rows: list[dict[str, object]]) -> str:
     lines += ["", "Training commands and what the preset cannot express (listed by `pilotlab rl presets`):", ""]
     for r in sorted(latest.values(), key=lambda r: (TASKS.index(str(r["task"])), r["seed"])):
         gaps = "; ".join(r["dropped"]) if r["dropped"] else "nothing"  # type: ignore[arg-type]
-        lines.append(f"- {r['task']} seed {r['seed']} ({r['date']}): `{r['command']}`; not expressed: {gaps}")
+        lines.append(f"- {r['task']} seed {r['seed']} ({r['date']}): `{r.get('argv', r['command'])}`; "
+                     f"not expressed: {gaps}")
     return "\n".join(lines)
 
 
@@ -106,8 +108,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the step budget (smoke tests; implies "
                         "--no-write)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave the results and docs alone")
+    parser.add_argument("--rebuild", action="store_true", help="only rebuild the docs section from the results file")
     args = parser.parse_args()
     args.no_write |= args.scale != 1.0
+    if args.rebuild:
+        rows = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+        print(f"wrote {write_section('rl_presets', section(rows))}")
+        return
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="rl-presets-") as tmp:
         for task in args.tasks:
