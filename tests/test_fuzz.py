@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from pilotlab.cli import PILLARS, main
 from pilotlab.core.config import INT_MAX, _hints, _unwrap_optional
 from pilotlab.core.run import RunDir
+from pilotlab.rl import presets
 
 FUZZ = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -89,6 +90,7 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
     used_dir = str(runs["rl"])
     missing = str(tmp / "missing" / "folder")
     by_name: dict[str, st.SearchStrategy[str]] = {
+        "algo": st.sampled_from(["a2c", "DQN", "dqn ", ""]) | JUNK.map("no-such-{}".format),
         "agent": st.sampled_from(["nope", "rl:", f"rl:{missing}", "modular,,idm", "idm,nope"]) | JUNK.map("x{}".format),
         "checkpoint": st.sampled_from(["nope", "../config", "last.json", ""]) | JUNK.map("no-{}".format),
         "data_dir": st.sampled_from([missing, a_file]),
@@ -232,6 +234,40 @@ def test_bad_config_value_is_one_line_and_changes_nothing(cid: str, prefix: list
             cfg_file.unlink()
         _assert_one_line_error(code, err, f"pilotlab {' '.join(argv)!r}")
         assert _snapshot(tmp_path, *runs.values()) == before, f"pilotlab {' '.join(argv)!r} changed files"
+
+    check()
+
+
+# -- presets -----------------------------------------------------------------------------------------------
+WITHOUT_PRESET = st.tuples(
+    st.sampled_from(["dqn", "ppo", "ddpg", "td3"]),
+    st.sampled_from(["CartPole-v1", "Pendulum-v1", "FrozenLake-v1", "MountainCarContinuous-v0", "Acrobot-v1",
+                     "LunarLander-v3", "Taxi-v3"]),
+).filter(lambda pair: presets.find(*pair) is None)
+
+
+def test_zoo_preset_where_none_exists_is_one_line(runs: dict[str, Path], tmp_path: Path) -> None:
+    """--preset zoo (on the line or in a --config file) for an (algo, env) without a zoo entry is refused
+    before any write; so is any other preset name."""
+    before = _snapshot(tmp_path, *runs.values())
+
+    @FUZZ
+    @given(WITHOUT_PRESET, st.sampled_from(["zoo", "Zoo", "tuned", "", "none,zoo"]), st.booleans())
+    def check(pair: tuple[str, str], name: str, via_file: bool) -> None:
+        algo, env = pair
+        argv = ["rl", "train", "--algo", algo, "--env", env, "--run-dir", str(tmp_path / "run")]
+        if via_file:
+            cfg_file = tmp_path / "preset.json"
+            cfg_file.write_text(json.dumps({"preset": name}))
+            argv += ["--config", str(cfg_file)]
+        else:
+            argv.append(f"--preset={name}")
+        code, err = _call(argv)
+        if via_file:
+            cfg_file.unlink()
+        _assert_one_line_error(code, err, f"pilotlab {' '.join(argv)!r}")
+        assert not (tmp_path / "run").exists()
+        assert _snapshot(tmp_path, *runs.values()) == before
 
     check()
 

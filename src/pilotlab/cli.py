@@ -27,7 +27,7 @@ from typing import NoReturn
 from pilotlab import __version__
 from pilotlab.core import registry
 from pilotlab.core.command import Command
-from pilotlab.core.config import RunConfig, add_arguments, build_config, load_config_file
+from pilotlab.core.config import RunConfig, add_arguments, build_config, given_values, load_config_file
 from pilotlab.core.errors import PilotlabError, TrainingError
 
 PILLARS: dict[str, tuple[str, str]] = {
@@ -165,6 +165,19 @@ def build_parser(selected: str | None = None, argv: list[str] | None = None) -> 
     return parser
 
 
+def config_of(ns: argparse.Namespace, argv: list[str]) -> object:
+    """The config a parsed command line asks for: dataclass defaults < the command's preset < --config file <
+    flags; a resumed run starts from its config.json instead of the defaults and the preset."""
+    cmd: Command = ns._command
+    values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
+    base = _resumed_config(argv) if issubclass(ns._config_class, RunConfig) else None
+    preset: dict[str, object] = {}
+    where = ""
+    if cmd.preset is not None and base is None:  # a resumed run's config.json already holds its preset's values
+        preset, where = cmd.preset(ns._config_class, given_values(values, ns._config_file))
+    return build_config(ns._config_class, values, ns._config_file, base=base, preset=preset, preset_source=where)
+
+
 def _one_line(text: str) -> str:
     """`text` on one line: newlines and other control characters (from file names, say) escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text.strip())
@@ -204,10 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(ns, "_command"):
             parser.error(f"choose a verb: pilotlab {ns._pillar} --help")
         cmd: Command = ns._command
-        values = {k: v for k, v in vars(ns).items() if not k.startswith("_")}
-        base = _resumed_config(argv) if issubclass(ns._config_class, RunConfig) else None
-        cfg = build_config(ns._config_class, values, ns._config_file, base=base)
-        code = cmd.run(cfg)
+        code = cmd.run(config_of(ns, argv))
         if "torch" in sys.modules:  # leave torchrun's process group cleanly (no-op in one process)
             from pilotlab.core import distributed
 

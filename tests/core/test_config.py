@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from pilotlab.core.config import RunConfig, build_config, field_docs, to_dict
+from pilotlab.core.config import RunConfig, add_arguments, build_config, field_docs, given_values, to_dict
 from pilotlab.core.errors import PilotlabError
 
 
@@ -43,6 +43,34 @@ def test_precedence_flag_over_file_over_default(tmp_path) -> None:
     cfg = build_config(Toy, {"epochs": "9"}, f)
     assert (cfg.lr, cfg.epochs, cfg.kind, cfg.sizes) == (0.5, 9, "b", (1, 2, 3))
     assert to_dict(cfg)["sizes"] == [1, 2, 3]
+
+
+def test_only_given_flags_reach_the_namespace(tmp_path) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Toy)
+    assert vars(parser.parse_args([])) == {}
+    # a flag given its default value, a --no- boolean and a list flag are all explicit
+    ns = parser.parse_args(["--epochs", "3", "--no-resume", "--sizes", "1", "2"])
+    assert vars(ns) == {"epochs": "3", "resume": False, "sizes": ["1", "2"]}
+    f = tmp_path / "c.toml"
+    f.write_text('lr = 0.5\nepochs = 7\n"run-dir" = "x"\n')
+    assert given_values(vars(ns), f) == {"lr": 0.5, "epochs": "3", "run_dir": "x", "resume": False,
+                                         "sizes": ["1", "2"]}
+    assert given_values(None) == {}
+
+
+def test_preset_sits_under_file_and_flags(tmp_path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text("lr = 0.5\n")
+    preset = {"lr": 0.1, "epochs": 5, "kind": "b"}
+    cfg = build_config(Toy, {"kind": "a"}, f, preset=preset)
+    assert (cfg.lr, cfg.epochs, cfg.kind, cfg.sizes) == (0.5, 5, "a", (4, 8))
+    with pytest.raises(PilotlabError, match="unknown config key 'nope' in the zoo preset"):
+        build_config(Toy, {}, preset={"nope": 1}, preset_source="the zoo preset")
+    with pytest.raises(PilotlabError, match="epochs must be an integer"):
+        build_config(Toy, {}, preset={"epochs": "x"})
 
 
 def test_yaml_file(tmp_path) -> None:

@@ -18,6 +18,10 @@ class Command:
     `choices` (a kind of `pilotlab.core.registry`, e.g. ``rl.algo``) the config class depends on one choice
     flag instead: ``--algo dqn`` picks the config class registered for dqn (each variant keeps its own typed
     fields), `default` when the flag is absent. The flag is the kind's config field.
+
+    `preset`, where given, computes values that go under the user's (dataclass defaults < preset < config
+    file < flags): called with the config class and the fields the user gave (`config.given_values`), it
+    returns (values, where they come from). A resumed run takes none: its config.json has every value.
     """
 
     config: type | str | None
@@ -25,6 +29,7 @@ class Command:
     help: str
     choices: str = ""
     default: str = ""
+    preset: Callable[[type, Mapping[str, Any]], tuple[dict[str, Any], str]] | None = None
 
     def __post_init__(self) -> None:
         if (self.config is None) == (not self.choices):

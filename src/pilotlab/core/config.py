@@ -2,8 +2,9 @@
 
 A command's config is a frozen dataclass. Every field carries a docstring (a string literal right
 after the field, as in CleanRL); `add_arguments` turns each field into a ``--flag`` whose help is
-that docstring, and `build_config` merges command line > config file > dataclass default, rejecting
-unknown keys and badly typed values with a `PilotlabError` (exit code 2).
+that docstring, and `build_config` merges command line > config file > preset > dataclass default, rejecting
+unknown keys and badly typed values with a `PilotlabError` (exit code 2). A flag that is not given leaves no
+trace in the parsed namespace, so `given_values` knows which fields the user set (a preset fills only the rest).
 
 `check_fields` holds the rules every field obeys whatever its command: floats are finite, integers lie
 in [0, 2**31 - 1] (a field that may be negative says so with ``field(metadata={"signed": True})``), and
@@ -197,7 +198,10 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one CLI flag per dataclass field; help text is the field's docstring."""
+    """Add one CLI flag per dataclass field; help text is the field's docstring.
+
+    No flag has a default in the namespace (``argparse.SUPPRESS``): a parsed namespace holds exactly the
+    fields given on the command line, even one given its default value (see `given_values`)."""
     docs = field_docs(cls)
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
@@ -267,13 +271,25 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def given_values(values: dict[str, Any] | None, file: str | Path | None = None) -> dict[str, Any]:
+    """The fields the user set explicitly, by field name: the config file's values under the command line's
+    (`values`, a namespace from a parser `add_arguments` built, which holds only the flags given). Values are
+    as given, not yet checked; `build_config` checks them."""
+    given = {k.replace("-", "_"): v for k, v in load_config_file(file).items()} if file is not None else {}
+    given.update({k.replace("-", "_"): v for k, v in (values or {}).items()})
+    return given
+
+
 def build_config(
     cls: type[C],
     values: dict[str, Any] | None = None,
     file: str | Path | None = None,
     base: dict[str, Any] | None = None,
+    preset: dict[str, Any] | None = None,
+    preset_source: str = "the preset",
 ) -> C:
-    """Make a `cls` from `base` (a resumed run's saved config) < file values < `values` (command line),
+    """Make a `cls` from `base` (a resumed run's saved config) < `preset` (values chosen for the user, e.g. tuned
+    hyperparameters; `preset_source` names them in messages) < file values < `values` (command line),
     validating each."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = _hints(cls)
@@ -281,6 +297,8 @@ def build_config(
     sources = []
     if base:
         sources.append(({k: v for k, v in base.items() if k in names}, "the run's config.json"))
+    if preset:
+        sources.append((preset, preset_source))
     if file is not None:
         sources.append((load_config_file(file), f"config file {file}"))
     sources.append((values or {}, "arguments"))
@@ -319,9 +337,10 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return build_config(cls, {k: v for k, v in data.items() if k in names})
 
 
-VARIANT_FIELDS = ("method", "algo", "model")
-"""Fields that pick a command's config class (``--method simclr``): always written by `command_line`, since the
-CLI would otherwise take its default choice, which may be another class."""
+VARIANT_FIELDS = ("method", "algo", "model", "preset")
+"""Fields that pick a command's config class (``--method simclr``) or the preset its values start from
+(``--preset none``): always written by `command_line`, since the CLI would otherwise take its default choice,
+which may be another class or another preset."""
 
 
 def command_line(command: str, cfg: Any) -> str:

@@ -10,6 +10,7 @@ from pilotlab.core.command import Command
 from pilotlab.drive import TRAIN_ALGO
 from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
 from pilotlab.rl.cli import run_train
+from pilotlab.rl.presets import layer
 
 
 def _eval(cfg: DriveEvalConfig) -> int:
@@ -21,5 +22,5 @@ COMMANDS = {
     "eval": Command(DriveEvalConfig, _eval, "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; "
                     "writes a run directory"),
     "train": Command(None, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
-                     choices=TRAIN_ALGO, default="dqn"),
+                     choices=TRAIN_ALGO, default="dqn", preset=layer),
 }

@@ -1,7 +1,8 @@
-"""``pilotlab rl train --algo A --env ID | eval RUN_DIR | play``.
+"""``pilotlab rl train --algo A --env ID [--preset zoo|none] | eval RUN_DIR | play | presets``.
 
 `train` takes its fields from the chosen algorithm's own config class (``--algo dqn`` shows DQN's
-fields); the algorithm modules are imported only when chosen.
+fields); the algorithm modules are imported only when chosen. Where RL Zoo publishes settings for the
+(algo, env) pair, `train` starts from them (`pilotlab.rl.presets`); `presets` lists them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pilotlab.core import registry
 from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
-from pilotlab.rl import ALGO
+from pilotlab.rl import ALGO, presets
 
 
 def run_train(cfg: object) -> int:
@@ -79,9 +80,42 @@ def run_play(cfg: PlayConfig) -> int:
     return play_terminal(cfg)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PresetsConfig:
+    algo: str | None = None
+    """Only this algorithm's presets (dqn, ppo, td3, ddpg, sac)."""
+    env: str | None = None
+    """Only the presets that apply to this env id."""
+
+    def __post_init__(self) -> None:
+        if self.algo is not None and self.algo not in presets.ALGOS:
+            raise PilotlabError(f"no presets for algorithm {self.algo!r}; the zoo table covers "
+                                f"{', '.join(presets.ALGOS)}")
+
+
+def run_presets(cfg: PresetsConfig) -> int:
+    chosen = [p for p in presets.presets()
+              if cfg.algo in (None, p.algo) and (cfg.env is None or cfg.env in p.envs)]
+    if not chosen:  # a filter that matches nothing is a typo or a question with a one-line answer
+        envs = sorted({p.env for p in presets.presets() if cfg.algo in (None, p.algo)})
+        raise PilotlabError(f"no zoo preset for {cfg.algo or 'any algorithm'} on {cfg.env}; there are presets for "
+                            f"{', '.join(envs)} (pilotlab rl presets lists them)")
+    registered = set(registry.entries(ALGO))
+    print(f"{len(chosen)} zoo preset(s); `rl train` applies the one for its --algo and --env unless --preset none. "
+          "Flags override single fields.")
+    for preset in chosen:
+        lines = presets.describe(preset)
+        if preset.algo not in registered:
+            lines[0] += f" [data only: no {preset.algo} algorithm in pilotlab yet]"
+        print("\n".join(lines))
+    return 0
+
+
 COMMANDS = {
     "train": Command(None, run_train, "train an agent on any Gymnasium env; writes a run directory", choices=ALGO,
-                     default="dqn"),
+                     default="dqn", preset=presets.layer),
     "eval": Command(EvalConfig, run_eval, "evaluate a trained run: mean return over N episodes, optional GIF"),
     "play": Command(PlayConfig, run_play, "play tic-tac-toe or connect four against MCTS in the terminal"),
+    "presets": Command(PresetsConfig, run_presets, "list the tuned hyperparameter presets (RL Zoo's, with sources) "
+                       "that rl train starts from"),
 }

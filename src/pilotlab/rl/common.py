@@ -39,6 +39,10 @@ class DeepRLConfig(RunConfig):
     """JSON object of keyword arguments for gymnasium.make, e.g. '{"is_slippery": false}'."""
     env_config: str = "{}"
     """JSON object passed as gymnasium.make(..., config=...) (highway-env's config dict)."""
+    preset: Literal["none", "zoo"] = "none"
+    """Hyperparameters the run starts from: zoo = RL Baselines3 Zoo's published settings for this algo and env
+    (`pilotlab rl presets` lists them and what they cannot express), none = the defaults shown here. The CLI
+    picks zoo where a preset exists for the pair, none elsewhere; flags and --config values override it."""
     total_steps: int = 50_000
     """Environment steps to train for (summed over the parallel envs)."""
     num_envs: int = 1
@@ -81,6 +85,15 @@ class DeepRLConfig(RunConfig):
         env_kwargs_of(self.env_kwargs, self.env_config)  # raises on malformed JSON
         registry.get(ENV_WRAPPER, self.env_wrapper)  # an unknown name lists the registered ones
         check_vector_env(self.vector_env, self.env, self.kwargs, self.env_wrapper)
+        if self.preset == "zoo":
+            from pilotlab.rl import presets
+
+            algo = str(getattr(self, "algo", ""))
+            if presets.find(algo, self.env) is None:
+                others = presets.algos_for(self.env)
+                raise PilotlabError(f"no zoo preset for {algo} on {self.env}"
+                                    + (f" (there is one for {', '.join(others)})" if others else "")
+                                    + "; use --preset none, or see pilotlab rl presets")
         if self.network not in NETWORKS:
             raise PilotlabError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
         if self.eval_every < 0:
