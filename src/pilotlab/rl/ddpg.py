@@ -44,8 +44,8 @@ from pilotlab.rl.common import (
     reset_seed,
 )
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
-from pilotlab.rl.her import is_goal_space
 from pilotlab.rl.evaluate import Policy
+from pilotlab.rl.her import is_goal_space
 from pilotlab.rl.returns import td_target
 
 

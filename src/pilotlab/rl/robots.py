@@ -61,7 +61,7 @@ def register_robotics() -> bool:
     except ImportError:
         return False
     hinge = mujoco.mjtJoint.mjJNT_HINGE
-    if not (hinge == np.int32(int(hinge))):  # the broken comparison described in the module docstring
+    if not (hinge == np.int32(int(hinge))):  # noqa: SIM201  (the broken == of the module docstring; != may differ)
         _patch_joint_helpers(mujoco, mujoco_utils)
     _registered = True
     return True
