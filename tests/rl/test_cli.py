@@ -24,6 +24,8 @@ TINY = {
              "--gradient-steps", "10", "--batch-size", "32", "--hidden", "16"],
     "td3": ["--env", "Pendulum-v1", "--total-steps", "300", "--learning-starts", "100", "--train-freq", "100",
             "--gradient-steps", "10", "--batch-size", "32", "--hidden", "16"],
+    "sac": ["--env", "Pendulum-v1", "--total-steps", "300", "--learning-starts", "100", "--train-freq", "100",
+            "--gradient-steps", "10", "--batch-size", "32", "--hidden", "16"],
 }
 KEYS = {"eval/return_mean", "eval/return_std", "eval/episodes", "train/env_steps", "train/wall_s"}
 
