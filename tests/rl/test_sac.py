@@ -177,9 +177,9 @@ def test_killed_after_a_checkpoint_then_resumed_restores_everything(tmp_path: Pa
 
 @pytest.mark.slow
 def test_sac_learns_pendulum(tmp_path: Path) -> None:
-    code = main(["rl", "train", "--algo", "sac", "--env", "Pendulum-v1", "--total-steps", "6000",
+    code = main(["rl", "train", "--algo", "sac", "--env", "Pendulum-v1", "--total-steps", "5000",
                  "--learning-starts", "500", "--train-freq", "50", "--gradient-steps", "50", "--hidden", "64", "64",
-                 "--batch-size", "128", "--eval-episodes", "5", "--log-every", "1000", "--checkpoint-every", "6000",
+                 "--batch-size", "64", "--eval-episodes", "5", "--log-every", "1000", "--checkpoint-every", "5000",
                  "--run-dir", str(tmp_path / "run")])
     assert code == 0
     summary = RunDir.open(tmp_path / "run").summary()
