@@ -180,6 +180,7 @@ def _trainers() -> dict[str, tuple[str, str | None, Callable[[str], Any]]]:
     from pilotlab.rl.ddpg import DDPGConfig
     from pilotlab.rl.dqn import DQNConfig
     from pilotlab.rl.ppo import PPOConfig
+    from pilotlab.rl.sac import SACConfig
     from pilotlab.rl.tabular import QLearningConfig
     from pilotlab.ssl.autoencoder import AEConfig
     from pilotlab.ssl.simclr import SimCLRConfig
@@ -197,6 +198,9 @@ def _trainers() -> dict[str, tuple[str, str | None, Callable[[str], Any]]]:
         "td3": ("pilotlab.rl.ddpg", "make_vec_env",
                 lambda d: DDPGConfig(algo="td3", env="Pendulum-v1", total_steps=300, learning_starts=50,
                                      train_freq=50, gradient_steps=2, batch_size=16, run_dir=d, **deep)),
+        "sac": ("pilotlab.rl.sac", "make_vec_env",
+                lambda d: SACConfig(env="Pendulum-v1", total_steps=300, learning_starts=50, train_freq=50,
+                                    gradient_steps=2, batch_size=16, run_dir=d, **deep)),
         "q-learning": ("pilotlab.rl.tabular", "make_env",
                        lambda d: QLearningConfig(env="FrozenLake-v1", episodes=40, log_every=10, eval_every=20,
                                                  checkpoint_every=20, run_dir=d)),
@@ -206,7 +210,7 @@ def _trainers() -> dict[str, tuple[str, str | None, Callable[[str], Any]]]:
     }
 
 
-@pytest.mark.parametrize("name", ["dqn", "ppo", "td3", "q-learning", "ae", "simclr"])
+@pytest.mark.parametrize("name", ["dqn", "ppo", "td3", "sac", "q-learning", "ae", "simclr"])
 def test_a_trainer_that_fails_closes_its_envs_and_run(name: str, tmp_path: Path, tracker: SpyTracker,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib

@@ -42,7 +42,7 @@ def test_every_variant_loads_with_its_contract(kind: str, name: str) -> None:
 def test_kinds_and_lazy_config_mapping() -> None:
     assert {"rl.algo", "rl.env-wrapper", "ssl.method", "gan.model", "drive.agent"} <= set(registry.KINDS)
     configs = registry.Configs(ALGO)
-    assert list(configs) == registry.names(ALGO) and len(configs) == 7
+    assert list(configs) == registry.names(ALGO) and len(configs) == 8
     assert configs["td3"] is configs["ddpg"]
     with pytest.raises(KeyError):
         configs["nope"]

@@ -24,6 +24,8 @@ TINY = {
              "--gradient-steps", "10", "--batch-size", "32", "--hidden", "16"],
     "td3": ["--env", "Pendulum-v1", "--total-steps", "300", "--learning-starts", "100", "--train-freq", "100",
             "--gradient-steps", "10", "--batch-size", "32", "--hidden", "16"],
+    "sac": ["--env", "Pendulum-v1", "--total-steps", "300", "--learning-starts", "100", "--train-freq", "100",
+            "--gradient-steps", "10", "--batch-size", "32", "--hidden", "16"],
 }
 KEYS = {"eval/return_mean", "eval/return_std", "eval/episodes", "train/env_steps", "train/wall_s"}
 
@@ -95,6 +97,7 @@ def test_resume_restores_buffer_and_continues(tmp_path: Path) -> None:
     (["--algo", "dqn", "--env", "NoSuchEnv-v9"], "unknown Gymnasium env id"),
     (["--algo", "dqn", "--env", "Pendulum-v1"], "dqn needs a Discrete action space"),
     (["--algo", "ddpg", "--env", "CartPole-v1"], "ddpg needs a Box action space"),
+    (["--algo", "sac", "--env", "CartPole-v1"], "sac needs a Box action space"),
     (["--algo", "ppo", "--lr", "-1"], "lr must be > 0"),
     (["--algo", "dqn", "--gamma", "1.5"], "gamma must be in [0, 1]"),
     (["--algo", "dqn", "--env-kwargs", "{oops"], "env-kwargs must be a JSON object"),

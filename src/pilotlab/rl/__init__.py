@@ -1,4 +1,4 @@
-"""Reinforcement learning: tabular methods, DQN, PPO, DDPG/TD3, MCTS.
+"""Reinforcement learning: tabular methods, DQN, PPO, DDPG/TD3, SAC (all off-policy ones with HER), MCTS.
 
 Registers two kinds in `pilotlab.core.registry`:
 
@@ -31,6 +31,8 @@ for _name, _module, _config, _help in [
      "proximal policy optimization with GAE (Schulman et al. 2017), discrete or continuous actions"),
     ("ddpg", "ddpg", "DDPGConfig", "deep deterministic policy gradient (Lillicrap et al. 2016), continuous actions"),
     ("td3", "ddpg", "DDPGConfig", "twin delayed DDPG (Fujimoto et al. 2018), continuous actions"),
+    ("sac", "sac", "SACConfig",
+     "soft actor-critic with twin critics and entropy tuning (Haarnoja et al. 2018), continuous actions"),
 ]:
     register(ALGO, _name, f"pilotlab.rl.{_module}", _help, config=_config)
 

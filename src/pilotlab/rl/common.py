@@ -1,4 +1,4 @@
-"""What the deep agents (DQN, PPO, DDPG/TD3) share: the config fields about the env and the budget,
+"""What the deep agents (DQN, PPO, DDPG/TD3, SAC) share: the config fields about the env and the budget,
 and the end of a run (final evaluation, summary.json, learning-curve figure).
 
 Kept as plain functions and one config base class; each algorithm's loop lives in its own file.
@@ -24,8 +24,18 @@ from pilotlab.core.session import FIX, save_state
 from pilotlab.core.summary import RL_EVAL_WALL_S, RL_RETURN_MEAN, TRAIN_ENV_STEPS, TRAIN_WALL_S
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import ENV_WRAPPER
-from pilotlab.rl.envs import check_env_id, check_vector_env, env_kwargs_of, obs_shape, probe_env, space_kind
+from pilotlab.rl.buffers import ReplayBuffer
+from pilotlab.rl.envs import (
+    check_env_id,
+    check_vector_env,
+    env_kwargs_of,
+    make_env,
+    obs_shape,
+    probe_env,
+    space_kind,
+)
 from pilotlab.rl.evaluate import Policy, evaluate_policy
+from pilotlab.rl.her import HindsightRelabeler, is_goal_space, reward_fn
 from pilotlab.rl.networks import NETWORKS
 
 
@@ -141,10 +151,16 @@ class ReplayConfig(DeepRLConfig):
     gradient_steps: int = 128
     """Gradient steps per training phase."""
 
+    her: bool = False
+    """Hindsight experience replay for goal-conditioned envs (dict observations such as FetchReach-v4): every
+    finished episode is also stored with goals it achieved later (the "future" strategy, pilotlab.rl.her)."""
+    her_k: int = 4
+    """HER: relabelled copies stored per real transition."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.at_least(1, "buffer_size", "train_freq", "gradient_steps")
-        self.at_least(0, "learning_starts")
+        self.at_least(0, "learning_starts", "her_k")
 
 
 def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[gym.Space, gym.Space]:
@@ -153,6 +169,13 @@ def env_spaces(cfg: DeepRLConfig, algo: str, allowed: tuple[str, ...]) -> tuple[
     The trainers call it before they create the run directory: it builds the env with its kwargs and
     wrapper, resets it and takes one step (`probe_env`), so input the env rejects writes nothing."""
     obs_space, act_space = probe_env(cfg.env, cfg.kwargs, cfg.env_wrapper, cfg.seed)
+    goal_env, her = is_goal_space(obs_space), bool(getattr(cfg, "her", False))
+    if goal_env and not isinstance(cfg, ReplayConfig):
+        raise PilotlabError(f"{cfg.env} is goal-conditioned (dict observation) and {algo} has no hindsight replay; "
+                            "use --algo sac, td3, ddpg or dqn with --her")
+    if her and not goal_env:
+        raise PilotlabError(f"--her needs a goal-conditioned env (a dict observation of observation, achieved_goal and "
+                            f"desired_goal, such as FetchReach-v4); {cfg.env} observes {type(obs_space).__name__}")
     obs_shape(obs_space)  # raises for observation spaces the networks cannot encode
     kind = space_kind(act_space)
     if kind not in allowed:
@@ -203,12 +226,24 @@ class BestKeeper:
 
     def __call__(self, step: int, policy: Policy, state: dict[str, Any]) -> None:
         cfg = self.cfg
-        ret = float(evaluate_policy(policy, cfg.env, cfg.kwargs, cfg.eval_every_episodes, cfg.eval_seed + 5000)
-                    .returns.mean())
-        self.run.log(step, {"eval/periodic_return": ret})
+        result = evaluate_policy(policy, cfg.env, cfg.kwargs, cfg.eval_every_episodes, cfg.eval_seed + 5000)
+        ret = float(result.returns.mean())
+        metrics = {"eval/periodic_return": ret}
+        if result.successes is not None:
+            metrics["eval/periodic_success_rate"] = float(result.successes.mean())
+        self.run.log(step, metrics)
         if ret >= self.best:  # ties go to the later, longer-trained policy
             self.best = ret
             save_state(self.run, step, state, {"return": ret}, name="best")
+
+
+def hindsight(cfg: ReplayConfig, run: RunDir, buffer: ReplayBuffer) -> HindsightRelabeler | None:
+    """The HER relabeler feeding `buffer` when `cfg.her` (env_spaces has checked the env is goal-conditioned);
+    it recomputes rewards with the compute_reward of an env of its own, closed with the run."""
+    if not cfg.her:
+        return None
+    env = run.own(make_env(cfg.env, cfg.kwargs))
+    return HindsightRelabeler(buffer, cfg.num_envs, cfg.her_k, reward_fn(env))
 
 
 def final_weights(run: RunDir) -> dict[str, Any] | None:

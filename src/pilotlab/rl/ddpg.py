@@ -39,11 +39,13 @@ from pilotlab.rl.common import (
     env_spaces,
     final_weights,
     finish,
+    hindsight,
     policy_checkpoint,
     reset_seed,
 )
-from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape
+from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
+from pilotlab.rl.her import is_goal_space
 from pilotlab.rl.returns import td_target
 
 
@@ -131,8 +133,7 @@ def critic_target(actor_t: Actor, critic_t: Critic, batch: ReplayBatch, gamma: f
 def polyak(target: list[torch.Tensor], online: list[torch.Tensor], tau: float) -> None:
     """target <- (1 - tau) target + tau online, in place."""
     with torch.no_grad():
-        for t, p in zip(target, online):
-            t.lerp_(p, tau)
+        torch._foreach_lerp_(target, online, tau)  # one call for all tensors (a loop of lerp_ costs more on a CPU)
 
 
 class DeterministicPolicy:
@@ -143,7 +144,8 @@ class DeterministicPolicy:
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.actor(torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)).cpu().numpy()
+        x = to_float_obs(obs, None)  # goal dicts are flattened
+        return self.actor(torch.as_tensor(x, device=self.device)).cpu().numpy()
 
 
 def build(cfg: DDPGConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> tuple[Actor, Critic]:
@@ -155,7 +157,7 @@ def build(cfg: DDPGConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> t
 def train(cfg: DDPGConfig) -> RunDir:
     """Train DDPG or TD3 on `cfg.env`; returns the run directory."""
     obs_space, act_space = env_spaces(cfg, cfg.algo, ("box",))
-    if not isinstance(obs_space, gym.spaces.Box):
+    if not isinstance(obs_space, gym.spaces.Box) and not is_goal_space(obs_space):
         raise PilotlabError(f"{cfg.algo} needs a Box observation space; {cfg.env} has {obs_space}")
     run, device = setup(cfg, "rl", cfg.algo)
     with run:
@@ -171,14 +173,15 @@ def train(cfg: DDPGConfig) -> RunDir:
                                    "critic_target": critic_t, "actor_optim": actor_opt, "critic_optim": critic_opt,
                                    "buffer": buffer}, {"updates": int})
         step, updates, wall = start.step, int(start.meta.get("updates", 0)), start.wall_s
+        her = hindsight(cfg, run, buffer)
 
         smoothing = (cfg.policy_noise, cfg.noise_clip) if cfg.algo == "td3" else (0.0, 0.0)
         delay = cfg.policy_delay if cfg.algo == "td3" else 1
         n_env, low, high = cfg.num_envs, act_space.low, act_space.high
         half = (high - low) / 2
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
-        obs, _ = envs.reset(seed=reset_seed(cfg, step))
-        obs = obs.astype(np.float32)  # (N, obs_dim)
+        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
+        obs = to_float_obs(raw_obs, obs_space)  # (N, obs_dim)
         mask, stats = StepMask(n_env), EpisodeStats(n_env)
         params = {"actor": list(actor.parameters()), "critic": list(critic.parameters()),
                   "actor_t": list(actor_t.parameters()), "critic_t": list(critic_t.parameters())}
@@ -196,18 +199,21 @@ def train(cfg: DDPGConfig) -> RunDir:
                     actions = actor(torch.as_tensor(obs, device=device)).cpu().numpy()  # (N, A)
                 noise = np.random.normal(0.0, cfg.exploration_noise, actions.shape) * half
                 actions = np.clip(actions + noise, low, high)
-            next_obs, rewards, term, trunc, _ = envs.step(actions)
-            next_obs = next_obs.astype(np.float32)
+            raw_next, rewards, term, trunc, _ = envs.step(actions)
+            next_obs = to_float_obs(raw_next, obs_space)
             valid = mask.valid()  # drop next-step-autoreset rows
-            buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
+            if her is not None:  # whole episodes go in when they end, with their relabelled copies
+                her.add(raw_obs, actions, rewards, raw_next, term, trunc, valid)
+            else:
+                buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
             stats.update(rewards, valid, term | trunc)
             mask.update(term, trunc)
-            obs = next_obs
+            raw_obs, obs = raw_next, next_obs
             prev, step = step, step + n_env
             progress.update(n_env)
 
             # -- learn
-            if step > cfg.learning_starts and step // cfg.train_freq > prev // cfg.train_freq:
+            if step > cfg.learning_starts and len(buffer) > 0 and step // cfg.train_freq > prev // cfg.train_freq:
                 batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
                 for g in range(cfg.gradient_steps):
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))

@@ -36,6 +36,7 @@ from pilotlab.rl.common import (
     env_spaces,
     final_weights,
     finish,
+    hindsight,
     policy_checkpoint,
     reset_seed,
 )
@@ -160,6 +161,7 @@ def train(cfg: DQNConfig) -> RunDir:
         buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), (), discrete=True)
         start = restore(run, cfg, {"q": q, "q_target": q_target, "optim": opt, "buffer": buffer})
         step, wall = start.step, start.wall_s
+        her = hindsight(cfg, run, buffer)
 
         n_env, n_act = cfg.num_envs, int(act_space.n)
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
@@ -194,12 +196,16 @@ def train(cfg: DQNConfig) -> RunDir:
                 next_obs = to_float_obs(raw_next, obs_space)
                 valid = mask.valid()  # rows that are reset steps of next-step autoreset are not transitions
                 mask.update(term, trunc)
-            if valid.all():
+            if her is not None:  # whole episodes go in when they end, with their relabelled copies
+                her.add(raw_obs, actions, rewards, raw_next, term, trunc, valid)
+            elif valid.all():
                 buffer.add(obs, actions, rewards, next_obs, term)
             else:
                 buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
             stats.update(rewards, valid, term | trunc)
             obs = next_obs
+            if not batched:
+                raw_obs = raw_next
             prev, step = step, step + n_env
             progress.update(n_env)
 
@@ -208,7 +214,7 @@ def train(cfg: DQNConfig) -> RunDir:
                 with torch.no_grad():  # hard update (cheaper than load_state_dict)
                     for t, p in zip(target_params, params):
                         t.copy_(p)
-            if step > cfg.learning_starts and step // cfg.train_freq > prev // cfg.train_freq:
+            if step > cfg.learning_starts and len(buffer) > 0 and step // cfg.train_freq > prev // cfg.train_freq:
                 batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
                 for g in range(cfg.gradient_steps):
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))

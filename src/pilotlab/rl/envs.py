@@ -8,8 +8,12 @@ all envs of a classic-control task as array ops) in next-step autoreset mode, op
 transition of the MDP; `StepMask` tells the agents which rows to drop (DQN/DDPG never store them, PPO masks
 them out of its losses).
 
-highway-env ids (``highway-fast-v0`` ...) are registered by importing `highway_env`, which happens
-automatically the first time an id is not found in Gymnasium's registry.
+highway-env ids (``highway-fast-v0`` ...) are registered by importing `highway_env`, and gymnasium-robotics ids
+(``FetchReach-v4`` ...) by importing `gymnasium_robotics` (`pilotlab.rl.robots`), which happens automatically
+the first time an id is not found in Gymnasium's registry.
+
+Goal-conditioned envs observe a dict (`pilotlab.rl.her`); the networks see it flattened (`obs_shape`,
+`to_float_obs`).
 """
 
 from __future__ import annotations
@@ -27,9 +31,14 @@ from pilotlab.core import registry
 from pilotlab.core.errors import PilotlabError, one_line
 from pilotlab.rl import ENV_WRAPPER
 from pilotlab.rl.batched_envs import BATCHED_ENVS, check_batched, make_batched_env
+from pilotlab.rl.her import flatten_goal_obs, goal_obs_dim, is_goal_space
+from pilotlab.rl.robots import headless_rendering, is_robotics_id, missing_extra, register_robotics
 
 
 def _ensure_registered(env_id: str) -> None:
+    if is_robotics_id(env_id):  # FetchReach-v4, ...; idempotent, and it fixes the joint helpers also when the
+        register_robotics()     # ids were registered by an import elsewhere; nothing registered when not installed
+        return
     if env_id in gym.registry:
         return
     with contextlib.suppress(ImportError):  # registers highway-v0, highway-fast-v0, merge-v0, ...
@@ -41,6 +50,8 @@ def check_env_id(env_id: str) -> None:
     _ensure_registered(env_id)
     if env_id in gym.registry:
         return
+    if is_robotics_id(env_id) and not register_robotics():
+        raise PilotlabError(missing_extra(env_id, "gymnasium-robotics and MuJoCo"))
     close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry() for the ids"
     raise PilotlabError(f"unknown Gymnasium env id {env_id!r}{hint}")
@@ -79,11 +90,14 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, render_mode: str
     kw = dict(kwargs or {})
     if render_mode is not None:
         kw["render_mode"] = render_mode
+        headless_rendering()  # MuJoCo envs only read it when they render
     try:
         return gym.make(env_id, **kw)
     except PilotlabError:
         raise
     except gym.error.DependencyNotInstalled as e:
+        if "mujoco" in str(e).lower():
+            raise PilotlabError(missing_extra(env_id, "MuJoCo")) from None
         raise PilotlabError(f"{env_id} needs a missing package: {' '.join(str(e).split())}") from None
     except Exception as e:
         raise PilotlabError(f"cannot make {env_id} with keyword arguments {_kwargs_text(kw)} (--env-kwargs, "
@@ -228,11 +242,17 @@ def obs_shape(space: gym.Space) -> tuple[int, ...]:
         return (int(space.n),)
     if isinstance(space, gym.spaces.Box):
         return tuple(int(d) for d in space.shape)
-    raise PilotlabError(f"observation space {space} is not supported (need Box or Discrete)")
+    if is_goal_space(space):
+        return (goal_obs_dim(space),)
+    raise PilotlabError(f"observation space {space} is not supported (need Box, Discrete or a goal dict of "
+                        "observation, achieved_goal and desired_goal)")
 
 
 def to_float_obs(obs: np.ndarray, space: gym.Space) -> np.ndarray:
-    """Batch of raw observations -> float32 network input; Discrete states are one-hot encoded."""
+    """Batch of raw observations -> float32 network input; Discrete states are one-hot encoded, goal dicts
+    flattened."""
+    if isinstance(obs, dict):
+        return flatten_goal_obs(obs)  # (N, obs + 2 goal)
     if isinstance(space, gym.spaces.Discrete):
         return np.eye(int(space.n), dtype=np.float32)[np.asarray(obs, dtype=np.int64) - int(space.start)]  # (N, n)
     return np.asarray(obs, dtype=np.float32)

@@ -106,7 +106,8 @@ def record_gif(policy: Policy, env_id: str, kwargs: dict[str, Any] | None, path:
     obs, _ = env.reset(seed=seed)
     frames = [np.asarray(env.render())]
     for _ in range(max_frames - 1):
-        action = policy(np.asarray(obs)[None])[0]  # (1, *obs_shape) -> one action
+        batch = {k: np.asarray(v)[None] for k, v in obs.items()} if isinstance(obs, dict) else np.asarray(obs)[None]
+        action = policy(batch)[0]  # (1, *obs_shape) -> one action
         obs, _, term, trunc, _ = env.step(action)
         frames.append(np.asarray(env.render()))
         if term or trunc:

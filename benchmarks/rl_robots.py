@@ -1,0 +1,190 @@
+"""pilotlab SAC/TD3 (with HER on the Fetch arm) vs Stable-Baselines3 2.9, side by side on this machine.
+
+Same env steps, seeds and hyperparameters (RL Baselines3 Zoo's), both with one torch thread; each
+(task, seed) runs ours and then SB3 right after, so load from other jobs hits both alike. Both are
+scored by the same evaluator (`pilotlab.rl.evaluate.evaluate_policy`: 10 deterministic episodes on
+seeds 10000..10009; success rate from ``info["is_success"]`` on the Fetch tasks). Wall time is the
+training call only (ours: `train/wall_s`; SB3: `model.learn`). Each result is appended to
+runs/rl_robots/results.jsonl as soon as its pair finishes, and the docs/benchmarks.md section is
+rewritten from all results so far, so a long invocation that is stopped keeps what it measured.
+
+    .venv/bin/python benchmarks/rl_robots.py --tasks sac-pendulum                 # minutes
+    .venv/bin/python benchmarks/rl_robots.py --tasks sac-halfcheetah td3-hopper   # 100k steps each: hours
+    .venv/bin/python benchmarks/rl_robots.py --tasks fetchreach-her --seeds 0 1 2
+    .venv/bin/python benchmarks/rl_robots.py --tasks sac-hopper --scale 0.01 --no-write   # smoke test
+    .venv/bin/python benchmarks/rl_robots.py --tasks sac-pendulum --no-sb3        # ours only
+
+Needs the robots extra for everything but Pendulum (``pip install -e '.[robots]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_section
+from pilotlab.core import summary as S
+from pilotlab.rl.evaluate import evaluate_policy
+
+EVAL_EPISODES, EVAL_SEED = 10, 10_000
+RESULTS = Path("runs/rl_robots/results.jsonl")
+
+# Zoo settings (hyperparams/sac.yml, td3.yml, her.yml), as our config fields; SB3's are derived from them below.
+SAC_MUJOCO = {"learning_starts": 10_000, "lr": 3e-4, "gamma": 0.99, "batch_size": 256, "tau": 0.005,
+              "train_freq": 1, "gradient_steps": 1, "hidden": (256, 256), "buffer_size": 1_000_000}
+TD3_MUJOCO = {"learning_starts": 10_000, "lr": 1e-3, "gamma": 0.99, "batch_size": 256, "tau": 0.005,
+              "train_freq": 1, "gradient_steps": 1, "hidden": (400, 300), "exploration_noise": 0.1,
+              "buffer_size": 1_000_000}
+FETCH_REACH = {"learning_starts": 1000, "lr": 1e-3, "gamma": 0.95, "batch_size": 256, "tau": 0.005, "train_freq": 1,
+               "gradient_steps": 1, "hidden": (64, 64), "her": True, "her_k": 4, "buffer_size": 1_000_000}
+FETCH_HARD = {"learning_starts": 1000, "lr": 1e-3, "gamma": 0.95, "batch_size": 2048, "tau": 0.05, "train_freq": 1,
+              "gradient_steps": 1, "hidden": (512, 512, 512), "her": True, "her_k": 4, "buffer_size": 1_000_000}
+SAC_PENDULUM = {"learning_starts": 100, "lr": 1e-3, "gamma": 0.99, "batch_size": 256, "tau": 0.005, "train_freq": 1,
+                "gradient_steps": 1, "hidden": (256, 256)}
+
+# task -> (env id, env steps, algo, our config fields, target: (metric, value) or None)
+TASKS: dict[str, tuple[str, int, str, dict[str, Any], tuple[str, float] | None]] = {
+    "sac-pendulum": ("Pendulum-v1", 10_000, "sac", SAC_PENDULUM, ("return", -200.0)),
+    "sac-halfcheetah": ("HalfCheetah-v5", 100_000, "sac", SAC_MUJOCO, None),
+    "sac-hopper": ("Hopper-v5", 100_000, "sac", SAC_MUJOCO, None),
+    "td3-halfcheetah": ("HalfCheetah-v5", 100_000, "td3", TD3_MUJOCO, None),
+    "td3-hopper": ("Hopper-v5", 100_000, "td3", TD3_MUJOCO, None),
+    "fetchreach-her": ("FetchReach-v4", 10_000, "sac", FETCH_REACH, ("success", 0.95)),
+    "fetchpush-her": ("FetchPush-v4", 500_000, "sac", FETCH_HARD, ("success", 0.90)),
+    "fetchpickandplace-her": ("FetchPickAndPlace-v4", 500_000, "sac", FETCH_HARD, ("success", 0.50)),
+}
+
+
+def run_ours(task: str, seed: int, steps: int, root: Path) -> dict[str, float]:
+    from pilotlab.core import registry
+    from pilotlab.rl import ALGO
+
+    env, _, algo, fields, _ = TASKS[task]
+    if fields.get("her"):  # ours stores the k relabelled copies; SB3's buffer holds the real transitions only
+        fields = {**fields, "buffer_size": fields["buffer_size"] * (fields["her_k"] + 1)}
+    cfg = registry.config_class(ALGO, algo)(algo=algo, env=env, total_steps=steps, seed=seed,
+                                           eval_episodes=EVAL_EPISODES, eval_seed=EVAL_SEED,
+                                           run_dir=str(root / f"{task}-{seed}"), checkpoint_every=steps,
+                                           log_every=max(1000, steps // 50), **fields)
+    c0 = time.process_time()
+    summary = registry.implementation(ALGO, algo).train(cfg).summary()
+    return {"return": summary[S.RL_RETURN_MEAN], "success": summary.get(S.RL_SUCCESS_RATE, float("nan")),
+            "wall": summary[S.TRAIN_WALL_S], "cpu": time.process_time() - c0}
+
+
+def sb3_model(task: str, seed: int) -> Any:
+    import gymnasium as gym
+    from stable_baselines3 import SAC, TD3, HerReplayBuffer
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    from pilotlab.rl.robots import register_robotics
+
+    env_id, _, algo, f, _ = TASKS[task]
+    register_robotics()
+    env = gym.make(env_id)
+    common = {"learning_rate": f["lr"], "gamma": f["gamma"], "batch_size": f["batch_size"], "tau": f["tau"],
+              "learning_starts": f["learning_starts"], "train_freq": f["train_freq"],
+              "gradient_steps": f["gradient_steps"], "buffer_size": f.get("buffer_size", 200_000),
+              "policy_kwargs": {"net_arch": list(f["hidden"])}, "seed": seed, "device": "cpu"}
+    if f.get("her"):
+        return SAC("MultiInputPolicy", env, replay_buffer_class=HerReplayBuffer,
+                   replay_buffer_kwargs={"n_sampled_goal": f["her_k"], "goal_selection_strategy": "future"}, **common)
+    if algo == "td3":
+        act = env.action_space.shape[0]
+        noise = NormalActionNoise(np.zeros(act), f["exploration_noise"] * np.ones(act))
+        return TD3("MlpPolicy", env, action_noise=noise, **common)
+    return SAC("MlpPolicy", env, **common)
+
+
+def run_sb3(task: str, seed: int, steps: int) -> dict[str, float]:
+    model = sb3_model(task, seed)
+    t0, c0 = time.perf_counter(), time.process_time()
+    model.learn(steps)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+
+    def policy(obs: Any) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    result = evaluate_policy(policy, TASKS[task][0], {}, EVAL_EPISODES, EVAL_SEED)
+    success = float(result.successes.mean()) if result.successes is not None else float("nan")
+    return {"return": float(result.returns.mean()), "success": success, "wall": wall, "cpu": cpu}
+
+
+def met(task: str, value: float) -> str:
+    target = TASKS[task][4]
+    if target is None:
+        return "no bundled target (compare with RL Zoo's published curve)"
+    return f"{'met' if value >= target[1] else 'NOT met'}: {target[0]} >= {target[1]:g}"
+
+
+def section(rows: list[dict[str, Any]], command: str, load: str) -> str:
+    lines = ["| task | env steps | seed | ours return | SB3 return | ours success | SB3 success | ours wall [s] | "
+             "SB3 wall [s] | ours/SB3 wall | ours CPU [s] | SB3 CPU [s] | load (1 min) |", "|" + "---|" * 13]
+    for r in rows:
+        o, b = r["ours"], r.get("sb3")
+        lines.append(
+            f"| {r['task']} {r['env']} | {r['steps']:,} | {r['seed']} | {o['return']:.1f} | "
+            f"{b['return'] if b else float('nan'):.1f} | {o['success']:.2f} | "
+            f"{b['success'] if b else float('nan'):.2f} | {o['wall']:.1f} | {b['wall'] if b else float('nan'):.1f} | "
+            f"{o['wall'] / b['wall'] if b else float('nan'):.2f} | {o['cpu']:.1f} | "
+            f"{b['cpu'] if b else float('nan'):.1f} | {r['load']:.1f} |")
+    means = ["| task | seeds | ours mean (target) | SB3 mean |", "|---|---|---|---|"]
+    for task in dict.fromkeys(r["task"] for r in rows):
+        rs = [r for r in rows if r["task"] == task]
+        metric = (TASKS[task][4] or ("return", 0.0))[0]
+        ours = float(np.mean([r["ours"][metric] for r in rs]))
+        sb3 = [r["sb3"][metric] for r in rs if r.get("sb3")]
+        means.append(f"| {task} | {len(rs)} | {metric} {ours:.2f} ({met(task, ours)}) | "
+                     f"{float(np.mean(sb3)) if sb3 else float('nan'):.2f} |")
+    return "\n\n".join([
+        "## rl robots: SAC, TD3 and SAC+HER vs Stable-Baselines3 2.9",
+        f"Command: `{command}`  \nMachine: {machine()}  \nLoad: {load}. The machine (2 cores) is shared; ours and "
+        "SB3 ran back to back per (task, seed) with the same Zoo hyperparameters, steps, seeds and one torch thread. "
+        "Returns and success rates: 10 deterministic episodes (seeds 10000-10009), the same evaluator for both.",
+        "\n".join(means), "\n".join(lines)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=["sac-pendulum"], choices=list(TASKS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every step budget (smoke tests only)")
+    parser.add_argument("--no-sb3", action="store_true", help="run ours only")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave runs/ and docs/benchmarks.md")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    command = ".venv/bin/python benchmarks/rl_robots.py " + " ".join(sys.argv[1:])
+    load_start = os.getloadavg()[0]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks:
+            for seed in args.seeds:
+                steps = max(1, int(TASKS[task][1] * args.scale))
+                ours = run_ours(task, seed, steps, Path(tmp))
+                sb3 = None if args.no_sb3 else run_sb3(task, seed, steps)
+                row = {"task": task, "env": TASKS[task][0], "steps": steps, "seed": seed, "ours": ours, "sb3": sb3,
+                       "load": os.getloadavg()[0], "command": command, "time": time.time()}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if not args.no_write:  # results as each finishes: the JSONL and the docs section so far
+                    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                    with RESULTS.open("a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    load = f"1-min load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} now"
+                    write_section("rl_robots", section(rows, command, load))
+    print(section(rows, command, f"1-min load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} "
+                                 "at the end"))
+
+
+if __name__ == "__main__":
+    main()

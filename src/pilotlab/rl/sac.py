@@ -1,0 +1,317 @@
+"""Soft Actor-Critic (Haarnoja et al., 2018, "Soft Actor-Critic: Off-Policy Maximum Entropy Deep
+Reinforcement Learning with a Stochastic Actor", and "Soft Actor-Critic Algorithms and Applications"
+for the automatic entropy tuning).
+
+SAC maximises return plus alpha times the policy's entropy. Its parts:
+
+- a stochastic actor: a Gaussian over u whose sample is squashed, a = tanh(u), then scaled to the env's
+  bounds. The log-density of the squashed action needs the change-of-variables correction
+  log pi(a|s) = log N(u; mu, sigma) - sum_i log(1 - tanh(u_i)^2) (the paper's appendix C). It is the density of
+  tanh(u) in [-1, 1]^A: the constant Jacobian of the affine scaling to the env's bounds is left out, so the
+  target entropy -dim(A) means the same for every action range;
+- twin critics (the `Critic` of DDPG/TD3) with Polyak-averaged targets; the soft TD target takes the
+  minimum of the two target critics at a fresh next action and subtracts alpha log pi(a'|s');
+- alpha learned so that the policy's entropy stays near the target entropy (-dim(A) by default):
+  the loss -log(alpha) (log pi(a|s) + target) raises alpha when the entropy falls below the target.
+
+Each gradient step updates the critics, then the actor on a fresh reparameterised sample, then alpha with
+that sample's log-probabilities, then the target critics (the order of the authors' code). The replay
+buffer, HER, the env loop, checkpoints and the final evaluation are those of DDPG/TD3.
+
+Defaults follow the RL Baselines3 Zoo SAC settings for Pendulum-v1 (``hyperparams/sac.yml``: lr 1e-3,
+20k steps; the rest SB3's defaults: batch 256, tau 0.005, gamma 0.99, one gradient step per env step,
+100 random warm-up steps, 256-256 networks, alpha initialised at 1 and tuned).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pilotlab.core.errors import PilotlabError, check_finite
+from pilotlab.core.progress import Progress
+from pilotlab.core.run import RunDir
+from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.nn import mlp
+from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
+from pilotlab.rl.common import (
+    BestKeeper,
+    ReplayConfig,
+    env_spaces,
+    final_weights,
+    finish,
+    hindsight,
+    policy_checkpoint,
+    reset_seed,
+)
+from pilotlab.rl.ddpg import Critic, DeterministicPolicy, polyak
+from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
+from pilotlab.rl.evaluate import Policy
+from pilotlab.rl.returns import td_target
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the clamp of the authors' code: keeps exp(log_std) finite and nonzero
+
+
+@dataclass(frozen=True, kw_only=True)
+class SACConfig(ReplayConfig):
+    algo: Literal["sac"] = "sac"
+    """Algorithm (registry name)."""
+    env: str = "Pendulum-v1"
+    """Gymnasium env id with a 1-D Box action space (a goal dict observation with --her)."""
+    total_steps: int = 20_000
+    """Environment steps to train for (summed over the parallel envs)."""
+    lr: float = 1e-3
+    """Adam learning rate of actor, critics and alpha."""
+    batch_size: int = 256
+    buffer_size: int = 200_000
+    learning_starts: int = 100
+    """Env steps of uniformly random actions before learning."""
+    gamma: float = 0.99
+    tau: float = 0.005
+    """Polyak averaging weight of the target critics."""
+    train_freq: int = 1
+    """Env steps between training phases."""
+    gradient_steps: int = 1
+    """Gradient steps per training phase."""
+    init_alpha: float = 1.0
+    """Initial entropy coefficient alpha."""
+    autotune: bool = True
+    """Learn alpha towards the target entropy; --no-autotune keeps it at init-alpha."""
+    target_entropy: float | None = None
+    """Entropy the tuned alpha aims for, in nats of the squashed action; None: -dim(A)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer sizes of actor and critics."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.network != "mlp":
+            raise PilotlabError(f"sac supports network mlp only, got {self.network!r}")
+        self.in_unit("tau")
+        self.positive("init_alpha")
+
+
+class GaussianActor(nn.Module):
+    """Squashed Gaussian policy: (B, obs) -> mean and log-std of u, action = center + scale * tanh(u)."""
+
+    def __init__(self, obs_dim: int, act_space: gym.spaces.Box, hidden: tuple[int, ...]):
+        super().__init__()
+        act_dim = int(act_space.shape[0])
+        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1], out_act=nn.ReLU())
+        self.heads = nn.Linear(hidden[-1], 2 * act_dim)  # mean and log-std
+        self.register_buffer("center", torch.as_tensor((act_space.high + act_space.low) / 2, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor((act_space.high - act_space.low) / 2, dtype=torch.float32))
+
+    def dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log_std) of u, each (B, A)."""
+        mean, log_std = self.heads(self.trunk(obs.flatten(1))).chunk(2, dim=1)
+        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic action center + scale * tanh(mean), (B, A): what evaluation plays."""
+        return self.center + self.scale * torch.tanh(self.dist(obs)[0])
+
+    def sample(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised sample (action (B, A) in the env's bounds, log pi(tanh u | s) (B,)).
+
+        `noise` is the standard normal draw eps (u = mean + std eps); None draws it from torch's generator.
+        """
+        mean, log_std = self.dist(obs)
+        eps = torch.randn_like(mean) if noise is None else noise
+        u = mean + log_std.exp() * eps
+        log_prob = squashed_log_prob(u, eps, log_std)
+        return self.center + self.scale * torch.tanh(u), log_prob
+
+
+def squashed_log_prob(u: torch.Tensor, eps: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """log density of a = tanh(u), u ~ N(mean, std), with eps = (u - mean) / std; (B, A) -> (B,).
+
+    log N(u) = -eps^2/2 - log std - log(2 pi)/2 per dimension; the tanh correction
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) is the same quantity without the cancellation of
+    1 - tanh(u)^2 near |u| large.
+    """
+    gaussian = -0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+    correction = 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+    return (gaussian - correction).sum(dim=1)
+
+
+class Temperature(nn.Module):
+    """The entropy coefficient alpha, learned through its logarithm (positive, scale-free steps)."""
+
+    def __init__(self, init_alpha: float):
+        super().__init__()
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(init_alpha)))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp().detach()
+
+
+def soft_target(rewards: torch.Tensor, next_q: torch.Tensor, next_log_prob: torch.Tensor, terminated: torch.Tensor,
+                gamma: float, alpha: torch.Tensor | float) -> torch.Tensor:
+    """r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')); next_q (n, B), the rest (B,)."""
+    return td_target(rewards, next_q.min(dim=0).values - alpha * next_log_prob, terminated, gamma)
+
+
+def critic_target(actor: GaussianActor, critic_t: Critic, batch: ReplayBatch, gamma: float,
+                  alpha: torch.Tensor | float) -> torch.Tensor:
+    """The soft TD target of a batch, a' drawn from the current policy at s'; (B,)."""
+    with torch.no_grad():
+        next_a, next_log_prob = actor.sample(batch.next_obs)
+        return soft_target(batch.rewards, critic_t(batch.next_obs, next_a), next_log_prob, batch.terminated, gamma,
+                           alpha)
+
+
+def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Sum over the n critics of 1/2 E[(Q_i(s, a) - target)^2]; q (n, B), target (B,)."""
+    return 0.5 * (q - target).pow(2).mean(dim=1).sum()
+
+
+def actor_loss(q_pi: torch.Tensor, log_prob: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
+    """E[alpha log pi(a|s) - min_i Q_i(s, a)] at a reparameterised a ~ pi(.|s); q_pi (n, B), log_prob (B,)."""
+    return (alpha * log_prob - q_pi.min(dim=0).values).mean()
+
+
+def alpha_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """-E[log alpha (log pi(a|s) + target entropy)], log_prob (B,) detached: its gradient raises alpha when the
+    entropy -E[log pi] is below the target and lowers it when above."""
+    return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
+
+
+def build(cfg: SACConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> tuple[GaussianActor, Critic]:
+    obs_dim = math.prod(obs_shape(obs_space))
+    return GaussianActor(obs_dim, act_space, cfg.hidden), Critic(obs_dim, int(act_space.shape[0]), cfg.hidden, 2)
+
+
+def train(cfg: SACConfig) -> RunDir:
+    """Train SAC on `cfg.env`; returns the run directory."""
+    obs_space, act_space = env_spaces(cfg, "sac", ("box",))
+    run, device = setup(cfg, "rl", "sac")
+    with run:
+        actor, critic = (m.to(device) for m in build(cfg, obs_space, act_space))
+        _, critic_t = (m.to(device) for m in build(cfg, obs_space, act_space))
+        critic_t.load_state_dict(critic.state_dict())
+        critic_t.requires_grad_(False)
+        temperature = Temperature(cfg.init_alpha).to(device)
+        fused = device.type == "cpu"
+        actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr, fused=fused)
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr, fused=fused)
+        alpha_opt = torch.optim.Adam(temperature.parameters(), lr=cfg.lr)
+        buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
+        start = restore(run, cfg, {"actor": actor, "critic": critic, "critic_target": critic_t,
+                                   "temperature": temperature, "actor_optim": actor_opt, "critic_optim": critic_opt,
+                                   "alpha_optim": alpha_opt, "buffer": buffer}, {"updates": int})
+        step, updates, wall = start.step, int(start.meta.get("updates", 0)), start.wall_s
+        her = hindsight(cfg, run, buffer)
+        target_entropy = -float(act_space.shape[0]) if cfg.target_entropy is None else cfg.target_entropy
+
+        n_env, low, high = cfg.num_envs, act_space.low, act_space.high
+        envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
+        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
+        obs = to_float_obs(raw_obs, obs_space)  # (N, obs_dim)
+        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        critic_params, critic_t_params = list(critic.parameters()), list(critic_t.parameters())
+        logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
+        keeper = BestKeeper(cfg, run)
+        progress = run.own(Progress(cfg.total_steps, f"rl sac {cfg.env}", initial=step, enabled=run.writable))
+        t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
+        while step < cfg.total_steps:
+            # -- act: uniform random during warm-up, then a sample of the squashed Gaussian
+            if step < cfg.learning_starts:
+                actions = np.random.uniform(low, high, size=(n_env, *act_space.shape)).astype(np.float32)
+            else:
+                with torch.no_grad():
+                    actions = actor.sample(torch.as_tensor(obs, device=device))[0].cpu().numpy()  # (N, A)
+            raw_next, rewards, term, trunc, _ = envs.step(actions)
+            next_obs = to_float_obs(raw_next, obs_space)
+            valid = mask.valid()  # drop next-step-autoreset rows
+            if her is not None:  # whole episodes go in when they end, with their relabelled copies
+                her.add(raw_obs, actions, rewards, raw_next, term, trunc, valid)
+            else:
+                buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
+            stats.update(rewards, valid, term | trunc)
+            mask.update(term, trunc)
+            raw_obs, obs = raw_next, next_obs
+            prev, step = step, step + n_env
+            progress.update(n_env)
+
+            # -- learn
+            if step > cfg.learning_starts and len(buffer) > 0 and step // cfg.train_freq > prev // cfg.train_freq:
+                batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
+                for g in range(cfg.gradient_steps):
+                    batch = ReplayBatch(*(field[g].to(device) for field in batches))
+                    alpha = temperature.alpha
+                    target = critic_target(actor, critic_t, batch, cfg.gamma, alpha)  # (B,)
+                    loss_q = critic_loss(critic(batch.obs, batch.actions), target)
+                    critic_opt.zero_grad(set_to_none=True)
+                    loss_q.backward()
+                    critic_opt.step()
+
+                    critic.requires_grad_(False)  # the actor's loss differentiates through Q, not into it
+                    action_pi, log_prob = actor.sample(batch.obs)
+                    loss_pi = actor_loss(critic(batch.obs, action_pi), log_prob, alpha)
+                    actor_opt.zero_grad(set_to_none=True)
+                    loss_pi.backward()
+                    actor_opt.step()
+                    critic.requires_grad_(True)
+
+                    if cfg.autotune:
+                        loss_alpha = alpha_loss(temperature.log_alpha, log_prob, target_entropy)
+                        alpha_opt.zero_grad(set_to_none=True)
+                        loss_alpha.backward()
+                        alpha_opt.step()
+                        logged.setdefault("losses/alpha_loss", []).append(loss_alpha.detach())
+                    polyak(critic_t_params, critic_params, cfg.tau)
+                    updates += 1
+                    logged.setdefault("losses/critic_loss", []).append(loss_q.detach())
+                    logged.setdefault("losses/actor_loss", []).append(loss_pi.detach())
+                    logged.setdefault("losses/entropy", []).append(-log_prob.detach().mean())
+                    logged.setdefault("losses/alpha", []).append(alpha)
+
+            # -- log and checkpoint
+            if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
+                now = time.perf_counter()
+                metrics = stats.pop()
+                metrics.update({k: torch.stack(v).mean().item() for k, v in logged.items()})
+                metrics["train/steps_per_s"] = (step - last_log_step) / (now - last_log_t)
+                if "losses/critic_loss" in metrics:
+                    check_finite(metrics["losses/critic_loss"], "losses/critic_loss", step)
+                run.log(step, metrics)
+                logged.clear()
+                last_log_t, last_log_step = now, step
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                save_state(run, step, {"actor": actor.state_dict(), "critic": critic.state_dict(),
+                                       "critic_target": critic_t.state_dict(), "temperature": temperature.state_dict(),
+                                       "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
+                                       "alpha_optim": alpha_opt.state_dict(), "buffer": buffer.state_dict()},
+                           {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
+            if keeper.due(prev, step):
+                keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
+                actor.train()
+        envs.close()
+        progress.close()
+        wall += time.perf_counter() - t0
+        best = final_weights(run)
+        if best is not None:
+            actor.load_state_dict(best["actor"])
+        finish(run, cfg, DeterministicPolicy(actor, device), step, wall)
+    return run
+
+
+def load_policy(run: RunDir, device: torch.device | str = "cpu") -> Policy:
+    """The deterministic SAC policy, center + scale * tanh(mean) (checkpoints/best if kept, else last)."""
+    from pilotlab.core.config import from_dict
+
+    cfg = from_dict(SACConfig, run.config()["config"])
+    obs_space, act_space = env_spaces(cfg, "sac", ("box",))
+    actor, _ = build(cfg, obs_space, act_space)
+    state, _ = load_weights(run, policy_checkpoint(run))
+    actor.load_state_dict(state["actor"])
+    return DeterministicPolicy(actor.to(device), torch.device(device))
