@@ -12,6 +12,13 @@ from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
 from pilotlab.rl.cli import run_train
 
 
+def _record(cfg: object) -> int:
+    from pilotlab.drive.record import run_record
+
+    run_record(cfg)  # type: ignore[arg-type]
+    return 0
+
+
 def _eval(cfg: DriveEvalConfig) -> int:
     run_eval(cfg)
     return 0
@@ -22,4 +29,6 @@ COMMANDS = {
                     "writes a run directory"),
     "train": Command(None, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
                      choices=TRAIN_ALGO, default="dqn"),
+    "record": Command("pilotlab.drive.record:RecordConfig", _record,
+                      "drive episodes and save camera frames with COCO labels (train, unlabelled, test splits)"),
 }
