@@ -19,6 +19,13 @@ def _record(cfg: object) -> int:
     return 0
 
 
+def _train_perception(cfg: object) -> int:
+    from pilotlab.drive.perception_train import train
+
+    train(cfg)  # type: ignore[arg-type]
+    return 0
+
+
 def _eval(cfg: DriveEvalConfig) -> int:
     run_eval(cfg)
     return 0
@@ -31,4 +38,7 @@ COMMANDS = {
                      choices=TRAIN_ALGO, default="dqn"),
     "record": Command("pilotlab.drive.record:RecordConfig", _record,
                       "drive episodes and save camera frames with COCO labels (train, unlabelled, test splits)"),
+    "train-perception": Command("pilotlab.drive.perception_train:TrainPerceptionConfig", _train_perception,
+                                "train the camera detector (CenterNet-style) on a `drive record` dataset; "
+                                "writes a run directory"),
 }
