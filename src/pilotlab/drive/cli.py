@@ -26,6 +26,13 @@ def _train_perception(cfg: object) -> int:
     return 0
 
 
+def _pretrain_perception(cfg: object) -> int:
+    from pilotlab.drive.perception_pretrain import train
+
+    train(cfg)  # type: ignore[arg-type]
+    return 0
+
+
 def _eval(cfg: DriveEvalConfig) -> int:
     run_eval(cfg)
     return 0
@@ -41,4 +48,7 @@ COMMANDS = {
     "train-perception": Command("pilotlab.drive.perception_train:TrainPerceptionConfig", _train_perception,
                                 "train the camera detector (CenterNet-style) on a `drive record` dataset; "
                                 "writes a run directory"),
+    "pretrain-perception": Command("pilotlab.drive.perception_pretrain:PretrainPerceptionConfig",
+                                   _pretrain_perception, "self-supervised pretraining (vicreg, simclr, masked) of "
+                                   "the detector's backbone on unlabelled recorded frames; writes a run directory"),
 }
