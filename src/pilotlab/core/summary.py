@@ -191,7 +191,7 @@ PERCEPTION_BEV_AP: Final = "eval/bev_ap"
 PERCEPTION_NEES: Final = "eval/nees"
 """Mean normalised estimation error squared of the detections' position covariances (2 when calibrated)."""
 PERCEPTION_DETECT_FPS: Final = "eval/detect_fps"
-"""Frames per second of the detector + decoding on one frame at a time, on the run's threads."""
+"""Frames per CPU second of the detector + decoding on one frame at a time, on the run's threads."""
 
 
 def perception_key(metric: str) -> str:
