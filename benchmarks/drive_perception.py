@@ -56,7 +56,8 @@ def ci95(values: list[float]) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="dataset of `pilotlab drive record` (needs unlabelled frames)")
+    ap.add_argument("--data", default=None, help="dataset of `pilotlab drive record` with unlabelled frames "
+                    "(default: record one into OUT/data: max(labels) train, as many unlabelled, 1000 test frames)")
     ap.add_argument("--out", default="runs/bench-drive-perception")
     ap.add_argument("--labels", default="100,1000,10000")
     ap.add_argument("--seeds", default="0,1,2")
@@ -73,6 +74,14 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     steps = ["--max-steps", "3"] if args.smoke else []
+    if args.data is None:
+        args.data = str(out / "data")
+        if not (out / "data" / "meta.json").is_file():
+            n = max(labels)
+            argv = ["drive", "record", "--out", args.data, "--frames", str(n), "--unlabelled-frames", str(n),
+                    "--test-frames", str(40 if args.smoke else 1000), "--cameras", "front+rear"]
+            if cli(argv) != 0:
+                raise SystemExit("recording the dataset failed")
     rows: dict[str, dict[int, list[dict]]] = {m: {n: [] for n in labels} for m in methods}
     start = time.perf_counter()
     for seed in seeds:
