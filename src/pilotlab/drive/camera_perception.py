@@ -8,7 +8,8 @@ Modes:
 - ``camera+radar``: a radar point within `radar_gate` (Mahalanobis, camera + radar covariance) of a camera
   detection gives it a radial velocity and its position: the two position estimates (the camera's, the
   radar's, moved half a car beyond the reflecting face) are fused in information form. Radar points no camera
-  detection explains are kept only where no camera looks, or beyond `camera_trust_range`;
+  detection explains are kept (by default: the camera misses too many cars beyond 20 m to refute radar;
+  `camera_trust_range` drops them within that range where a camera looks, as the lidar's free space does);
 - ``camera+lidar+radar``: lidar + radar as before, plus the camera detections that no lidar/radar detection
   lies within `merge_distance` of (cars beyond the lidar's reach that the radar missed).
 
@@ -38,7 +39,7 @@ class FusionConfig:
     radar_gate: float = 13.8  # [] squared Mahalanobis gate of a radar point to a camera detection (chi2 2 dof, 99.9 %)
     centre_offset: float = 2.0  # [m] from a radar reflection (near face) to the car centre, along the line of sight
     extent_var: float = 1.0  # [m^2] added along the line of sight to a radar position for the car's extent
-    camera_trust_range: float = 60.0  # [m] within this a camera that sees nothing refutes a radar point
+    camera_trust_range: float = 0.0  # [m] within this a camera that sees nothing refutes a radar point (0: never)
     merge_distance: float = 4.0  # [m] a camera detection this close to a lidar/radar one is the same car
 
 
