@@ -181,6 +181,7 @@ def train(cfg: TrainPerceptionConfig) -> RunDir:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         start = restore(run, cfg, {"model": model, "optim": opt})
         step, wall = start.step, start.wall_s
+        cpu0 -= float(start.meta.get("cpu_s", 0.0))  # a resumed run counts the CPU time before it too
         h, w = train_split.images.shape[1:3]
         tg = P.encode(train_split.annotations, h, w)
         x_all = torch.as_tensor(train_split.images)
@@ -220,8 +221,8 @@ def train(cfg: TrainPerceptionConfig) -> RunDir:
             progress.update(1)
             if step % cfg.checkpoint_every == 0 or step == total:
                 save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                           {"wall_s": wall + time.perf_counter() - t0, "width": cfg.width,
-                            "backbone": "StrideFourBackbone", "std_scale": 1.0})
+                           {"wall_s": wall + time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0,
+                            "width": cfg.width, "backbone": "StrideFourBackbone", "std_scale": 1.0})
         progress.close()
         wall += time.perf_counter() - t0
         res = evaluate(model, test, cfg.score_threshold)
