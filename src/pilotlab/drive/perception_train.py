@@ -181,7 +181,8 @@ def train(cfg: TrainPerceptionConfig) -> RunDir:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         start = restore(run, cfg, {"model": model, "optim": opt})
         step, wall = start.step, start.wall_s
-        cpu0 -= float(start.meta.get("cpu_s", 0.0))  # a resumed run counts the CPU time before it too
+        before = start.meta.get("cpu_s", 0.0)  # a resumed run counts the CPU time before it too
+        cpu0 -= float(before) if isinstance(before, (int, float)) and not isinstance(before, bool) else 0.0
         h, w = train_split.images.shape[1:3]
         tg = P.encode(train_split.annotations, h, w)
         x_all = torch.as_tensor(train_split.images)
