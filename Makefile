@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first: any other spec pulls a multi-GB CUDA build on this machine.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,bench,track,robots]'
+	$(PY) -m pip install -q -e '.[dev,bench,track,robots,perception]'
 	touch $(STAMP)
 
 install: $(STAMP)

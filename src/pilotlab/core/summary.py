@@ -179,3 +179,21 @@ TEXT_VOCAB: Final = "data/vocab"
 TEXT_TRAIN_CHARS: Final = "data/train_chars"
 TEXT_VAL_UNKNOWN: Final = "data/val_unknown_chars"
 """Validation characters never seen in training (skipped by the validation loss)."""
+
+# -- drive perception: `pilotlab drive train-perception` (drive/perception_train.py, perception_metrics.py) --
+
+PERCEPTION_AP: Final = "eval/ap"
+"""COCO box AP over IoU 0.50:0.95 on the test split (pycocotools)."""
+PERCEPTION_AP50: Final = "eval/ap50"
+"""COCO box AP at IoU 0.5."""
+PERCEPTION_BEV_AP: Final = "eval/bev_ap"
+"""Mean of the bird's-eye centre-distance APs at 1, 2 and 4 m (``eval/bev_ap_1m`` ... each also written)."""
+PERCEPTION_NEES: Final = "eval/nees"
+"""Mean normalised estimation error squared of the detections' position covariances (2 when calibrated)."""
+PERCEPTION_DETECT_FPS: Final = "eval/detect_fps"
+"""Frames per CPU second of the detector + decoding on one frame at a time, on the run's threads."""
+
+
+def perception_key(metric: str) -> str:
+    """``eval/{metric}`` for a metric of `perception_metrics` (``bev_ap_2m``, ``pos_err_20_40m``, ...)."""
+    return f"eval/{metric}"

@@ -91,6 +91,7 @@ class PlannerAgent:
     velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
+    camera: Any = None  # camera_perception.CameraSensors: detections from the cameras (drive eval --perception)
 
     def prepare(self, env: Any) -> None:
         cfg = env.unwrapped.config
@@ -116,6 +117,7 @@ class PlannerAgent:
 
     def reset(self, env: Any, seed: int) -> None:
         self._rng = np.random.default_rng([self.seed, seed])
+        self._episode_seed = seed
         self._tracker = Tracker(self.tracker_cfg)
         self._period = envs.env_timing(env)[0]
         self.perception = None
@@ -130,7 +132,11 @@ class PlannerAgent:
         ego = envs.ego_state(env)
         lidar = sensors.lidar_scan(ego, truth, self.sensor_cfg, self._rng)  # the truth only feeds the sensors
         radar = sensors.radar_scan(ego, truth, self.sensor_cfg, self._rng)
-        dets = detect(ego, lidar, radar, self.sensor_cfg, self.detector_cfg)
+        if self.camera is None:
+            dets = detect(ego, lidar, radar, self.sensor_cfg, self.detector_cfg)
+        else:  # the lidar scan is still taken: the MOT scorer's ground truth is what it could see
+            dets = self.camera.detections(env, ego, lidar, radar, self.sensor_cfg, self.detector_cfg, self._rng,
+                                          self._episode_seed)
         ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])
         tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel))
         self.perception = Perception(lidar, radar, dets, tracks)
@@ -255,11 +261,22 @@ class RLAgent:
         return action.reshape(-1)[0] if action.size == 1 else action[0]
 
 
-def make_agent(spec: str, seed: int = 0, control_mode: str = "meta") -> Agent:
+def make_agent(spec: str, seed: int = 0, control_mode: str = "meta", perception: str = "lidar+radar",
+               perception_run: str | None = None) -> Agent:
     """`spec` names a registered ``drive.agent`` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
-    the planner drivers (modular, oracle): "meta" or "continuous"."""
+    the planner drivers (modular, oracle): "meta" or "continuous"; `perception` and `perception_run` (a
+    `drive train-perception` run) to the modular driver (`camera_perception.MODES`)."""
     if spec == "modular":
-        return PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode)
+        agent = PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode)
+        if perception != "lidar+radar":
+            from pilotlab.drive.camera_perception import CameraSensors
+            from pilotlab.drive.perception import load_detector
+
+            if not perception_run:
+                raise PilotlabError(f"--perception {perception} needs --perception-run naming a "
+                                    "`pilotlab drive train-perception` run")
+            agent.camera = CameraSensors(load_detector(perception_run), perception)
+        return agent
     if spec == "oracle":
         return PlannerAgent("oracle", use_sensors=False, seed=seed, control=control_mode)
     if spec == "idm":

@@ -13,6 +13,27 @@ from pilotlab.rl.cli import run_train
 from pilotlab.rl.presets import layer
 
 
+def _record(cfg: object) -> int:
+    from pilotlab.drive.record import run_record
+
+    run_record(cfg)  # type: ignore[arg-type]
+    return 0
+
+
+def _train_perception(cfg: object) -> int:
+    from pilotlab.drive.perception_train import train
+
+    train(cfg)  # type: ignore[arg-type]
+    return 0
+
+
+def _pretrain_perception(cfg: object) -> int:
+    from pilotlab.drive.perception_pretrain import train
+
+    train(cfg)  # type: ignore[arg-type]
+    return 0
+
+
 def _eval(cfg: DriveEvalConfig) -> int:
     run_eval(cfg)
     return 0
@@ -23,4 +44,12 @@ COMMANDS = {
                     "writes a run directory"),
     "train": Command(None, run_train, "train an RL driver with pilotlab.rl (e.g. --algo dqn --env highway-fast-v0)",
                      choices=TRAIN_ALGO, default="dqn", preset=layer),
+    "record": Command("pilotlab.drive.record:RecordConfig", _record,
+                      "drive episodes and save camera frames with COCO labels (train, unlabelled, test splits)"),
+    "train-perception": Command("pilotlab.drive.perception_train:TrainPerceptionConfig", _train_perception,
+                                "train the camera detector (CenterNet-style) on a `drive record` dataset; "
+                                "writes a run directory"),
+    "pretrain-perception": Command("pilotlab.drive.perception_pretrain:PretrainPerceptionConfig",
+                                   _pretrain_perception, "self-supervised pretraining (vicreg, simclr, masked) of "
+                                   "the detector's backbone on unlabelled recorded frames; writes a run directory"),
 }

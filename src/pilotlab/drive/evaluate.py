@@ -54,6 +54,11 @@ class DriveEvalConfig(RunConfig):
     """Render episode 0 of each agent as figures/<agent>.gif with detections and tracks drawn on it."""
     control: Literal["meta", "continuous"] = "meta"
     """Planner drivers' control: meta-actions, or PID + pure pursuit on ContinuousAction at the simulation rate."""
+    perception: Literal["lidar+radar", "camera", "camera+radar", "camera+lidar+radar"] = "lidar+radar"
+    """The modular driver's detections: lidar + radar, the front and rear cameras' detector alone, or fused with
+    radar, or added to lidar + radar (drive/camera_perception.py)."""
+    perception_run: str | None = None
+    """Run directory of `pilotlab drive train-perception` whose detector the camera modes use."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -144,13 +149,14 @@ def agent_names(agents: list[str]) -> list[str]:
 
 
 def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | None = None, seed: int = EVAL_SEED,
-                  control_mode: str = "meta") -> None:
+                  control_mode: str = "meta", perception: str = "lidar+radar", perception_run: str | None = None
+                  ) -> None:
     """Build each driver and its env and reset them once, so that a bad driver spec, run directory or env
     config is refused (one-line `PilotlabError`) before the evaluation writes anything."""
     from pilotlab.core.errors import one_line
 
     for spec in agents:
-        agent = make_agent(spec, seed, control_mode)
+        agent = make_agent(spec, seed, control_mode, perception, perception_run)
         env = envs.make_env(env_id, dict(env_config or {}))
         try:
             agent.prepare(env)
@@ -169,7 +175,8 @@ def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | N
 
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
-                    gif: bool = True, control_mode: str = "meta") -> dict[str, dict[str, float]]:
+                    gif: bool = True, control_mode: str = "meta", perception: str = "lidar+radar",
+                    perception_run: str | None = None) -> dict[str, dict[str, float]]:
     """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
 
     With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
@@ -181,7 +188,7 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
     results: dict[str, dict[str, float]] = {}
     names = agent_names(agents)
     for spec, name in zip(agents, names):
-        agent = make_agent(spec, seed, control_mode)
+        agent = make_agent(spec, seed, control_mode, perception, perception_run)
         cfg = dict(env_config or {})
         env = envs.make_env(env_id, cfg, render=gif)
         scorer = metrics.MotScorer() if spec == "modular" else None
@@ -226,10 +233,15 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
             raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
     env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
     label = "+".join(agent_names(agents))
-    check_drivers(agents, cfg.env, env_config, cfg.seed, cfg.control)
+    if cfg.perception_run is not None:
+        from pilotlab.drive.perception import load_detector
+
+        load_detector(cfg.perception_run)  # refused here, whichever drivers use it
+    check_drivers(agents, cfg.env, env_config, cfg.seed, cfg.control, cfg.perception, cfg.perception_run)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
-        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control)
+        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control,
+                                  cfg.perception, cfg.perception_run)
     for spec, res in results.items():
         print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%}  "
               f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  score {res[DRIVE_SCORE]:.3f}  "

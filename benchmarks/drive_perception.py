@@ -1,0 +1,151 @@
+"""Camera perception label efficiency: self-supervised pretraining vs from scratch (issue 14).
+
+    .venv/bin/python benchmarks/drive_perception.py --data runs/cam-data --labels 100,1000,10000 --seeds 0,1,2 \
+        --methods scratch,vicreg,simclr,masked --pretrain-epochs 20 --epochs 30 --write
+
+For each seed and pretraining method, the backbone is pretrained once on the dataset's unlabelled split
+(``pilotlab drive pretrain-perception``); then for each label count the detector is fine-tuned on the first N
+labelled training frames (``drive train-perception --labels N --pretrained RUN``; ``scratch``: no
+pretraining) and evaluated on the test split. Reported per arm: bird's-eye AP at 2 m (the target metric),
+COCO AP50, mean and a 95 % t-interval over seeds, and the CPU time of pretraining + fine-tuning. The label-
+efficiency ratio: AP@2m of each pretrained method with 1,000 labels over scratch's with 10,000 (where both
+were run). A run directory that already holds a summary.json is reused, not retrained.
+
+``--smoke`` shrinks everything to a check that the pipeline runs (a handful of steps; numbers meaningless).
+Writes results.json and label_efficiency.png under --out, and with --write the `drive_perception` section of
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_section
+from pilotlab.cli import main as cli
+
+
+def _run(argv: list[str]) -> dict:
+    run_dir = Path(argv[argv.index("--run-dir") + 1])
+    if not (run_dir / "summary.json").is_file():
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = cli(argv)
+        if code != 0:
+            raise SystemExit(f"pilotlab {' '.join(argv)} failed: {err.getvalue()[-800:]}")
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95 % t-interval (NaN half-width for one value)."""
+    from scipy import stats
+
+    a = np.asarray(values, dtype=float)
+    if len(a) < 2:
+        return float(a.mean()), float("nan")
+    return float(a.mean()), float(stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None, help="dataset of `pilotlab drive record` with unlabelled frames "
+                    "(default: record one into OUT/data: max(labels) train, as many unlabelled, 1000 test frames)")
+    ap.add_argument("--out", default="runs/bench-drive-perception")
+    ap.add_argument("--labels", default="100,1000,10000")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--methods", default="scratch,vicreg,simclr,masked")
+    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--smoke", action="store_true", help="a few steps per run: checks the pipeline only")
+    ap.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    args = ap.parse_args()
+    labels = [int(x) for x in args.labels.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    methods = args.methods.split(",")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = ["--max-steps", "3"] if args.smoke else []
+    if args.data is None:
+        args.data = str(out / "data")
+        if not (out / "data" / "meta.json").is_file():
+            n = max(labels)
+            argv = ["drive", "record", "--out", args.data, "--frames", str(n), "--unlabelled-frames", str(n),
+                    "--test-frames", str(40 if args.smoke else 1000), "--cameras", "front+rear"]
+            if cli(argv) != 0:
+                raise SystemExit("recording the dataset failed")
+    rows: dict[str, dict[int, list[dict]]] = {m: {n: [] for n in labels} for m in methods}
+    start = time.perf_counter()
+    for seed in seeds:
+        for method in methods:
+            pre: list[str] = []
+            pre_cpu = 0.0
+            if method != "scratch":
+                pdir = out / f"pre-{method}-s{seed}"
+                s = _run(["drive", "pretrain-perception", "--data-dir", args.data, "--method", method, "--seed",
+                          str(seed), "--epochs", str(args.pretrain_epochs), "--batch-size",
+                          str(max(args.batch_size, 8) if not args.smoke else 8), "--run-dir", str(pdir), *steps])
+                pre, pre_cpu = ["--pretrained", str(pdir)], float(s["train/cpu_s"])
+            for n in labels:
+                fdir = out / f"ft-{method}-n{n}-s{seed}"
+                s = _run(["drive", "train-perception", "--data-dir", args.data, "--labels", str(n), "--seed",
+                          str(seed), "--epochs", str(args.epochs), "--batch-size",
+                          str(min(args.batch_size, n)), "--run-dir", str(fdir), *pre, *steps])
+                rows[method][n].append({"seed": seed, "bev_ap_2m": s["eval/bev_ap_2m"], "ap50": s["eval/ap50"],
+                                        "cpu_s": pre_cpu + float(s["train/cpu_s"])})
+                print(f"{method:>8} n={n:<6} seed {seed}: AP@2m {s['eval/bev_ap_2m']:.3f}  AP50 {s['eval/ap50']:.3f}"
+                      f"  cpu {pre_cpu + float(s['train/cpu_s']):.0f} s", flush=True)
+    table = {m: {n: {"bev_ap_2m": ci95([r["bev_ap_2m"] for r in rows[m][n]]),
+                     "ap50": ci95([r["ap50"] for r in rows[m][n]]),
+                     "cpu_s": float(np.mean([r["cpu_s"] for r in rows[m][n]]))} for n in labels} for m in methods}
+    ratio = {}
+    if "scratch" in methods and 1000 in labels and 10000 in labels:
+        base = table["scratch"][10000]["bev_ap_2m"][0]
+        ratio = {m: table[m][1000]["bev_ap_2m"][0] / base if base > 0 else float("nan")
+                 for m in methods if m != "scratch"}
+    (out / "results.json").write_text(json.dumps({"rows": rows, "table": table, "ratio": ratio,
+                                                  "smoke": args.smoke, "args": vars(args)}, indent=1, default=str))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for m in methods:
+        mean = [table[m][n]["bev_ap_2m"][0] for n in labels]
+        half = [table[m][n]["bev_ap_2m"][1] for n in labels]
+        ax.errorbar(labels, mean, yerr=np.nan_to_num(half), marker="o", capsize=3, label=m)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled frames")
+    ax.set_ylabel("bird's-eye AP @ 2 m")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "label_efficiency.png", dpi=120)
+    smoke = " (SMOKE: numbers meaningless)" if args.smoke else ""
+    lines = [f"## drive_perception: label efficiency of the camera detector{smoke}",
+             "", f"`{' '.join(sys.argv)}` on {machine()}, {time.perf_counter() - start:.0f} s wall.", "",
+             "| method | labels | BEV AP@2m (95 % CI) | AP50 | CPU s (pretrain + fine-tune) |", "|---|---|---|---|---|"]
+    for m in methods:
+        for n in labels:
+            t = table[m][n]
+            lines.append(f"| {m} | {n} | {t['bev_ap_2m'][0]:.3f} ± {t['bev_ap_2m'][1]:.3f} | {t['ap50'][0]:.3f} "
+                         f"| {t['cpu_s']:.0f} |")
+    if ratio:
+        lines += ["", "AP@2m with 1,000 labels pretrained / scratch with 10,000: "
+                  + ", ".join(f"{m} {r:.2f}" for m, r in ratio.items())]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section("drive_perception", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Camera detections in the driving loop, alone or fused with radar and lidar (``drive eval --perception``).
+
+Modes:
+
+- ``lidar+radar``: `detection.detect` as before (no camera);
+- ``camera``: the front and rear cameras (`camera.rear_camera`) through the trained detector; each detection
+  is the vehicle centre with the detector's own covariance, rotated into the world frame;
+- ``camera+radar``: a radar point within `radar_gate` (Mahalanobis, camera + radar covariance) of a camera
+  detection gives it a radial velocity and its position: the two position estimates (the camera's, the
+  radar's, moved half a car beyond the reflecting face) are fused in information form. Radar points no camera
+  detection explains are kept (by default: the camera misses too many cars beyond 20 m to refute radar;
+  `camera_trust_range` drops them within that range where a camera looks, as the lidar's free space does);
+- ``camera+lidar+radar``: lidar + radar as before, plus the camera detections that no lidar/radar detection
+  lies within `merge_distance` of (cars beyond the lidar's reach that the radar missed).
+
+The detections keep the tracker's interface (`detection.Detections`); camera-only ones have no radial
+velocity (NaN) and source 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pilotlab.core.errors import PilotlabError
+from pilotlab.drive.camera import Camera, CameraConfig, Vehicles, rear_camera, road_segments, scene_vehicles
+from pilotlab.drive.detection import Detections, DetectorConfig, detect
+from pilotlab.drive.envs import EgoState
+from pilotlab.drive.sensors import LidarScan, RadarScan, SensorConfig
+
+MODES = ("lidar+radar", "camera", "camera+radar", "camera+lidar+radar")
+SOURCE_CAMERA = 3
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    radar_gate: float = 13.8  # [] squared Mahalanobis gate of a radar point to a camera detection (chi2 2 dof, 99.9 %)
+    centre_offset: float = 2.0  # [m] from a radar reflection (near face) to the car centre, along the line of sight
+    extent_var: float = 1.0  # [m^2] added along the line of sight to a radar position for the car's extent
+    camera_trust_range: float = 0.0  # [m] within this a camera that sees nothing refutes a radar point (0: never)
+    merge_distance: float = 4.0  # [m] a camera detection this close to a lidar/radar one is the same car
+
+
+class CameraSensors:
+    """The cameras and the detector of one driver; `detections(...)` for one step in a given mode."""
+
+    def __init__(self, detector: Any, mode: str, cfg: FusionConfig = FusionConfig(),
+                 camera: CameraConfig | None = None):
+        if mode not in MODES:
+            raise PilotlabError(f"unknown perception {mode!r}; choose one of {', '.join(MODES)}")
+        self.detector, self.mode, self.cfg = detector, mode, cfg
+        front = camera or CameraConfig()
+        self.cameras = [Camera(front), Camera(rear_camera(front))]
+
+    def camera_detections(self, env: Any, ego: EgoState, rng: np.random.Generator, colour_seed: int
+                          ) -> Detections:
+        """Both cameras rendered and detected in one batch, as world-frame `Detections`."""
+        base = env.unwrapped
+        veh: Vehicles = scene_vehicles(env)
+        road = road_segments(base.road)
+        frames = [cam.render(ego.position, ego.heading, veh, road, rng, colour_seed) for cam in self.cameras]
+        dets = self.detector.detect(np.stack([f.image for f in frames]))
+        pos, cov = [], []
+        for cam, d in zip(self.cameras, dets):
+            origin, heading = cam.pose(ego.position, ego.heading)
+            rot = np.array([[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]])
+            pos.append(origin + d.position @ rot.T)
+            cov.append(rot[None] @ d.cov @ rot.T[None])
+        p = np.concatenate(pos).reshape(-1, 2)
+        return _detections(ego, p, np.concatenate(cov).reshape(-1, 2, 2), np.full(len(p), np.nan),
+                           np.full(len(p), SOURCE_CAMERA))
+
+    def detections(self, env: Any, ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorConfig,
+                   detector_cfg: DetectorConfig, rng: np.random.Generator, colour_seed: int) -> Detections:
+        if self.mode == "lidar+radar":
+            return detect(ego, lidar, radar, sensors, detector_cfg)
+        cam = self.camera_detections(env, ego, rng, colour_seed)
+        if self.mode == "camera":
+            return cam
+        if self.mode == "camera+radar":
+            return fuse_radar(ego, cam, radar, sensors, self.cfg, self.cameras)
+        base = detect(ego, lidar, radar, sensors, detector_cfg)
+        if len(base.position) and len(cam.position):
+            d = np.hypot(*(cam.position[:, None, :] - base.position[None]).transpose(2, 0, 1))  # (C, B)
+            cam = _select(cam, d.min(axis=1) > self.cfg.merge_distance)
+        return _concat(base, cam)
+
+
+def _detections(ego: EgoState, pos: np.ndarray, cov: np.ndarray, rate: np.ndarray, source: np.ndarray
+                ) -> Detections:
+    rel = pos - ego.position
+    los = rel / np.maximum(np.hypot(rel[:, 0], rel[:, 1]), 1e-9)[:, None]
+    return Detections(pos, cov, los.reshape(-1, 2), rate, source.astype(int))
+
+
+def _select(d: Detections, keep: np.ndarray) -> Detections:
+    return Detections(*(a[keep] for a in d))
+
+
+def _concat(a: Detections, b: Detections) -> Detections:
+    return Detections(*(np.concatenate([x, y]) for x, y in zip(a, b)))
+
+
+def fuse_radar(ego: EgoState, cam: Detections, radar: RadarScan, sensors: SensorConfig, cfg: FusionConfig,
+               cameras: list[Camera]) -> Detections:
+    """Camera detections refined by the radar points associated with them; unexplained radar points where
+    no camera refutes them (module docstring)."""
+    ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])
+    pos, cov = cam.position.copy(), cam.position_cov.copy()
+    rate_sum, rate_n = np.zeros(len(pos)), np.zeros(len(pos))
+    used = np.zeros(len(pos), dtype=bool)
+    extra_p, extra_c, extra_r = [], [], []
+    for rr, br, rate in zip(radar.range, radar.bearing, radar.range_rate):
+        u = np.array([np.cos(br), np.sin(br)])
+        rot = np.array([[u[0], -u[1]], [u[1], u[0]]])
+        r_cov = rot @ np.diag([sensors.radar_range_noise**2 + cfg.extent_var,
+                               max(rr * sensors.radar_bearing_noise, 0.3) ** 2 + 0.25]) @ rot.T
+        r_pos = ego.position + (rr + cfg.centre_offset) * u
+        v_abs = rate + ego_vel @ u
+        if len(pos):
+            s = cam.position_cov + r_cov[None]  # (C, 2, 2)
+            e = cam.position - r_pos  # (C, 2)
+            m = np.einsum("ci,ci->c", e, np.linalg.solve(s, e[..., None])[..., 0])
+            m[used] = np.inf  # one radar point per camera detection (the first, in scan order)
+            j = int(np.argmin(m))
+            if m[j] <= cfg.radar_gate:
+                info = np.linalg.inv(cam.position_cov[j]) + np.linalg.inv(r_cov)
+                cov[j] = np.linalg.inv(info)
+                pos[j] = cov[j] @ (np.linalg.solve(cam.position_cov[j], cam.position[j])
+                                   + np.linalg.solve(r_cov, r_pos))
+                rate_sum[j] += v_abs
+                rate_n[j] += 1
+                used[j] = True
+                continue
+        if rr <= cfg.camera_trust_range and _in_view(r_pos, ego, cameras):
+            continue  # a camera looks there and saw nothing: a false alarm (or a car the camera missed)
+        extra_p.append(r_pos)
+        extra_c.append(r_cov)
+        extra_r.append(v_abs)
+    with np.errstate(invalid="ignore"):
+        rates = np.where(rate_n > 0, rate_sum / np.maximum(rate_n, 1), np.nan)
+    fused = _detections(ego, pos, cov, rates, np.where(rate_n > 0, 4, SOURCE_CAMERA))
+    extra = _detections(ego, np.array(extra_p).reshape(-1, 2), np.array(extra_c).reshape(-1, 2, 2),
+                        np.array(extra_r, dtype=float), np.ones(len(extra_p), dtype=int))
+    return _concat(fused, extra)
+
+
+def _in_view(point: np.ndarray, ego: EgoState, cameras: list[Camera]) -> bool:
+    """Whether a ground point (2,) [m] projects inside any camera's image."""
+    for cam in cameras:
+        uv, z = cam.project(np.array([[point[0], point[1], 0.75]]), ego.position, ego.heading)
+        if z[0] > 0 and 0 <= uv[0, 0] < cam.cfg.width and 0 <= uv[0, 1] < cam.cfg.height:
+            return True
+    return False
+
+
+__all__ = ["MODES", "SOURCE_CAMERA", "CameraSensors", "FusionConfig", "fuse_radar"]

@@ -1,0 +1,127 @@
+"""Camera: pinhole projection against closed forms, rendered boxes and occlusion on hand-built scenes."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from pilotlab.core.errors import PilotlabError
+from pilotlab.drive.camera import Camera, CameraConfig, RoadSegments, Vehicles, rear_camera
+
+CLEAN = CameraConfig(nuisance=False, pitch=0.0, forward_offset=0.0)
+ROAD = RoadSegments(np.array([[-1000.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([3000.0]), np.array([4.0]),
+                    np.zeros(1), np.array([2]), np.array([2]))  # one 4 m lane along x, ego on its centre line
+
+
+def _vehicles(rows: list[tuple[float, float]], heading: float = 0.0) -> Vehicles:
+    p = np.array(rows, dtype=float).reshape(-1, 2)
+    n = len(p)
+    return Vehicles(np.arange(n, dtype=np.int64) + 7, p, np.full(n, heading), np.full(n, 5.0), np.full(n, 2.0))
+
+
+def test_projection_closed_form() -> None:
+    cam = Camera(CLEAN)
+    h, fx, fy, cx, cy = CLEAN.mount_height, CLEAN.fx, CLEAN.fy, CLEAN.cx, CLEAN.cy
+    pts = np.array([[20.0, 0.0, 0.0], [20.0, 3.0, h], [10.0, -2.0, 0.5], [-5.0, 0.0, 0.0]])
+    uv, z = cam.project(pts, np.zeros(2), 0.0)
+    assert uv[0] == pytest.approx([cx, cy + fy * h / 20.0])  # a road point ahead: below the centre by fy h / d
+    assert uv[1] == pytest.approx([cx + fx * 3.0 / 20.0, cy])  # at the camera's height: on the centre row
+    assert uv[2] == pytest.approx([cx - fx * 2.0 / 10.0, cy + fy * (h - 0.5) / 10.0])
+    assert z[:3] == pytest.approx([20.0, 20.0, 10.0]) and np.isnan(uv[3]).all()  # behind the camera: no pixel
+    # the ego turned by 90 degrees sees the world turned with it
+    uv90, _ = cam.project(np.array([[0.0, 20.0, 0.0]]), np.zeros(2), np.pi / 2)
+    assert uv90[0] == pytest.approx(uv[0])
+
+
+def test_pitch_and_mount_offsets() -> None:
+    pitch = 0.1
+    cfg = CameraConfig(nuisance=False, pitch=pitch, forward_offset=1.5)
+    cam = Camera(cfg)
+    d = cfg.mount_height / np.tan(pitch)  # where the optical axis meets the road, ahead of the camera
+    uv, _ = cam.project(np.array([[1.5 + d, 0.0, 0.0]]), np.zeros(2), 0.0)
+    assert uv[0] == pytest.approx([cfg.cx, cfg.cy])
+    # the horizon (a point far ahead at the camera's height) lies fy tan(pitch) above the centre
+    uv, _ = cam.project(np.array([[1e7, 0.0, cfg.mount_height]]), np.zeros(2), 0.0)
+    assert uv[0, 1] == pytest.approx(cfg.cy - cfg.fy * np.tan(pitch), abs=1e-3)
+    rear = Camera(rear_camera(cfg))
+    uv, _ = rear.project(np.array([[-2.5 - d, 0.0, 0.0]]), np.zeros(2), 0.0)
+    assert uv[0] == pytest.approx([cfg.cx, cfg.cy])
+
+
+def test_rendered_box_matches_the_projected_rear_face() -> None:
+    cam = Camera(CLEAN)
+    veh = _vehicles([(22.5, 0.0)])  # rear face at 20 m, 2 m wide, 1.5 m high
+    frame = cam.render(np.zeros(2), 0.0, veh, ROAD)
+    fx, fy, cx, cy, h = CLEAN.fx, CLEAN.fy, CLEAN.cx, CLEAN.cy, CLEAN.mount_height
+    expect = (cx - fx * 1.0 / 20, cy + fy * (h - 1.5) / 20, cx + fx * 1.0 / 20, cy + fy * h / 20)
+    assert frame.box[0] == pytest.approx(expect, abs=1.0)  # pixel-centre sampling: within one pixel
+    assert frame.own_pixels[0] == frame.visible_pixels[0] > 0
+    assert (frame.object_index == 0).sum() == frame.visible_pixels[0]
+    # the box is where the car is drawn: inside it the car's colour, outside asphalt
+    x0, y0, x1, y1 = frame.box[0].astype(int)
+    inside = frame.image[y0:y1, x0:x1].reshape(-1, 3).astype(int)
+    assert (frame.object_index[y0:y1, x0:x1] == 0).mean() > 0.8
+    empty = cam.render(np.zeros(2), 0.0, _vehicles([]), ROAD)
+    assert np.abs(inside - empty.image[y0:y1, x0:x1].reshape(-1, 3).astype(int)).sum(1).mean() > 20
+
+
+def test_occlusion_nearest_wins_whatever_the_order() -> None:
+    cam = Camera(CLEAN)
+    near, far = (15.0, 0.0), (30.0, 0.5)
+    a = cam.render(np.zeros(2), 0.0, _vehicles([far, near]), ROAD)
+    b = cam.render(np.zeros(2), 0.0, _vehicles([near, far]), ROAD)
+    assert a.visible_pixels[1] == a.own_pixels[1]  # the near car is whole
+    assert a.visible_pixels[0] < 0.5 * a.own_pixels[0]  # the far one mostly hidden behind it
+    np.testing.assert_array_equal(a.visible_pixels[::-1], b.visible_pixels)
+    np.testing.assert_array_equal(a.object_index, np.where(b.object_index >= 0, 1 - b.object_index, -1))
+    # a car off to the side is not hidden
+    c = cam.render(np.zeros(2), 0.0, _vehicles([near, (30.0, -8.0)]), ROAD)
+    assert c.visible_pixels[1] == c.own_pixels[1] > 0
+    # behind the camera: not drawn, no box
+    d = cam.render(np.zeros(2), 0.0, _vehicles([(-20.0, 0.0)]), ROAD)
+    assert d.own_pixels[0] == 0 and np.isnan(d.box[0]).all()
+
+
+def test_markings_lie_where_the_lane_edges_project() -> None:
+    cam = Camera(CLEAN)
+    frame = cam.render(np.zeros(2), 0.0, _vehicles([]), ROAD)
+    row = int(CLEAN.cy + CLEAN.fy * CLEAN.mount_height / 10.0)  # the road 10 m ahead (at the row's centre)
+    dist = CLEAN.fy * CLEAN.mount_height / (row + 0.5 - CLEAN.cy)
+    bright = frame.image[row].astype(int).sum(-1)
+    cols = np.flatnonzero(bright > bright.max() - 60)
+    expect = [CLEAN.cx + CLEAN.fx * s * 2.0 / dist - 0.5 for s in (-1, 1)]  # edges at +-2 m
+    assert min(abs(cols - expect[0])) <= 1 and min(abs(cols - expect[1])) <= 1
+
+
+def test_nuisances_are_seeded() -> None:
+    cam = Camera(CameraConfig())
+    veh = _vehicles([(20.0, 0.0)])
+    a = cam.render(np.zeros(2), 0.0, veh, ROAD, np.random.default_rng(3)).image
+    b = cam.render(np.zeros(2), 0.0, veh, ROAD, np.random.default_rng(3)).image
+    c = cam.render(np.zeros(2), 0.0, veh, ROAD, np.random.default_rng(4)).image
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a.astype(int) - c).mean() > 0.5
+    d = cam.render(np.zeros(2), 0.0, veh, ROAD, np.random.default_rng(3), colour_seed=1).image
+    assert not np.array_equal(a, d)  # other vehicle colours
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(PilotlabError, match="focal"):
+        CameraConfig(fx=0.0)
+    with pytest.raises(PilotlabError, match="pitch"):
+        CameraConfig(pitch=2.0)
+
+
+def test_render_speed_floor() -> None:
+    """A generous floor (the measured rate is in docs/drive.md); CPU time, so other processes do not count."""
+    cam = Camera(CameraConfig())
+    veh = _vehicles([(15.0, 0.0), (30.0, 4.0), (45.0, -4.0), (60.0, 0.0), (80.0, 4.0), (-20.0, 0.0)])
+    rng = np.random.default_rng(0)
+    cam.render(np.zeros(2), 0.0, veh, ROAD, rng)
+    n = 40
+    t = time.process_time()
+    for _ in range(n):
+        cam.render(np.zeros(2), 0.0, veh, ROAD, rng)
+    assert n / (time.process_time() - t) > 60.0

@@ -1,0 +1,119 @@
+"""drive record / train-perception / eval --perception: labels against the renderer, disjoint seeds, bad input,
+and a tiny end-to-end run record -> train -> eval with the camera in the loop."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pilotlab.cli import main
+from pilotlab.drive.camera import Camera, CameraConfig, RoadSegments, Vehicles
+from pilotlab.drive.evaluate import EVAL_SEED
+from pilotlab.drive.record import SPLITS, annotations_for, split_seeds
+
+ROAD = RoadSegments(np.array([[-1000.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([3000.0]), np.array([4.0]),
+                    np.zeros(1), np.array([2]), np.array([2]))
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_split_seeds_never_overlap() -> None:
+    seeds = {s: set(split_seeds(1_000_000, s, 5000)) for s in SPLITS}
+    for a in SPLITS:
+        for b in SPLITS:
+            assert a == b or not seeds[a] & seeds[b]
+        assert not seeds[a] & set(range(EVAL_SEED, EVAL_SEED + 10_000))  # nor with drive eval's seeds
+
+
+def test_labels_agree_with_the_rendered_frame() -> None:
+    cam = Camera(CameraConfig(nuisance=False))
+    ego = np.array([100.0, 4.0])
+    veh = Vehicles(np.array([11, 12, 13]), np.array([[120.0, 4.0], [135.0, 4.5], [130.0, 0.0]]), np.zeros(3),
+                   np.full(3, 5.0), np.full(3, 2.0))
+    frame = cam.render(ego, 0.0, veh, ROAD)
+    vel = np.array([[20.0, 0.0], [22.0, 0.0], [25.0, 1.0]])
+    pos, heading = cam.pose(ego, 0.0)
+    anns = annotations_for(frame, veh, ego, 0.0, np.array([25.0, 0.0]), vel, pos, heading, min_pixels=1)
+    assert len(anns) == 3
+    for a in anns:
+        j = int(np.flatnonzero(veh.ids == a["track_id"])[0])
+        x, y, w, h = a["bbox"]
+        ys, xs = np.nonzero(frame.object_index == j)
+        assert xs.min() >= x and xs.max() < x + w and ys.min() >= y and ys.max() < y + h  # box holds its pixels
+        assert a["visible_pixels"] == len(xs) <= w * h
+        assert a["position"] == pytest.approx(list(veh.position[j] - ego))  # ego heading 0: world axes
+        assert a["position_camera"][0] == pytest.approx(veh.position[j, 0] - ego[0] - cam.cfg.forward_offset)
+        assert a["velocity"] == pytest.approx(list(vel[j] - [25.0, 0.0]))
+    by_id = {a["track_id"]: a for a in anns}
+    assert by_id[11]["occlusion"] == 0.0 and by_id[12]["occlusion"] > 0.3  # 12 hides behind 11
+
+
+def test_record_refuses_bad_input_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("x")
+    for argv, what in [(["--out", str(tmp_path / "used")], "not an empty folder"),
+                       (["--out", str(tmp_path / "d.png")], "looks like a file"),
+                       (["--out", str(tmp_path / "no" / "d")], "not an existing folder"),
+                       (["--out", str(tmp_path / "d"), "--frames", "0"], "frames must be >= 1"),
+                       (["--out", str(tmp_path / "d"), "--env", "nope-v0"], "unknown env")]:
+        code, _, err = _run(["drive", "record", *argv])
+        assert code == 2 and err.startswith("error: ") and what in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["used"]
+
+
+@pytest.mark.slow
+def test_record_train_eval_end_to_end(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code, _, err = _run(["drive", "record", "--out", str(data), "--agent", "idm", "--frames", "6",
+                           "--test-frames", "4", "--unlabelled-frames", "2", "--duration", "4"])
+    assert code == 0, err
+    meta = json.loads((data / "meta.json").read_text())
+    seeds = [set(meta["splits"][s]["episode_seeds"]) for s in SPLITS]
+    assert not (seeds[0] & seeds[1] or seeds[0] & seeds[2] or seeds[1] & seeds[2])
+    coco = json.loads((data / "train" / "labels.json").read_text())
+    assert len(coco["images"]) == 6 and coco["categories"][0]["name"] == "vehicle"
+    assert all((data / "train" / im["file_name"]).is_file() for im in coco["images"])
+    assert json.loads((data / "unlabelled" / "labels.json").read_text())["annotations"] == []
+
+    run = tmp_path / "det"
+    code, _, err = _run(["drive", "train-perception", "--data-dir", str(data), "--epochs", "2", "--batch-size",
+                           "3", "--width", "4", "--run-dir", str(run), "--log-every", "1"])
+    assert code == 0, err
+    summary = json.loads((run / "summary.json").read_text())
+    assert {"eval/ap", "eval/bev_ap_2m", "eval/detect_fps", "train/steps"} <= set(summary)
+    # resume with a larger budget continues from the checkpoint
+    code, _, err = _run(["drive", "train-perception", "--data-dir", str(data), "--epochs", "3", "--batch-size",
+                         "3", "--width", "4", "--run-dir", str(run), "--log-every", "1", "--resume"])
+    assert code == 0, err
+    assert json.loads((run / "summary.json").read_text())["train/steps"] == 6
+
+    code, _, err = _run(["drive", "eval", "--agent", "modular", "--perception", "camera+radar", "--perception-run",
+                           str(run), "--episodes", "1", "--duration", "2", "--no-gif",
+                           "--run-dir", str(tmp_path / "ev")])
+    assert code == 0, err
+    assert "eval/mota" in json.loads((tmp_path / "ev" / "summary.json").read_text())
+
+    # damaged datasets and checkpoints: one line, exit 2, no run directory
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    (broken / "test" / "labels.json").unlink()
+    code, _, err = _run(["drive", "train-perception", "--data-dir", str(broken), "--run-dir", str(tmp_path / "r2")])
+    assert code == 2 and "no labels.json" in err and not (tmp_path / "r2").exists()
+    shutil.copy(data / "test" / "labels.json", broken / "test" / "labels.json")
+    next((broken / "test" / "images").iterdir()).unlink()
+    code, _, err = _run(["drive", "train-perception", "--data-dir", str(broken), "--run-dir", str(tmp_path / "r2")])
+    assert code == 2 and "do not match" in err and not (tmp_path / "r2").exists()
+    code, _, err = _run(["drive", "train-perception", "--data-dir", str(data), "--batch-size", "3",
+                         "--pretrained", str(run), "--width", "8", "--run-dir", str(tmp_path / "r2")])
+    assert code == 2 and "width 8" in err and not (tmp_path / "r2").exists()
