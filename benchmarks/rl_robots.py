@@ -6,7 +6,8 @@ scored by the same evaluator (`pilotlab.rl.evaluate.evaluate_policy`: 10 determi
 seeds 10000..10009; success rate from ``info["is_success"]`` on the Fetch tasks). Wall time is the
 training call only (ours: `train/wall_s`; SB3: `model.learn`). Each result is appended to
 runs/rl_robots/results.jsonl as soon as its pair finishes, and the docs/benchmarks.md section is
-rewritten from all results so far, so a long invocation that is stopped keeps what it measured.
+rewritten from all results so far (earlier invocations' too, the latest per task, steps and seed), so
+a long invocation that is stopped keeps what it measured and --tasks splits add up.
 
     .venv/bin/python benchmarks/rl_robots.py --tasks sac-pendulum                 # minutes
     .venv/bin/python benchmarks/rl_robots.py --tasks sac-halfcheetah td3-hopper   # 100k steps each: hours
@@ -154,6 +155,17 @@ def section(rows: list[dict[str, Any]], command: str, load: str) -> str:
         "\n".join(means), "\n".join(lines)])
 
 
+def previous_results() -> list[dict[str, Any]]:
+    """Rows of earlier invocations (runs/rl_robots/results.jsonl), the latest per (task, steps, seed): the docs
+    section shows every task measured so far, whichever --tasks split measured it."""
+    latest: dict[tuple[str, int, int], dict[str, Any]] = {}
+    if RESULTS.is_file():
+        for line in RESULTS.read_text().splitlines():
+            row = json.loads(line)
+            latest[(row["task"], row["steps"], row["seed"])] = row
+    return list(latest.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=["sac-pendulum"], choices=list(TASKS))
@@ -165,7 +177,7 @@ def main() -> None:
     torch.set_num_threads(1)
     command = ".venv/bin/python benchmarks/rl_robots.py " + " ".join(sys.argv[1:])
     load_start = os.getloadavg()[0]
-    rows: list[dict[str, Any]] = []
+    rows = [] if args.no_write else previous_results()
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
             for seed in args.seeds:
@@ -174,7 +186,7 @@ def main() -> None:
                 sb3 = None if args.no_sb3 else run_sb3(task, seed, steps)
                 row = {"task": task, "env": TASKS[task][0], "steps": steps, "seed": seed, "ours": ours, "sb3": sb3,
                        "load": os.getloadavg()[0], "command": command, "time": time.time()}
-                rows.append(row)
+                rows = [r for r in rows if (r["task"], r["steps"], r["seed"]) != (task, steps, seed)] + [row]
                 print(json.dumps(row), flush=True)
                 if not args.no_write:  # results as each finishes: the JSONL and the docs section so far
                     RESULTS.parent.mkdir(parents=True, exist_ok=True)
