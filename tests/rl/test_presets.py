@@ -199,3 +199,14 @@ def test_presets_command_errors(argv: list[str], message: str, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
 
+
+
+def test_sac_entropy_settings_map_to_pilotlab_fields() -> None:
+    base = {"learning_rate": 3e-4, "n_envs": 1}
+    auto, _ = presets.translate("sac", base, {"ent_coef": "auto_0.1", "target_entropy": "auto"})
+    assert auto["autotune"] is True and auto["init_alpha"] == 0.1 and auto["target_entropy"] is None
+    fixed, _ = presets.translate("sac", base, {"ent_coef": 0.05, "target_entropy": -2})
+    assert fixed["autotune"] is False and fixed["init_alpha"] == 0.05 and fixed["target_entropy"] == -2.0
+    _, dropped = presets.translate("sac", base, {"target_update_interval": 8, "policy_kwargs": {"log_std_init": -3}})
+    assert any(d.startswith("target_update_interval=8") for d in dropped)
+    assert any(d.startswith("policy_kwargs.log_std_init=-3") for d in dropped)

@@ -146,7 +146,19 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
             out["gradient_steps"] = int(freq) * n_envs if grad == -1 else grad
     for key, value in list(hp.items()):
         hp.pop(key)
-        if key == "n_timesteps":
+        if algo == "sac" and key == "ent_coef":  # "auto", "auto_<init>" or a fixed coefficient
+            if isinstance(value, str) and value.startswith("auto"):
+                out["autotune"] = True
+                out["init_alpha"] = float(value[5:]) if value.startswith("auto_") else 1.0
+            else:
+                out["autotune"], out["init_alpha"] = False, float(value)
+        elif algo == "sac" and key == "target_entropy":  # "auto": -dim(A), which None means in pilotlab's SAC
+            out["target_entropy"] = None if value == "auto" else float(value)
+        elif algo == "sac" and key == "target_update_interval":
+            if int(value) != 1:
+                dropped.append(f"target_update_interval={value}: pilotlab's SAC updates its target critics after "
+                               "every gradient step")
+        elif key == "n_timesteps":
             out["total_steps"] = int(value)
         elif key in ("gamma", "batch_size", "buffer_size", "learning_starts", "target_update_interval",
                      "exploration_fraction", "exploration_initial_eps", "exploration_final_eps", "max_grad_norm",
@@ -196,8 +208,11 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
                 out["activation"] = name
             else:
                 dropped.append(f"activation_fn={value}: pilotlab's PPO has tanh or relu")
-        elif key == "log_std_init" and algo in ("ppo", "sac"):
+        elif key == "log_std_init" and algo == "ppo":
             out["log_std_init"] = float(value)
+        elif key == "log_std_init" and algo == "sac":
+            dropped.append(f"policy_kwargs.log_std_init={value}: SB3's SAC uses it only with gSDE; pilotlab's SAC "
+                           "predicts its log std")
         elif key == "ortho_init":
             if not value:
                 dropped.append("ortho_init=False: pilotlab's PPO always initializes orthogonally")
