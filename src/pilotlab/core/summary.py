@@ -145,6 +145,16 @@ DRIVE_MOTA: Final = "mota"
 DRIVE_IDF1: Final = "idf1"
 DRIVE_MOTP: Final = "motp"
 DRIVE_ID_SWITCHES: Final = "id_switches"
+DRIVE_CRASH_RATE_LO: Final = "crash_rate_lo"
+"""Lower end of the crash rate's 95 % Wilson score interval (`drive.metrics.wilson_interval`)."""
+DRIVE_CRASH_RATE_HI: Final = "crash_rate_hi"
+"""Upper end of the crash rate's 95 % Wilson score interval."""
+DRIVE_OFF_ROAD_RATE: Final = "off_road_rate"
+"""Fraction of episodes in which the ego left the road."""
+DRIVE_LAPS_MEAN: Final = "laps_mean"
+"""racetrack-v0: whole laps per episode (0 elsewhere)."""
+DRIVE_AT_FAULT_RATE: Final = "at_fault_crash_rate"
+"""Fraction of episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
 
 
 def drive_key(agent: str, metric: str) -> str:

@@ -96,7 +96,11 @@ class PlannerAgent:
         cfg = env.unwrapped.config
         v_ref = envs.reference_speed(env)
         action = dict(cfg["action"])
-        if self.control == "continuous":
+        # racetrack-v0: steering only, the speed is the env's; the lateral loop drives it (`lateral.py`)
+        self._steer_only = action.get("type") == "ContinuousAction" and not action.get("longitudinal", True)
+        if self._steer_only:
+            pass
+        elif self.control == "continuous":
             if not str(getattr(env.spec, "id", "")).startswith("highway"):
                 raise PilotlabError("continuous control follows straight lanes only: use highway-v0 or highway-fast-v0")
             env.unwrapped.configure({"action": {"type": "ContinuousAction"},
@@ -121,6 +125,7 @@ class PlannerAgent:
         self.perception = None
         self._lane = tuple(envs.ego_vehicle(env).lane_index)  # lane the continuous controller steers to
         self._pid = control.PIDState()
+        self._track_lane: int | None = None  # racetrack-v0: the lane the lateral loop keeps
 
     def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""
@@ -140,6 +145,12 @@ class PlannerAgent:
         return x[:, :2], conservative_velocity(x[:, :2] - ego.position, x[:, 2:], p_v, heading, self.velocity_margin)
 
     def act(self, env: Any, obs: Any) -> Any:
+        if self._steer_only:
+            from pilotlab.drive.lateral import steering_action
+
+            position, velocity = self.objects(env)
+            action, self._track_lane = steering_action(env, position, velocity, self._track_lane)
+            return action
         if self.control == "continuous":
             return self._act_continuous(env)
         position, velocity = self.objects(env)
@@ -188,12 +199,18 @@ class IDMAgent:
 
         base = env.unwrapped
         old = base.vehicle
-        new = IDMVehicle.create_from(old)
+        if hasattr(old, "target_lane_index"):
+            new = IDMVehicle.create_from(old)
+        else:  # racetrack-v0's ego is a plain Vehicle (steering-only control)
+            new = IDMVehicle(old.road, old.position, old.heading, old.speed, target_lane_index=old.lane_index,
+                             target_speed=old.speed)
         base.road.vehicles[base.road.vehicles.index(old)] = new
         base.controlled_vehicles[0] = new
         base.action_type.controlled_vehicle = new
 
-    def act(self, env: Any, obs: Any) -> int:
+    def act(self, env: Any, obs: Any) -> Any:
+        if not hasattr(env.unwrapped.action_type, "actions_indexes"):  # ContinuousAction (racetrack-v0)
+            return np.zeros(env.action_space.shape, dtype=np.float32)  # ignored as well
         return _action_index(env, "IDLE")  # ignored: IDMVehicle.act decides on its own
 
 

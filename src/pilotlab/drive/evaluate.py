@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -73,16 +73,28 @@ def _lane_number(vehicle: Any) -> tuple[Any, Any, int]:
     return tuple(vehicle.lane_index)  # type: ignore[return-value]
 
 
+class EpisodeHooks(Protocol):
+    """What a scenario adds to an episode (`scenarios.ScenarioHooks`): changes to the traffic right after the
+    reset and after each step (e.g. new NPCs spawned by the env), and observations of each step."""
+
+    def after_reset(self, env: Any) -> None: ...
+    def after_step(self, env: Any, step: int) -> None: ...
+
+
 def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | None = None,
-                frames: list[np.ndarray] | None = None) -> metrics.EpisodeStats:
-    """Drive one episode; optionally score tracking and collect annotated frames."""
+                frames: list[np.ndarray] | None = None, hooks: EpisodeHooks | None = None) -> metrics.EpisodeStats:
+    """Drive one episode; optionally score tracking, collect annotated frames and run a scenario's hooks."""
     from pilotlab.drive.render import overlay
+    from pilotlab.drive.routes import RouteMeter
 
     agent.prepare(env)
     obs, _ = env.reset(seed=seed)
+    if hooks is not None:
+        hooks.after_reset(env)
     agent.reset(env, seed)
     period, _ = envs.env_timing(env)
     stats = metrics.EpisodeStats(route_length=envs.route_length(env))
+    route = RouteMeter(env)
     if scorer is not None:
         scorer.new_episode()
     prev_pos = np.array(envs.ego_vehicle(env).position, dtype=float)
@@ -106,6 +118,8 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
             render_s += time.perf_counter() - t_render
         obs, reward, terminated, truncated, info = env.step(action)
         ego = envs.ego_vehicle(env)
+        if hooks is not None:
+            hooks.after_step(env, len(stats.step_ms) - 1)
         stats.ret += float(reward) * period  # reward x time [s]: Gymnasium's return at the usual 1 Hz
         stats.speeds.append(float(ego.speed))
         pos = np.array(ego.position, dtype=float)
@@ -116,7 +130,11 @@ def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | N
             stats.lane_changes += 1
         prev_lane = lane
         stats.crashed = stats.crashed or bool(info.get("crashed", ego.crashed))
+        stats.off_road = stats.off_road or not bool(getattr(ego, "on_road", True))
+        route.update(env)
         done = bool(terminated or truncated)
+    stats.completion = route.completion
+    stats.laps = route.laps
     stats.loop_s = time.perf_counter() - start - render_s
     return stats
 
