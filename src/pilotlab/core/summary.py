@@ -157,6 +157,32 @@ DRIVE_AT_FAULT_RATE: Final = "at_fault_crash_rate"
 """Fraction of episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
 
 
+DRIVE_REPLAY_MATCH: Final = "scenario/replay_match"
+"""`drive eval --scenario FILE`: 1 when the scenario's own driver replayed the ego trajectory the file expects
+(same sha256 of every step's position and speed), 0 when not, NaN when the file expects nothing."""
+
+# -- drive stress: `pilotlab drive stress` (drive/stress.py); per method under stress/<method>/... -------------
+STRESS_EPISODES: Final = "episodes"
+STRESS_AT_FAULT: Final = "at_fault_crashes"
+"""Episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
+STRESS_NPC_FAULT: Final = "npc_fault_crashes"
+"""Crashes the NPC is at fault for: flagged, not failures."""
+STRESS_DISTINCT: Final = "distinct_failures"
+"""Distinct at-fault failures (env seed, crash partner, kind of crash), each saved as a scenario file."""
+STRESS_FAILURES_PER_1000: Final = "failures_per_1000"
+STRESS_DISTINCT_PER_1000: Final = "distinct_per_1000"
+STRESS_CEM_OVER_RANDOM: Final = "stress/distinct_ratio_cem_vs_random"
+"""Distinct failures per 1,000 episodes, CEM over uniform random sampling (inf when random found none)."""
+STRESS_REPLAYS: Final = "stress/replays"
+STRESS_REPLAYS_MATCHED: Final = "stress/replays_matched"
+"""Saved failures whose replay gave the same trajectory digest and a crash."""
+
+
+def stress_key(method: str, metric: str) -> str:
+    """``stress/{method}/{metric}`` (method: cem, random; metric: one of the ``STRESS_*`` names without a slash)."""
+    return f"stress/{method}/{metric}"
+
+
 def drive_key(agent: str, metric: str) -> str:
     """``eval/{agent}/{metric}`` for one driver of a `drive eval` run (agent: modular, idm, oracle, rl, ...);
     `metric` is one of the ``DRIVE_*`` names. The first driver's metrics are also written as ``eval/{metric}``."""

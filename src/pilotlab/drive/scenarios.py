@@ -112,7 +112,7 @@ class Scenario:
             cfg["vehicles_density"] = float(defaults["vehicles_density"]) * self.density
             cfg["ego_spacing"] = float(defaults["ego_spacing"]) * self.spacing
         elif self.env == "intersection-v0":
-            cfg["initial_vehicle_count"] = int(round(float(defaults["initial_vehicle_count"]) * self.density))
+            cfg["initial_vehicle_count"] = round(float(defaults["initial_vehicle_count"]) * self.density)
             cfg["spawn_probability"] = float(min(1.0, float(defaults["spawn_probability"]) * self.density))
         elif self.env == "racetrack-v0":
             cfg["other_vehicles"] = int(max(1, round(3 * self.density)))
@@ -212,7 +212,7 @@ class ScenarioHooks:
 
     def __init__(self, scenario: Scenario, period: float = 1.0):
         self.scenario = scenario
-        self.window = max(1, int(round(FAULT_WINDOW / period)))
+        self.window = max(1, round(FAULT_WINDOW / period))
         self._serial: dict[int, int] = {}  # id(vehicle) -> creation order (the ego is 0)
         self._alive: list[Any] = []  # keeps every vehicle seen alive, so Python ids are never reused
         self.history: list[dict[int, dict[str, Any]]] = []
@@ -221,7 +221,7 @@ class ScenarioHooks:
         self.min_gap = math.inf  # [m] closest centre distance to any NPC, less a car length
 
     def after_reset(self, env: Any) -> None:
-        self.window = max(1, int(round(FAULT_WINDOW * float(env.unwrapped.config["policy_frequency"]))))
+        self.window = max(1, round(FAULT_WINDOW * float(env.unwrapped.config["policy_frequency"])))
         road = env.unwrapped.road
         ego = env.unwrapped.vehicle
         if self.scenario.env in REMOVE_ONLY and self.scenario.density < 1.0:
