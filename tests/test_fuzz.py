@@ -108,6 +108,8 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
         "video": st.sampled_from([str(tmp / "v.xyz"), str(tmp / "missing" / "v.gif"), a_file + "/v.gif"]),
         "run_dir": st.sampled_from([a_file, used_dir, a_file + "/sub", "bad\x00name"]),
         "stages": JUNK.map("no-such-{}".format),
+        "methods": st.sampled_from(["", "cem,cem", "cem,nope", "random,"]) | JUNK.map("x{}".format),
+        "scenario": st.sampled_from([missing + ".json", a_file, str(tmp)]),
     }
     if field not in by_name:
         raise AssertionError(f"str field {field!r} has no bad values in tests/test_fuzz.py; add some")

@@ -20,12 +20,15 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
 from pilotlab.core.summary import (
     DRIVE_CRASH_RATE,
+    DRIVE_CRASH_RATE_HI,
+    DRIVE_CRASH_RATE_LO,
     DRIVE_ID_SWITCHES,
     DRIVE_IDF1,
     DRIVE_MOTA,
     DRIVE_MOTP,
     DRIVE_MS_PER_STEP,
     DRIVE_RETURN_MEAN,
+    DRIVE_ROUTE_COMPLETION,
     DRIVE_SCORE,
     DRIVE_SPEED_MEAN,
     drive_first,
@@ -36,14 +39,16 @@ from pilotlab.drive.agents import Agent, make_agent
 from pilotlab.drive.sensors import camera_frame
 
 EVAL_SEED = 100_000  # first held-out env seed
+DEFAULT_ENV = "highway-fast-v0"
 
 
 @dataclass(frozen=True, kw_only=True)
 class DriveEvalConfig(RunConfig):
     agent: str = "modular"
     """Driver(s), comma-separated: modular, oracle, idm, rl:RUN_DIR."""
-    env: str = "highway-fast-v0"
-    """highway-env scenario: highway-fast-v0, highway-v0, merge-v0, roundabout-v0, intersection-v0."""
+    env: str | None = None
+    """highway-env scenario: highway-fast-v0 (default), highway-v0, merge-v0, roundabout-v0, intersection-v0, exit-v0,
+    racetrack-v0; with --scenario, the file's (a different --env is refused)."""
     episodes: int = 10
     """Episodes per agent, on env seeds seed, seed+1, ..."""
     seed: int = EVAL_SEED
@@ -54,6 +59,9 @@ class DriveEvalConfig(RunConfig):
     """Render episode 0 of each agent as figures/<agent>.gif with detections and tracks drawn on it."""
     control: Literal["meta", "continuous"] = "meta"
     """Planner drivers' control: meta-actions, or PID + pure pursuit on ContinuousAction at the simulation rate."""
+    scenario: str | None = None
+    """Replay a scenario file saved by `drive stress` (scenarios/*.json): one episode per driver, bit for bit the
+    search's for the file's own driver; --episodes and --seed are not used."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,7 +69,7 @@ class DriveEvalConfig(RunConfig):
             raise PilotlabError(f"episodes must be >= 1, got {self.episodes}")
         if self.duration is not None and self.duration <= 0:
             raise PilotlabError(f"duration must be > 0 seconds, got {self.duration}")
-        if self.env not in envs.SCENARIOS:
+        if self.env is not None and self.env not in envs.SCENARIOS:
             raise PilotlabError(f"unknown env {self.env!r}; choose one of {', '.join(envs.SCENARIOS)}")
         if not self.agent.strip():
             raise PilotlabError("agent must name at least one driver")
@@ -187,33 +195,50 @@ def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | N
 
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
-                    gif: bool = True, control_mode: str = "meta") -> dict[str, dict[str, float]]:
+                    gif: bool = True, control_mode: str = "meta",
+                    scenario: Any = None) -> dict[str, dict[str, float]]:
     """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
 
     With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
     summary.json (``eval/...`` keys of the first agent, ``eval/<agent>/...`` for all) and, with
-    `gif`, figures/<agent>.gif of episode 0.
+    `gif`, figures/<agent>.gif of episode 0. With `scenario` (a `scenarios.Scenario`) each agent drives
+    that one episode instead (`env_id`, `episodes`, `seed` and `env_config` are the scenario's); the
+    results add the at-fault crash rate and, for the scenario's own driver, whether the replay matched.
     """
+    from pilotlab.core.summary import DRIVE_AT_FAULT_RATE, DRIVE_REPLAY_MATCH
+    from pilotlab.drive import scenarios as scn
     from pilotlab.report.figures import save_gif
 
     results: dict[str, dict[str, float]] = {}
     names = agent_names(agents)
     for spec, name in zip(agents, names):
-        agent = make_agent(spec, seed, control_mode)
-        cfg = dict(env_config or {})
-        env = envs.make_env(env_id, cfg, render=gif)
         scorer = metrics.MotScorer() if spec == "modular" else None
         episode_stats = []
         frames: list[np.ndarray] = []
-        for i in range(episodes):
-            st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
+        extra: dict[str, float] = {}
+        if scenario is not None:
+            st, out = scn.run_scenario(scenario, spec, frames if gif else None, scorer)
             episode_stats.append(st)
+            expected = scenario.expect.get("trajectory_sha256")
+            extra[DRIVE_AT_FAULT_RATE] = float(out["crashed"] and out["at_fault"])
+            extra[DRIVE_REPLAY_MATCH] = (float(out["trajectory_sha256"] == expected)
+                                         if expected and spec == scenario.agent else float("nan"))
             if run_dir is not None:
-                run_dir.log(i, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
-                                f"eval/{name}/speed": float(np.mean(st.speeds)),
-                                f"eval/{name}/driving_score": st.driving_score})
-        env.close()
+                run_dir.log(0, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
+                                f"eval/{name}/at_fault": extra[DRIVE_AT_FAULT_RATE]})
+        else:
+            agent = make_agent(spec, seed, control_mode)
+            env = envs.make_env(env_id, dict(env_config or {}), render=gif)
+            for i in range(episodes):
+                st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
+                episode_stats.append(st)
+                if run_dir is not None:
+                    run_dir.log(i, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
+                                    f"eval/{name}/speed": float(np.mean(st.speeds)),
+                                    f"eval/{name}/driving_score": st.driving_score})
+            env.close()
         res = metrics.summarize(episode_stats)
+        res.update(extra)
         mot = scorer.compute() if scorer is not None else {}
         res[DRIVE_MOTA] = mot.get("mota", float("nan"))
         res[DRIVE_IDF1] = mot.get("idf1", float("nan"))
@@ -244,14 +269,32 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
             raise PilotlabError(f"unknown agent {spec!r}; choose modular, oracle, idm or rl:RUN_DIR")
     env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
     label = "+".join(agent_names(agents))
-    check_drivers(agents, cfg.env, env_config, cfg.seed, cfg.control)
+    scenario = None
+    if cfg.scenario is not None:
+        from pilotlab.drive import scenarios
+
+        scenario = scenarios.load(cfg.scenario, cfg.env)
+        if any(a not in ("modular", "oracle", "idm") for a in agents):
+            raise PilotlabError("--scenario replays with modular, oracle or idm drivers only")
+        if cfg.duration is not None or cfg.control != "meta":
+            raise PilotlabError("--scenario replays the file's own episode: drop --duration and --control")
+    env_id = scenario.env if scenario is not None else (cfg.env or DEFAULT_ENV)
+    if scenario is None:
+        check_drivers(agents, env_id, env_config, cfg.seed, cfg.control)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
-        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control)
+        results = evaluate_agents(agents, env_id, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control,
+                                  scenario=scenario)
     for spec, res in results.items():
-        print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%}  "
-              f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  score {res[DRIVE_SCORE]:.3f}  "
-              f"MOTA {res[DRIVE_MOTA]:.3f}  {res[DRIVE_MS_PER_STEP]:.1f} ms/step")
+        print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%} "
+              f"[{res[DRIVE_CRASH_RATE_LO]:.0%}, {res[DRIVE_CRASH_RATE_HI]:.0%}]  "
+              f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  completion {res[DRIVE_ROUTE_COMPLETION]:.2f}  "
+              f"score {res[DRIVE_SCORE]:.3f}  MOTA {res[DRIVE_MOTA]:.3f}  {res[DRIVE_MS_PER_STEP]:.1f} ms/step")
+        if scenario is not None and spec == scenario.agent:
+            match = res.get("scenario/replay_match", float("nan"))
+            verdict = ("nothing expected" if match != match
+                       else "the same trajectory" if match else "a DIFFERENT trajectory")
+            print(f"{'':>10}  replay of {cfg.scenario}: {verdict}")
     print(f"run directory: {run.path}")
     return results
 
