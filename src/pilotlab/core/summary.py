@@ -157,7 +157,7 @@ DRIVE_AT_FAULT_RATE: Final = "at_fault_crash_rate"
 """Fraction of episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
 
 
-DRIVE_REPLAY_MATCH: Final = "scenario/replay_match"
+DRIVE_REPLAY_MATCH: Final = "replay_match"
 """`drive eval --scenario FILE`: 1 when the scenario's own driver replayed the ego trajectory the file expects
 (same sha256 of every step's position and speed), 0 when not, NaN when the file expects nothing."""
 

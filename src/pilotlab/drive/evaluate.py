@@ -291,7 +291,7 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
               f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  completion {res[DRIVE_ROUTE_COMPLETION]:.2f}  "
               f"score {res[DRIVE_SCORE]:.3f}  MOTA {res[DRIVE_MOTA]:.3f}  {res[DRIVE_MS_PER_STEP]:.1f} ms/step")
         if scenario is not None and spec == scenario.agent:
-            match = res.get("scenario/replay_match", float("nan"))
+            match = res.get("replay_match", float("nan"))
             verdict = ("nothing expected" if match != match
                        else "the same trajectory" if match else "a DIFFERENT trajectory")
             print(f"{'':>10}  replay of {cfg.scenario}: {verdict}")

@@ -69,7 +69,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)  # exactly 0 / 1 at the ends (no rounding residue)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return float(lo), float(hi)
 
 
 def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:

@@ -21,8 +21,9 @@ NPCs spawned during the episode (intersection-v0) get the same behaviour when th
 random in the changes (which NPCs a lower density removes) is drawn from a generator seeded with the env
 seed, so the same file gives the same episode.
 
-Fault (`crash_fault`), judged at the policy step of the crash from the state then and over the previous
-`FAULT_WINDOW` seconds. The crash partner is the other vehicle highway-env flagged as crashed nearest the
+Fault (`crash_fault`), judged from the two cars' positions, headings and speeds at the policy step before
+the crash (after it, highway-env has pushed them apart and let them slide on) and the lane changes over the
+previous `FAULT_WINDOW` seconds. The crash partner is the other vehicle highway-env flagged as crashed nearest the
 ego. The NPC is at fault if
 
 - it hit the ego from behind: headings within 30 degrees, the ego ahead of the NPC along the NPC's heading
@@ -318,17 +319,19 @@ def crash_fault(env: Any, history: list[dict[int, dict[str, Any]]], window: int)
     """{at_fault, kind, partner} of the ego's crash at the last recorded step."""
     ego_v = env.unwrapped.vehicle
     now = history[-1]
-    ego = now[id(ego_v)]
     partners = [v for v in env.unwrapped.road.vehicles if v is not ego_v and v.crashed and id(v) in now]
     if not partners:
         return {"at_fault": True, "kind": "no partner", "partner_id": -1}
     npc_v = min(partners, key=lambda v: float(np.hypot(*(np.asarray(v.position) - ego_v.position))))
-    npc = now[id(npc_v)]
+    # geometry from the policy step before the crash: after the collision highway-env pushes the two cars
+    # apart (along the shortest separation, often sideways) and lets them slide on for the rest of the step
+    before = history[-2] if len(history) > 1 and id(npc_v) in history[-2] else now
+    ego, npc = before[id(ego_v)], before[id(npc_v)]
     ego_changed = _changed_lane(history, id(ego_v))
     npc_changed = _changed_lane(history, id(npc_v))
-    ego_lane = ego["lane"]
+    ego_lane = now[id(ego_v)]["lane"]
     into = ego_lane is not None and any(x is not None and x[:2] == ego_lane[:2] and x[2] == ego_lane[2]
-                                        for x in (npc["lane"], npc["target"]))
+                                        for x in (now[id(npc_v)]["lane"], now[id(npc_v)]["target"]))
     at_fault, kind = classify(ego, npc, ego_changed, npc_changed, into)
     return {"at_fault": bool(at_fault), "kind": kind, "partner_id": id(npc_v)}
 
