@@ -153,6 +153,8 @@ DRIVE_OFF_ROAD_RATE: Final = "off_road_rate"
 """Fraction of episodes in which the ego left the road."""
 DRIVE_LAPS_MEAN: Final = "laps_mean"
 """racetrack-v0: whole laps per episode (0 elsewhere)."""
+DRIVE_LAP_RATE: Final = "lap_rate"
+"""racetrack-v0: fraction of episodes with at least one whole lap, no crash and never off the road."""
 DRIVE_AT_FAULT_RATE: Final = "at_fault_crash_rate"
 """Fraction of episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
 

@@ -96,6 +96,7 @@ def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:
         S.DRIVE_CRASH_RATE_HI: wilson_interval(sum(e.crashed for e in episodes), len(episodes))[1],
         S.DRIVE_OFF_ROAD_RATE: mean([float(e.off_road) for e in episodes]),
         S.DRIVE_LAPS_MEAN: mean([float(e.laps) for e in episodes]),
+        S.DRIVE_LAP_RATE: mean([float(e.laps >= 1 and not e.off_road and not e.crashed) for e in episodes]),
     }
 
 
