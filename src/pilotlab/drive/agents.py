@@ -89,6 +89,7 @@ class PlannerAgent:
     grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
     control: str = "meta"  # "meta" or "continuous"
     velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
+    junction: bool = True  # roundabouts and intersections: lane-following gap acceptance (`junction.py`)
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
 
@@ -116,6 +117,7 @@ class PlannerAgent:
         if not str(getattr(env.spec, "id", "")).startswith("highway"):
             fields.update(OFF_HIGHWAY_GAPS)
         fields["v0"] = fields["v0_ratio"] * v_ref
+        self._at_junction = str(getattr(env.spec, "id", "")).startswith(("roundabout", "intersection"))
         self._planner = planning.PlannerConfig(**fields)
 
     def reset(self, env: Any, seed: int) -> None:
@@ -154,7 +156,7 @@ class PlannerAgent:
         if self.control == "continuous":
             return self._act_continuous(env)
         position, velocity = self.objects(env)
-        scene = build_scene(env, position, velocity, self._planner)
+        scene = build_scene(env, position, velocity, self._planner, junction=self.junction and self._at_junction)
         p = planning.plan(scene, self._planner, self._period)
         self.last_plan = p
         ego = envs.ego_vehicle(env)
