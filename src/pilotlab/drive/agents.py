@@ -89,7 +89,7 @@ class PlannerAgent:
     grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
     control: str = "meta"  # "meta" or "continuous"
     velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
-    junction: bool = True  # roundabouts and intersections: lane-following gap acceptance (`junction.py`)
+    junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
 
@@ -117,7 +117,9 @@ class PlannerAgent:
         if not str(getattr(env.spec, "id", "")).startswith("highway"):
             fields.update(OFF_HIGHWAY_GAPS)
         fields["v0"] = fields["v0_ratio"] * v_ref
-        self._at_junction = str(getattr(env.spec, "id", "")).startswith(("roundabout", "intersection"))
+        # roundabout only: at the intersection the same rule did not lower the crashes on training seeds
+        # (docs/drive.md, "Junctions")
+        self._at_junction = str(getattr(env.spec, "id", "")).startswith("roundabout")
         self._planner = planning.PlannerConfig(**fields)
 
     def reset(self, env: Any, seed: int) -> None:
