@@ -183,3 +183,50 @@ def test_route_completion_per_scenario(env_id: str, agent: str, duration: float)
     assert 0.0 < st.route_completion <= 1.0 and not st.off_road
     if env_id == "racetrack-v0":  # the route: 4 s at the 10 m/s speed limit, about what the oracle drives
         assert st.route_completion == pytest.approx(1.0, abs=0.05) and st.laps == 0
+
+
+def _roundabout_with(lane: tuple | None, s_from_end: float = 4.0, s: float | None = None) -> tuple:
+    from highway_env.vehicle.behavior import IDMVehicle
+
+    env = make_env("roundabout-v0")
+    env.reset(seed=0)
+    base = env.unwrapped
+    base.road.vehicles[:] = [base.vehicle]
+    if lane is None:
+        return env, np.zeros((0, 2)), np.zeros((0, 2))
+    ln = base.road.network.get_lane(lane)
+    x = ln.length - s_from_end if s is None else s
+    v = IDMVehicle(base.road, ln.position(x, 0.0), ln.heading_at(x), 8.0)
+    return env, np.array([v.position]), np.array([v.velocity])
+
+
+def test_junction_yields_to_ring_traffic_at_its_entry_only() -> None:
+    from pilotlab.drive.junction import yield_points
+
+    env, p, v = _roundabout_with(("sx", "se", 0))  # circulating, about to pass the ego's entry
+    points = yield_points(env, p, v, desired_speed=18.4)
+    assert len(points) == 1 and 0.0 < points[0] < 60.0
+    env, p, v = _roundabout_with(("ne", "wx", 0), s=10.0)  # on the far side of the ring
+    assert yield_points(env, p, v, desired_speed=18.4) == []
+    env, p, v = _roundabout_with(None)
+    assert yield_points(env, p, v, desired_speed=18.4) == []
+
+
+def test_racetrack_lane_choice_overtakes_a_slower_car_only_when_the_other_lane_is_free() -> None:
+    from pilotlab.drive.lateral import arc_and_lane, choose_lane, lane_point
+
+    env = make_env("racetrack-v0")
+    env.reset(seed=0)
+    net = env.unwrapped.road.network
+    ego_p = np.asarray(net.get_lane(("a", "b", 0)).position(10.0, 0.0))
+    slow_ahead = np.asarray(net.get_lane(("a", "b", 0)).position(25.0, 0.0))
+    beside = np.asarray(net.get_lane(("a", "b", 1)).position(12.0, 0.0))
+    slow_v, fast_v = np.array([[5.0, 0.0]]), np.array([[10.0, 0.0]])
+    assert choose_lane(net, ego_p, 10.0, 0, 2, slow_ahead[None], slow_v) == 1
+    assert choose_lane(net, ego_p, 10.0, 0, 2, slow_ahead[None], fast_v) == 0  # not slower: stay
+    both = np.stack([slow_ahead, beside])
+    assert choose_lane(net, ego_p, 10.0, 0, 2, both, np.concatenate([slow_v, fast_v])) == 0  # other lane taken
+    # the path continues across sections: a point past the end of a-b lies on b-c
+    end = net.get_lane(("a", "b", 0)).length
+    arc, lane = arc_and_lane(net, lane_point(net, ("a", "b", 0), end + 5.0))
+    assert lane == 0 and arc == pytest.approx(end + 5.0, abs=0.5)
