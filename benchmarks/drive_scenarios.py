@@ -55,9 +55,10 @@ def _targets(env_id: str, rows: dict[str, dict]) -> str:
 
 
 def _section(rows: list[dict], stress: list[dict], command: str) -> str:
+    commands = list(dict.fromkeys([r["command"] for r in rows + stress if r.get("command")] + [command]))
     lines = ["## Driving scenarios (`benchmarks/drive_scenarios.py`)", "",
-             f"Command(s): `{command}` (rows accumulate over calls). Machine: {machine()}; the load average "
-             "is given per row (a shared 2-core machine).", "",
+             "Command(s), rows accumulating over the calls: " + "; ".join(f"`{c}`" for c in commands) + ".",
+             "", f"Machine: {machine()}; the load average is given per row (a shared 2-core machine).", "",
              "| env | driver | episodes | return | crash rate [95 % Wilson] | route completion | driving score | "
              "MOTA | laps | off road | wall [s] | load |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -130,7 +131,7 @@ def main() -> None:
                                   env_config={"duration": duration} if duration else {}, gif=False)[agent]
             wall = time.perf_counter() - t0
             row = {"kind": "eval", "env": env_id, "agent": agent, "episodes": args.episodes, "duration": duration,
-                   "wall_s": wall, "load": f"{os.getloadavg()[0]:.1f}", **res}
+                   "wall_s": wall, "load": f"{os.getloadavg()[0]:.1f}", "command": command, **res}
             rows = _append(results, row, ("eval", env_id, agent, args.episodes, duration))
             print(f"{env_id} {agent}: return {res['return_mean']:.2f} crash {res['crash_rate']:.0%} "
                   f"completion {res['route_completion']:.3f} ({wall:.0f} s)", flush=True)
@@ -146,7 +147,7 @@ def main() -> None:
                                     duration=args.stress_duration or None, run_dir=str(run_dir), max_videos=3)
             summ = run_stress(cfg)
             row = {"kind": "stress", "env": env_id, "agent": cfg.agent, "episodes": args.stress_budget,
-                   "duration": cfg.duration, "run_dir": str(run_dir),
+                   "duration": cfg.duration, "run_dir": str(run_dir), "command": command,
                    "replays": summ[S.STRESS_REPLAYS], "replays_matched": summ[S.STRESS_REPLAYS_MATCHED]}
             for m in ("cem", "random"):
                 row[m] = {"episodes": summ[S.stress_key(m, S.STRESS_EPISODES)],
