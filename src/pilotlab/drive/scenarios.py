@@ -208,7 +208,7 @@ def npc_behaviour(aggressiveness: float, politeness: float) -> dict[str, float]:
 
 
 class ScenarioHooks:
-    """`evaluate.EpisodeHooks` of a scenario: changes the NPCs after the reset and when they spawn, records
+    """`episode.EpisodeHooks` of a scenario: changes the NPCs after the reset and when they spawn, records
     the ego's trajectory and the recent history every vehicle needs for `crash_fault`."""
 
     def __init__(self, scenario: Scenario, period: float = 1.0):
@@ -365,7 +365,7 @@ def run_scenario(scenario: Scenario, agent_spec: str | None = None, frames: list
                  scorer: Any = None) -> tuple[Any, dict[str, Any]]:
     """Drive one episode of `scenario` (its own driver unless `agent_spec`); (EpisodeStats, `outcome`)."""
     from pilotlab.drive.agents import make_agent
-    from pilotlab.drive.evaluate import run_episode
+    from pilotlab.drive.episode import run_episode
 
     agent = configure_agent(make_agent(agent_spec or scenario.agent, scenario.agent_seed), scenario)
     env = envs.make_env(scenario.env, scenario.env_config(), render=frames is not None)
