@@ -70,7 +70,7 @@ def _section(rows: list[dict], stress: list[dict], command: str) -> str:
             mota = "" if r["mota"] != r["mota"] else f"{r['mota']:.3f}"
             laps = f"{r['laps_mean']:.2f}" if env_id.startswith("racetrack") else ""
             lines.append(f"| {env_id}{' (' + str(r['duration']) + ' s)' if r.get('duration') else ''} | {agent} | "
-                         f"{r['episodes']} | {r['return_mean']:.2f} | {r['crash_rate']:.0%} "
+                         f"{int(r['episodes'])} | {r['return_mean']:.2f} | {r['crash_rate']:.0%} "
                          f"[{r['crash_rate_lo']:.0%}, {r['crash_rate_hi']:.0%}] | {r['route_completion']:.3f} | "
                          f"{r['driving_score']:.3f} | {mota} | {laps} | {r['off_road_rate']:.0%} | "
                          f"{r['wall_s']:.0f} | {r['load']} |")
