@@ -145,6 +145,44 @@ DRIVE_MOTA: Final = "mota"
 DRIVE_IDF1: Final = "idf1"
 DRIVE_MOTP: Final = "motp"
 DRIVE_ID_SWITCHES: Final = "id_switches"
+DRIVE_CRASH_RATE_LO: Final = "crash_rate_lo"
+"""Lower end of the crash rate's 95 % Wilson score interval (`drive.metrics.wilson_interval`)."""
+DRIVE_CRASH_RATE_HI: Final = "crash_rate_hi"
+"""Upper end of the crash rate's 95 % Wilson score interval."""
+DRIVE_OFF_ROAD_RATE: Final = "off_road_rate"
+"""Fraction of episodes in which the ego left the road."""
+DRIVE_LAPS_MEAN: Final = "laps_mean"
+"""racetrack-v0: whole laps per episode (0 elsewhere)."""
+DRIVE_LAP_RATE: Final = "lap_rate"
+"""racetrack-v0: fraction of episodes with at least one whole lap, no crash and never off the road."""
+DRIVE_AT_FAULT_RATE: Final = "at_fault_crash_rate"
+"""Fraction of episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
+
+
+DRIVE_REPLAY_MATCH: Final = "replay_match"
+"""`drive eval --scenario FILE`: 1 when the scenario's own driver replayed the ego trajectory the file expects
+(same sha256 of every step's position and speed), 0 when not, NaN when the file expects nothing."""
+
+# -- drive stress: `pilotlab drive stress` (drive/stress.py); per method under stress/<method>/... -------------
+STRESS_EPISODES: Final = "episodes"
+STRESS_AT_FAULT: Final = "at_fault_crashes"
+"""Episodes ending in a crash the ego is at fault for (`drive.scenarios.crash_fault`)."""
+STRESS_NPC_FAULT: Final = "npc_fault_crashes"
+"""Crashes the NPC is at fault for: flagged, not failures."""
+STRESS_DISTINCT: Final = "distinct_failures"
+"""Distinct at-fault failures (env seed, crash partner, kind of crash), each saved as a scenario file."""
+STRESS_FAILURES_PER_1000: Final = "failures_per_1000"
+STRESS_DISTINCT_PER_1000: Final = "distinct_per_1000"
+STRESS_CEM_OVER_RANDOM: Final = "stress/distinct_ratio_cem_vs_random"
+"""Distinct failures per 1,000 episodes, CEM over uniform random sampling (inf when random found none)."""
+STRESS_REPLAYS: Final = "stress/replays"
+STRESS_REPLAYS_MATCHED: Final = "stress/replays_matched"
+"""Saved failures whose replay gave the same trajectory digest and a crash."""
+
+
+def stress_key(method: str, metric: str) -> str:
+    """``stress/{method}/{metric}`` (method: cem, random; metric: one of the ``STRESS_*`` names without a slash)."""
+    return f"stress/{method}/{metric}"
 
 
 def drive_key(agent: str, metric: str) -> str:

@@ -89,6 +89,7 @@ class PlannerAgent:
     grid_steps: int = 13  # [] cruise set-points 0 .. reference speed (every 2.5 m/s on highways)
     control: str = "meta"  # "meta" or "continuous"
     velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
+    junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
     camera: Any = None  # camera_perception.CameraSensors: detections from the cameras (drive eval --perception)
@@ -97,7 +98,11 @@ class PlannerAgent:
         cfg = env.unwrapped.config
         v_ref = envs.reference_speed(env)
         action = dict(cfg["action"])
-        if self.control == "continuous":
+        # racetrack-v0: steering only, the speed is the env's; the lateral loop drives it (`lateral.py`)
+        self._steer_only = action.get("type") == "ContinuousAction" and not action.get("longitudinal", True)
+        if self._steer_only:
+            pass
+        elif self.control == "continuous":
             if not str(getattr(env.spec, "id", "")).startswith("highway"):
                 raise PilotlabError("continuous control follows straight lanes only: use highway-v0 or highway-fast-v0")
             env.unwrapped.configure({"action": {"type": "ContinuousAction"},
@@ -113,6 +118,9 @@ class PlannerAgent:
         if not str(getattr(env.spec, "id", "")).startswith("highway"):
             fields.update(OFF_HIGHWAY_GAPS)
         fields["v0"] = fields["v0_ratio"] * v_ref
+        # roundabout only: at the intersection the same rule did not lower the crashes on training seeds
+        # (docs/drive.md, "Junctions")
+        self._at_junction = str(getattr(env.spec, "id", "")).startswith("roundabout")
         self._planner = planning.PlannerConfig(**fields)
 
     def reset(self, env: Any, seed: int) -> None:
@@ -123,6 +131,7 @@ class PlannerAgent:
         self.perception = None
         self._lane = tuple(envs.ego_vehicle(env).lane_index)  # lane the continuous controller steers to
         self._pid = control.PIDState()
+        self._track_lane: int | None = None  # racetrack-v0: the lane the lateral loop keeps
 
     def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""
@@ -146,10 +155,16 @@ class PlannerAgent:
         return x[:, :2], conservative_velocity(x[:, :2] - ego.position, x[:, 2:], p_v, heading, self.velocity_margin)
 
     def act(self, env: Any, obs: Any) -> Any:
+        if self._steer_only:
+            from pilotlab.drive.lateral import steering_action
+
+            position, velocity = self.objects(env)
+            action, self._track_lane = steering_action(env, position, velocity, self._track_lane)
+            return action
         if self.control == "continuous":
             return self._act_continuous(env)
         position, velocity = self.objects(env)
-        scene = build_scene(env, position, velocity, self._planner)
+        scene = build_scene(env, position, velocity, self._planner, junction=self.junction and self._at_junction)
         p = planning.plan(scene, self._planner, self._period)
         self.last_plan = p
         ego = envs.ego_vehicle(env)
@@ -194,12 +209,18 @@ class IDMAgent:
 
         base = env.unwrapped
         old = base.vehicle
-        new = IDMVehicle.create_from(old)
+        if hasattr(old, "target_lane_index"):
+            new = IDMVehicle.create_from(old)
+        else:  # racetrack-v0's ego is a plain Vehicle (steering-only control)
+            new = IDMVehicle(old.road, old.position, old.heading, old.speed, target_lane_index=old.lane_index,
+                             target_speed=old.speed)
         base.road.vehicles[base.road.vehicles.index(old)] = new
         base.controlled_vehicles[0] = new
         base.action_type.controlled_vehicle = new
 
-    def act(self, env: Any, obs: Any) -> int:
+    def act(self, env: Any, obs: Any) -> Any:
+        if not hasattr(env.unwrapped.action_type, "actions_indexes"):  # ContinuousAction (racetrack-v0)
+            return np.zeros(env.action_space.shape, dtype=np.float32)  # ignored as well
         return _action_index(env, "IDLE")  # ignored: IDMVehicle.act decides on its own
 
 

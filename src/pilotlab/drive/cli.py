@@ -1,4 +1,5 @@
-"""``pilotlab drive eval --agent modular|oracle|idm|rl:RUN_DIR --env ID --episodes N`` and ``drive train``.
+"""``pilotlab drive eval --agent modular|oracle|idm|rl:RUN_DIR --env ID --episodes N``, ``drive train`` and
+``drive stress --agent modular --env ID --budget N`` (drive/stress.py).
 
 `train` delegates to `pilotlab.rl` (``--algo dqn|ppo``) with a highway-env id; the resulting run
 directory is then evaluated with ``pilotlab drive eval --agent rl:RUN_DIR``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pilotlab.core.command import Command
 from pilotlab.drive import TRAIN_ALGO
 from pilotlab.drive.evaluate import DriveEvalConfig, run_eval
+from pilotlab.drive.stress import DriveStressConfig, run_stress
 from pilotlab.rl.cli import run_train
 from pilotlab.rl.presets import layer
 
@@ -39,6 +41,11 @@ def _eval(cfg: DriveEvalConfig) -> int:
     return 0
 
 
+def _stress(cfg: DriveStressConfig) -> int:
+    run_stress(cfg)
+    return 0
+
+
 COMMANDS = {
     "eval": Command(DriveEvalConfig, _eval, "drive held-out episodes with modular, oracle, idm or rl:RUN_DIR drivers; "
                     "writes a run directory"),
@@ -52,4 +59,7 @@ COMMANDS = {
     "pretrain-perception": Command("pilotlab.drive.perception_pretrain:PretrainPerceptionConfig",
                                    _pretrain_perception, "self-supervised pretraining (vicreg, simclr, masked) of "
                                    "the detector's backbone on unlabelled recorded frames; writes a run directory"),
+    "stress": Command(DriveStressConfig, _stress, "search scenarios (env seed, traffic, NPC behaviour, sensor noise) "
+                      "for the driver's at-fault crashes with the cross-entropy method and uniform random sampling; "
+                      "saves each failure as a replayable scenario file"),
 }

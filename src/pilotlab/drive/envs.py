@@ -23,6 +23,8 @@ SCENARIOS: dict[str, str] = {
     "merge-v0": "highway with a merging on-ramp",
     "roundabout-v0": "a roundabout with incoming traffic",
     "intersection-v0": "an unsignalized 4-way intersection",
+    "exit-v0": "a 6-lane highway whose exit (x = 400-500 m, rightmost lane) the ego must take within 18 s",
+    "racetrack-v0": "a closed two-lane circuit; steering only (ContinuousAction, lateral), the speed is fixed",
 }
 
 VEHICLE_LENGTH = 5.0  # [m] highway-env's Vehicle.LENGTH

@@ -8,7 +8,6 @@ training seed of `pilotlab rl train` (which seeds from 0), so evaluation traffic
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,30 +19,35 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
 from pilotlab.core.summary import (
     DRIVE_CRASH_RATE,
+    DRIVE_CRASH_RATE_HI,
+    DRIVE_CRASH_RATE_LO,
     DRIVE_ID_SWITCHES,
     DRIVE_IDF1,
     DRIVE_MOTA,
     DRIVE_MOTP,
     DRIVE_MS_PER_STEP,
     DRIVE_RETURN_MEAN,
+    DRIVE_ROUTE_COMPLETION,
     DRIVE_SCORE,
     DRIVE_SPEED_MEAN,
     drive_first,
     drive_key,
 )
 from pilotlab.drive import envs, metrics
-from pilotlab.drive.agents import Agent, make_agent
-from pilotlab.drive.sensors import camera_frame
+from pilotlab.drive.agents import make_agent
+from pilotlab.drive.episode import EpisodeHooks, run_episode  # noqa: F401  (re-exported: scripts import them here)
 
 EVAL_SEED = 100_000  # first held-out env seed
+DEFAULT_ENV = "highway-fast-v0"
 
 
 @dataclass(frozen=True, kw_only=True)
 class DriveEvalConfig(RunConfig):
     agent: str = "modular"
     """Driver(s), comma-separated: modular, oracle, idm, rl:RUN_DIR."""
-    env: str = "highway-fast-v0"
-    """highway-env scenario: highway-fast-v0, highway-v0, merge-v0, roundabout-v0, intersection-v0."""
+    env: str | None = None
+    """highway-env scenario: highway-fast-v0 (default), highway-v0, merge-v0, roundabout-v0, intersection-v0, exit-v0,
+    racetrack-v0; with --scenario, the file's (a different --env is refused)."""
     episodes: int = 10
     """Episodes per agent, on env seeds seed, seed+1, ..."""
     seed: int = EVAL_SEED
@@ -59,6 +63,9 @@ class DriveEvalConfig(RunConfig):
     radar, or added to lidar + radar (drive/camera_perception.py)."""
     perception_run: str | None = None
     """Run directory of `pilotlab drive train-perception` whose detector the camera modes use."""
+    scenario: str | None = None
+    """Replay a scenario file saved by `drive stress` (scenarios/*.json): one episode per driver, bit for bit the
+    search's for the file's own driver; --episodes and --seed are not used."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,78 +73,12 @@ class DriveEvalConfig(RunConfig):
             raise PilotlabError(f"episodes must be >= 1, got {self.episodes}")
         if self.duration is not None and self.duration <= 0:
             raise PilotlabError(f"duration must be > 0 seconds, got {self.duration}")
-        if self.env not in envs.SCENARIOS:
+        if self.env is not None and self.env not in envs.SCENARIOS:
             raise PilotlabError(f"unknown env {self.env!r}; choose one of {', '.join(envs.SCENARIOS)}")
         if not self.agent.strip():
             raise PilotlabError("agent must name at least one driver")
         if self.resume:
             raise PilotlabError("drive eval has nothing to resume; run it again with a new --run-dir")
-
-
-def _lane_number(vehicle: Any) -> tuple[Any, Any, int]:
-    return tuple(vehicle.lane_index)  # type: ignore[return-value]
-
-
-def run_episode(agent: Agent, env: Any, seed: int, scorer: metrics.MotScorer | None = None,
-                frames: list[np.ndarray] | None = None) -> metrics.EpisodeStats:
-    """Drive one episode; optionally score tracking and collect annotated frames."""
-    from pilotlab.drive.render import overlay
-
-    agent.prepare(env)
-    obs, _ = env.reset(seed=seed)
-    agent.reset(env, seed)
-    period, _ = envs.env_timing(env)
-    stats = metrics.EpisodeStats(route_length=envs.route_length(env))
-    if scorer is not None:
-        scorer.new_episode()
-    prev_pos = np.array(envs.ego_vehicle(env).position, dtype=float)
-    prev_lane = _lane_number(envs.ego_vehicle(env))
-    done = False
-    start = time.perf_counter()
-    render_s = 0.0
-    while not done:
-        t0 = time.perf_counter()
-        action = agent.act(env, obs)
-        stats.step_ms.append(1000.0 * (time.perf_counter() - t0))
-        perception = agent.perception
-        if scorer is not None and perception is not None:
-            t_score = time.perf_counter()
-            _score_tracking(scorer, env, perception)
-            render_s += time.perf_counter() - t_score  # evaluation overhead, not the driving loop
-        if frames is not None:
-            t_render = time.perf_counter()
-            note = f"{getattr(agent, 'name', '')} t={len(stats.step_ms) - 1}s"
-            frames.append(overlay(env, camera_frame(env), perception, note))
-            render_s += time.perf_counter() - t_render
-        obs, reward, terminated, truncated, info = env.step(action)
-        ego = envs.ego_vehicle(env)
-        stats.ret += float(reward) * period  # reward x time [s]: Gymnasium's return at the usual 1 Hz
-        stats.speeds.append(float(ego.speed))
-        pos = np.array(ego.position, dtype=float)
-        stats.distance += float(np.hypot(*(pos - prev_pos)))
-        prev_pos = pos
-        lane = _lane_number(ego)
-        if lane[:2] == prev_lane[:2] and lane[2] != prev_lane[2]:
-            stats.lane_changes += 1
-        prev_lane = lane
-        stats.crashed = stats.crashed or bool(info.get("crashed", ego.crashed))
-        done = bool(terminated or truncated)
-    stats.loop_s = time.perf_counter() - start - render_s
-    return stats
-
-
-def _score_tracking(scorer: metrics.MotScorer, env: Any, perception: Any) -> None:
-    truth = envs.ground_truth(env)
-    ego = envs.ego_state(env)
-    lidar = perception.lidar
-    visible = np.unique(lidar.hit_index[lidar.hit_index >= 0])
-    max_range = float(lidar.ranges.max()) if len(lidar.ranges) else 0.0
-    near = np.hypot(*(truth.position[visible] - ego.position).T) <= max_range if len(visible) else visible
-    gt = visible[near] if len(visible) else visible
-    tracks = [t for t in perception.tracks if t.confirmed and t.misses == 0
-              and np.hypot(*(t.x[:2] - ego.position)) <= max_range]
-    scorer.update(truth.ids[gt], truth.position[gt],
-                  np.array([t.id for t in tracks]), np.array([t.x[:2] for t in tracks]).reshape(-1, 2))
 
 
 def agent_names(agents: list[str]) -> list[str]:
@@ -176,33 +117,49 @@ def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | N
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
                     gif: bool = True, control_mode: str = "meta", perception: str = "lidar+radar",
-                    perception_run: str | None = None) -> dict[str, dict[str, float]]:
+                    perception_run: str | None = None, scenario: Any = None) -> dict[str, dict[str, float]]:
     """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
 
     With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
     summary.json (``eval/...`` keys of the first agent, ``eval/<agent>/...`` for all) and, with
-    `gif`, figures/<agent>.gif of episode 0.
+    `gif`, figures/<agent>.gif of episode 0. With `scenario` (a `scenarios.Scenario`) each agent drives
+    that one episode instead (`env_id`, `episodes`, `seed` and `env_config` are the scenario's); the
+    results add the at-fault crash rate and, for the scenario's own driver, whether the replay matched.
     """
+    from pilotlab.core.summary import DRIVE_AT_FAULT_RATE, DRIVE_REPLAY_MATCH
+    from pilotlab.drive import scenarios as scn
     from pilotlab.report.figures import save_gif
 
     results: dict[str, dict[str, float]] = {}
     names = agent_names(agents)
     for spec, name in zip(agents, names):
-        agent = make_agent(spec, seed, control_mode, perception, perception_run)
-        cfg = dict(env_config or {})
-        env = envs.make_env(env_id, cfg, render=gif)
         scorer = metrics.MotScorer() if spec == "modular" else None
         episode_stats = []
         frames: list[np.ndarray] = []
-        for i in range(episodes):
-            st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
+        extra: dict[str, float] = {}
+        if scenario is not None:
+            st, out = scn.run_scenario(scenario, spec, frames if gif else None, scorer)
             episode_stats.append(st)
+            expected = scenario.expect.get("trajectory_sha256")
+            extra[DRIVE_AT_FAULT_RATE] = float(out["crashed"] and out["at_fault"])
+            extra[DRIVE_REPLAY_MATCH] = (float(out["trajectory_sha256"] == expected)
+                                         if expected and spec == scenario.agent else float("nan"))
             if run_dir is not None:
-                run_dir.log(i, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
-                                f"eval/{name}/speed": float(np.mean(st.speeds)),
-                                f"eval/{name}/driving_score": st.driving_score})
-        env.close()
+                run_dir.log(0, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
+                                f"eval/{name}/at_fault": extra[DRIVE_AT_FAULT_RATE]})
+        else:
+            agent = make_agent(spec, seed, control_mode, perception, perception_run)
+            env = envs.make_env(env_id, dict(env_config or {}), render=gif)
+            for i in range(episodes):
+                st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
+                episode_stats.append(st)
+                if run_dir is not None:
+                    run_dir.log(i, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
+                                    f"eval/{name}/speed": float(np.mean(st.speeds)),
+                                    f"eval/{name}/driving_score": st.driving_score})
+            env.close()
         res = metrics.summarize(episode_stats)
+        res.update(extra)
         mot = scorer.compute() if scorer is not None else {}
         res[DRIVE_MOTA] = mot.get("mota", float("nan"))
         res[DRIVE_IDF1] = mot.get("idf1", float("nan"))
@@ -237,15 +194,35 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
         from pilotlab.drive.perception import load_detector
 
         load_detector(cfg.perception_run)  # refused here, whichever drivers use it
-    check_drivers(agents, cfg.env, env_config, cfg.seed, cfg.control, cfg.perception, cfg.perception_run)
+    scenario = None
+    if cfg.scenario is not None:
+        from pilotlab.drive import scenarios
+
+        scenario = scenarios.load(cfg.scenario, cfg.env)
+        if any(a not in ("modular", "oracle", "idm") for a in agents):
+            raise PilotlabError("--scenario replays with modular, oracle or idm drivers only")
+        if cfg.duration is not None or cfg.control != "meta":
+            raise PilotlabError("--scenario replays the file's own episode: drop --duration and --control")
+        if cfg.perception != "lidar+radar" or cfg.perception_run is not None:
+            raise PilotlabError("--scenario replays with the drivers' lidar+radar perception (the search's): drop "
+                                "--perception and --perception-run")
+    env_id = scenario.env if scenario is not None else (cfg.env or DEFAULT_ENV)
+    if scenario is None:
+        check_drivers(agents, env_id, env_config, cfg.seed, cfg.control, cfg.perception, cfg.perception_run)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
-        results = evaluate_agents(agents, cfg.env, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control,
-                                  cfg.perception, cfg.perception_run)
+        results = evaluate_agents(agents, env_id, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control,
+                                  cfg.perception, cfg.perception_run, scenario=scenario)
     for spec, res in results.items():
-        print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%}  "
-              f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  score {res[DRIVE_SCORE]:.3f}  "
-              f"MOTA {res[DRIVE_MOTA]:.3f}  {res[DRIVE_MS_PER_STEP]:.1f} ms/step")
+        print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%} "
+              f"[{res[DRIVE_CRASH_RATE_LO]:.0%}, {res[DRIVE_CRASH_RATE_HI]:.0%}]  "
+              f"speed {res[DRIVE_SPEED_MEAN]:.1f} m/s  completion {res[DRIVE_ROUTE_COMPLETION]:.2f}  "
+              f"score {res[DRIVE_SCORE]:.3f}  MOTA {res[DRIVE_MOTA]:.3f}  {res[DRIVE_MS_PER_STEP]:.1f} ms/step")
+        if scenario is not None and spec == scenario.agent:
+            match = res.get("replay_match", float("nan"))
+            verdict = ("nothing expected" if match != match
+                       else "the same trajectory" if match else "a DIFFERENT trajectory")
+            print(f"{'':>10}  replay of {cfg.scenario}: {verdict}")
     print(f"run directory: {run.path}")
     return results
 

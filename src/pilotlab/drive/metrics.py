@@ -1,12 +1,12 @@
 """Driving and tracking metrics.
 
 Per episode: return (reward x policy period, summed), crash, mean speed [m/s], distance [m],
-route completion, lane changes, compute per step [ms]. Route completion: highway-env scenarios have
-no route, so the route is the road a car at the reference speed (top of the reward's speed range,
-30 m/s on highways) covers in the episode's duration (merge-v0, which has no time limit: the road to
-its end); completion = min(1, distance / that length).
+route completion, lane changes, compute per step [ms]. Route completion is defined per scenario
+(`routes.RouteMeter`); without one (old callers) the route is the road a car at the reference speed
+covers in the episode's duration, completion = min(1, distance / that length).
 A crash ends the episode, so it also cuts completion. Driving score, as in the CARLA leaderboard:
-route completion x 0.60 per collision with a vehicle.
+route completion x 0.60 per collision with a vehicle x 0.65 for leaving the road (`routes.driving_score`).
+Crash rates come with a 95 % Wilson score interval (`wilson_interval`).
 
 Tracking: CLEAR MOT (MOTA, MOTP) and IDF1 via `motmetrics`, matching tracks to ground truth within
 `MATCH_DISTANCE`. Ground truth at a step is every vehicle within the lidar's range that at least
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pilotlab.core import summary as S
+from pilotlab.drive.routes import COLLISION_PENALTY
 
-COLLISION_PENALTY = 0.60  # [] CARLA leaderboard multiplier for a collision with a vehicle
 MATCH_DISTANCE = 2.0  # [m] half a lane width: a track farther than this from an object is not it
 
 
@@ -36,19 +36,42 @@ class EpisodeStats:
     lane_changes: int = 0
     step_ms: list[float] = field(default_factory=list)  # [ms] agent compute per step
     loop_s: float = 0.0  # [s] wall time of the whole loop (agent + simulator), rendering excluded
+    completion: float | None = None  # [] the scenario's own route completion (`routes.RouteMeter`)
+    off_road: bool = False  # the ego left the road at some step
+    laps: int = 0  # racetrack-v0: whole laps driven
 
     @property
     def route_completion(self) -> float:
+        if self.completion is not None:
+            return float(self.completion)
         return float(min(1.0, self.distance / max(self.route_length, 1e-9)))
 
     @property
     def driving_score(self) -> float:
-        return driving_score(self.route_completion, int(self.crashed))
+        return driving_score(self.route_completion, int(self.crashed), self.off_road)
 
 
-def driving_score(route_completion: float, collisions: int) -> float:
-    """CARLA-style: completion x 0.60 ** collisions."""
-    return float(route_completion * COLLISION_PENALTY**collisions)
+def driving_score(route_completion: float, collisions: int, off_road: bool = False) -> float:
+    """CARLA-style: completion x 0.60 ** collisions (x 0.65 if the ego left the road)."""
+    from pilotlab.drive.routes import driving_score as score
+
+    return score(route_completion, collisions, off_road)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval (Wilson 1927) of a rate from `successes` out of `n` trials.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not empty at 0 of n: with 0 crashes in
+    50 episodes the crash rate is below 7.1 % at 95 % confidence. n = 0 gives (nan, nan)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)  # exactly 0 / 1 at the ends (no rounding residue)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return float(lo), float(hi)
 
 
 def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:
@@ -69,6 +92,11 @@ def summarize(episodes: list[EpisodeStats]) -> dict[str, float]:
         S.DRIVE_LOOP_STEPS_PER_S: float(sum(len(e.step_ms) for e in episodes)
                                         / max(sum(e.loop_s for e in episodes), 1e-9)),
         S.DRIVE_EPISODES: float(len(episodes)),
+        S.DRIVE_CRASH_RATE_LO: wilson_interval(sum(e.crashed for e in episodes), len(episodes))[0],
+        S.DRIVE_CRASH_RATE_HI: wilson_interval(sum(e.crashed for e in episodes), len(episodes))[1],
+        S.DRIVE_OFF_ROAD_RATE: mean([float(e.off_road) for e in episodes]),
+        S.DRIVE_LAPS_MEAN: mean([float(e.laps) for e in episodes]),
+        S.DRIVE_LAP_RATE: mean([float(e.laps >= 1 and not e.off_road and not e.crashed) for e in episodes]),
     }
 
 
@@ -105,4 +133,5 @@ class MotScorer:
         return {n: float(row[n].iloc[0]) for n in names}
 
 
-__all__ = ["COLLISION_PENALTY", "MATCH_DISTANCE", "EpisodeStats", "MotScorer", "driving_score", "summarize"]
+__all__ = ["COLLISION_PENALTY", "MATCH_DISTANCE", "EpisodeStats", "MotScorer", "driving_score", "summarize",
+           "wilson_interval"]
