@@ -28,12 +28,12 @@ PATCH = 4
 class ConvLSTMConfig(VideoConfig):
     model: str = "convlstm"
     """Video model: simvp (convolutional, one pass) or convlstm (recurrent)."""
-    hidden: int = 48
+    hidden: int = 32
     """Channels of each ConvLSTM layer's state (128 in OpenSTL's ConvLSTM-S)."""
     layers: int = 2
     """Stacked ConvLSTM layers (4 in OpenSTL's ConvLSTM-S)."""
-    kernel: int = 5
-    """Side of the gate convolutions' kernel (odd; 5 as in OpenSTL)."""
+    kernel: int = 3
+    """Side of the gate convolutions' kernel (odd; 5 in OpenSTL)."""
     scheduled_sampling_steps: int = 2000
     """Training steps over which the chance of feeding back the true frame falls from 1 to 0 (0: never)."""
 
