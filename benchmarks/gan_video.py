@@ -53,7 +53,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--eval-sequences", type=int, default=500, help="test sequences of each curve point")
-    p.add_argument("--final-sequences", type=int, default=10000, help="test sequences of the final scores")
+    p.add_argument("--final-sequences", type=int, default=10000,
+                   help="test sequences of the final scores (0: keep the run's own final evaluation)")
     p.add_argument("--fd-sequences", type=int, default=100, help="test contexts of the generator scores")
     p.add_argument("--run-dir", default=None, help="default: runs/bench-video-<model>")
     p.add_argument("--report", default=None, metavar="RUN_DIR", help="skip training: score and write up this run")
@@ -70,7 +71,8 @@ def main() -> None:
     if not args.report:
         run_cli(train_argv)
     eval_argv = ["gan", "video-eval", str(run), "--sequences", str(args.final_sequences)]
-    run_cli(eval_argv)
+    if args.final_sequences:
+        run_cli(eval_argv)
     s = json.loads((run / "summary.json").read_text())
     cfg = json.loads((run / "config.json").read_text())
     points = curve(run)
@@ -88,10 +90,10 @@ def main() -> None:
               f"{s[S.VIDEO_DIVERSITY]:.2f}.\n")
     ours = (f"{args.model} ({int(s[S.VIDEO_PARAMETERS]):,} parameters, {int(s[S.TRAIN_STEPS])} steps, "
             f"{s[S.TRAIN_CPU_S] / 60:.1f} CPU min)")
+    then = f", then `pilotlab {shlex.join(eval_argv)}`" if args.final_sequences else ""
     md = f"""## Video prediction: Moving MNIST 10 -> 10 ({args.model})
 
-`{'pilotlab ' + shlex.join(train_argv) if not args.report else 'run ' + str(run)}`, then
-`pilotlab {shlex.join(eval_argv)}`. Machine: {machine()}; load average at the end {load} (shared with other
+`{'pilotlab ' + shlex.join(train_argv) if not args.report else 'run ' + str(run)}`{then}. Machine: {machine()}; load average at the end {load} (shared with other
 engineers' jobs: the budget counts this process's CPU time, evaluations excluded).
 
 | | per-frame MSE | MAE | SSIM |
