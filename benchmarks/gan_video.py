@@ -90,10 +90,11 @@ def main() -> None:
               f"{s[S.VIDEO_DIVERSITY]:.2f}.\n")
     ours = (f"{args.model} ({int(s[S.VIDEO_PARAMETERS]):,} parameters, {int(s[S.TRAIN_STEPS])} steps, "
             f"{s[S.TRAIN_CPU_S] / 60:.1f} CPU min)")
+    how = f"`pilotlab {shlex.join(train_argv)}`" if not args.report else f"the run {run}"
     then = f", then `pilotlab {shlex.join(eval_argv)}`" if args.final_sequences else ""
     md = f"""## Video prediction: Moving MNIST 10 -> 10 ({args.model})
 
-`{'pilotlab ' + shlex.join(train_argv) if not args.report else 'run ' + str(run)}`{then}. Machine: {machine()}; load average at the end {load} (shared with other
+{how}{then}. Machine: {machine()}; load average at the end {load} (shared with other
 engineers' jobs: the budget counts this process's CPU time, evaluations excluded).
 
 | | per-frame MSE | MAE | SSIM |
