@@ -156,7 +156,7 @@ def test_video_round_trip_and_undecodable_files(tmp_path: Path) -> None:
 
 
 # -- end to end ------------------------------------------------------------------------------------------
-TINY_CLF = ["--classifier-epochs", "1", "--classifier-width", "4"]
+TINY_CLF = ["--classifier-epochs", "1", "--classifier-width", "8"]  # as tests/gan/conftest.py: shared cache
 SIZE = {"simvp": ["--spatial-width", "8", "--translator-width", "16", "--translator-blocks", "1"],
         "convlstm": ["--hidden", "8", "--layers", "1", "--scheduled-sampling-steps", "4"]}
 
@@ -164,7 +164,7 @@ SIZE = {"simvp": ["--spatial-width", "8", "--translator-width", "16", "--transla
 def tiny(model: str, run: Path, steps: int = 4, *extra: str) -> list[str]:
     return ["gan", "video-train", "--model", model, "--run-dir", str(run), "--max-steps", str(steps),
             "--batch-size", "2", "--eval-every", "2", "--eval-sequences", "4", "--fd-sequences", "0",
-            "--log-every", "1", "--checkpoint-every", "2", *SIZE[model], *extra]
+            "--log-every", "1", "--checkpoint-every", "2", *TINY_CLF, *SIZE[model], *extra]
 
 
 @pytest.mark.parametrize("model", ["simvp", "convlstm"])
@@ -182,12 +182,13 @@ def test_train_eval_sample_every_model(model: str, tmp_path: Path, capsys: pytes
     out = tmp_path / "pred.gif"
     assert main(["gan", "video-sample", str(run), "--out", str(out), "--sequences", "2", "--samples", "2"]) == 0
     assert out.is_file()
+    assert main(["report", str(run)]) == 0  # the run appears in its HTML/Markdown report
+    assert "eval/mse" in (run / "report.md").read_text()
 
 
 def test_generation_scores_with_the_digit_classifier(tmp_path: Path) -> None:
     run = tmp_path / "gen"
-    assert main([*tiny("simvp", run, 1, "--latent", "noise", "--fd-sequences", "4", "--fd-samples", "2"),
-                 *TINY_CLF]) == 0
+    assert main(tiny("simvp", run, 1, "--latent", "noise", "--fd-sequences", "4", "--fd-samples", "2")) == 0
     s = json.loads((run / "summary.json").read_text())
     assert s[VIDEO_FD] > 0 and s[VIDEO_FD_FLOOR] >= 0 and s["eval/diversity"] > 0 and s["eval/consistency"] > 0
 
