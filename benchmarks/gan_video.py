@@ -70,7 +70,7 @@ def main() -> None:
                   *shlex.split(args.extra)]
     if not args.report:
         run_cli(train_argv)
-    eval_argv = ["gan", "video-eval", str(run), "--sequences", str(args.final_sequences)]
+    eval_argv = ["gan", "video-eval", str(run), "--sequences", str(args.final_sequences), "--fd-sequences", "0"]
     if args.final_sequences:
         run_cli(eval_argv)
     s = json.loads((run / "summary.json").read_text())
