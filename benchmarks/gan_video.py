@@ -81,7 +81,7 @@ def main() -> None:
     met = mse <= TARGET_MSE and ratio >= 2.0
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     table = "\n".join(f"| {cpu / 60:.1f} | {step} | {m:.1f} |" for cpu, m, step in points)
-    gap = ", ".join(f"{name} {ref:.1f} ({mse / ref:.1f}x ours)" for name, ref in OPENSTL.items())
+    gap = ", ".join(f"{name} {ref:.1f} (ours {mse / ref:.1f}x higher)" for name, ref in OPENSTL.items())
     fd = ""
     if s.get(S.VIDEO_FD) is not None:
         fd = (f"\nAs a generator ({cfg['config']['fd_sequences']} test contexts): FD of per-frame features "
