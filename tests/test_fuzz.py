@@ -108,6 +108,7 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
         "out": st.sampled_from([str(tmp / "grid.xyz"), str(tmp / "missing" / "grid.png"), a_file + "/x.png",
                                 str(tmp)]),
         "video": st.sampled_from([str(tmp / "v.xyz"), str(tmp / "missing" / "v.gif"), a_file + "/v.gif"]),
+        "input_video": st.sampled_from([str(tmp / "missing.gif"), str(tmp), a_file + "/v.gif"]),
         "run_dir": st.sampled_from([a_file, used_dir, a_file + "/sub", "bad\x00name"]),
         "stages": JUNK.map("no-such-{}".format),
         "pretrained": st.sampled_from([missing, a_file, used_dir]),
@@ -153,6 +154,9 @@ RL_RUN = ["rl", "train", "--algo", "dqn", "--total-steps", "300", "--learning-st
 SSL_RUN = ["ssl", "train", "--method", "ae", "--dataset", "digits", "--max-steps", "4", "--batch-size", "32",
            "--log-every", "2", "--checkpoint-every", "2", "--no-evaluate"]
 TAB_RUN = ["rl", "train", "--algo", "q-learning", "--env", "FrozenLake-v1", "--episodes", "40"]
+VIDEO_RUN = ["gan", "video-train", "--max-steps", "2", "--batch-size", "2", "--eval-every", "2", "--eval-sequences",
+             "2", "--fd-sequences", "0", "--checkpoint-every", "1", "--spatial-width", "4", "--translator-width", "8",
+             "--translator-blocks", "1"]
 TEXT_RUN = ["text", "train", "--context", "16", "--layers", "1", "--heads", "2", "--width", "16", "--batch-size", "4",
             "--max-steps", "2", "--log-every", "1"]
 
@@ -160,11 +164,13 @@ TEXT_RUN = ["text", "train", "--context", "16", "--layers", "1", "--heads", "2",
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("fuzz-runs")
-    out = {"rl": root / "rl", "ssl": root / "ssl", "tabular": root / "tab", "text": root / "text"}
+    out = {"rl": root / "rl", "ssl": root / "ssl", "tabular": root / "tab", "text": root / "text",
+           "video": root / "video"}
     prose = root / "prose.txt"
     prose.write_text("The quick brown fox jumps over the lazy dog; not a folder.\n" * 40, encoding="utf-8")
     text_run = [*TEXT_RUN, "--data-file", str(prose)]
-    for argv, key in ((RL_RUN, "rl"), (SSL_RUN, "ssl"), (TAB_RUN, "tabular"), (text_run, "text")):
+    for argv, key in ((RL_RUN, "rl"), (SSL_RUN, "ssl"), (TAB_RUN, "tabular"), (text_run, "text"),
+                      (VIDEO_RUN, "video")):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
             code = main([*argv, "--run-dir", str(out[key])])
         assert code == 0, err.getvalue()[-2000:]
@@ -369,6 +375,20 @@ TEXT_FILES = ["config.json", "vocab.json", "metrics.jsonl", "summary.json", "che
 def test_damaged_text_run_file_is_harmless_or_one_line(name: str, reader: str, runs: dict[str, Path],
                                                        tmp_path: Path) -> None:
     _damaged_file_check(runs["text"], name, reader, TEXT_READERS[reader](Path("RUN")), tmp_path, examples=3)
+
+
+VIDEO_READERS = {
+    "resume": lambda run: ["gan", "video-train", "--resume", "--run-dir", str(run), "--max-steps", "3"],
+    "eval": lambda run: ["gan", "video-eval", str(run), "--sequences", "2"],
+}
+VIDEO_FILES = ["config.json", "checkpoints/last.json", "checkpoints/last.safetensors"]
+
+
+@pytest.mark.parametrize("reader", sorted(VIDEO_READERS))
+@pytest.mark.parametrize("name", VIDEO_FILES)
+def test_damaged_video_run_file_is_harmless_or_one_line(name: str, reader: str, runs: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    _damaged_file_check(runs["video"], name, reader, VIDEO_READERS[reader](Path("RUN")), tmp_path, examples=2)
 
 
 def test_torn_metrics_line_is_dropped_on_resume(runs: dict[str, Path], tmp_path: Path,

@@ -24,4 +24,12 @@ for _name, _module, _config, _help in [
 DEFAULT_MODEL = "cgan"
 """The model `pilotlab gan train` trains without --model: the best measured on MNIST-5k (docs/gan.md, "Results")."""
 
-__all__ = ["DEFAULT_MODEL", "MODEL"]
+VIDEO_MODEL = "gan.video-model"
+
+define_kind(Kind(VIDEO_MODEL, "model", "video model", "module with the config class (a VideoConfig) and build(cfg)"))
+register(VIDEO_MODEL, "simvp", "pilotlab.gan.video_simvp", "SimVP-style convolutional predictor (Gao et al. 2022)",
+         config="SimVPConfig")
+register(VIDEO_MODEL, "convlstm", "pilotlab.gan.video_convlstm", "ConvLSTM predictor (Shi et al. 2015)",
+         config="ConvLSTMConfig")
+
+__all__ = ["DEFAULT_MODEL", "MODEL", "VIDEO_MODEL"]

@@ -13,6 +13,7 @@ from pilotlab.core.command import Command
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
 from pilotlab.gan import DEFAULT_MODEL, MODEL
+from pilotlab.gan.video_cli import COMMANDS as VIDEO_COMMANDS
 
 
 def run_train(cfg: object) -> int:
@@ -124,3 +125,4 @@ COMMANDS = {
     "augment": Command("pilotlab.gan.augment:AugmentConfig", run_augment, "does cGAN data augmentation help a "
                        "classifier with 10 or 100 labels per class? real vs real+synthetic vs synthetic"),
 }
+COMMANDS.update(VIDEO_COMMANDS)
