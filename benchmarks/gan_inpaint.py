@@ -63,7 +63,8 @@ def main() -> None:
     wall = time.perf_counter() - t0
     c1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
-    measured = {"command": command, "wall_s": wall, "cpu_s": cpu, "load_before": load_before[0],
+    measured = {"command": command, "script": "benchmarks/gan_inpaint.py " + shlex.join(sys.argv[1:]),
+                "wall_s": wall, "cpu_s": cpu, "load_before": load_before[0],
                 "load_after": os.getloadavg()[0]}
     (Path(run_dir) / "benchmark.json").write_text(json.dumps(measured, indent=2))
     report(args, run_dir, measured)
@@ -89,7 +90,7 @@ def report(args: argparse.Namespace, run_dir: str, measured: dict) -> None:
                          f"{s[S.inpaint_key(b, S.INPAINT_ACC)]:.4f})\n" for b, ok in beats.items()))
     md = f"""## Inpainting: centre 14x14 hole on MNIST (`gan inpaint`)
 
-Command: `{command}` (script: `benchmarks/gan_inpaint.py --budget-s {args.budget_s:g}`).
+Command: `{command}` (script: `{measured.get("script", "benchmarks/gan_inpaint.py")}`).
 Training: {int(s[S.TRAIN_STEPS])} steps of batch {batch} in {s[S.TRAIN_CPU_S]:.0f} s of CPU time
 ({s[S.TRAIN_WALL_S]:.0f} s wall), the L2-only twin trained in the same steps; the whole script took {cpu:.0f} s
 of CPU ({wall:.0f} s wall) including data loading and the final evaluation. Load average
