@@ -167,6 +167,9 @@ def test_train_eval_apply_resume_on_digits(tmp_path: Path, capsys: pytest.Captur
     assert summary["data/hole_fraction"] == pytest.approx(16 / 64)
     assert (run / "figures" / "completions.png").is_file()
     assert checkpoint.exists(run / "checkpoints" / "last")
+    assert main(["report", str(run)]) == 0  # the run's report leads with the comparison table
+    report = (run / "report.md").read_text()
+    assert "| nearest training patch |" in report and "centre 4x4 masks on" in report
 
     # eval reproduces the run's final table; another mask kind is scored on request
     assert main(["gan", "inpaint", "eval", str(run)]) == 0
