@@ -137,7 +137,7 @@ class InpaintConfig(RunConfig):
 
 
 class GatedConv2d(nn.Module):
-    """ELU(conv_f(x)) * sigmoid(conv_g(x)) (Yu et al., 2019); `act=False` leaves the feature linear."""
+    """ELU(conv_f(x)) * sigmoid(conv_g(x)) (Yu et al., 2019), both halves from one convolution."""
 
     def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1):
         super().__init__()
