@@ -37,11 +37,11 @@ TARGET_ACC = 0.95
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--budget-s", type=float, default=200.0, help="training budget [s of CPU time]")
+    p.add_argument("--budget-s", type=float, default=150.0, help="training budget [s of CPU time]")
     p.add_argument("--test-size", type=int, default=5000, help="test digits scored (the first ones; 10000: all)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--width", type=int, default=16)
-    p.add_argument("--adv-weight", type=float, default=0.01)
+    p.add_argument("--adv-weight", type=float, default=0.05)
     p.add_argument("--run-dir", default=None, help="default runs/bench-gan-inpaint-<time>")
     p.add_argument("--doc", action=argparse.BooleanOptionalAction, default=True, help="write docs/benchmarks.md")
     p.add_argument("--from-run", default=None, help="only write the section for this finished benchmark run "

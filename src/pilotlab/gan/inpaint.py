@@ -6,9 +6,10 @@ The context encoder recipe (Pathak et al., 2016) with the gated convolutions of 
 - Generator: input = the image with its hole zeroed, the mask and a plane of ones (so zero padding at the
   border is told apart from a hole), 3 gated conv layers down to 1/4 resolution, 3 dilated gated convs
   (dilation 1, 2, 4: the receptive field covers the whole 7x7 map of a 28x28 image), nearest upsampling
-  with gated convs back up, tanh. A gated conv outputs act(conv_f(x)) * sigmoid(conv_g(x)): the gate learns,
-  per pixel and channel, how much of a feature to pass, which a plain conv cannot do for a hole of any
-  shape. Only the hole of its output is used: completed = x (1 - m) + G(x, m) m.
+  with gated convs back up, a linear output (no tanh, see `InpaintNet.forward`). A gated conv outputs
+  act(conv_f(x)) * sigmoid(conv_g(x)): the gate learns, per pixel and channel, how much of a feature to pass,
+  which a plain conv cannot do for a hole of any shape. Only the hole of its output is used:
+  completed = x (1 - m) + G(x, m) m.
 - Discriminator: a spectral-normalised PatchGAN (as Yu et al.'s SN-PatchGAN) on (image, mask); real images and
   completed ones are shown with the same mask, so everything it can tell apart lies in the hole.
 - Loss of G: mean |G - x| over the hole pixels + adv-weight x hinge loss; D: hinge loss.
@@ -63,7 +64,7 @@ class InpaintConfig(RunConfig):
     """Side [px] of the centre or box hole (14: a quarter of a 28x28 image); free-form ignores it."""
     width: int = 16
     """Channels of the generator's first layer (then 2x, 4x); the discriminator has 2x this."""
-    adv_weight: float = 0.01
+    adv_weight: float = 0.05
     """Weight of the adversarial term in the generator's loss (0: the L1 network alone)."""
     l2_baseline: bool = True
     """Also train the same network with the L2 loss alone, beside it on the same batches (the baseline)."""
@@ -149,7 +150,8 @@ class GatedConv2d(nn.Module):
 
 
 class InpaintNet(nn.Module):
-    """forward(x (B, C, H, W) in [-1, 1], m (B, 1, H, W), 1 = hole) -> (B, C, H, W) in [-1, 1]; H, W multiples of 4."""
+    """forward(x (B, C, H, W) in [-1, 1], m (B, 1, H, W), 1 = hole) -> (B, C, H, W), about [-1, 1]; H, W multiples
+    of 4."""
 
     def __init__(self, channels: int, width: int):
         super().__init__()
@@ -171,7 +173,9 @@ class InpaintNet(nn.Module):
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         inp = torch.cat([x * (1 - m), m, torch.ones_like(m)], dim=1)  # (B, C + 2, H, W)
-        return torch.tanh(self.net(inp))
+        # Linear output, no tanh: most hole pixels of a digit are background, so L1 (whose optimum is the median)
+        # drives them to -1, where a tanh saturates and the gradient vanishes; readers clamp to [-1, 1].
+        return self.net(inp)
 
 
 def complete(net: nn.Module, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
