@@ -44,6 +44,9 @@ from pilotlab.core.summary import (
     INPAINT_NEAREST,
     INPAINT_ORIGINAL_ACC,
     INPAINT_PSNR,
+    TRAIN_CPU_S,
+    TRAIN_STEPS,
+    TRAIN_WALL_S,
     inpaint_key,
 )
 from pilotlab.data.registry import ImageDataset
@@ -278,7 +281,9 @@ def evaluate_run(cfg: InpaintEvalConfig) -> dict[str, Any]:
     n = cfg.test_size if cfg.test_size is not None else run_cfg.test_size
     scores = scorer.score_all(nets["generator"], nets.get("l2_generator"), n, "cpu")
     with RunDir.open(cfg.run_dir) as run:
-        summary = run.update_summary({**scores, "eval/step": int(meta.get("step", 0))})
+        trained = {TRAIN_STEPS: int(meta.get("step", 0)), TRAIN_WALL_S: meta.get("wall_s"),
+                   TRAIN_CPU_S: meta.get("cpu_s")}  # of the checkpoint scored
+        summary = run.update_summary({**scores, **trained, "eval/step": int(meta.get("step", 0))})
         save_completions(run, scorer, nets["generator"], nets.get("l2_generator"), "cpu", "completions.png")
     return summary
 
