@@ -42,6 +42,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--adv-weight", type=float, default=0.05)
+    p.add_argument("--recon", default="l1", choices=["l1", "l2"], help="reconstruction loss of the network")
+    p.add_argument("--section", default="gan_inpaint", help="section of docs/benchmarks.md to write")
     p.add_argument("--run-dir", default=None, help="default runs/bench-gan-inpaint-<time>")
     p.add_argument("--doc", action=argparse.BooleanOptionalAction, default=True, help="write docs/benchmarks.md")
     p.add_argument("--from-run", default=None, help="only write the section for this finished benchmark run "
@@ -52,7 +54,8 @@ def main() -> None:
         return
     run_dir = args.run_dir or f"runs/bench-gan-inpaint-{time.strftime('%Y%m%d-%H%M%S')}"
     argv = ["gan", "inpaint", "train", "--dataset", "mnist-5k", "--mask", "centre", "--mask-size", "14",
-            "--width", str(args.width), "--adv-weight", str(args.adv_weight), "--batch-size", str(args.batch_size),
+            "--width", str(args.width), "--adv-weight", str(args.adv_weight), "--recon", args.recon,
+            "--batch-size", str(args.batch_size),
             "--epochs", "1000", "--time-budget-s", str(args.budget_s), "--budget-clock", "cpu",
             "--eval-every", "1000", "--eval-samples", "500", "--test-size", str(args.test_size),
             "--log-every", "50", "--checkpoint-every", "200",
@@ -108,7 +111,7 @@ real test digits).
 {verdict}"""
     print(md)
     if args.doc:
-        print(f"wrote section gan_inpaint of {write_section('gan_inpaint', md)}")
+        print(f"wrote section {args.section} of {write_section(args.section, md)}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,9 @@ class InpaintConfig(RunConfig):
     """Side [px] of the centre or box hole (14: a quarter of a 28x28 image); free-form ignores it."""
     width: int = 16
     """Channels of the generator's first layer (then 2x, 4x); the discriminator has 2x this."""
+    recon: Literal["l1", "l2"] = "l1"
+    """Reconstruction loss of the network on the hole: l1 (mean absolute error, as Yu et al.) or l2 (mean squared
+    error, as the context encoder); the adversarial term is added to it."""
     adv_weight: float = 0.05
     """Weight of the adversarial term in the generator's loss (0: the L1 network alone)."""
     l2_baseline: bool = True
@@ -106,6 +109,8 @@ class InpaintConfig(RunConfig):
         super().__post_init__()
         if self.dataset not in DATASETS:
             raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.recon not in ("l1", "l2"):
+            raise PilotlabError(f"recon must be l1 or l2, got {self.recon!r}")
         if self.mask not in masks.KINDS:
             raise PilotlabError(f"mask must be one of {', '.join(masks.KINDS)}, got {self.mask!r}")
         for name in ("mask_size", "width", "epochs", "batch_size", "eval_every", "eval_samples", "log_every",
@@ -287,7 +292,8 @@ def fit(cfg: InpaintConfig, run: RunDir, device: torch.device, ds: ImageDataset,
             d_loss.backward()
             opts["opt_d"].step()
             values["losses/d_hinge"] = d_loss.item()
-        rec = hole_mean((out - x).abs(), m)  # ---- generator: L1 on the hole + the adversarial term
+        diff = out - x  # ---- generator: L1 (or L2) on the hole + the adversarial term
+        rec = hole_mean(diff.abs() if cfg.recon == "l1" else diff.square(), m)
         g_loss = rec
         if cfg.adv_weight > 0:
             d_net.requires_grad_(False)
@@ -298,7 +304,7 @@ def fit(cfg: InpaintConfig, run: RunDir, device: torch.device, ds: ImageDataset,
         opts["opt_g"].zero_grad(set_to_none=True)
         g_loss.backward()
         opts["opt_g"].step()
-        values["losses/g_l1"] = rec.item()
+        values[f"losses/g_{cfg.recon}"] = rec.item()
         if l2_net is not None:  # ---- the baseline: the same network, L2 alone, same batch and masks
             l2_loss = hole_mean((l2_net(x, m) - x).square(), m)
             opts["opt_l2"].zero_grad(set_to_none=True)
@@ -315,7 +321,7 @@ def fit(cfg: InpaintConfig, run: RunDir, device: torch.device, ds: ImageDataset,
             window.clear()
             metrics["train/epoch"] = step / batches.per_epoch
             run.log(step, metrics)
-            progress.update(0, l1=metrics["losses/g_l1"])
+            progress.update(0, rec=metrics[f"losses/g_{cfg.recon}"])
         elapsed, elapsed_cpu = wall + time.perf_counter() - t0, cpu + time.process_time() - c0
         used = elapsed_cpu if cfg.budget_clock == "cpu" else elapsed
         out_of_time = cfg.time_budget_s is not None and used >= cfg.time_budget_s
