@@ -42,7 +42,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--adv-weight", type=float, default=0.05)
-    p.add_argument("--recon", default="l1", choices=["l1", "l2"], help="reconstruction loss of the network")
+    p.add_argument("--recon", default="l2", choices=["l1", "l2"], help="reconstruction loss of the network")
     p.add_argument("--section", default="gan_inpaint", help="section of docs/benchmarks.md to write")
     p.add_argument("--run-dir", default=None, help="default runs/bench-gan-inpaint-<time>")
     p.add_argument("--doc", action=argparse.BooleanOptionalAction, default=True, help="write docs/benchmarks.md")

@@ -1,7 +1,7 @@
-"""Image inpainting: a gated-convolution network fills the missing pixels, trained with L1 + adversarial loss.
+"""Image inpainting: a gated-convolution network fills the missing pixels, trained with L2 (or L1) + adversarial loss.
 
-The context encoder recipe (Pathak et al., 2016) with the gated convolutions of free-form inpainting
-(Yu et al., 2019), sized for 28x28 images on a CPU:
+The context encoder recipe (Pathak et al., 2016: reconstruction + adversarial loss) with the gated convolutions
+of free-form inpainting (Yu et al., 2019), sized for 28x28 images on a CPU:
 
 - Generator: input = the image with its hole zeroed, the mask and a plane of ones (so zero padding at the
   border is told apart from a hole), 3 gated conv layers down to 1/4 resolution, 3 dilated gated convs
@@ -12,7 +12,8 @@ The context encoder recipe (Pathak et al., 2016) with the gated convolutions of 
   completed = x (1 - m) + G(x, m) m.
 - Discriminator: a spectral-normalised PatchGAN (as Yu et al.'s SN-PatchGAN) on (image, mask); real images and
   completed ones are shown with the same mask, so everything it can tell apart lies in the hole.
-- Loss of G: mean |G - x| over the hole pixels + adv-weight x hinge loss; D: hinge loss.
+- Loss of G: the mean squared (`recon` l2, the default) or absolute (l1) error over the hole pixels + adv-weight x
+  hinge loss; D: hinge loss. L1 on a digit's hole, mostly background, learns its per-pixel median first: black.
 - The L2 baseline: with `l2_baseline` an identical network is trained beside it on the same batches and
   masks with the mean squared error over the hole alone, the context encoder without its adversary,
   so the table compares the losses, not two training runs.
@@ -64,9 +65,9 @@ class InpaintConfig(RunConfig):
     """Side [px] of the centre or box hole (14: a quarter of a 28x28 image); free-form ignores it."""
     width: int = 16
     """Channels of the generator's first layer (then 2x, 4x); the discriminator has 2x this."""
-    recon: Literal["l1", "l2"] = "l1"
-    """Reconstruction loss of the network on the hole: l1 (mean absolute error, as Yu et al.) or l2 (mean squared
-    error, as the context encoder); the adversarial term is added to it."""
+    recon: Literal["l1", "l2"] = "l2"
+    """Reconstruction loss of the network on the hole: l2 (mean squared error, as the context encoder; the measured
+    winner, docs/gan.md) or l1 (mean absolute error, as Yu et al.); the adversarial term is added to it."""
     adv_weight: float = 0.05
     """Weight of the adversarial term in the generator's loss (0: the L1 network alone)."""
     l2_baseline: bool = True

@@ -97,7 +97,7 @@ def inpaint_rows(summary: dict[str, Any]) -> list[list[str]]:
     def num(v: Any, spec: str) -> str:
         return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else "n/a"
 
-    names = {keys.INPAINT_MODEL: "gated conv, L1 + adversarial", keys.INPAINT_L2: "same network, L2 only",
+    names = {keys.INPAINT_MODEL: "gated conv + adversarial (the run's)", keys.INPAINT_L2: "same network, L2 only",
              keys.INPAINT_NEAREST: "nearest training patch", keys.INPAINT_MEAN: "mean fill"}
     rows = []
     for method, label in names.items():
