@@ -183,7 +183,7 @@ TEXT_VAL_UNKNOWN: Final = "data/val_unknown_chars"
 # -- gan inpaint: `pilotlab gan inpaint train` / `inpaint eval` (gan/inpaint.py, gan/inpaint_eval.py) --------
 
 INPAINT_MODEL: Final = "inpaint"
-"""The run's network: gated convolutions trained with L1 + adversarial loss."""
+"""The run's network: gated convolutions trained with a reconstruction (L2 or L1) + adversarial loss."""
 INPAINT_L2: Final = "l2_only"
 """Baseline: the same network trained beside it on the same batches and masks with the L2 loss alone."""
 INPAINT_NEAREST: Final = "nearest_patch"

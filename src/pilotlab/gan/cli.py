@@ -140,7 +140,7 @@ def run_inpaint_apply(cfg: object) -> int:
     return 0
 
 
-INPAINT = Group("inpainting: fill centre, box or free-form holes (gated convolutions, L1 + adversarial loss)", {
+INPAINT = Group("inpainting: fill centre, box or free-form holes (gated convolutions, L2 or L1 + adversarial loss)", {
     "train": Command("pilotlab.gan.inpaint:InpaintConfig", run_inpaint_train, "train an inpainting network and "
                      "score it against mean fill, nearest patch and an L2-only network; writes a run directory"),
     "eval": Command("pilotlab.gan.inpaint_eval:InpaintEvalConfig", run_inpaint_eval, "score a run and the "

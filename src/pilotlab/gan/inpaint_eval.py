@@ -311,7 +311,7 @@ class InpaintApplyConfig:
     out: str = "restored.png"
     """Output file (.png, .pgm, .bmp, ... or .npy with values in [0, 1]); its folder must exist."""
     network: Literal["inpaint", "l2"] = "inpaint"
-    """Which network fills the hole: inpaint (L1 + adversarial) or l2 (the L2-only baseline)."""
+    """Which network fills the hole: inpaint (the run's, with its adversary) or l2 (the L2-only baseline)."""
 
     def __post_init__(self) -> None:
         from pilotlab.report.figures import check_output_file
