@@ -118,7 +118,7 @@ def run_augment(cfg: object) -> int:
 
 def run_inpaint_train(cfg: object) -> int:
     from pilotlab.gan.inpaint import train
-    from pilotlab.gan.inpaint_eval import print_table
+    from pilotlab.gan.inpaint_run import print_table
 
     run = train(cfg)  # type: ignore[arg-type]
     print(f"run directory: {run.path}")
@@ -127,14 +127,14 @@ def run_inpaint_train(cfg: object) -> int:
 
 
 def run_inpaint_eval(cfg: object) -> int:
-    from pilotlab.gan.inpaint_eval import evaluate_run, print_table
+    from pilotlab.gan.inpaint_run import evaluate_run, print_table
 
     print_table(evaluate_run(cfg))  # type: ignore[arg-type]
     return 0
 
 
 def run_inpaint_apply(cfg: object) -> int:
-    from pilotlab.gan.inpaint_eval import apply_file
+    from pilotlab.gan.inpaint_run import apply_file
 
     print(f"wrote {apply_file(cfg)}")  # type: ignore[arg-type]
     return 0
@@ -143,9 +143,9 @@ def run_inpaint_apply(cfg: object) -> int:
 INPAINT = Group("inpainting: fill centre, box or free-form holes (gated convolutions, L2 or L1 + adversarial loss)", {
     "train": Command("pilotlab.gan.inpaint:InpaintConfig", run_inpaint_train, "train an inpainting network and "
                      "score it against mean fill, nearest patch and an L2-only network; writes a run directory"),
-    "eval": Command("pilotlab.gan.inpaint_eval:InpaintEvalConfig", run_inpaint_eval, "score a run and the "
+    "eval": Command("pilotlab.gan.inpaint_run:InpaintEvalConfig", run_inpaint_eval, "score a run and the "
                     "baselines on the test images: PSNR, L1, FD and classifier accuracy of the completed images"),
-    "apply": Command("pilotlab.gan.inpaint_eval:InpaintApplyConfig", run_inpaint_apply, "restore the masked "
+    "apply": Command("pilotlab.gan.inpaint_run:InpaintApplyConfig", run_inpaint_apply, "restore the masked "
                      "pixels of your image file (PNG, PGM, .npy) with a trained run"),
 })
 
