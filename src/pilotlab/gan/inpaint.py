@@ -19,7 +19,7 @@ of free-form inpainting (Yu et al., 2019), sized for 28x28 images on a CPU:
   so the table compares the losses, not two training runs.
 
 Masks (`pilotlab.gan.masks`): centre, random box or free-form; a training step's masks depend on
-(seed, step) only, so `--resume` continues exactly. Evaluation, baselines and `apply` are in
+(seed, step) only, so `--resume` continues exactly. Evaluation and baselines are in
 `pilotlab.gan.inpaint_eval`, a finished run's `inpaint eval` and `inpaint apply` in `pilotlab.gan.inpaint_run`.
 
 Run directory: metrics.jsonl (losses/*, train/*, eval/* and baseline/l2_only/* on a test subset),
