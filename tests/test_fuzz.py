@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pilotlab.cli import PILLARS, main
+from pilotlab.core.command import Group
 from pilotlab.core.config import INT_MAX, _hints, _unwrap_optional
 from pilotlab.core.run import RunDir
 from pilotlab.rl import presets
@@ -51,8 +52,13 @@ def _commands() -> list[tuple[str, list[str], type]]:
     out = []
     for pillar, (module, _) in PILLARS.items():
         commands = importlib.import_module(module).COMMANDS
+        flat = []
         for verb, cmd in commands.items():
-            prefix = [pillar] + ([verb] if verb else [])
+            if isinstance(cmd, Group):  # pilotlab <pillar> <verb> <sub-verb>
+                flat += [([pillar, verb, sub], sub_cmd) for sub, sub_cmd in cmd.commands.items()]
+            else:
+                flat.append(([pillar] + ([verb] if verb else []), cmd))
+        for prefix, cmd in flat:
             if cmd.variants:
                 flag = "--" + cmd.variant_flag.replace("_", "-")
                 for name in cmd.variants:
@@ -99,6 +105,8 @@ def _bad_str(field: str, tmp: Path, runs: dict[str, Path]) -> st.SearchStrategy[
         "gan_diffaugment": st.sampled_from(["colour", "color,nope", "translation,nope"]) | JUNK.map("x{}".format),
         "diffaugment": st.sampled_from(["colour", "color,nope", "translation,nope"]) | JUNK.map("x{}".format),
         "env": JUNK.map("NoSuchEnv-{}".format),
+        "image": st.sampled_from([missing + ".png", a_file, str(tmp), str(tmp / "junk.npy")]),
+        "mask_file": st.sampled_from([missing + ".png", a_file, str(tmp), str(tmp / "junk.npy")]),
         "env_config": BAD_JSON,
         "env_kwargs": BAD_JSON | st.just('{"no_such_kwarg_xyz": 1}'),
         "env_wrapper": JUNK.map("no-such-{}".format),
@@ -157,6 +165,9 @@ TAB_RUN = ["rl", "train", "--algo", "q-learning", "--env", "FrozenLake-v1", "--e
 VIDEO_RUN = ["gan", "video-train", "--max-steps", "2", "--batch-size", "2", "--eval-every", "2", "--eval-sequences",
              "2", "--fd-sequences", "0", "--checkpoint-every", "1", "--spatial-width", "4", "--translator-width", "8",
              "--translator-blocks", "1"]
+INPAINT_RUN = ["gan", "inpaint", "train", "--dataset", "digits", "--mask-size", "4", "--width", "4", "--batch-size",
+               "16", "--max-steps", "2", "--eval-every", "2", "--eval-samples", "16", "--test-size", "32",
+               "--log-every", "1", "--checkpoint-every", "1"]
 TEXT_RUN = ["text", "train", "--context", "16", "--layers", "1", "--heads", "2", "--width", "16", "--batch-size", "4",
             "--max-steps", "2", "--log-every", "1"]
 
@@ -165,12 +176,12 @@ TEXT_RUN = ["text", "train", "--context", "16", "--layers", "1", "--heads", "2",
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("fuzz-runs")
     out = {"rl": root / "rl", "ssl": root / "ssl", "tabular": root / "tab", "text": root / "text",
-           "video": root / "video"}
+           "video": root / "video", "inpaint": root / "inpaint"}
     prose = root / "prose.txt"
     prose.write_text("The quick brown fox jumps over the lazy dog; not a folder.\n" * 40, encoding="utf-8")
     text_run = [*TEXT_RUN, "--data-file", str(prose)]
     for argv, key in ((RL_RUN, "rl"), (SSL_RUN, "ssl"), (TAB_RUN, "tabular"), (text_run, "text"),
-                      (VIDEO_RUN, "video")):
+                      (VIDEO_RUN, "video"), (INPAINT_RUN, "inpaint")):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
             code = main([*argv, "--run-dir", str(out[key])])
         assert code == 0, err.getvalue()[-2000:]
@@ -210,7 +221,8 @@ def _prefix_for(prefix: list[str], cls: type, runs: dict[str, Path], skip: str) 
     for f in dataclasses.fields(cls):
         if f.metadata.get("positional") and f.name != skip:
             pillar = prefix[0]
-            argv.append("digits" if pillar == "data" else str(runs[pillar if pillar in ("ssl", "text") else "rl"]))
+            key = "inpaint" if prefix[:2] == ["gan", "inpaint"] else pillar if pillar in ("ssl", "text") else "rl"
+            argv.append("digits" if pillar == "data" else str(runs[key]))
     return argv
 
 
@@ -222,6 +234,7 @@ def test_bad_config_value_is_one_line_and_changes_nothing(cid: str, prefix: list
     work = tmp_path / "work"
     work.mkdir()
     (tmp_path / "a-file.txt").write_text("not a folder\n")
+    (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY garbage")
     monkeypatch.chdir(work)
     before = _snapshot(tmp_path, *runs.values())
     is_positional = any(f.name == field and f.metadata.get("positional") for f in dataclasses.fields(cls))
@@ -389,6 +402,20 @@ VIDEO_FILES = ["config.json", "checkpoints/last.json", "checkpoints/last.safeten
 def test_damaged_video_run_file_is_harmless_or_one_line(name: str, reader: str, runs: dict[str, Path],
                                                         tmp_path: Path) -> None:
     _damaged_file_check(runs["video"], name, reader, VIDEO_READERS[reader](Path("RUN")), tmp_path, examples=2)
+
+
+INPAINT_READERS = {
+    "resume": lambda run: ["gan", "inpaint", "train", "--resume", "--run-dir", str(run), "--max-steps", "3"],
+    "eval": lambda run: ["gan", "inpaint", "eval", str(run), "--test-size", "16"],
+}
+INPAINT_FILES = ["config.json", "summary.json", "checkpoints/last.json", "checkpoints/last.safetensors"]
+
+
+@pytest.mark.parametrize("reader", sorted(INPAINT_READERS))
+@pytest.mark.parametrize("name", INPAINT_FILES)
+def test_damaged_inpaint_run_file_is_harmless_or_one_line(name: str, reader: str, runs: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    _damaged_file_check(runs["inpaint"], name, reader, INPAINT_READERS[reader](Path("RUN")), tmp_path, examples=2)
 
 
 def test_torn_metrics_line_is_dropped_on_resume(runs: dict[str, Path], tmp_path: Path,

@@ -1,7 +1,8 @@
 """The `pilotlab` console script: ``pilotlab <pillar> <verb> [--field value ...] [--config FILE]``.
 
 Each pillar module named in `PILLARS` exposes ``COMMANDS: dict[str, Command]`` (verb -> config
-class + runner; the verb ``""`` means the pillar takes no verb, as `tour` and `report`). Only the
+class + runner; the verb ``""`` means the pillar takes no verb, as `tour` and `report`; a `Group` holds
+sub-verbs, as ``gan inpaint train``). Only the
 chosen pillar is imported, so `pilotlab --help` stays fast. Exit codes: 0 ok, 2 bad input or config,
 1 training failure or internal error, 130 interrupted.
 
@@ -26,7 +27,7 @@ from typing import NoReturn
 
 from pilotlab import __version__
 from pilotlab.core import registry
-from pilotlab.core.command import Command
+from pilotlab.core.command import Command, Group
 from pilotlab.core.config import RunConfig, add_arguments, build_config, given_values, load_config_file
 from pilotlab.core.errors import PilotlabError, TrainingError
 
@@ -158,7 +159,16 @@ def build_parser(selected: str | None = None, argv: list[str] | None = None) -> 
             continue
         verbs = sp.add_subparsers(dest="_verb", metavar="VERB", required=True, parser_class=_Parser)
         for verb, cmd in commands.items():
-            if argv and verb in argv:
+            if isinstance(cmd, Group):  # pilotlab <pillar> <verb> <sub-verb>
+                group = verbs.add_parser(verb, help=cmd.help, description=cmd.help)
+                inner = group.add_subparsers(dest="_subverb", metavar="VERB", required=True, parser_class=_Parser)
+                for sub_verb, sub_cmd in cmd.commands.items():
+                    if argv and verb in argv and sub_verb in argv:
+                        _add_command(inner.add_parser(sub_verb, help=sub_cmd.help, description=sub_cmd.help),
+                                     sub_cmd, argv)
+                    else:
+                        inner.add_parser(sub_verb, help=sub_cmd.help, description=sub_cmd.help, add_help=False)
+            elif argv and verb in argv:
                 _add_command(verbs.add_parser(verb, help=cmd.help, description=cmd.help), cmd, argv)
             else:
                 verbs.add_parser(verb, help=cmd.help, description=cmd.help, add_help=False)

@@ -57,3 +57,11 @@ class Command:
     def descriptions(self) -> dict[str, str]:
         """One line per choice, listed by --help."""
         return registry.descriptions(self.choices) if self.choices else {}
+
+
+@dataclass(frozen=True)
+class Group:
+    """A verb with verbs of its own: ``pilotlab <pillar> <verb> <sub-verb>`` (``gan inpaint train``)."""
+
+    help: str
+    commands: dict[str, Command]

@@ -275,3 +275,37 @@ VIDEO_PARAMETERS: Final = "train/parameters"
 """Parameters of the predictor."""
 VIDEO_SEQUENCES_PER_S: Final = "train/sequences_per_s"
 """Training sequences per second of training wall time."""
+
+# -- gan inpaint: `pilotlab gan inpaint train` / `inpaint eval` (gan/inpaint.py, gan/inpaint_eval.py) --------
+
+INPAINT_MODEL: Final = "inpaint"
+"""The run's network: gated convolutions trained with a reconstruction (L2 or L1) + adversarial loss."""
+INPAINT_L2: Final = "l2_only"
+"""Baseline: the same network trained beside it on the same batches and masks with the L2 loss alone."""
+INPAINT_NEAREST: Final = "nearest_patch"
+"""Baseline: the hole copied from the training image closest on the known pixels."""
+INPAINT_MEAN: Final = "mean_fill"
+"""Baseline: the hole filled with the per-pixel mean of the training images."""
+INPAINT_METHODS: Final = (INPAINT_MODEL, INPAINT_L2, INPAINT_NEAREST, INPAINT_MEAN)
+INPAINT_PSNR: Final = "psnr"
+"""PSNR [dB] on the hole's pixels (in [0, 1]), per image, averaged over images."""
+INPAINT_L1: Final = "l1"
+"""Mean absolute error on the hole's pixels (in [0, 1])."""
+INPAINT_FD: Final = "fd"
+"""Fréchet distance of the completed images to the real test images (digit-classifier features, as GAN FD)."""
+INPAINT_ACC: Final = "acc"
+"""The test classifier's accuracy on the completed images (labels of the originals)."""
+INPAINT_METRICS: Final = (INPAINT_PSNR, INPAINT_L1, INPAINT_FD, INPAINT_ACC)
+
+
+def inpaint_key(method: str, metric: str) -> str:
+    """``eval/{metric}`` for the run's network, ``baseline/{method}/{metric}`` for a baseline (`INPAINT_METHODS`)."""
+    return f"eval/{metric}" if method == INPAINT_MODEL else f"baseline/{method}/{metric}"
+
+
+INPAINT_ORIGINAL_ACC: Final = "baseline/original_acc"
+"""The same classifier's accuracy on the uncorrupted test images: the ceiling of eval/acc."""
+INPAINT_MASK: Final = "data/mask"
+"""The masks scored, in words (e.g. "centre 14x14")."""
+INPAINT_HOLE_FRACTION: Final = "data/hole_fraction"
+"""Mean fraction of each image's pixels that are missing."""

@@ -1,4 +1,4 @@
-"""``pilotlab gan train --model M | eval RUN_DIR | sample RUN_DIR | augment``.
+"""``pilotlab gan train --model M | eval RUN_DIR | sample RUN_DIR | augment | inpaint train|eval|apply``.
 
 `train` takes its fields from the chosen model's own config class (``--model wgan-gp`` shows the
 critic's fields and the paper's defaults); model modules are imported only when chosen.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pilotlab.core.command import Command
+from pilotlab.core.command import Command, Group
 from pilotlab.core.config import positional
 from pilotlab.core.errors import PilotlabError
 from pilotlab.gan import DEFAULT_MODEL, MODEL
@@ -117,6 +117,39 @@ def run_augment(cfg: object) -> int:
     return 0
 
 
+def run_inpaint_train(cfg: object) -> int:
+    from pilotlab.gan.inpaint import train
+    from pilotlab.gan.inpaint_run import print_table
+
+    run = train(cfg)  # type: ignore[arg-type]
+    print(f"run directory: {run.path}")
+    print_table(run.summary())
+    return 0
+
+
+def run_inpaint_eval(cfg: object) -> int:
+    from pilotlab.gan.inpaint_run import evaluate_run, print_table
+
+    print_table(evaluate_run(cfg))  # type: ignore[arg-type]
+    return 0
+
+
+def run_inpaint_apply(cfg: object) -> int:
+    from pilotlab.gan.inpaint_run import apply_file
+
+    print(f"wrote {apply_file(cfg)}")  # type: ignore[arg-type]
+    return 0
+
+
+INPAINT = Group("inpainting: fill centre, box or free-form holes (gated convolutions, L2 or L1 + adversarial loss)", {
+    "train": Command("pilotlab.gan.inpaint:InpaintConfig", run_inpaint_train, "train an inpainting network and "
+                     "score it against mean fill, nearest patch and an L2-only network; writes a run directory"),
+    "eval": Command("pilotlab.gan.inpaint_run:InpaintEvalConfig", run_inpaint_eval, "score a run and the "
+                    "baselines on the test images: PSNR, L1, FD and classifier accuracy of the completed images"),
+    "apply": Command("pilotlab.gan.inpaint_run:InpaintApplyConfig", run_inpaint_apply, "restore the masked "
+                     "pixels of your image file (PNG, PGM, .npy) with a trained run"),
+})
+
 COMMANDS = {
     "train": Command(None, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
                      choices=MODEL, default=DEFAULT_MODEL),
@@ -124,5 +157,6 @@ COMMANDS = {
     "sample": Command(SampleConfig, run_sample, "write a PNG grid of samples from a trained run"),
     "augment": Command("pilotlab.gan.augment:AugmentConfig", run_augment, "does cGAN data augmentation help a "
                        "classifier with 10 or 100 labels per class? real vs real+synthetic vs synthetic"),
+    "inpaint": INPAINT,
 }
 COMMANDS.update(VIDEO_COMMANDS)

@@ -87,6 +87,31 @@ def _table(rows: list[list[Any]], header: list[str]) -> tuple[str, str]:
     return h, md
 
 
+INPAINT_HEADER = ["method", "PSNR [dB]", "L1", "FD", "accuracy"]
+
+
+def inpaint_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The table of a `gan inpaint` run (method, PSNR, L1, FD, accuracy): its network first, then each baseline
+    it holds, then the originals (the classifier's accuracy on them, the real-vs-real FD floor)."""
+    from pilotlab.core import summary as keys
+
+    def num(v: Any, spec: str) -> str:
+        return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else "n/a"
+
+    names = {keys.INPAINT_MODEL: "gated conv + adversarial (the run's)", keys.INPAINT_L2: "same network, L2 only",
+             keys.INPAINT_NEAREST: "nearest training patch", keys.INPAINT_MEAN: "mean fill"}
+    rows = []
+    for method, label in names.items():
+        if summary.get(keys.inpaint_key(method, keys.INPAINT_PSNR)) is None:
+            continue
+        rows.append([label, *(num(summary.get(keys.inpaint_key(method, metric)), spec) for metric, spec in
+                              ((keys.INPAINT_PSNR, ".2f"), (keys.INPAINT_L1, ".4f"), (keys.INPAINT_FD, ".3f"),
+                               (keys.INPAINT_ACC, ".4f")))])
+    rows.append(["originals (no hole)", "-", "-", num(summary.get(keys.GAN_FD_FLOOR), ".3f") + " (floor)",
+                 num(summary.get(keys.INPAINT_ORIGINAL_ACC), ".4f")])
+    return rows
+
+
 def metric_curves(run_dir: Path) -> list[Path]:
     """Plot every logged scalar of metrics.jsonl, one figure per namespace (train/, eval/, ...)."""
     series: dict[str, dict[str, tuple[list[float], list[float]]]] = defaultdict(dict)
@@ -162,6 +187,11 @@ def run_section(run_dir: Path, level: int = 2, title: str | None = None, collaps
         rel = p.relative_to(run_dir)
         h += figure_html(p, str(rel))
         md += f"![{md_text(p.stem)}]({quote_url(rel.as_posix())})\n\n"
+    if cfg_doc.get("method") == "inpaint" and summary:  # `gan inpaint`: the comparison with the baselines first
+        th, tm = _table(inpaint_rows(summary), INPAINT_HEADER)
+        caption = f"{summary.get('data/mask', '?')} masks on {summary.get('data/test_set', '?')}"
+        h += f"<p>{html.escape(caption)}</p>" + th
+        md += f"{md_text(caption)}\n\n{tm}\n"
     if samples:
         sh, smd = _samples(samples)
         h, md = h + sh, md + smd
