@@ -13,6 +13,7 @@ hidden state, so sampling z samples a future.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ PATCH = 4
 
 @dataclass(frozen=True, kw_only=True)
 class ConvLSTMConfig(VideoConfig):
-    model: str = "convlstm"
+    model: Literal["convlstm"] = "convlstm"
     """Video model: simvp (convolutional, one pass) or convlstm (recurrent)."""
     hidden: int = 32
     """Channels of each ConvLSTM layer's state (128 in OpenSTL's ConvLSTM-S)."""

@@ -16,6 +16,7 @@ position, so sampling z samples a future.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ PATCH = 4
 
 @dataclass(frozen=True, kw_only=True)
 class SimVPConfig(VideoConfig):
-    model: str = "simvp"
+    model: Literal["simvp"] = "simvp"
     """Video model: simvp (convolutional, one pass) or convlstm (recurrent)."""
     spatial_width: int = 32
     """Channels of each frame's encoder and decoder (SimVP's hid_S; 64 in the paper)."""
