@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import itertools
+
 from _common import machine, write_section
 from pilotlab.core import summary as S
 from pilotlab.core.config import build_config
@@ -40,7 +42,7 @@ def load() -> str:
 
 
 def monotone(values: list[float]) -> bool:
-    return all(b > a for a, b in zip(values, values[1:], strict=False))
+    return all(b > a for a, b in itertools.pairwise(values))
 
 
 def degradations(ev: SSLEvaluator) -> tuple[str, bool]:
@@ -54,15 +56,16 @@ def degradations(ev: SSLEvaluator) -> tuple[str, bool]:
     series: dict[str, list[tuple[str, torch.Tensor]]] = {
         "blur (Gaussian sigma, px)": [(str(s), base if s == 0 else kornia.filters.gaussian_blur2d(
             base, (2 * round(3 * s) + 1,) * 2, (s, s))) for s in (0, 0.5, 1.0, 1.5, 2.0)],
-        "noise (std, pixel values in [0, 1])": [(str(s), (base + s * torch.randn(base.shape, generator=gen)).clamp(0, 1))
-                                                for s in (0, 0.05, 0.1, 0.2, 0.4)],
+        "noise (std, pixels in [0, 1])": [(str(s), (base + s * torch.randn(base.shape, generator=gen)).clamp(0, 1))
+                                          for s in (0, 0.05, 0.1, 0.2, 0.4)],
     }
     modes = []
     for k in (10, 8, 6, 4, 2, 1):
         pool = torch.nonzero(ds.train_y < k).squeeze(1)
         modes.append((str(k), ds.train_x[pool[_subset(len(pool), N, FLOOR_SEED)]]))
     series["modes (classes kept of 10)"] = modes
-    rows, ok = ["| degradation | level | SSL-FD | FD / floor | KID | precision | recall |", "|---|---|---|---|---|---|---|"], True
+    rows = ["| degradation | level | SSL-FD | FD / floor | KID | precision | recall |", "|---|---|---|---|---|---|---|"]
+    ok = True
     for name, levels in series.items():
         fds, kids = [], []
         for level, images in levels:
@@ -78,9 +81,9 @@ def degradations(ev: SSLEvaluator) -> tuple[str, bool]:
     return "\n".join(rows), ok
 
 
-def ranking(run_root: Path) -> tuple[str, bool]:
-    """Train a few MNIST-5k generators; rank them by classifier-FD and by SSL-FD."""
-    runs = [("cgan", 100), ("cgan", 400), ("cgan", 1600), ("dcgan", 400)]
+def ranking(run_root: Path, enc: EncoderConfig) -> tuple[str, bool]:
+    """Train a few MNIST-5k generators; rank them by classifier-FD and by SSL-FD (encoder `enc`)."""
+    runs = [("cgan", 100), ("cgan", 300), ("cgan", 1000), ("dcgan", 300)]
     scored = []
     for model, steps in runs:
         run_dir = run_root / f"{model}-{steps}"
@@ -88,7 +91,7 @@ def ranking(run_root: Path) -> tuple[str, bool]:
         summary = train_and_eval(model, epochs=1000, run_dir=str(run_dir), max_steps=steps, eval_every=steps,
                                  final_figures=False, **extra)
         generator, cfg, _ = load_generator(run_dir)
-        ev = SSLEvaluator(gan_dataset(cfg), EncoderConfig(), N)
+        ev = SSLEvaluator(gan_dataset(cfg), enc, N)
         ssl = ev.score(generator, cfg.z_dim, bool(getattr(generator, "conditional", False)), N, 1234)
         scored.append((f"{model}, {steps} steps", summary[S.GAN_FD], summary[S.GAN_FD_FLOOR], ssl[S.GAN_FD],
                        ssl[S.GAN_FD_FLOOR], ssl[S.GAN_KID], ssl[S.GAN_PRECISION], ssl[S.GAN_RECALL]))
@@ -111,6 +114,9 @@ def main() -> None:
     p.add_argument("--target", action="store_true", help="the Fashion-MNIST unconditional GAN target run")
     p.add_argument("--budget-s", type=float, default=1200.0, help="training CPU budget of --target [s]")
     p.add_argument("--no-ranking", action="store_true", help="--validate without the MNIST generators")
+    p.add_argument("--only-ranking", action="store_true", help="--validate: only the MNIST generators")
+    p.add_argument("--ranking-ssl-steps", type=int, default=EncoderConfig().steps,
+                   help="VICReg steps of the MNIST-5k encoder of the ranking check")
     p.add_argument("--run-root", default="runs/bench-gan-images")
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = p.parse_args()
@@ -118,27 +124,32 @@ def main() -> None:
     command = "python benchmarks/gan_images.py " + shlex.join(sys.argv[1:])
     if args.validate:
         t0, c0, l0 = time.perf_counter(), time.process_time(), load()
-        ds = gan_dataset(build_config(CGANConfig, {"dataset": "fashion-mnist"}))
-        ev = SSLEvaluator(ds, EncoderConfig(), N)
-        enc_s = time.process_time() - c0
-        table, ok = degradations(ev)
-        parts = [f"### SSL-encoder metric: degradations of real Fashion-MNIST images\n\nCommand: `{command}`; "
-                 f"{machine()}; load average {l0} at the start. Encoder: VICReg, {EncoderConfig().steps} steps "
-                 f"(trained and cached in {enc_s:.0f} s of CPU, or loaded). Real-vs-real floor (5,000 training "
-                 f"vs the 10,000 test images): FD {ev.floors[S.GAN_FD_FLOOR]:.3f}, KID "
-                 f"{ev.floors[S.GAN_KID_FLOOR]:.4f}, precision {ev.floors[S.GAN_PRECISION_FLOOR]:.3f}, recall "
-                 f"{ev.floors[S.GAN_RECALL_FLOOR]:.3f}.\n", table,
-                 f"\nEvery series monotone in FD and KID: {'yes' if ok else '**no**'}."]
+        parts, ok = [], True
+        if not args.only_ranking:
+            ds = gan_dataset(build_config(CGANConfig, {"dataset": "fashion-mnist"}))
+            ev = SSLEvaluator(ds, EncoderConfig(), N)
+            enc_s = time.process_time() - c0
+            table, ok = degradations(ev)
+            parts += [f"### SSL-encoder metric: degradations of real Fashion-MNIST images\n\nCommand: `{command}`; "
+                      f"{machine()}; load average {l0} at the start. Encoder: VICReg, {EncoderConfig().steps} "
+                      f"steps (trained and cached in {enc_s:.0f} s of CPU, or loaded). Real-vs-real floor (5,000 "
+                      f"training vs the 10,000 test images): FD {ev.floors[S.GAN_FD_FLOOR]:.3f}, KID "
+                      f"{ev.floors[S.GAN_KID_FLOOR]:.4f}, precision {ev.floors[S.GAN_PRECISION_FLOOR]:.3f}, recall "
+                      f"{ev.floors[S.GAN_RECALL_FLOOR]:.3f}.\n", table,
+                      f"\nEvery series monotone in FD and KID: {'yes' if ok else '**no**'}."]
         if not args.no_ranking:
-            rank, agree = ranking(Path(args.run_root))
-            parts += ["\n### Ranking of MNIST-5k generators: SSL-FD against the classifier-FD\n", rank]
+            enc = EncoderConfig(steps=args.ranking_ssl_steps)
+            rank, agree = ranking(Path(args.run_root), enc)
+            parts += ["\n### Ranking of MNIST-5k generators: SSL-FD against the classifier-FD\n",
+                      f"Command: `{command}`; load average {l0} at the start; encoder: VICReg on mnist-5k, "
+                      f"{enc.steps} steps.\n", rank]
             ok &= agree
         parts.append(f"\nTotal: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; "
                      f"load average {load()} at the end.")
         md = "\n".join(parts)
         print(md)
         if not args.no_write:
-            write_section("gan_images_validate", md)
+            write_section("gan_images_ranking" if args.only_ranking else "gan_images_validate", md)
     if args.target:
         l0 = load()
         run_dir = Path(args.run_root) / "fashion-uncond"
@@ -150,7 +161,8 @@ def main() -> None:
               f"--time-budget-s {args.budget_s:g} --budget-clock cpu --eval-every 1000`, the cgan recipe without "
               f"labels); {machine()}; load average {l0} at the start, {load()} at the end.\n\n"
               f"| steps | training CPU [s] | wall [s] | SSL-FD (final) | floor | ratio | best ratio (biased low) | "
-              f"KID (floor) | precision (floor) | recall (floor) | target met |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+              "KID (floor) | precision (floor) | recall (floor) | target met |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|\n"
               f"| {int(s[S.TRAIN_STEPS])} | {s[S.TRAIN_CPU_S]:.0f} | {s[S.TRAIN_WALL_S]:.0f} | {s[S.GAN_FD]:.3f} | "
               f"{s[S.GAN_FD_FLOOR]:.3f} | {ratio:.2f}x | {best:.2f}x | {s[S.GAN_KID]:.4f} ({s[S.GAN_KID_FLOOR]:.4f}) | "
               f"{s[S.GAN_PRECISION]:.3f} ({s[S.GAN_PRECISION_FLOOR]:.3f}) | {s[S.GAN_RECALL]:.3f} "
