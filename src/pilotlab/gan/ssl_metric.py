@@ -40,7 +40,7 @@ from pilotlab.core.summary import (
 )
 from pilotlab.data.download import cache_dir
 from pilotlab.data.registry import ImageDataset
-from pilotlab.gan.feature_metrics import kid, precision_recall
+from pilotlab.gan.feature_metrics import PR_K, kid, precision_recall
 from pilotlab.gan.metrics import frechet_distance, gaussian_stats, sample_images
 
 FLOOR_SEED = 4321  # which real training images form the floor's sample
@@ -177,9 +177,10 @@ class SSLEvaluator:
     def compare(self, feats: torch.Tensor) -> dict[str, float]:
         """FD, KID (and its std) and precision/recall of features (N, D) against the real test features
         (precision/recall against a seeded subset of N test features, so both manifolds have as many points)."""
-        k_mean, k_std = kid(self.test, feats)
+        k_mean, k_std = kid(self.test, feats) if min(len(self.test), len(feats)) >= 2 else (math.nan, math.nan)
         ref = self.test[_subset(len(self.test), len(feats), FLOOR_SEED + 1)]
-        precision, recall = precision_recall(ref, feats)
+        # undefined (NaN, reported as null) where a tiny folder's test split has too few images for k-NN balls
+        precision, recall = precision_recall(ref, feats) if min(len(ref), len(feats)) > PR_K else (math.nan, math.nan)
         return {GAN_FD: frechet_distance(*gaussian_stats(feats), self.mu, self.sigma), GAN_KID: k_mean,
                 GAN_KID_STD: k_std, GAN_PRECISION: precision, GAN_RECALL: recall}
 
