@@ -32,7 +32,7 @@ from pilotlab.gan.modules import add_spectral_norm, dcgan_init
 @dataclass(frozen=True, kw_only=True)
 class CGANConfig(GANConfig):
     model: Literal["cgan"] = "cgan"
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     width: int = 32
     """Base channel count w of G (and of D unless d-width is set)."""
     d_width: int | None = None

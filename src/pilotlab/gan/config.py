@@ -21,7 +21,7 @@ from pilotlab.gan.diffaugment import parse_policy
 @dataclass(frozen=True, kw_only=True)
 class GANConfig(RunConfig):
     model: str = ""
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     dataset: str = "mnist-5k"
     """Training images (see `pilotlab data list`): any image set; `folder` reads --data-dir/<class>/*.png or a flat
     --data-dir/*.png (unlabelled)."""

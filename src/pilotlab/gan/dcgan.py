@@ -31,7 +31,7 @@ from pilotlab.gan.modules import add_spectral_norm, dcgan_init
 @dataclass(frozen=True, kw_only=True)
 class DCGANConfig(GANConfig):
     model: Literal["dcgan"] = "dcgan"
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     width: int = 32
     """Base channel count w of G and D (G: 4w, 2w; D: w, 2w)."""
 
