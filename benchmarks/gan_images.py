@@ -116,6 +116,7 @@ def main() -> None:
     p.add_argument("--validate", action="store_true", help="the metric's degradation and ranking checks")
     p.add_argument("--target", action="store_true", help="the Fashion-MNIST unconditional GAN target run")
     p.add_argument("--budget-s", type=float, default=1200.0, help="training CPU budget of --target [s]")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID's random subsets of 1,000 in --validate")
     p.add_argument("--no-ranking", action="store_true", help="--validate without the MNIST generators")
     p.add_argument("--only-ranking", action="store_true", help="--validate: only the MNIST generators")
     p.add_argument("--ranking-ssl-steps", type=int, default=EncoderConfig().steps,
@@ -130,11 +131,12 @@ def main() -> None:
         parts, ok = [], True
         if not args.only_ranking:
             ds = gan_dataset(build_config(CGANConfig, {"dataset": "fashion-mnist"}))
-            ev = SSLEvaluator(ds, EncoderConfig(), N)
+            ev = SSLEvaluator(ds, EncoderConfig(), N, kid_subsets=args.kid_subsets)
             enc_s = time.process_time() - c0
             table, ok = degradations(ev)
             parts += [f"### SSL-encoder metric: degradations of real Fashion-MNIST images\n\nCommand: `{command}`; "
-                      f"{machine()}; load average {l0} at the start. Encoder: VICReg, {EncoderConfig().steps} "
+                      f"{machine()}; load average {l0} at the start; KID over {args.kid_subsets} subsets. "
+                      f"Encoder: VICReg, {EncoderConfig().steps} "
                       f"steps (trained and cached in {enc_s:.0f} s of CPU, or loaded). Real-vs-real floor (5,000 "
                       f"training vs the 10,000 test images): FD {ev.floors[S.GAN_FD_FLOOR]:.3f}, KID "
                       f"{ev.floors[S.GAN_KID_FLOOR]:.4f}, precision {ev.floors[S.GAN_PRECISION_FLOOR]:.3f}, recall "

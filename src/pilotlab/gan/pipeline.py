@@ -69,7 +69,8 @@ def load_generator(run_dir: str | Path, which: str = "last") -> tuple[torch.nn.M
     weights = dict(state["ema"] if "ema" in state else state["generator"])
     weights.pop("__updates__", None)  # the EMA's update counter
     gan.generator.load_state_dict(weights)
-    return gan.generator.eval(), cfg, meta
+    # the layout training evaluates in (train.fit): the same conv kernels, so re-scores repeat its numbers exactly
+    return gan.generator.to(memory_format=torch.channels_last).eval(), cfg, meta
 
 
 def score_seeds(generator: torch.nn.Module, cfg: GANConfig, seeds: list[int],

@@ -40,7 +40,7 @@ from pilotlab.core.summary import (
 )
 from pilotlab.data.download import cache_dir
 from pilotlab.data.registry import ImageDataset
-from pilotlab.gan.feature_metrics import PR_K, kid, precision_recall
+from pilotlab.gan.feature_metrics import KID_SUBSETS, PR_K, kid, precision_recall
 from pilotlab.gan.metrics import frechet_distance, gaussian_stats, sample_images
 
 FLOOR_SEED = 4321  # which real training images form the floor's sample
@@ -162,9 +162,11 @@ def _subset(n_total: int, n: int, seed: int) -> torch.Tensor:
 class SSLEvaluator:
     """Scores generators by FD, KID and precision/recall on the cached encoder's features of `ds`'s test images."""
 
-    def __init__(self, ds: ImageDataset, cfg: EncoderConfig = EncoderConfig(), n: int = 5000):
-        """`n`: the generated sample size the floors are computed for (as many real training images)."""
-        self.ds, self.cfg = ds, cfg
+    def __init__(self, ds: ImageDataset, cfg: EncoderConfig = EncoderConfig(), n: int = 5000,
+                 kid_subsets: int = KID_SUBSETS):
+        """`n`: the generated sample size the floors are computed for (as many real training images);
+        `kid_subsets`: KID's random subsets (100 as Bińkowski et al.; fewer for quick checks)."""
+        self.ds, self.cfg, self.kid_subsets = ds, cfg, kid_subsets
         self.encoder = load_or_train_encoder(ds, cfg)
         self.test = encode(self.encoder, ds.test_x)  # (N_test, D)
         self.mu, self.sigma = gaussian_stats(self.test)
@@ -177,7 +179,8 @@ class SSLEvaluator:
     def compare(self, feats: torch.Tensor) -> dict[str, float]:
         """FD, KID (and its std) and precision/recall of features (N, D) against the real test features
         (precision/recall against a seeded subset of N test features, so both manifolds have as many points)."""
-        k_mean, k_std = kid(self.test, feats) if min(len(self.test), len(feats)) >= 2 else (math.nan, math.nan)
+        enough = min(len(self.test), len(feats)) >= 2
+        k_mean, k_std = kid(self.test, feats, self.kid_subsets) if enough else (math.nan, math.nan)
         ref = self.test[_subset(len(self.test), len(feats), FLOOR_SEED + 1)]
         # undefined (NaN, reported as null) where a tiny folder's test split has too few images for k-NN balls
         precision, recall = precision_recall(ref, feats) if min(len(ref), len(feats)) > PR_K else (math.nan, math.nan)
