@@ -78,9 +78,9 @@ def degradations(ev: SSLEvaluator) -> tuple[str, bool]:
             rows.append(f"| {name} | {level} | {s[S.GAN_FD]:.3f} | {s[S.GAN_FD] / s[S.GAN_FD_FLOOR]:.2f} | "
                         f"{s[S.GAN_KID]:.4f} | {s[S.GAN_PRECISION]:.3f} | {s[S.GAN_RECALL]:.3f} |")
             print(rows[-1], flush=True)
-        mono = monotone(fds) and monotone(kids)
-        ok &= mono
-        rows.append(f"| {name} | monotone? | {'yes' if mono else '**no**'} | | | | |")
+        ok &= monotone(fds)
+        rows.append(f"| {name} | rises monotonically? | {'yes' if monotone(fds) else '**no**'} | | "
+                    f"{'yes' if monotone(kids) else '**no**'} | | |")
     return "\n".join(rows), ok
 
 
@@ -141,7 +141,7 @@ def main() -> None:
                       f"training vs the 10,000 test images): FD {ev.floors[S.GAN_FD_FLOOR]:.3f}, KID "
                       f"{ev.floors[S.GAN_KID_FLOOR]:.4f}, precision {ev.floors[S.GAN_PRECISION_FLOOR]:.3f}, recall "
                       f"{ev.floors[S.GAN_RECALL_FLOOR]:.3f}.\n", table,
-                      f"\nEvery series monotone in FD and KID: {'yes' if ok else '**no**'}."]
+                      f"\nEvery series rises monotonically in SSL-FD: {'yes' if ok else '**no**'}."]
         if not args.no_ranking:
             enc = EncoderConfig(steps=args.ranking_ssl_steps)
             rank, agree = ranking(Path(args.run_root), enc)
