@@ -72,7 +72,7 @@ def degradations(ev: SSLEvaluator) -> tuple[str, bool]:
         for level, images in levels:
             # level 0 is the floor's own sample: its scores are the floors, already computed
             floor = {k.removesuffix("_floor"): v for k, v in ev.floors.items()}
-            s = floor if images is base else ev.score_images(images)
+            s = {**floor, **ev.floors} if images is base else ev.score_images(images)
             fds.append(s[S.GAN_FD])
             kids.append(s[S.GAN_KID])
             rows.append(f"| {name} | {level} | {s[S.GAN_FD]:.3f} | {s[S.GAN_FD] / s[S.GAN_FD_FLOOR]:.2f} | "
