@@ -84,7 +84,7 @@ def degradations(ev: SSLEvaluator) -> tuple[str, bool]:
     return "\n".join(rows), ok
 
 
-def ranking(run_root: Path, enc: EncoderConfig) -> tuple[str, bool]:
+def ranking(run_root: Path, enc: EncoderConfig, kid_subsets: int) -> tuple[str, bool]:
     """Train a few MNIST-5k generators; rank them by classifier-FD and by SSL-FD (encoder `enc`)."""
     runs = [("cgan", 100), ("cgan", 300), ("cgan", 1000), ("dcgan", 300)]
     scored = []
@@ -94,7 +94,7 @@ def ranking(run_root: Path, enc: EncoderConfig) -> tuple[str, bool]:
         summary = train_and_eval(model, epochs=1000, run_dir=str(run_dir), max_steps=steps, eval_every=steps,
                                  final_figures=False, **extra)
         generator, cfg, _ = load_generator(run_dir)
-        ev = SSLEvaluator(gan_dataset(cfg), enc, N)
+        ev = SSLEvaluator(gan_dataset(cfg), enc, N, kid_subsets)
         ssl = ev.score(generator, cfg.z_dim, bool(getattr(generator, "conditional", False)), N, 1234)
         scored.append((f"{model}, {steps} steps", summary[S.GAN_FD], summary[S.GAN_FD_FLOOR], ssl[S.GAN_FD],
                        ssl[S.GAN_FD_FLOOR], ssl[S.GAN_KID], ssl[S.GAN_PRECISION], ssl[S.GAN_RECALL]))
@@ -144,7 +144,7 @@ def main() -> None:
                       f"\nEvery series rises monotonically in SSL-FD: {'yes' if ok else '**no**'}."]
         if not args.no_ranking:
             enc = EncoderConfig(steps=args.ranking_ssl_steps)
-            rank, agree = ranking(Path(args.run_root), enc)
+            rank, agree = ranking(Path(args.run_root), enc, args.kid_subsets)
             parts += ["\n### Ranking of MNIST-5k generators: SSL-FD against the classifier-FD\n",
                       f"Command: `{command}`; load average {l0} at the start; encoder: VICReg on mnist-5k, "
                       f"{enc.steps} steps.\n", rank]
