@@ -116,7 +116,7 @@ def test_folder_dataset(tmp_path) -> None:
         ("folder", None, "needs --data-dir"),
         ("folder", "/nonexistent/dir", "is not a folder"),
         ("mnist", "/nonexistent/dir", "is not a folder"),
-        ("cifar10", "/tmp", "holds neither"),
+        ("cifar10", "/tmp", "holds none of"),
     ],
 )
 def test_bad_input(name, data_dir, message) -> None:

@@ -20,7 +20,8 @@ from .conftest import TINY_FLAGS
 SUMMARY_KEYS = {"eval/fd", "eval/fd_floor", "eval/gan_test_acc", "eval/coverage_entropy", "train/wall_s",
                 "train/images_per_s"}
 SIZE = {"mlp-gan": ["--g-hidden", "32", "64", "--d-hidden", "32"], "dcgan": ["--width", "4"],
-        "wgan-gp": ["--width", "4", "--n-critic", "2"], "cgan": ["--width", "4", "--embed-dim", "4"]}
+        "wgan-gp": ["--width", "4", "--n-critic", "2"], "cgan": ["--width", "4", "--embed-dim", "4"],
+        "sn-resnet": ["--width", "4", "--embed-dim", "4"]}
 
 
 def tiny(model: str, run_dir: Path, steps: int = 4, *extra: str) -> list[str]:
@@ -38,7 +39,7 @@ def test_train_sample_eval_every_model(model: str, tmp_path: Path, scorer: Evalu
     assert summary["eval/fd_floor"] == pytest.approx(scorer.real.floor)
     assert summary["eval/fd"] > 0
     assert 0 <= summary["eval/coverage_entropy"] <= math.log(10) + 1e-9
-    if model == "cgan":
+    if model in ("cgan", "sn-resnet"):  # conditional on labelled digits (--conditional auto)
         assert 0 <= summary["eval/gan_test_acc"] <= 1
     else:
         assert summary["eval/gan_test_acc"] is None  # undefined without conditioning

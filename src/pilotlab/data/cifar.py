@@ -1,8 +1,10 @@
-"""CIFAR-10 from its "python version" archive: pickled batches read with a restricted unpickler.
+"""CIFAR-10 from its "binary version" (preferred: no pickle at all) or its "python version" archive.
 
-The official archive stores each batch with Python pickle. We never run arbitrary pickle code: the
-unpickler below only rebuilds dicts, lists, strings, bytes and NumPy arrays, and the archive's
-sha256 is checked before anything is read.
+The binary version (cifar-10-binary.tar.gz, folder cifar-10-batches-bin) stores each image as one
+record of 1 label byte and 3,072 pixel bytes (1,024 red, then green, then blue, row-major), read here
+with NumPy alone. The python version stores each batch with Python pickle; we never run arbitrary
+pickle code there: the unpickler below only rebuilds dicts, lists, strings, bytes and NumPy arrays,
+and the downloaded archive's sha256 is checked before anything is read.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ URLS = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
+BINARY_ARCHIVE = "cifar-10-binary.tar.gz"
+BINARY_DIR = "cifar-10-batches-bin"
+BINARY_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+BINARY_TEST = "test_batch.bin"
+RECORD = 1 + 3 * 32 * 32
+"""Bytes per image in the binary version: the label, then the pixels."""
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -85,3 +93,45 @@ def read_archive(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     ytr = np.concatenate([p[1] for p in parts])
     xte, yte = read_batch(blobs[TEST_BATCH], TEST_BATCH)
     return xtr, ytr, xte, yte
+
+
+def read_binary_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One binary batch -> uint8 images (N, 3, 32, 32) and int64 labels (N,)."""
+    if len(blob) == 0 or len(blob) % RECORD:
+        raise PilotlabError(f"{str(where)!r} is {len(blob):,} bytes, not a whole number of {RECORD:,}-byte CIFAR-10 "
+                            "records (label + 3,072 pixels); the file is cut or not a CIFAR-10 binary batch")
+    rec = np.frombuffer(blob, dtype=np.uint8).reshape(-1, RECORD)
+    labels = rec[:, 0].astype(np.int64)
+    if labels.max() >= len(CLASSES):
+        i = int(np.argmax(labels >= len(CLASSES)))
+        raise PilotlabError(f"{str(where)!r}: record {i} has label {int(labels[i])}, outside 0..9; the file is "
+                            "damaged or not a CIFAR-10 binary batch")
+    return rec[:, 1:].reshape(-1, 3, 32, 32).copy(), labels  # (N, C, H, W)
+
+
+def read_binary(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train and test splits from the binary archive or an extracted cifar-10-batches-bin folder."""
+    names = (*BINARY_TRAIN, BINARY_TEST)
+    blobs: dict[str, bytes] = {}
+    if path.is_dir():
+        for name in names:
+            if not (path / name).is_file():
+                raise PilotlabError(f"missing CIFAR-10 batch {str(path / name)!r}")
+            blobs[name] = (path / name).read_bytes()
+    else:
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                for member in tar.getmembers():
+                    base = member.name.rsplit("/", 1)[-1]
+                    if base in names and member.isfile():
+                        fh = tar.extractfile(member)
+                        assert fh is not None
+                        blobs[base] = fh.read()
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise PilotlabError(f"corrupt CIFAR-10 archive {str(path)!r}: {one_line(e)}") from None
+        missing = [n for n in names if n not in blobs]
+        if missing:
+            raise PilotlabError(f"{str(path)!r} lacks CIFAR-10 batches: {', '.join(missing)}")
+    parts = [read_binary_batch(blobs[n], n) for n in BINARY_TRAIN]
+    xte, yte = read_binary_batch(blobs[BINARY_TEST], BINARY_TEST)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), xte, yte

@@ -8,6 +8,7 @@ known local copies (``../shared/data``, Debian's ``/usr/share/datasets``), the d
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ import torch
 from pilotlab.core.errors import PilotlabError
 from pilotlab.data import cifar
 from pilotlab.data.download import cache_dir, download
-from pilotlab.data.folder import read_folder
+from pilotlab.data.folder import UNLABELLED, read_folder
 from pilotlab.data.idx import read_images_labels
 
 
@@ -46,6 +47,9 @@ class ImageDataset:
     test_set: str = ""
     """In words, what the test split is (e.g. "the official 10,000 MNIST test digits"); every table of results
     states it (summary key ``data/test_set``). Empty: `test_description` says how many images of which set."""
+    labelled: bool = True
+    """False for a flat folder of images without class subfolders: one class, the labels mean nothing (only
+    unconditional generative models can use it; `load_dataset` refuses it unless asked for unlabelled data)."""
 
     @property
     def test_description(self) -> str:
@@ -307,6 +311,10 @@ def load_digits_dataset(data_dir: str | None = None, allow_download: bool = Fals
 def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> ImageDataset:
     if data_dir is not None:
         folder = Path(data_dir)
+        binary = next((p for p in (folder / cifar.BINARY_ARCHIVE, folder / cifar.BINARY_DIR, folder)
+                       if p.exists() and (p.is_file() or (p / cifar.BINARY_TEST).is_file())), None)
+        if binary is not None:  # the binary version first: plain records, no unpickling
+            return _cifar_dataset(*cifar.read_binary(binary), binary)
         if (folder / cifar.ARCHIVE).is_file():
             src = folder / cifar.ARCHIVE
         elif (folder / "cifar-10-batches-py").is_dir():
@@ -314,13 +322,20 @@ def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> Im
         elif folder.is_dir() and (folder / "data_batch_1").is_file():
             src = folder
         else:
-            raise PilotlabError(f"--data-dir {str(folder)!r} holds neither {cifar.ARCHIVE} nor cifar-10-batches-py/")
+            raise PilotlabError(f"--data-dir {str(folder)!r} holds none of {cifar.BINARY_ARCHIVE}, "
+                                f"{cifar.BINARY_DIR}/, {cifar.ARCHIVE}, cifar-10-batches-py/")
     else:
+        binary = cache_dir() / "cifar10" / cifar.BINARY_ARCHIVE
+        if binary.is_file():
+            return _cifar_dataset(*cifar.read_binary(binary), binary)
         dest = cache_dir() / "cifar10" / cifar.ARCHIVE
         if not dest.is_file() and not allow_download:
             raise PilotlabError(f"{dest} not found and downloads are off")
         src = download(cifar.URLS, dest, cifar.SHA256)
-    xtr, ytr, xte, yte = cifar.read_archive(src)
+    return _cifar_dataset(*cifar.read_archive(src), src)
+
+
+def _cifar_dataset(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, src: Path) -> ImageDataset:
     return ImageDataset(
         "cifar10",
         _to_tensor(xtr),
@@ -335,15 +350,18 @@ def load_cifar10(data_dir: str | None = None, allow_download: bool = True) -> Im
 
 
 def load_folder(
-    data_dir: str | None = None, allow_download: bool = False, image_size: int = 32, channels: int = 3
+    data_dir: str | None = None, allow_download: bool = False, image_size: int = 32, channels: int = 3,
+    mixed: Literal["convert", "reject"] = "convert",
 ) -> ImageDataset:
-    """``data_dir/<class>/*.png``; or ``data_dir/train/<class>`` + ``data_dir/test/<class>``."""
+    """``data_dir/<class>/*.png``; or ``data_dir/train/<class>`` + ``data_dir/test/<class>``; or ``data_dir/*.png``
+    (unlabelled). Images are centre-cropped and resized to `image_size`; `channels` 0 = 1 if all are grey, else 3;
+    `mixed` says what happens to files of other sizes or colour modes (`pilotlab.data.folder`)."""
     if data_dir is None:
         raise PilotlabError("the folder dataset needs --data-dir pointing at <dir>/<class>/<images>")
     root = Path(data_dir)
     if (root / "train").is_dir() and (root / "test").is_dir():
-        xtr, ytr, classes = read_folder(root / "train", image_size, channels)
-        xte, yte, test_classes = read_folder(root / "test", image_size, channels)
+        xtr, ytr, classes = read_folder(root / "train", image_size, channels, mixed)
+        xte, yte, test_classes = read_folder(root / "test", image_size, xtr.shape[1], mixed)
         if test_classes != classes:
             raise PilotlabError(f"--data-dir {str(root)!r}: test/ class folders {list(test_classes)} differ from "
                                 f"train/ class folders {list(classes)}; give both the same subfolders")
@@ -358,10 +376,12 @@ def load_folder(
             {"train_x": str(root / "train"), "train_y": str(root / "train"), "test_x": str(root / "test"),
              "test_y": str(root / "test")},
             test_set=f"the {len(yte):,} images of {root / 'test'}",
+            labelled=classes != (UNLABELLED,),
         )
-    x, y, classes = read_folder(root, image_size, channels)
-    return _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out", str(root),
-                    f"the {len(y):,} images of {root}")
+    x, y, classes = read_folder(root, image_size, channels, mixed)
+    ds = _holdout("folder", x, y, classes, 0.2, f"from {root}, 20% held out", str(root),
+                  f"the {len(y):,} images of {root}")
+    return dataclasses.replace(ds, labelled=classes != (UNLABELLED,))
 
 
 @dataclass(frozen=True)
@@ -389,13 +409,17 @@ DATASETS: dict[str, DatasetInfo] = {
         "Kuzushiji-MNIST 60k/10k (IDX)",
     ),
     "digits": DatasetInfo(load_digits_dataset, "scikit-learn 8x8 digits, 1,797 images", reads_data_dir=False),
-    "cifar10": DatasetInfo(load_cifar10, "CIFAR-10 50k/10k colour 32x32 (python batches, sha256-verified)"),
+    "cifar10": DatasetInfo(load_cifar10,
+                           "CIFAR-10 50k/10k colour 32x32 (binary batches, or python batches sha256-verified)"),
     "folder": DatasetInfo(load_folder, "your images: --data-dir DIR/<class>/*.png|jpg, resized"),
 }
 
 
-def load_dataset(name: str, data_dir: str | None = None, allow_download: bool = True, **kwargs: int) -> ImageDataset:
-    """Load dataset `name` (a key of `DATASETS`); its contents are checked by `validate_dataset`."""
+def load_dataset(name: str, data_dir: str | None = None, allow_download: bool = True, unlabelled: bool = False,
+                 **kwargs: int | str) -> ImageDataset:
+    """Load dataset `name` (a key of `DATASETS`); its contents are checked by `validate_dataset`. A folder
+    without class subfolders is refused unless `unlabelled` (the caller needs no labels); `kwargs` go to
+    the loader (the folder's image_size, channels, mixed)."""
     if name not in DATASETS:
         raise PilotlabError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if data_dir is not None:
@@ -405,6 +429,9 @@ def load_dataset(name: str, data_dir: str | None = None, allow_download: bool = 
         if not Path(data_dir).is_dir():
             raise PilotlabError(f"--data-dir {data_dir!r} is not a folder; give the folder that holds the files")
     ds = DATASETS[name].loader(data_dir=data_dir, allow_download=allow_download, **kwargs)
+    if not ds.labelled and not unlabelled:
+        raise PilotlabError(f"--data-dir {data_dir!r} holds images but no class subfolders; this command needs "
+                            "labels: put the images in <dir>/<class>/ folders")
     return validate_dataset(ds, data_dir)
 
 
@@ -426,7 +453,7 @@ def validate_dataset(ds: ImageDataset, data_dir: str | None = None) -> ImageData
         raise PilotlabError(f"{where}: {named}{problem}; {fix}")
 
     n_cls = ds.num_classes
-    if n_cls < MIN_CLASSES:
+    if n_cls < MIN_CLASSES and ds.labelled:
         fail("train_y", f"{n_cls} class{'es' if n_cls != 1 else ''} {list(ds.classes)}",
              f"a classification data set needs at least {MIN_CLASSES} classes (one subfolder each)")
     for split in ("train", "test"):
@@ -458,21 +485,23 @@ def validate_dataset(ds: ImageDataset, data_dir: str | None = None) -> ImageData
         fail("train_y", f"class folder{'s' if len(empty) > 1 else ''} {empty} ha{'ve' if len(empty) > 1 else 's'} "
              "no training images", "put at least 2 images in every class folder (1 in 5 is held out for testing), "
              "or remove the folder")
-    if int((counts > 0).sum()) < MIN_CLASSES:
+    if int((counts > 0).sum()) < MIN_CLASSES and ds.labelled:
         label = int(ds.train_y[0])
         fail("train_y", f"all {len(ds.train_y)} training images have the label {label} ({ds.classes[label]!r})",
              f"a classifier or conditional model needs images of at least {MIN_CLASSES} classes")
     return ds
 
 
-def cached_dataset(name: str, data_dir: str | None = None) -> ImageDataset:
+def cached_dataset(name: str, data_dir: str | None = None, unlabelled: bool = False,
+                   **kwargs: int | str) -> ImageDataset:
     """`load_dataset`, memoised per process (mnist-5k parses a CSV: seconds per load); treat as read-only."""
-    return _cached_dataset(name, data_dir)
+    return _cached_dataset(name, data_dir, unlabelled, tuple(sorted(kwargs.items())))
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dataset(name: str, data_dir: str | None) -> ImageDataset:
-    return load_dataset(name, data_dir)
+def _cached_dataset(name: str, data_dir: str | None, unlabelled: bool = False,
+                    kwargs: tuple[tuple[str, int | str], ...] = ()) -> ImageDataset:
+    return load_dataset(name, data_dir, unlabelled=unlabelled, **dict(kwargs))
 
 
 def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""GANs: MLP GAN, DCGAN, WGAN-GP and a class-conditional GAN, scored by our own MNIST classifier.
+"""GANs: MLP GAN, DCGAN, WGAN-GP, a class-conditional GAN and SN-ResNet, on any image set; scored by our own
+digit classifier (digit sets) or a self-supervised encoder of the data set (any set).
 
 Registers the kind ``gan.model`` (``--model``) in `pilotlab.core.registry`. Every model module exposes its
 config class (named in the entry) and ``build(cfg, shape, num_classes)``; modules are imported only when
@@ -18,6 +19,8 @@ for _name, _module, _config, _help in [
     ("dcgan", "dcgan", "DCGANConfig", "deep convolutional GAN (Radford et al. 2016)"),
     ("wgan-gp", "wgan_gp", "WGANGPConfig", "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)"),
     ("cgan", "cgan", "CGANConfig", "class-conditional convolutional GAN (Mirza & Osindero 2014)"),
+    ("sn-resnet", "resnet", "ResNetGANConfig", "SNGAN's residual G and spectrally normalised residual D "
+     "(Miyato et al. 2018)"),
 ]:
     register(MODEL, _name, f"pilotlab.gan.{_module}", _help, config=_config)
 

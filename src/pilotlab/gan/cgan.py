@@ -10,6 +10,9 @@ discriminator without batch norm (batch norm rescales by batch statistics, undoi
 Lipschitz control), Adam without momentum (betas (0, 0.9)) at 5e-4 for both networks. DCGAN's
 recipe (non-saturating loss, batch norm in D, Adam 2e-4 with betas (0.5, 0.999)) stays reachable by
 flags: ``--loss ns --no-spectral-norm --d-batch-norm --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999``.
+
+With ``--conditional off`` (or ``auto`` on unlabelled images) the same recipe trains the same networks
+without their label paths: G on z alone, D without the projection term (the unconditional SNGAN-style DCGAN).
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ from torch import nn
 
 from pilotlab.core.errors import PilotlabError
 from pilotlab.gan.config import GANConfig, GANModel
-from pilotlab.gan.dcgan import DCFeatures, DCGenerator
+from pilotlab.gan.dcgan import DCFeatures, DCGenerator, Discriminator, Generator
 from pilotlab.gan.modules import add_spectral_norm, dcgan_init
 
 
 @dataclass(frozen=True, kw_only=True)
 class CGANConfig(GANConfig):
     model: Literal["cgan"] = "cgan"
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     width: int = 32
     """Base channel count w of G (and of D unless d-width is set)."""
     d_width: int | None = None
@@ -89,7 +92,19 @@ class ProjectionDiscriminator(nn.Module):
         return self.out(h).squeeze(1) + (self.embed(y) * h).sum(1)  # (B,)
 
 
+CAN_CONDITION = True
+"""`build` honours cfg.conditional == "off" (unlabelled data): the same networks and recipe without the label paths."""
+
+
 def build(cfg: CGANConfig, shape: tuple[int, int, int], num_classes: int) -> GANModel:
+    if cfg.conditional == "off":
+        g: nn.Module = Generator(cfg.z_dim, shape, cfg.width)
+        d: nn.Module = Discriminator(shape, cfg.d_width or cfg.width, cfg.d_batch_norm)
+        g.apply(dcgan_init)
+        d.apply(dcgan_init)
+        if cfg.spectral_norm:
+            add_spectral_norm(d)
+        return GANModel(g, d, "ns", conditional=False)
     g = ConditionalGenerator(cfg.z_dim, num_classes, cfg.embed_dim, shape, cfg.width)
     d = ProjectionDiscriminator(shape, num_classes, cfg.d_width or cfg.width, cfg.d_batch_norm)
     g.apply(dcgan_init)

@@ -72,9 +72,15 @@ def run_eval(cfg: EvalConfig) -> int:
     else:
         fd = f"FD {s['eval/fd']:.3f} (noise seed {seed})"
     mean = "mean " if cfg.repeats > 1 else ""
-    print(f"{cfg.run_dir} ({cfg.checkpoint}, step {int(s['eval/step'])}): {fd} "
-          f"(real-vs-real floor {s['eval/fd_floor']:.3f}, ratio {s['eval/fd'] / s['eval/fd_floor']:.2f}), "
-          f"{mean}GAN-test {'n/a (unconditional)' if acc is None else f'{acc:.4f}'}, "
+    head = (f"{cfg.run_dir} ({cfg.checkpoint}, step {int(s['eval/step'])}): {fd} "
+            f"(real-vs-real floor {s['eval/fd_floor']:.3f}, ratio {s['eval/fd'] / s['eval/fd_floor']:.2f})")
+    if s.get("eval/metric") == "ssl":
+        print(f"{head} on the data set's VICReg features, {mean}KID {s['eval/kid']:.4f} (floor "
+              f"{s['eval/kid_floor']:.4f}), {mean}precision {s['eval/precision']:.3f} (floor "
+              f"{s['eval/precision_floor']:.3f}), {mean}recall {s['eval/recall']:.3f} "
+              f"(floor {s['eval/recall_floor']:.3f})")
+        return 0
+    print(f"{head}, {mean}GAN-test {'n/a (unconditional)' if acc is None else f'{acc:.4f}'}, "
           f"{mean}coverage entropy {s['eval/coverage_entropy']:.4f} (max ln 10 = 2.3026)")
     return 0
 
@@ -151,9 +157,11 @@ INPAINT = Group("inpainting: fill centre, box or free-form holes (gated convolut
 })
 
 COMMANDS = {
-    "train": Command(None, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan); writes a run directory",
+    "train": Command(None, run_train, "train a GAN (mlp-gan, dcgan, wgan-gp, cgan, sn-resnet) on any image "
+                     "set; writes a run directory",
                      choices=MODEL, default=DEFAULT_MODEL),
-    "eval": Command(EvalConfig, run_eval, "score a run: FD and its real-vs-real floor, GAN-test, coverage entropy"),
+    "eval": Command(EvalConfig, run_eval, "score a run: FD and its real-vs-real floor, GAN-test and coverage "
+                    "(digits) or KID and precision/recall"),
     "sample": Command(SampleConfig, run_sample, "write a PNG grid of samples from a trained run"),
     "augment": Command("pilotlab.gan.augment:AugmentConfig", run_augment, "does cGAN data augmentation help a "
                        "classifier with 10 or 100 labels per class? real vs real+synthetic vs synthetic"),

@@ -21,11 +21,33 @@ from pilotlab.gan.diffaugment import parse_policy
 @dataclass(frozen=True, kw_only=True)
 class GANConfig(RunConfig):
     model: str = ""
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     dataset: str = "mnist-5k"
-    """Training images (see `pilotlab data list`); the metrics need an MNIST-like 28x28 digit set."""
+    """Training images (see `pilotlab data list`): any image set; `folder` reads --data-dir/<class>/*.png or a flat
+    --data-dir/*.png (unlabelled)."""
     data_dir: str | None = None
     """Folder holding the dataset's files (required for `folder`)."""
+    resolution: int | None = None
+    """Side [px] of the square images generated, 16 to 64: the data set's images are centre-cropped and resized to
+    it (antialiased); default: the data set's own side clamped to 16..64 (28 for MNIST, 32 for CIFAR-10), 32 for
+    a folder."""
+    channels: int = 0
+    """Image channels: 1 (grey; RGB converted by luminance) or 3 (RGB; grey repeated); 0: the data set's own (a
+    folder: 1 when every file is grey)."""
+    conditional: Literal["auto", "on", "off"] = "auto"
+    """Class-conditional generation: auto = on when the data set has labels (class folders) and the model can
+    condition (cgan, sn-resnet), else off; on/off force it."""
+    mixed_images: Literal["convert", "reject"] = "convert"
+    """A folder whose files differ in size or colour mode: convert (crop/resize and convert them, with a note) or
+    reject (one error line naming them)."""
+    metric: Literal["auto", "classifier", "ssl"] = "auto"
+    """What eval/fd is computed on: classifier (our digit classifier; with GAN-test and coverage; 28x28 grey
+    ten-class sets), ssl (a VICReg encoder trained on the data set's own training images; with KID and
+    precision/recall; any data set); auto: classifier for mnist-5k and mnist, ssl otherwise."""
+    ssl_steps: int = 600
+    """Training steps of the metric's self-supervised encoder (trained once per data set and cached)."""
+    ssl_width: int = 16
+    """First-layer channels of the metric's encoder (16 for reported numbers; smaller only for tests)."""
     train_per_class: int | None = None
     """Train on only this many images per class (a seeded random subset, e.g. 10 for few-shot runs)."""
     epochs: int = 30
@@ -102,10 +124,20 @@ class GANConfig(RunConfig):
         super().__post_init__()
         if self.dataset not in DATASETS:
             raise PilotlabError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.resolution is not None and not 16 <= self.resolution <= 64:
+            raise PilotlabError(f"resolution must lie in 16..64 px, got {self.resolution}")
+        if self.channels not in (0, 1, 3):
+            raise PilotlabError(f"channels must be 1, 3 or 0 (the data set's own), got {self.channels}")
+        if self.conditional not in ("auto", "on", "off"):
+            raise PilotlabError(f"conditional must be auto, on or off, got {self.conditional!r}")
+        if self.mixed_images not in ("convert", "reject"):
+            raise PilotlabError(f"mixed-images must be convert or reject, got {self.mixed_images!r}")
+        if self.metric not in ("auto", "classifier", "ssl"):
+            raise PilotlabError(f"metric must be auto, classifier or ssl, got {self.metric!r}")
         if self.batch_size < 2:  # batch norm (in G, and in most D) needs two images to normalise over
             raise PilotlabError(f"batch-size must be >= 2, got {self.batch_size}")
         for name in ("epochs", "batch_size", "z_dim", "n_critic", "eval_every", "eval_samples", "log_every",
-                     "checkpoint_every", "classifier_epochs", "classifier_width"):
+                     "checkpoint_every", "classifier_epochs", "classifier_width", "ssl_steps", "ssl_width"):
             if getattr(self, name) < 1:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         for name in ("lr_g", "lr_d"):

@@ -1,4 +1,4 @@
-"""DCGAN (Radford, Metz & Chintala, 2016) sized for 28x28 digits.
+"""DCGAN (Radford, Metz & Chintala, 2016), sized for 28x28 digits and scaled with the resolution.
 
 The paper's guidelines, kept: strided (transposed) convolutions instead of pooling, batch norm in
 G and D except G's output and D's input layer, ReLU in G with a tanh output, LeakyReLU(0.2) in D,
@@ -8,10 +8,15 @@ four (4 -> 64), and a base width of 32 channels (`width`) instead of 128.
 
 Generator: z -> Linear -> (4w, 7, 7) -> ConvT 4x4/2 -> (2w, 14, 14) -> ConvT 4x4/2 -> (C, 28, 28).
 Discriminator: (C, 28, 28) -> Conv 4x4/2 -> (w, 14, 14) -> Conv 4x4/2 -> (2w, 7, 7) -> Linear -> logit.
+
+Other resolutions (16-64 px) get one more stage per doubling beyond 28 (`stages_for`: 2 up to 28 px, 3
+up to 56, 4 up to 64), so the smallest feature map stays 4-7 px as in the paper; the channels double
+per stage away from the image (w, 2w, 4w, capped at 8w). At 28 px the networks are exactly the ones above.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +31,7 @@ from pilotlab.gan.modules import add_spectral_norm, dcgan_init
 @dataclass(frozen=True, kw_only=True)
 class DCGANConfig(GANConfig):
     model: Literal["dcgan"] = "dcgan"
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     width: int = 32
     """Base channel count w of G and D (G: 4w, 2w; D: w, 2w)."""
 
@@ -36,26 +41,51 @@ class DCGANConfig(GANConfig):
             raise PilotlabError(f"width must be >= 1, got {self.width}")
 
 
+def stages_for(side: int) -> int:
+    """Up/down-sampling stages for images of `side` px: 2 up to 28 (7 -> 14 -> 28), then one more per
+    doubling, so the smallest feature map stays 4-7 px."""
+    return max(2, math.ceil(math.log2(side / 7)))
+
+
+def stage_channels(width: int, level: int) -> int:
+    """Channels `level` stages away from the image: w, 2w, 4w, 8w, 8w, ... (level 1 = next to the image)."""
+    return width * min(8, 2 ** (level - 1))
+
+
+def down_sizes(side: int, stages: int) -> list[int]:
+    """Feature-map sides after each stride-2 4x4 convolution (padding 1: floor(n / 2))."""
+    out = []
+    for _ in range(stages):
+        side //= 2
+        out.append(side)
+    return out
+
+
 class DCGenerator(nn.Module):
-    """(B, z_dim) [+ (B, e) label embedding] -> (B, C, 4s, 4s) in [-1, 1], s = ceil(H / 4)."""
+    """(B, z_dim) [+ (B, e) label embedding] -> (B, C, H, W) in [-1, 1]: a (C, 2^k s, 2^k s) image cropped to H, W,
+    s = ceil(H / 2^k) for k = `stages_for(H)` transposed-convolution stages."""
 
     def __init__(self, in_dim: int, shape: tuple[int, int, int], width: int):
         super().__init__()
         c, h, _ = shape
-        self.shape, self.s, self.w = shape, (h + 3) // 4, width
+        k = stages_for(h)
+        top = stage_channels(width, k + 1)  # 4w at 28 px
+        self.shape, self.s, self.top = shape, -(-h // 2 ** k), top
         self.project = nn.Sequential(
-            nn.Linear(in_dim, 4 * width * self.s * self.s, bias=False),
-            nn.BatchNorm1d(4 * width * self.s * self.s), nn.ReLU(inplace=True),
+            nn.Linear(in_dim, top * self.s * self.s, bias=False),
+            nn.BatchNorm1d(top * self.s * self.s), nn.ReLU(inplace=True),
         )
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(2 * width, c, 4, 2, 1), nn.Tanh(),
-        )
+        layers: list[nn.Module] = []
+        for level in range(k, 1, -1):  # (level + 1) -> level channels, doubling the side
+            layers += [nn.ConvTranspose2d(stage_channels(width, level + 1), stage_channels(width, level), 4, 2, 1,
+                                          bias=False), nn.BatchNorm2d(stage_channels(width, level)),
+                       nn.ReLU(inplace=True)]
+        layers += [nn.ConvTranspose2d(stage_channels(width, 2), c, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
-        x = self.project(h).view(-1, 4 * self.w, self.s, self.s)  # (B, 4w, s, s)
-        x = self.net(x)  # (B, C, 4s, 4s)
+        x = self.project(h).view(-1, self.top, self.s, self.s)  # (B, top, s, s)
+        x = self.net(x)  # (B, C, 2^k s, 2^k s)
         return x[..., : self.shape[1], : self.shape[2]]  # (B, C, H, W)
 
 
@@ -69,19 +99,21 @@ class Generator(DCGenerator):
 
 
 class DCFeatures(nn.Module):
-    """(B, C, H, W) -> (B, 2w * s * s) features: two strided 4x4 convs with LeakyReLU(0.2)."""
+    """(B, C, H, W) -> (B, F) features: `stages_for(H)` strided 4x4 convs with LeakyReLU(0.2) (w, 2w, ... channels;
+    batch norm on all but the first when `batch_norm`), flattened."""
 
     def __init__(self, shape: tuple[int, int, int], width: int, batch_norm: bool = True):
         super().__init__()
-        c, h, _ = shape
-        s = (h + 3) // 4
-        self.out_dim = 2 * width * s * s
-        self.net = nn.Sequential(
-            nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),  # (B, w, H/2, W/2); no BN on input
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not batch_norm),  # (B, 2w, H/4, W/4)
-            nn.BatchNorm2d(2 * width) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2, inplace=True),
-            nn.Flatten(),  # (B, 2w * s * s)
-        )
+        c, h, w = shape
+        k = stages_for(h)
+        layers: list[nn.Module] = [nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]  # no BN on input
+        for level in range(2, k + 1):
+            ch = stage_channels(width, level)
+            layers += [nn.Conv2d(stage_channels(width, level - 1), ch, 4, 2, 1, bias=not batch_norm),
+                       nn.BatchNorm2d(ch) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2, inplace=True)]
+        layers.append(nn.Flatten())  # (B, ch * h_k * w_k)
+        self.out_dim = stage_channels(width, k) * down_sizes(h, k)[-1] * down_sizes(w, k)[-1]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

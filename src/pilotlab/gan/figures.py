@@ -31,8 +31,13 @@ def generate(generator: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None
     return ((out + 1) / 2).clamp(0, 1).cpu()  # [-1, 1] -> [0, 1]
 
 
+def classes_of(generator: torch.nn.Module) -> int:
+    """How many classes a conditional generator was trained on (10 for the digit cGANs, which predate the attribute)."""
+    return int(getattr(generator, "num_classes", 10))
+
+
 def grid_inputs(z_dim: int, conditional: bool, n: int = 64, seed: int = GRID_SEED,
-                label: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+                label: int | None = None, num_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor | None, int]:
     """Fixed noise (n, z_dim), labels (n,) or None, and the grid's row length."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, z_dim, generator=gen)
@@ -40,7 +45,7 @@ def grid_inputs(z_dim: int, conditional: bool, n: int = 64, seed: int = GRID_SEE
         return z, None, max(1, math.ceil(math.sqrt(n)))
     if label is not None:
         return z, torch.full((n,), label, dtype=torch.long), max(1, math.ceil(math.sqrt(n)))
-    return z, torch.arange(n) % 10, 10  # one column per class
+    return z, torch.arange(n) % num_classes, num_classes  # one column per class
 
 
 def save_samples(run: RunDir, generator: torch.nn.Module, z_dim: int, conditional: bool, step: int,
@@ -48,7 +53,8 @@ def save_samples(run: RunDir, generator: torch.nn.Module, z_dim: int, conditiona
     """figures/samples/step_XXXXXXX.png (a GIF frame) and figures/samples.png (the latest grid)."""
     if not run.writable:
         return None
-    z, y, nrow = grid_inputs(z_dim, conditional, 100 if conditional else 64)
+    k = classes_of(generator)
+    z, y, nrow = grid_inputs(z_dim, conditional, k * 10 if conditional else 64, num_classes=k)
     images = generate(generator, z, y)
     save_image_grid(images, run.figure("samples.png"), nrow=nrow)
     return save_image_grid(images, run.figures / SAMPLES_DIR / f"step_{step:07d}.png", nrow=nrow)
@@ -66,7 +72,7 @@ def interpolation_strip(generator: torch.nn.Module, z_dim: int, conditional: boo
     wa = torch.sin((1 - t)[None] * omega) / torch.sin(omega)  # (R, S)
     wb = torch.sin(t[None] * omega) / torch.sin(omega)
     z = (wa[..., None] * za[:, None] + wb[..., None] * zb[:, None]).reshape(rows * steps, z_dim)  # (R*S, z_dim)
-    y = (torch.arange(rows) % 10).repeat_interleave(steps) if conditional else None
+    y = (torch.arange(rows) % classes_of(generator)).repeat_interleave(steps) if conditional else None
     return save_image_grid(generate(generator, z, y), path, nrow=steps)
 
 

@@ -23,7 +23,7 @@ from pilotlab.gan.modules import add_spectral_norm
 @dataclass(frozen=True, kw_only=True)
 class MLPGANConfig(GANConfig):
     model: Literal["mlp-gan"] = "mlp-gan"
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     g_hidden: tuple[int, ...] = (256, 512, 1024)
     """Hidden widths of the generator MLP."""
     d_hidden: tuple[int, ...] = (512, 256)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,16 @@ from pilotlab.core.summary import (
     GAN_FD,
     GAN_FD_PER_SEED,
     GAN_FD_STD,
+    GAN_METRIC,
     GAN_NOISE_SEED,
     GAN_NOISE_SEEDS,
     GAN_REPEATS,
     GAN_STEP,
 )
-from pilotlab.data.registry import cached_dataset as dataset
 from pilotlab.gan import MODEL, figures
-from pilotlab.gan.config import GANConfig, scorer_config
-from pilotlab.gan.metrics import EVAL_SEED, Evaluator
+from pilotlab.gan.config import GANConfig
+from pilotlab.gan.images import gan_dataset, make_evaluator, resolve
+from pilotlab.gan.metrics import EVAL_SEED
 from pilotlab.report.figures import save_image_grid
 
 
@@ -60,13 +62,15 @@ def load_generator(run_dir: str | Path, which: str = "last") -> tuple[torch.nn.M
     if saved.get("pillar") != "gan" or model not in registry.names(MODEL):
         raise PilotlabError(f"{run_dir} is not a GAN run (pillar {saved.get('pillar')!r}, model {model!r})")
     cfg = from_dict(registry.config_class(MODEL, model), {**saved["config"], "resume": False})
-    ds = dataset(cfg.dataset, cfg.data_dir)
+    ds = gan_dataset(cfg)
+    cfg = resolve(cfg, ds)  # runs from before issue 16 saved "auto": decided as their training decided it
     gan = registry.implementation(MODEL, model).build(cfg, ds.shape, ds.num_classes)
     state, meta = load_weights(run, which)
     weights = dict(state["ema"] if "ema" in state else state["generator"])
     weights.pop("__updates__", None)  # the EMA's update counter
     gan.generator.load_state_dict(weights)
-    return gan.generator.eval(), cfg, meta
+    # the layout training evaluates in (train.fit): the same conv kernels, so re-scores repeat its numbers exactly
+    return gan.generator.to(memory_format=torch.channels_last).eval(), cfg, meta
 
 
 def score_seeds(generator: torch.nn.Module, cfg: GANConfig, seeds: list[int],
@@ -76,7 +80,7 @@ def score_seeds(generator: torch.nn.Module, cfg: GANConfig, seeds: list[int],
     n = samples if samples is not None else cfg.eval_samples
     if n < 2:
         raise PilotlabError(f"samples must be >= 2 (a covariance needs two points), got {n}")
-    evaluator = Evaluator(scorer_config(cfg), cfg.dataset, cfg.data_dir)
+    evaluator = make_evaluator(dataclasses.replace(cfg, eval_samples=n), gan_dataset(cfg))
     conditional = bool(getattr(generator, "conditional", False))
     return [evaluator.score(generator, cfg.z_dim, conditional, n, s) for s in seeds]
 
@@ -107,7 +111,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", samples: int | None =
              GAN_FD_PER_SEED: fds if spread else None, GAN_NOISE_SEEDS: seeds if spread else None}
     finite = {k: (v if v == v else None) for k, v in scores.items()}
     with RunDir.open(run_dir) as run:  # closing sends the scores and figure to a tracked run's tracker
-        summary = run.update_summary({**finite, **extra, GAN_CHECKPOINT: which,
+        summary = run.update_summary({**finite, **extra, GAN_CHECKPOINT: which, GAN_METRIC: cfg.metric,
                                       GAN_STEP: int(meta.get("step", 0))})
         figures.interpolation_strip(generator, cfg.z_dim, conditional, run.figure("interpolation.png"))
     return summary
@@ -122,7 +126,8 @@ def sample_run(run_dir: str | Path, n: int = 64, out: str | Path = "grid.png", s
     conditional = bool(getattr(generator, "conditional", False))
     if label is not None and not conditional:
         raise PilotlabError(f"--label needs a conditional model; {cfg.model} is unconditional")
-    if label is not None and not 0 <= label < 10:
-        raise PilotlabError(f"label must be a class 0-9, got {label}")
-    z, y, nrow = figures.grid_inputs(cfg.z_dim, conditional, n, seed=seed, label=label)
+    k = figures.classes_of(generator)
+    if label is not None and not 0 <= label < k:
+        raise PilotlabError(f"label must be a class 0-{k - 1}, got {label}")
+    z, y, nrow = figures.grid_inputs(cfg.z_dim, conditional, n, seed=seed, label=label, num_classes=k)
     return save_image_grid(figures.generate(generator, z, y), out, nrow=nrow)

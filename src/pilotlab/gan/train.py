@@ -34,18 +34,18 @@ from pilotlab.core.summary import (
     DATA_TEST_SIZE,
     GAN_BEST_FD,
     GAN_IMAGES_PER_S,
-    GAN_TEST_ACC,
+    GAN_METRIC,
     GAN_TIME_TO_FD_TARGET_S,
     TRAIN_CPU_S,
     TRAIN_STEPS,
     TRAIN_WALL_S,
 )
 from pilotlab.data.registry import ImageDataset, per_class_subset
-from pilotlab.data.registry import cached_dataset as dataset
 from pilotlab.gan import MODEL, figures, losses
-from pilotlab.gan.config import GANConfig, GANModel, scorer_config
+from pilotlab.gan.config import GANConfig, GANModel
 from pilotlab.gan.diffaugment import diff_augment, parse_policy
-from pilotlab.gan.metrics import EVAL_SEED, BestTracker, Evaluator
+from pilotlab.gan.images import gan_dataset, make_evaluator, resolve
+from pilotlab.gan.metrics import EVAL_SEED, BestTracker
 from pilotlab.gan.modules import EMA, broadcast_parameters, sync_gradients
 
 
@@ -103,8 +103,11 @@ def generator_loss(gan: GANModel, cfg: GANConfig, fake_out: torch.Tensor) -> tor
 
 
 def train(cfg: GANConfig) -> RunDir:
-    """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores)."""
+    """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores).
+
+    config.json records `conditional` and `metric` as decided for the data ("on"/"off", "classifier"/"ssl")."""
     data = training_data(cfg)  # refuses unusable data before the run directory exists
+    cfg = resolve(cfg, data[0])
     run, device = setup(cfg, "gan", cfg.model)
     with run:  # also on NaN/Inf or Ctrl-C: flush metrics and TensorBoard, keep the checkpoints
         fit(cfg, run, device, data)
@@ -116,13 +119,11 @@ TrainingData = tuple[ImageDataset, torch.Tensor, torch.Tensor]
 
 
 def training_data(cfg: GANConfig) -> TrainingData:
-    """The data set (checked by `load_dataset`) and the training images (N, C, H, W) in [-1, 1] and labels (N,),
-    after `train_per_class`; refuses data the GAN metrics cannot score or too few images for one batch."""
-    ds = dataset(cfg.dataset, cfg.data_dir)
+    """The data set at the GAN's resolution and channels (`gan_dataset`, checked by `load_dataset`) and the
+    training images (N, C, H, W) in [-1, 1] and labels (N,), after `train_per_class`; refuses too few images
+    for one batch."""
+    ds = gan_dataset(cfg)
     where = f"--data-dir {cfg.data_dir!r} ({cfg.dataset})" if cfg.data_dir is not None else f"--dataset {cfg.dataset}"
-    if ds.shape[1:] != (28, 28) or ds.num_classes != 10:
-        raise PilotlabError(f"{where}: the GAN metrics score 28x28 ten-class digits; these images are {ds.shape} "
-                            f"(C, H, W) in {ds.num_classes} classes")
     x_train, y_train = ds.train_x * 2 - 1, ds.train_y  # (N, C, H, W) in [-1, 1], the range of G's tanh
     if cfg.train_per_class is not None:
         keep = per_class_subset(y_train, cfg.train_per_class, cfg.seed)
@@ -137,6 +138,7 @@ def training_data(cfg: GANConfig) -> TrainingData:
 def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | None = None) -> None:
     """The training loop proper (see the module docstring), writing into `run`; `data` is `training_data(cfg)`."""
     ds, x_train, y_train = data if data is not None else training_data(cfg)
+    cfg = resolve(cfg, ds)
     gan = registry.implementation(MODEL, cfg.model).build(cfg, ds.shape, ds.num_classes)
     # channels-last (NHWC) conv weights and batches: ~1.3x faster steps at width 16 on one CPU thread
     g_net = gan.generator.to(device, memory_format=torch.channels_last)
@@ -145,7 +147,7 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
     opt_g = torch.optim.Adam(g_net.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d_net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ema = EMA(g_net, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay > 0 else None
-    evaluator = Evaluator(scorer_config(cfg), cfg.dataset, cfg.data_dir) if run.writable else None
+    evaluator = make_evaluator(cfg, ds) if run.writable else None
     targets: dict[str, Any] = {"generator": g_net, "discriminator": d_net, "opt_g": opt_g, "opt_d": opt_d}
     if ema is not None:
         targets["ema"] = ema
@@ -277,14 +279,14 @@ def fit(cfg: GANConfig, run: RunDir, device: torch.device, data: TrainingData | 
             scores = evaluate(step, wall, cpu)
         images = step * cfg.n_critic * cfg.batch_size
         run.update_summary({
-            **scores,
-            GAN_TEST_ACC: scores[GAN_TEST_ACC] if math.isfinite(scores[GAN_TEST_ACC]) else None,
+            **{k: v if math.isfinite(v) else None for k, v in scores.items()},  # NaN: undefined for this run
             TRAIN_WALL_S: wall,
             TRAIN_CPU_S: cpu,
             GAN_IMAGES_PER_S: images / wall if wall > 0 else 0.0,
             TRAIN_STEPS: step,
             GAN_BEST_FD: best.best,
             GAN_TIME_TO_FD_TARGET_S: fd_hit_s,
+            GAN_METRIC: cfg.metric,
             DATA_TEST_SET: ds.test_description,
             DATA_TEST_SIZE: len(ds.test_y),
         })

@@ -21,7 +21,7 @@ from pilotlab.gan.modules import add_spectral_norm, dcgan_init
 @dataclass(frozen=True, kw_only=True)
 class WGANGPConfig(GANConfig):
     model: Literal["wgan-gp"] = "wgan-gp"
-    """GAN model: mlp-gan, dcgan, wgan-gp or cgan (each has its own defaults)."""
+    """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
     width: int = 32
     """Base channel count w of G and the critic."""
     gp_lambda: float = 10.0
