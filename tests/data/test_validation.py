@@ -110,7 +110,7 @@ def test_folder_with_one_class(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_folder_with_one_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _image_folder(tmp_path / "imgs", {"cats": 1})
     err = refused(["data", "inspect", "folder", "--data-dir", str(root)], capsys)
-    assert "1 class" in err
+    assert "holds 1 image ('0.png')" in err and "at least 2" in err
 
 
 def test_folder_class_without_training_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,8 +129,6 @@ def read_folder(
     if channels not in (1, 3):
         raise PilotlabError(f"channels must be 1 or 3, got {channels}")
     note = check_mixed(base, headers, image_size, channels, mixed)
-    if note:
-        print(note, file=sys.stderr, flush=True)
     mode = {1: "L", 3: "RGB"}[channels]
     images, labels = [], []
     for label, files in enumerate(groups):
@@ -138,4 +136,6 @@ def read_folder(
             arr = read_image(f, mode, image_size)
             images.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))  # (C, H, W)
             labels.append(label)
+    if note:  # only once every file has been read: a refused folder gets its one error line and nothing else
+        print(note, file=sys.stderr, flush=True)
     return np.stack(images), np.asarray(labels, dtype=np.int64), classes
