@@ -175,3 +175,109 @@ def test_short_training_beats_chance() -> None:
     m = bev_metrics([d.position for d in dets], [d.score for d in dets], gt)
     # chance: a detector without the image places points at random; it matches next to nothing within 4 m
     assert m["bev_ap_4m"] > 0.3, m
+
+
+class _Oracle:
+    """Stands in for the network: per image of a batch, the given camera-frame positions (std 0.5 m)."""
+
+    def __init__(self, per_image: list[np.ndarray]):
+        self.per_image = per_image
+
+    def detect(self, images: np.ndarray) -> list[P.CameraDetections]:
+        assert len(images) == len(self.per_image) and images.dtype == np.uint8
+        return [P.CameraDetections(np.ones(len(p)), np.zeros((len(p), 4)), np.asarray(p, float).reshape(-1, 2),
+                                   np.tile(np.eye(2) * 0.25, (len(p), 1, 1))) for p in self.per_image]
+
+
+def _scene() -> tuple[object, object]:
+    """highway-fast-v0 four steps (accelerating) into held-out episode 100003, and its ego state: cars ahead and
+    one behind."""
+    from pilotlab.drive import envs
+
+    env = envs.make_env("highway-fast-v0")
+    env.reset(seed=100_003)
+    for _ in range(4):
+        env.step(3)
+    return env, envs.ego_state(env)
+
+
+def test_camera_detections_land_on_the_cars_in_the_world_frame() -> None:
+    """The labels' camera-frame positions, fed back as detections of the front and the rear camera, come out of
+    the loop's camera sensors at the cars' true world positions: label frames and the loop's poses agree."""
+    from pilotlab.drive.camera import camera_view
+    from pilotlab.drive.camera_perception import SOURCE_CAMERA, CameraSensors
+    from pilotlab.drive.record import annotations_for
+
+    env, ego = _scene()
+    sensors = CameraSensors(_Oracle([]), "camera")
+    truth, per_image, ids = [], [], []
+    for cam in sensors.cameras:
+        frame, veh = camera_view(env, cam)
+        pos, heading = cam.pose(ego.position, ego.heading)
+        anns = annotations_for(frame, veh, ego.position, ego.heading, np.zeros(2), np.zeros((len(veh.ids), 2)),
+                               pos, heading, min_pixels=4)
+        per_image.append(np.array([a["position_camera"] for a in anns]).reshape(-1, 2))
+        rows = [int(np.flatnonzero(veh.ids == a["track_id"])[0]) for a in anns]
+        truth.append(veh.position[rows])
+        ids += rows
+    assert len(per_image[0]) and len(per_image[1]), "the scene should show cars to both cameras"
+    sensors.detector = _Oracle(per_image)
+    dets = sensors.camera_detections(env, ego, np.random.default_rng(0), 0)
+    np.testing.assert_allclose(dets.position, np.concatenate(truth), atol=1e-9)
+    assert (dets.source == SOURCE_CAMERA).all() and np.isnan(dets.radial_velocity).all()
+    # the covariance turns with each camera: isotropic here, so it stays 0.25 m^2 on the diagonal
+    np.testing.assert_allclose(dets.position_cov, np.tile(np.eye(2) * 0.25, (len(ids), 1, 1)), atol=1e-12)
+    rel = dets.position - ego.position
+    np.testing.assert_allclose(dets.los, rel / np.hypot(*rel.T)[:, None])
+    # the rear camera's cars are behind the ego, the front camera's ahead
+    fwd = np.array([np.cos(ego.heading), np.sin(ego.heading)])
+    n0 = len(per_image[0])
+    assert (rel[:n0] @ fwd > 0).all() and (rel[n0:] @ fwd < 0).all()
+
+
+def test_every_perception_mode_builds_tracker_detections() -> None:
+    """lidar+radar, camera, camera+radar and camera+lidar+radar on one scene, with an oracle camera detector that
+    sees the nearest car ahead: what each mode adds, keeps and fuses."""
+    from pilotlab.drive import envs
+    from pilotlab.drive.camera_perception import MODES, SOURCE_CAMERA, CameraSensors
+    from pilotlab.drive.detection import DetectorConfig, detect
+    from pilotlab.drive.sensors import lidar_scan, radar_scan
+
+    env, ego = _scene()
+    truth = envs.ground_truth(env)
+    rel = truth.position - ego.position
+    ahead = np.flatnonzero((rel[:, 0] > 5.0) & (np.abs(rel[:, 1]) < 6.0))
+    car = ahead[np.argmin(rel[ahead, 0])]
+    cfg = SensorConfig(lidar_dropout=0.0, radar_detect_prob=1.0, radar_false_alarms=0.0)
+    lidar = lidar_scan(ego, truth, cfg, np.random.default_rng(1))
+    radar = radar_scan(ego, truth, cfg, np.random.default_rng(2))
+    base = detect(ego, lidar, radar, cfg, DetectorConfig())
+    out = {}
+    for mode in MODES:
+        sensors = CameraSensors(_Oracle([]), mode)
+        origin, heading = sensors.cameras[0].pose(ego.position, ego.heading)
+        f, r = np.array([np.cos(heading), np.sin(heading)]), np.array([-np.sin(heading), np.cos(heading)])
+        d = truth.position[car] - origin
+        sensors.detector = _Oracle([np.array([[d @ f + 0.8, d @ r]]), np.zeros((0, 2))])  # 0.8 m too far
+        out[mode] = sensors.detections(env, ego, lidar, radar, cfg, DetectorConfig(), np.random.default_rng(3), 0)
+    for a, b in zip(out["lidar+radar"], base):
+        np.testing.assert_array_equal(a, b)
+    cam = out["camera"]
+    assert len(cam.position) == 1 and cam.source[0] == SOURCE_CAMERA and np.isnan(cam.radial_velocity[0])
+    assert np.hypot(*(cam.position[0] - truth.position[car])) == pytest.approx(0.8, abs=1e-6)
+    # camera + radar: the radar point of that car is fused into the camera detection (velocity, tighter depth);
+    # the radar points of the other cars stay as radar-only detections
+    fused = out["camera+radar"]
+    k = int(np.argmin(np.hypot(*(fused.position - truth.position[car]).T)))
+    assert fused.source[k] == 4 and np.isfinite(fused.radial_velocity[k])
+    assert fused.radial_velocity[k] == pytest.approx(truth.velocity[car] @ fused.los[k], abs=1.0)
+    assert np.linalg.det(fused.position_cov[k]) < np.linalg.det(cam.position_cov[0])
+    assert len(fused.position) == 1 + len(radar.range) - 1 and (np.delete(fused.source, k) == 1).all()
+    # camera + lidar + radar: the car is within the lidar's reach, so the camera detection is a duplicate
+    all3 = out["camera+lidar+radar"]
+    near = np.hypot(*(base.position - truth.position[car]).T).min() < FusionConfig().merge_distance
+    assert near and len(all3.position) == len(base.position)
+    # ... but a camera detection far from every lidar/radar one is added
+    sensors = CameraSensors(_Oracle([np.array([[140.0, 0.0]]), np.zeros((0, 2))]), "camera+lidar+radar")
+    extra = sensors.detections(env, ego, lidar, radar, cfg, DetectorConfig(), np.random.default_rng(3), 0)
+    assert len(extra.position) == len(base.position) + 1 and extra.source[-1] == SOURCE_CAMERA

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pilotlab.cli import main
 from pilotlab.drive.camera import Camera, CameraConfig, RoadSegments, Vehicles
@@ -72,29 +73,68 @@ def test_record_refuses_bad_input_and_writes_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["used"]
 
 
+def _tb_tags(run: Path) -> set[str]:
+    """Scalar tags of a run's TensorBoard event files."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    tags = set()
+    for f in run.glob("events.out.tfevents.*"):
+        for event in EventFileLoader(str(f)).Load():
+            tags |= {v.tag for v in event.summary.value}
+    return tags
+
+
 @pytest.mark.slow
-def test_record_train_eval_end_to_end(tmp_path: Path) -> None:
+def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
+    """record (front + rear) -> pretrain (vicreg, simclr, masked) -> fine-tune -> resume -> eval with the camera in
+    the loop, on a handful of frames; then damaged datasets and checkpoints of the wrong backbone."""
+    from pilotlab.core.run import RunDir
+    from pilotlab.core.session import load_weights
+
     data = tmp_path / "data"
     code, _, err = _run(["drive", "record", "--out", str(data), "--agent", "idm", "--frames", "6",
-                           "--test-frames", "4", "--unlabelled-frames", "2", "--duration", "4"])
+                           "--test-frames", "4", "--unlabelled-frames", "4", "--duration", "4",
+                           "--cameras", "front+rear"])
     assert code == 0, err
     meta = json.loads((data / "meta.json").read_text())
+    assert set(meta["cameras"]) == {"front", "rear"} and meta["cameras"]["rear"]["yaw"] == pytest.approx(np.pi)
     seeds = [set(meta["splits"][s]["episode_seeds"]) for s in SPLITS]
     assert not (seeds[0] & seeds[1] or seeds[0] & seeds[2] or seeds[1] & seeds[2])
     coco = json.loads((data / "train" / "labels.json").read_text())
     assert len(coco["images"]) == 6 and coco["categories"][0]["name"] == "vehicle"
+    assert [im["camera"] for im in coco["images"]] == ["front", "rear"] * 3  # one pair per policy step
     assert all((data / "train" / im["file_name"]).is_file() for im in coco["images"])
     assert json.loads((data / "unlabelled" / "labels.json").read_text())["annotations"] == []
 
+    # self-supervised pretraining of the backbone, every method
+    for method in ("vicreg", "simclr", "masked"):
+        code, _, err = _run(["drive", "pretrain-perception", "--data-dir", str(data), "--method", method,
+                             "--batch-size", "2", "--max-steps", "2", "--width", "4", "--proj-dim", "8",
+                             "--log-every", "1", "--run-dir", str(tmp_path / method)])
+        assert code == 0, err
+        summary = json.loads((tmp_path / method / "summary.json").read_text())
+        assert summary["train/steps"] == 2 and summary["data/pretrain_frames"] == 4
+        assert "train/loss" in _tb_tags(tmp_path / method)
+
+    # fine-tuning from the masked-reconstruction backbone: it starts from those weights
     run = tmp_path / "det"
     code, _, err = _run(["drive", "train-perception", "--data-dir", str(data), "--epochs", "2", "--batch-size",
-                           "3", "--width", "4", "--run-dir", str(run), "--log-every", "1"])
+                           "3", "--width", "4", "--run-dir", str(run), "--log-every", "1",
+                           "--pretrained", str(tmp_path / "masked")])
     assert code == 0, err
     summary = json.loads((run / "summary.json").read_text())
-    assert {"eval/ap", "eval/bev_ap_2m", "eval/detect_fps", "train/steps"} <= set(summary)
+    assert {"eval/ap", "eval/ap50", "eval/bev_ap_1m", "eval/bev_ap_2m", "eval/bev_ap_4m", "eval/pos_err_0_20m",
+            "eval/nees", "eval/detect_fps", "train/steps"} <= set(summary)
+    assert {"train/loss", "train/heat_loss", "eval/bev_ap_2m"} <= _tb_tags(run)
+    key = "backbone.features.0.weight"
+    pre = load_weights(RunDir.open(str(tmp_path / "masked")))[0]["model"][key]
+    fine = load_weights(RunDir.open(str(run)))[0]["model"][key]
+    fresh = torch.nn.Conv2d(3, 4, 3).weight  # another initialisation, for scale
+    assert (fine - pre).norm() < 0.2 * (fresh - pre).norm()
     # resume with a larger budget continues from the checkpoint
     code, _, err = _run(["drive", "train-perception", "--data-dir", str(data), "--epochs", "3", "--batch-size",
-                         "3", "--width", "4", "--run-dir", str(run), "--log-every", "1", "--resume"])
+                         "3", "--width", "4", "--run-dir", str(run), "--log-every", "1", "--resume",
+                         "--pretrained", str(tmp_path / "masked")])
     assert code == 0, err
     assert json.loads((run / "summary.json").read_text())["train/steps"] == 6
 
@@ -102,18 +142,40 @@ def test_record_train_eval_end_to_end(tmp_path: Path) -> None:
                            str(run), "--episodes", "1", "--duration", "2", "--no-gif",
                            "--run-dir", str(tmp_path / "ev")])
     assert code == 0, err
-    assert "eval/mota" in json.loads((tmp_path / "ev" / "summary.json").read_text())
+    ev = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert {"eval/mota", "eval/idf1", "eval/crash_rate"} <= set(ev)
 
     # damaged datasets and checkpoints: one line, exit 2, no run directory
+    def refused(argv: list[str], what: str) -> None:
+        code, _, err = _run([*argv, "--run-dir", str(tmp_path / "r2")])
+        assert code == 2 and what in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "r2").exists()
+
+    train = ["drive", "train-perception", "--batch-size", "3", "--width", "4", "--data-dir"]
     broken = tmp_path / "broken"
     shutil.copytree(data, broken)
     (broken / "test" / "labels.json").unlink()
-    code, _, err = _run(["drive", "train-perception", "--data-dir", str(broken), "--run-dir", str(tmp_path / "r2")])
-    assert code == 2 and "no labels.json" in err and not (tmp_path / "r2").exists()
+    refused([*train, str(broken)], "no labels.json")
     shutil.copy(data / "test" / "labels.json", broken / "test" / "labels.json")
+    shutil.copy(broken / "train" / "images" / "000000.png", broken / "train" / "images" / "000099.png")
+    refused([*train, str(broken)], "their labels are missing")  # a frame without labels
+    (broken / "train" / "images" / "000099.png").unlink()
     next((broken / "test" / "images").iterdir()).unlink()
-    code, _, err = _run(["drive", "train-perception", "--data-dir", str(broken), "--run-dir", str(tmp_path / "r2")])
-    assert code == 2 and "do not match" in err and not (tmp_path / "r2").exists()
-    code, _, err = _run(["drive", "train-perception", "--data-dir", str(data), "--batch-size", "3",
-                         "--pretrained", str(run), "--width", "8", "--run-dir", str(tmp_path / "r2")])
-    assert code == 2 and "width 8" in err and not (tmp_path / "r2").exists()
+    refused([*train, str(broken)], "do not match")  # a listed frame is gone
+    shutil.copytree(data / "test", broken / "test", dirs_exist_ok=True)
+    small = broken / "test" / "images" / "000001.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(small)
+    refused([*train, str(broken)], "do not match")  # a frame of another size than its labels say
+    refused([*train, str(data), "--pretrained", str(run), "--width", "8"], "width 8")
+    refused(["drive", "eval", "--agent", "modular", "--perception", "camera", "--perception-run",
+             str(tmp_path / "vicreg")], "not a `pilotlab drive train-perception` run")
+    # a detector checkpoint whose weights are not the backbone its metadata names
+    wrong = tmp_path / "wrong"
+    shutil.copytree(run, wrong)
+    side = json.loads((wrong / "checkpoints" / "last.json").read_text())
+    side["meta"]["width"] = 8
+    (wrong / "checkpoints" / "last.json").write_text(json.dumps(side))
+    refused(["drive", "eval", "--agent", "modular", "--perception", "camera", "--perception-run", str(wrong)],
+            "does not fit the detector")

@@ -284,6 +284,14 @@ def load_split(root: str | Path, split: str, limit: int | None = None) -> Split:
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise PilotlabError(f"{quote(labels)} is not a COCO file of this tool ({type(e).__name__}: "
                             f"{' '.join(str(e).split())[:100]})") from None
+    if not isinstance(images_meta, list) or not isinstance(anns, list):
+        raise PilotlabError(f"{quote(labels)} is not a COCO file of this tool (images/annotations are not lists)")
+    # frames on disk that the labels do not list: in a labelled split they are frames with missing labels
+    listed = {str(im.get("file_name", "")) for im in images_meta if isinstance(im, dict)}
+    unlisted = sorted(f"images/{p.name}" for p in (folder / "images").glob("*.png") if f"images/{p.name}" not in listed)
+    if unlisted:
+        raise PilotlabError(f"{quote(folder / 'images')} holds {len(unlisted)} frame(s) that {quote(labels)} does not "
+                            f"list (first: {unlisted[0]}): their labels are missing; record the split again")
     if limit is not None:
         images_meta = images_meta[:limit]
     per_image: list[list[dict[str, Any]]] = [[] for _ in images_meta]
