@@ -23,6 +23,9 @@ from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
 
 
+NO_OBSERVATION = {"type": "AttributesObservation", "attributes": []}  # highway-env's cheapest: an empty dict
+
+
 class Perception(NamedTuple):
     """What the modular driver perceived at one step (kept for metrics and the GIF)."""
 
@@ -122,6 +125,10 @@ class PlannerAgent:
         # (docs/drive.md, "Junctions")
         self._at_junction = str(getattr(env.spec, "id", "")).startswith("roundabout")
         self._planner = planning.PlannerConfig(**fields)
+        # this driver never reads the env's observation vector (only RL drivers do); highway-env would still
+        # build it every step from a table of the nearby vehicles, so it is replaced by an empty one (no
+        # randomness is involved: the episodes stay the same)
+        env.unwrapped.configure({"observation": NO_OBSERVATION})
 
     def reset(self, env: Any, seed: int) -> None:
         self._rng = np.random.default_rng([self.seed, seed])
