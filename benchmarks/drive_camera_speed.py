@@ -9,7 +9,9 @@ machine slow the wall clock but not the numbers; the load average is printed bes
 2. Detector + decoding: one frame (front) and two frames in one batch (front + rear, as the loop does);
    with --run the trained detector of a `drive train-perception` run, else an untrained one of width 16.
 3. The camera loop: `drive eval`'s modular driver with --perception camera+radar, per policy step: both
-   cameras rendered and detected, radar fused, tracking, planning, and highway-env's own step.
+   cameras rendered and detected, radar fused, tracking, planning, and highway-env's own step; split into
+   the driver's share (`act`: sensors, cameras, detector, fusion, tracking, planning) and the simulator's
+   (`env.step`). With --lidar the same loop with the default lidar+radar perception, for comparison.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def main() -> None:
     ap.add_argument("--run", default=None, help="a `pilotlab drive train-perception` run (default: untrained)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--lidar", action="store_true", help="also time the lidar+radar loop")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from pilotlab.drive import envs
@@ -55,26 +58,40 @@ def main() -> None:
         for _ in range(args.frames // 3):
             det.detect(batch)
         rates.append(len(batch) * (args.frames // 3) / (time.process_time() - t))
-    agent = make_agent("modular", 0)
-    agent.camera = CameraSensors(det, "camera+radar")  # type: ignore[attr-defined]
-    steps, cpu = 0, 0.0
+    loops = [("camera+radar", CameraSensors(det, "camera+radar"))] + ([("lidar+radar", None)] if args.lidar else [])
+    lines = []
+    for name, sensors in loops:
+        agent = make_agent("modular", 0)
+        agent.camera = sensors  # type: ignore[attr-defined]
+        steps, act_s, env_s = loop(env, agent, args.steps)
+        ms = 1000 * (act_s + env_s) / steps
+        lines.append(f"{name} loop: {steps / (act_s + env_s):.1f} steps/s ({ms:.1f} ms/step: driver "
+                     f"{1000 * act_s / steps:.1f}, highway-env step {1000 * env_s / steps:.1f})")
+    load = os.getloadavg()[0]
+    print(f"render: {render:.0f} frames/s; detector + decoding: {rates[0]:.0f} frames/s (batch 1), "
+          f"{rates[1]:.0f} frames/s (batch 2); {'; '.join(lines)}; load average {load:.1f}")
+
+
+def loop(env: object, agent: object, n: int) -> tuple[int, float, float]:
+    """(steps, CPU seconds in the driver, CPU seconds in highway-env's step) over `n` steps of held-out episodes."""
+    steps, act_s, env_s = 0, 0.0, 0.0
     seed = 100_000
-    while steps < args.steps:
-        agent.prepare(env)
-        obs, _ = env.reset(seed=seed)
-        agent.reset(env, seed)
+    while steps < n:
+        agent.prepare(env)  # type: ignore[attr-defined]
+        obs, _ = env.reset(seed=seed)  # type: ignore[attr-defined]
+        agent.reset(env, seed)  # type: ignore[attr-defined]
         done = False
-        while not done and steps < args.steps:
-            t = time.process_time()
-            obs, _, term, trunc, _ = env.step(agent.act(env, obs))
-            cpu += time.process_time() - t
+        while not done and steps < n:
+            t0 = time.process_time()
+            action = agent.act(env, obs)  # type: ignore[attr-defined]
+            t1 = time.process_time()
+            obs, _, term, trunc, _ = env.step(action)  # type: ignore[attr-defined]
+            act_s += t1 - t0
+            env_s += time.process_time() - t1
             steps += 1
             done = term or trunc
         seed += 1
-    load = os.getloadavg()[0]
-    print(f"render: {render:.0f} frames/s; detector + decoding: {rates[0]:.0f} frames/s (batch 1), "
-          f"{rates[1]:.0f} frames/s (batch 2); camera+radar loop: {steps / cpu:.1f} steps/s "
-          f"({1000 * cpu / steps:.1f} ms/step incl. highway-env); load average {load:.1f}")
+    return steps, act_s, env_s
 
 
 if __name__ == "__main__":

@@ -301,3 +301,29 @@ def test_every_perception_mode_builds_tracker_detections() -> None:
     sensors = CameraSensors(_Oracle([np.array([[140.0, 0.0]]), np.zeros((0, 2))]), "camera+lidar+radar")
     extra = sensors.detections(env, ego, lidar, radar, cfg, DetectorConfig(), np.random.default_rng(3), 0)
     assert len(extra.position) == len(base.position) + 1 and extra.source[-1] == SOURCE_CAMERA
+
+
+def test_detector_inference_copy_matches_the_network() -> None:
+    """`Detector` runs a BN-folded, frozen copy of the network: same detections as the network in eval mode, at
+    any batch size and image size."""
+    torch.manual_seed(0)
+    model = P.CenterNet(width=4)
+    with torch.no_grad():  # move the BatchNorm statistics and scales away from their initial values
+        for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+        model.train()
+        for _ in range(3):
+            model(torch.randn(4, 3, 64, 128))
+        model.out.bias[0] = 0.0  # peaks above the threshold
+    det = P.Detector(model, score_threshold=0.4)
+    model.eval()
+    for shape in ((1, 64, 128), (3, 64, 128), (2, 32, 64)):
+        images = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+        with torch.no_grad():
+            want = P.decode(model(P.to_input(images)), 0.4)
+        got = det.detect(images)
+        assert sum(len(d.score) for d in want) > 0
+        for a, b in zip(got, want):
+            for x, y in zip(a, b):
+                np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4)

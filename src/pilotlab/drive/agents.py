@@ -22,7 +22,6 @@ from pilotlab.drive.detection import Detections, DetectorConfig, detect
 from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
 
-
 NO_OBSERVATION = {"type": "AttributesObservation", "attributes": []}  # highway-env's cheapest: an empty dict
 
 

@@ -145,54 +145,83 @@ class CameraDetections(NamedTuple):
 
 def decode(out: dict[str, torch.Tensor], score_threshold: float = 0.3, max_detections: int = 20,
            std_scale: float = 1.0, min_std: float = 0.3) -> list[CameraDetections]:
-    """Peaks of the heat map (3x3 local maxima above `score_threshold`) -> detections, per image."""
+    """Peaks of the heat map (3x3 local maxima above `score_threshold`) -> detections, per image.
+
+    The heads are read only at the `max_detections` best peaks of each image, all images at once."""
     heat = torch.sigmoid(out["heat"])  # (B, 1, h, w)
     peak = heat == F.max_pool2d(heat, 3, stride=1, padding=1)
     scores = torch.where(peak, heat, torch.zeros_like(heat)).flatten(1)  # (B, h w)
     b, _, h, w = heat.shape
     k = min(max_detections, h * w)
-    top, idx = scores.topk(k, dim=1)
-    offset = torch.sigmoid(out["offset"]).flatten(2)
-    size = out["size"].flatten(2)
-    pos = out["position"].flatten(2)
-    log_std = out["log_std"].clamp(-5.0, 3.0).flatten(2)
+    top_t, idx_t = scores.topk(k, dim=1)  # (B, k)
+    maps = torch.cat([out["offset"], out["size"], out["position"], out["log_std"]], 1).flatten(2)  # (B, 8, h w)
+    g = maps.gather(2, idx_t[:, None, :].expand(-1, maps.shape[1], -1)).numpy().astype(np.float64)  # (B, 8, k)
+    top, idx = top_t.numpy(), idx_t.numpy()
+    off = 1.0 / (1.0 + np.exp(-g[:, 0:2]))  # sigmoid
+    cx, cy = (idx % w + off[:, 0]) * STRIDE, (idx // w + off[:, 1]) * STRIDE  # (B, k) [px]
+    bw, bh = np.exp(g[:, 2]), np.exp(g[:, 3])
+    depth, ratio = np.exp(g[:, 4]), g[:, 5]
+    var = (np.exp(np.clip(g[:, 6:8], -5.0, 3.0)) * max(std_scale, 0.0)) ** 2  # (B, 2, k) of (log d, r)
+    # (log d, r) -> (d, r d): J = [[d, 0], [r d, d]], so cov = J diag(var) J^T
+    d2 = depth**2
+    cov = np.empty((b, k, 2, 2))
+    cov[..., 0, 0] = d2 * var[:, 0] + min_std**2
+    cov[..., 0, 1] = cov[..., 1, 0] = d2 * ratio * var[:, 0]
+    cov[..., 1, 1] = d2 * (ratio**2 * var[:, 0] + var[:, 1]) + min_std**2
+    box = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], -1)  # (B, k, 4)
+    position = np.stack([depth, ratio * depth], -1)  # (B, k, 2)
     result = []
     for i in range(b):
         keep = top[i] >= score_threshold
-        j = idx[i][keep]
-        s = top[i][keep].numpy()
-        ys, xs = (j // w).numpy(), (j % w).numpy()
-        off = offset[i][:, j].numpy().T
-        cx, cy = (xs + off[:, 0]) * STRIDE, (ys + off[:, 1]) * STRIDE
-        bw, bh = np.exp(size[i][:, j].numpy())
-        depth = np.exp(pos[i][0, j].numpy())
-        ratio = pos[i][1, j].numpy()
-        std = np.maximum(np.exp(log_std[i][:, j].numpy()) * std_scale, 0.0)  # (2, D)
-        # (log d, r) -> (d, r d): J = [[d, 0], [r d, d]]
-        jac = np.zeros((len(s), 2, 2))
-        jac[:, 0, 0] = depth
-        jac[:, 1, 0] = ratio * depth
-        jac[:, 1, 1] = depth
-        cov = jac @ (np.eye(2)[None] * (std.T**2)[:, None, :]) @ jac.transpose(0, 2, 1)
-        cov += np.eye(2)[None] * min_std**2
-        result.append(CameraDetections(s, np.stack([cx - bw / 2, cy - bh / 2, bw, bh], -1).reshape(-1, 4),
-                                       np.stack([depth, ratio * depth], -1).reshape(-1, 2), cov.reshape(-1, 2, 2)))
+        result.append(CameraDetections(top[i][keep], box[i][keep], position[i][keep], cov[i][keep]))
     return result
 
 
 # -- a trained detector, loaded for inference ---------------------------------------------------------------
+def folded_for_inference(model: CenterNet) -> nn.Module:
+    """A copy of `model` for inference: each BatchNorm folded into the conv before it (one op instead of two on
+    these small maps), weights channels-last. Outputs as `model.eval()`'s, to rounding."""
+    import copy
+
+    net = copy.deepcopy(model).eval()
+    layers = list(net.backbone.features)
+    merged: list[nn.Module] = []
+    for layer in layers:
+        if isinstance(layer, nn.BatchNorm2d) and merged and isinstance(merged[-1], nn.Conv2d):
+            conv = merged[-1]
+            scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)  # (C,)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                              conv.dilation, conv.groups, bias=True)
+            with torch.no_grad():
+                fused.weight.copy_(conv.weight * scale[:, None, None, None])
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+                fused.bias.copy_((bias - layer.running_mean) * scale + layer.bias)
+            merged[-1] = fused
+        else:
+            merged.append(layer)
+    net.backbone.features = nn.Sequential(*merged)
+    # `to_input` gives channels-last images (a permuted uint8 array); weights in the same layout save the
+    # convolutions a conversion
+    return net.requires_grad_(False).to(memory_format=torch.channels_last)
+
+
 @dataclass
 class Detector:
-    """A trained `CenterNet` with its decoding settings; `detect(images)` -> per-image `CameraDetections`."""
+    """A trained `CenterNet` with its decoding settings; `detect(images)` -> per-image `CameraDetections`.
+
+    Inference runs on a folded copy of the network (`folded_for_inference`), made at construction:
+    a `model` changed afterwards is not seen."""
 
     model: CenterNet
     score_threshold: float = 0.3
     std_scale: float = 1.0
 
-    @torch.no_grad()
+    def __post_init__(self) -> None:
+        self._net = folded_for_inference(self.model)
+
+    @torch.inference_mode()
     def detect(self, images: np.ndarray) -> list[CameraDetections]:
-        self.model.eval()
-        return decode(self.model(to_input(images)), self.score_threshold, std_scale=self.std_scale)
+        return decode(self._net(to_input(images)), self.score_threshold, std_scale=self.std_scale)
 
 
 def load_detector(run_dir: str, checkpoint: str = "last", score_threshold: float = 0.3) -> Detector:
@@ -219,4 +248,4 @@ def load_detector(run_dir: str, checkpoint: str = "last", score_threshold: float
 
 
 __all__ = ["HEADS", "STRIDE", "CameraDetections", "CenterNet", "Detector", "Losses", "Targets", "decode",
-           "encode", "flip_targets", "focal_loss", "load_detector", "losses", "to_input"]
+           "encode", "flip_targets", "focal_loss", "folded_for_inference", "load_detector", "losses", "to_input"]
