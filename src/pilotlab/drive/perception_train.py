@@ -139,16 +139,14 @@ def evaluate(model: P.CenterNet, test: Split, threshold: float) -> dict[str, flo
                 if np.hypot(*e[j]) <= 4.0:
                     nees.append(float(e[j] @ np.linalg.solve(c, e[j])))
     res["nees"] = float(np.mean(nees)) if nees else float("nan")
-    # one frame at a time, as in the driving loop: network + decoding, per second of this process's CPU time
-    # (with one torch thread: one core's worth; other processes on a shared machine do not count)
+    # one frame at a time through the driving loop's `Detector` (network + decoding), per second of this
+    # process's CPU time (with one torch thread: one core's worth; other processes on a shared machine do not count)
     one = test.images[:1]
-    model.eval()
-    with torch.no_grad():
-        P.decode(model(P.to_input(one)), threshold)
-        n, t0 = 50, time.process_time()
-        for _ in range(n):
-            P.decode(model(P.to_input(one)), threshold)
-    model.train()
+    detector = P.Detector(model, threshold)  # an inference copy: `model` stays as it is
+    detector.detect(one)
+    n, t0 = 50, time.process_time()
+    for _ in range(n):
+        detector.detect(one)
     res["detect_fps"] = n / max(time.process_time() - t0, 1e-9)
     return res
 
