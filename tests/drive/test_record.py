@@ -179,3 +179,10 @@ def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
     (wrong / "checkpoints" / "last.json").write_text(json.dumps(side))
     refused(["drive", "eval", "--agent", "modular", "--perception", "camera", "--perception-run", str(wrong)],
             "does not fit the detector")
+    side["meta"]["width"] = 4
+    assert side["state"]["__dict__"][0][0] == "model"
+    side["state"]["__dict__"][0][1] = [1, 2]  # weights that are no state dict at all
+    (wrong / "checkpoints" / "last.json").write_text(json.dumps(side))
+    refused(["drive", "eval", "--agent", "modular", "--perception", "camera", "--perception-run", str(wrong)],
+            "does not fit the detector")
+    refused([*train, str(data), "--pretrained", str(wrong)], "holds no backbone.* weights")

@@ -241,7 +241,7 @@ def load_detector(run_dir: str, checkpoint: str = "last", score_threshold: float
     model = CenterNet(width)
     try:
         model.load_state_dict(state["model"])
-    except (KeyError, RuntimeError) as e:
+    except (KeyError, RuntimeError, TypeError, AttributeError) as e:  # missing, misshapen, or not a state dict
         raise PilotlabError(f"{run_dir}: checkpoint {checkpoint!r} does not fit the detector "
                             f"({' '.join(str(e).split())[:120]})") from None
     return Detector(model, score_threshold, float(meta.get("std_scale", 1.0)))

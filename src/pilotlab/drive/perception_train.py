@@ -97,6 +97,7 @@ def pretrained_backbone(path: str, width: int) -> dict[str, torch.Tensor]:
     run = RunDir.open(path)
     state, _ = load_weights(run, "last")
     model = state.get("model", state) if isinstance(state, dict) else {}
+    model = model if isinstance(model, dict) else {}
     prefix = "backbone."
     weights = {k[len(prefix):]: v for k, v in model.items() if isinstance(k, str) and k.startswith(prefix)}
     if not weights:
