@@ -168,6 +168,12 @@ def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
 
     Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(small)
     refused([*train, str(broken)], "do not match")  # a frame of another size than its labels say
+    shutil.copytree(data / "test", broken / "test", dirs_exist_ok=True)
+    doc = json.loads((broken / "test" / "labels.json").read_text())
+    assert doc["annotations"], "the test split should label some vehicle"
+    doc["annotations"][0]["bbox"][0] = 200.0  # a box beyond the 128 px wide image
+    (broken / "test" / "labels.json").write_text(json.dumps(doc))
+    refused([*train, str(broken)], "outside its 128x64 image")
     refused([*train, str(data), "--pretrained", str(run), "--width", "8"], "width 8")
     refused(["drive", "eval", "--agent", "modular", "--perception", "camera", "--perception-run",
              str(tmp_path / "vicreg")], "not a `pilotlab drive train-perception` run")

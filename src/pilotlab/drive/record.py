@@ -305,6 +305,15 @@ def load_split(root: str | Path, split: str, limit: int | None = None) -> Split:
                                 "names no listed image or lacks bbox/position_camera") from None
         if len(box) != 4 or len(pos) != 2 or not np.all(np.isfinite(box + pos)):
             raise PilotlabError(f"{quote(labels)}: annotation {a.get('id')} has a malformed bbox or position")
+        im = coco["images"][k]
+        try:
+            iw, ih = float(im["width"]), float(im["height"])
+        except (KeyError, TypeError, ValueError):
+            raise PilotlabError(f"{quote(labels)}: image {im.get('id')} has no numeric width and height") from None
+        x, y, bw, bh = box
+        if not (bw > 0 and bh > 0 and x >= -0.5 and y >= -0.5 and x + bw <= iw + 0.5 and y + bh <= ih + 0.5):
+            raise PilotlabError(f"{quote(labels)}: annotation {a.get('id')} has bbox {box}, outside its "
+                                f"{im.get('width')}x{im.get('height')} image: the labels do not match the frames")
         if k < len(per_image):
             per_image[k].append(a)
     arrays = []
