@@ -107,3 +107,82 @@ def test_advance_follows_the_bend_and_is_exact_on_straight_lanes() -> None:
     np.testing.assert_allclose(p4, [25.0, 0.0], atol=1e-9)
     assert road.hypotheses(("a", "b", 0), depth=2) == [[("a", "b", 0), ("b", "c", 0), ("c", "d", 0)],
                                                       [("a", "b", 0), ("b", "e", 0)]]
+
+
+def test_predict_along_lanes_gives_one_hypothesis_per_turn() -> None:
+    from pilotlab.drive.prediction import predict_along_lanes
+
+    net, _ = _s_curve()
+    hyps = predict_along_lanes(frenet.RoadMap(net), np.array([10.0, 0.0]), np.array([10.0, 0.0]),
+                               np.array([1.0, 2.0]))
+    assert [h[-1] for h, _ in hyps] == [("c", "d", 0), ("b", "e", 0)]
+    bend, straight = hyps[0][1], hyps[1][1]
+    np.testing.assert_allclose(bend[0], [20.0, 0.0], atol=1e-9)  # 10 m on: the end of the first lane
+    phase = -np.pi / 2 + 1.0  # 10 m further: 1 rad round the bend of radius 10
+    np.testing.assert_allclose(bend[1], [20.0 + 10 * np.cos(phase), 10.0 + 10 * np.sin(phase)], atol=1e-9)
+    np.testing.assert_allclose(straight[1], [30.0, 0.0], atol=1e-9)
+
+
+def test_lane_frame_runs_round_the_bend() -> None:
+    """An object halfway round the bend, driving with it: s = its arc length along the route, no lateral speed."""
+    from types import SimpleNamespace
+
+    from pilotlab.drive.prediction import to_lane_frame
+
+    net, route = _s_curve()
+    path = frenet.RoadMap(net).path(route)
+    p = np.array([[20.0 + 10 * R2, 10.0 - 10 * R2]])
+    v = 8.0 * np.array([[R2, R2]])
+    objs = to_lane_frame(SimpleNamespace(network=net), route[0], 4.0, p, v, path)
+    assert objs.s[0] == pytest.approx(20.0 + 10.0 * np.pi / 4)
+    assert (objs.lat[0], objs.v_s[0], objs.v_lat[0]) == pytest.approx((0.0, 8.0, 0.0), abs=1e-9)
+    # the straight lane's own frame (the frame before) puts it 7 m off the lane, drifting sideways
+    old = to_lane_frame(SimpleNamespace(network=net), route[0], 4.0, p, v)
+    assert abs(old.lat[0]) > 2.0 and abs(old.v_lat[0]) > 5.0
+
+
+def test_tracker_follows_a_car_round_a_bend_along_its_lane() -> None:
+    """Noise-free detections of a car circling at 10 m/s on a radius of 30 m, 1 s apart: the along-lane
+    motion model predicts where it will be; the straight constant-velocity one cuts the corner by ~v^2/(2R)."""
+    from highway_env.road.road import RoadNetwork
+
+    from pilotlab.drive.detection import Detections
+    from pilotlab.drive.tracking import Tracker, TrackerConfig
+
+    net = RoadNetwork()
+    net.add_lane("a", "b", CircularLane([0.0, 0.0], 30.0, 0.0, 2 * np.pi, clockwise=True))
+    road = frenet.RoadMap(net)
+    errors = {}
+    for name, motion in (("lane", road.motion_model), ("straight", None)):
+        tracker = Tracker(TrackerConfig(q=0.5), motion=motion)
+        errs = []
+        for k in range(8):
+            phi = k * 10.0 / 30.0
+            truth = 30.0 * np.array([np.cos(phi), np.sin(phi)])
+            if tracker.tracks:
+                ahead = tracker.tracks[0].x.copy()
+                f = motion(ahead, 1.0) if motion is not None else None
+                pred = ahead[:2] + ahead[2:] if f is None else f(ahead)[:2]
+                errs.append(float(np.hypot(*(pred - truth))))
+            det = Detections(truth[None], (0.1**2 * np.eye(2))[None], np.array([[1.0, 0.0]]), np.full(1, np.nan),
+                             np.zeros(1, dtype=int))
+            tracker.step(det, 1.0, np.array([0.0, 100.0]), 10.0 * np.array([-np.sin(phi), np.cos(phi)]))
+        errors[name] = float(np.mean(errs[3:]))  # once the velocity has converged
+    assert errors["lane"] < 0.3 < 1.0 < errors["straight"]
+
+
+def test_box_fit_in_the_road_frame_of_a_crossing_car() -> None:
+    """A car crossing the ego's path (turned 90 degrees) shows its long side: the ego-aligned box fit puts the
+    centre half a car length beyond that side, the road frame of its own lane half a car width."""
+    from pilotlab.drive.detection import detect
+    from pilotlab.drive.sensors import SensorConfig, lidar_scan, radar_scan
+
+    ego = envs.EgoState(np.zeros(2), 0.0, 10.0, ("a", "b", 0), 10.0)
+    objs = envs.Objects(np.array([1]), np.array([[20.0, 0.0]]), np.array([[0.0, 8.0]]), np.array([np.pi / 2]))
+    cfg = SensorConfig(lidar_noise=0.0, lidar_dropout=0.0, radar_false_alarms=0.0, radar_detect_prob=1.0)
+    errs = {}
+    for name, frame in (("road", lambda p: np.pi / 2), ("ego", None)):
+        rng = np.random.default_rng(0)
+        det = detect(ego, lidar_scan(ego, objs, cfg, rng), radar_scan(ego, objs, cfg, rng), cfg, frame=frame)
+        errs[name] = float(np.hypot(*(det.position[0] - [20.0, 0.0])))
+    assert errs["road"] < 0.3 and errs["ego"] > 1.0

@@ -170,6 +170,9 @@ class RoadMap:
         self._lanes = [((a, b, k), lane) for a, nxt in network.graph.items() for b, lanes in nxt.items()
                        for k, lane in enumerate(lanes)]
 
+        headings = {float(lane.heading) if is_straight(lane) else None for _, lane in self._lanes}
+        self.uniform = len(headings) == 1 and None not in headings  # every lane straight and parallel
+
     def lane(self, index: tuple) -> Any:
         return self.net.get_lane(tuple(index))
 
@@ -182,6 +185,38 @@ class RoadMap:
         lane = self.lane(self.closest(position, heading))
         s, _ = to_frenet(lane, position)
         return float(lane.heading_at(s))
+
+    def frame_rotation(self, position: np.ndarray, reference: float) -> float:
+        """How far [rad] the road at `position` is turned from `reference` (a lane heading, e.g. at the ego):
+        the ego's road-aligned frame carried along the lanes to that point. 0.0 on straight parallel lanes."""
+        if self.uniform:
+            return 0.0
+        return wrap_angle(self.heading_at_point(position) - reference)
+
+    def motion_model(self, x: np.ndarray, dt: float, max_offset: float = 6.0) -> Any:
+        """The tracker's along-lane constant-velocity transition for a state ``x = [px, py, vx, vy]``:
+        a function of the state on the lane path `x` lies on (its closest lane matched with its heading,
+        then the straightest successors over the distance it covers in `dt`), or None where the plain
+        linear model is exact (a straight path) or does as well (further than `max_offset` [m] off any lane)."""
+        if self.uniform:
+            return None
+        p, v = np.asarray(x[:2], dtype=float), np.asarray(x[2:], dtype=float)
+        speed = float(np.hypot(*v))
+        index = self.closest(p, float(np.arctan2(v[1], v[0])) if speed > 1.0 else None)
+        lane = self.lane(index)
+        s, d = to_frenet(lane, p)
+        if abs(d) > max_offset:
+            return None
+        reach = s + speed * dt + 1.0
+        path = self.path([index] if reach <= float(lane.length) else self.straightest(index, reach))
+        if path.straight():
+            return None
+
+        def move(z: np.ndarray) -> np.ndarray:
+            pos, vel = advance_on_path(path, z[:2], z[2:], dt)
+            return np.concatenate([pos, vel])
+
+        return move
 
     def successors(self, index: tuple) -> list[tuple]:
         """Lanes following `index`: every road leaving its end node, the same lane id where it exists."""
