@@ -91,6 +91,17 @@ def test_lane_path_runs_on_across_lanes() -> None:
     assert path.heading_at(s_mid) == pytest.approx(np.pi / 4)
 
 
+def test_lane_path_bridges_a_gap_between_lanes() -> None:
+    """The next lane starts 5 m beyond the end of the first (a roundabout's exit): the path runs on along
+    the next lane's backward extension, so s stays the distance driven."""
+    path = frenet.LanePath([StraightLane([0.0, 0.0], [20.0, 0.0]), StraightLane([25.0, 0.0], [60.0, 0.0])])
+    assert path.length == pytest.approx(60.0)
+    np.testing.assert_allclose(path.position(22.0), [22.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(path.position(40.0, -1.0), [40.0, -1.0], atol=1e-12)
+    assert path.to_frenet(np.array([23.0, 0.5])) == pytest.approx((23.0, 0.5))
+    assert path.to_frenet(np.array([50.0, 0.5])) == pytest.approx((50.0, 0.5))
+
+
 def test_advance_follows_the_bend_and_is_exact_on_straight_lanes() -> None:
     net, _ = _s_curve()
     road = frenet.RoadMap(net)
@@ -161,8 +172,8 @@ def test_tracker_follows_a_car_round_a_bend_along_its_lane() -> None:
             truth = 30.0 * np.array([np.cos(phi), np.sin(phi)])
             if tracker.tracks:
                 ahead = tracker.tracks[0].x.copy()
-                f = motion(ahead, 1.0) if motion is not None else None
-                pred = ahead[:2] + ahead[2:] if f is None else f(ahead)[:2]
+                fs = motion(ahead, 1.0) if motion is not None else None
+                pred = ahead[:2] + ahead[2:] if fs is None else fs[0](ahead)[:2]
                 errs.append(float(np.hypot(*(pred - truth))))
             det = Detections(truth[None], (0.1**2 * np.eye(2))[None], np.array([[1.0, 0.0]]), np.full(1, np.nan),
                              np.zeros(1, dtype=int))

@@ -102,9 +102,12 @@ def velocity_from_frenet(lane: Any, s: float, v_s: float, v_d: float) -> np.ndar
 class LanePath:
     """Lanes chained end to start into one Frenet coordinate (s runs on from one lane into the next).
 
-    A point is placed on the lane whose span [0, length] holds its s with the smallest |d| (beyond the
-    ends: the nearest lane in highway-env's L1 sense); before the first lane s is negative, after the last
-    it runs past the total length (straight lanes extrapolate their line, circular ones their circle).
+    Where a lane does not start at the end of the one before (highway-env's roundabout: the exit lanes start
+    7 m beyond the end of the ring's section, the entries end off the ring), the path enters it at the
+    projection of that end (`entries`; negative: the gap is driven on the lane's backward extension).
+    A point is placed on the lane whose span holds its s with the smallest |d| (beyond the ends: the nearest
+    lane in highway-env's L1 sense); before the first lane s is negative, after the last it runs past the
+    total length (straight lanes extrapolate their line, circular ones their circle).
     """
 
     def __init__(self, lanes: Sequence[Any], indices: Sequence[tuple] | None = None):
@@ -112,17 +115,25 @@ class LanePath:
             raise ValueError("a LanePath needs at least one lane")
         self.lanes = list(lanes)
         self.indices = [tuple(i) for i in indices] if indices is not None else []
-        self.offsets = np.concatenate([[0.0], np.cumsum([float(lane.length) for lane in self.lanes])])  # (L+1,)
+        self.entries = [0.0]  # [m] each lane's own s where the path enters it
+        for prev, lane in zip(self.lanes, self.lanes[1:]):
+            end = np.asarray(prev.position(float(prev.length), 0.0), dtype=float)
+            if float(np.hypot(*(np.asarray(lane.position(0.0, 0.0), dtype=float) - end))) < 1e-6:
+                self.entries.append(0.0)
+            else:
+                self.entries.append(min(to_frenet(lane, end)[0], float(lane.length)))
+        self.spans = [float(lane.length) - e for lane, e in zip(self.lanes, self.entries)]  # [m] path length on each
+        self.offsets = np.concatenate([[0.0], np.cumsum(self.spans)])  # (L+1,) path s where each lane is entered
         self.length = float(self.offsets[-1])
 
     def locate(self, s: float) -> tuple[int, float]:
         """(lane number, s on that lane) of path coordinate `s`; s outside the path extrapolates the end lane."""
         i = 0
         x = float(s)
-        while i < len(self.lanes) - 1 and x > float(self.lanes[i].length):  # the same walk as the lane lengths
-            x -= float(self.lanes[i].length)
+        while i < len(self.lanes) - 1 and x > self.spans[i]:  # the same walk as the lane lengths
+            x -= self.spans[i]
             i += 1
-        return i, x
+        return i, x + self.entries[i]
 
     def position(self, s: float, d: float = 0.0) -> np.ndarray:
         i, x = self.locate(s)
@@ -137,15 +148,15 @@ class LanePath:
         if len(self.lanes) == 1:
             return to_frenet(self.lanes[0], position)
         best: tuple[float, float, float] | None = None  # (score, s, d)
-        for i, lane in enumerate(self.lanes):
+        for i, (lane, entry) in enumerate(zip(self.lanes, self.entries)):
             s, d = to_frenet(lane, position)
             length = float(lane.length)
-            outside = max(s - length, 0.0) + max(-s, 0.0)
-            if (i == 0 and s < 0.0) or (i == len(self.lanes) - 1 and s > length):
+            outside = max(s - length, 0.0) + max(entry - s, 0.0)
+            if (i == 0 and s < entry) or (i == len(self.lanes) - 1 and s > length):
                 outside = 0.0  # the path's own ends extrapolate
             score = abs(d) + outside
             if best is None or score < best[0]:
-                best = (score, float(self.offsets[i]) + s, d)
+                best = (score, float(self.offsets[i]) + s - entry, d)
         assert best is not None
         return best[1], best[2]
 
@@ -193,11 +204,12 @@ class RoadMap:
             return 0.0
         return wrap_angle(self.heading_at_point(position) - reference)
 
-    def motion_model(self, x: np.ndarray, dt: float, max_offset: float = 6.0) -> Any:
-        """The tracker's along-lane constant-velocity transition for a state ``x = [px, py, vx, vy]``:
-        a function of the state on the lane path `x` lies on (its closest lane matched with its heading,
-        then the straightest successors over the distance it covers in `dt`), or None where the plain
-        linear model is exact (a straight path) or does as well (further than `max_offset` [m] off any lane)."""
+    def motion_model(self, x: np.ndarray, dt: float, max_offset: float = 6.0) -> list[Any] | None:
+        """The tracker's along-lane constant-velocity transitions for a state ``x = [px, py, vx, vy]``: one
+        function of the state per lane sequence it may follow over the distance it covers in `dt` (its closest
+        lane matched with its heading, then each branch at a junction: the turn hypotheses, the straightest
+        first), or None where the plain linear model is exact (a straight path) or does as well (further than
+        `max_offset` [m] off any lane)."""
         if self.uniform:
             return None
         p, v = np.asarray(x[:2], dtype=float), np.asarray(x[2:], dtype=float)
@@ -208,15 +220,44 @@ class RoadMap:
         if abs(d) > max_offset:
             return None
         reach = s + speed * dt + 1.0
-        path = self.path([index] if reach <= float(lane.length) else self.straightest(index, reach))
-        if path.straight():
+        branches = [[index]] if reach <= float(lane.length) else self.branches(index, reach)
+        paths = [self.path(b) for b in branches]
+        if len(paths) == 1 and paths[0].straight():
             return None
 
-        def move(z: np.ndarray) -> np.ndarray:
-            pos, vel = advance_on_path(path, z[:2], z[2:], dt)
-            return np.concatenate([pos, vel])
+        def mover(path: LanePath) -> Any:
+            def move(z: np.ndarray) -> np.ndarray:
+                pos, vel = advance_on_path(path, z[:2], z[2:], dt)
+                return np.concatenate([pos, vel])
 
-        return move
+            return move
+
+        return [mover(path) for path in paths]
+
+    def branches(self, index: tuple, length: float, limit: int = 4) -> list[list[tuple]]:
+        """Lane sequences from `index` at least `length` [m] long (or ending where the road does), one per
+        branch at each junction, the straightest first; at most `limit`."""
+        out: list[list[tuple]] = []
+
+        def grow(seq: list[tuple], total: float) -> None:
+            if len(out) >= limit:
+                return
+            nexts = [n for n in self.successors(seq[-1]) if n not in seq]
+            if total >= length or not nexts:
+                out.append(seq)
+                return
+            end = float(self.lane(seq[-1]).heading_at(float(self.lane(seq[-1]).length)))
+            for n in sorted(nexts, key=lambda n: self._turn(n, end)):
+                grow([*seq, n], total + float(self.lane(n).length))
+
+        grow([tuple(index)], float(self.lane(index).length))
+        return out
+
+    def _turn(self, index: tuple, heading: float) -> float:
+        """How much lane `index` turns away from `heading` [rad] over its start and its end."""
+        lane = self.lane(index)
+        return abs(wrap_angle(float(lane.heading_at(0.0)) - heading)) + abs(
+            wrap_angle(float(lane.heading_at(float(lane.length))) - heading))
 
     def successors(self, index: tuple) -> list[tuple]:
         """Lanes following `index`: every road leaving its end node, the same lane id where it exists."""
@@ -248,8 +289,7 @@ class RoadMap:
             if not nexts:
                 break
             end_heading = float(self.lane(seq[-1]).heading_at(float(self.lane(seq[-1]).length)))
-            nxt = min(nexts, key=lambda n: abs(wrap_angle(float(self.lane(n).heading_at(0.0)) - end_heading))
-                      + abs(wrap_angle(float(self.lane(n).heading_at(float(self.lane(n).length))) - end_heading)))
+            nxt = min(nexts, key=lambda n: self._turn(n, end_heading))
             if nxt in seq:
                 break
             seq.append(nxt)

@@ -9,8 +9,11 @@ gated at the chi-square 99.9 % quantile (2 dof: 13.8), solved with `scipy.optimi
 On a road map the motion model is constant velocity *along the lane* (`frenet.RoadMap.motion_model`: the
 track keeps its lane-frame velocity (v_s, v_d) and follows its lane round a bend), predicted as an extended
 Kalman filter with the transition's Jacobian by central differences; where the lane is straight that model
-is the linear one above and the linear one is used. A newborn track's velocity prior is the ego's own
-lane-frame velocity carried onto the object's lane (`frame`), as traffic flows along the lanes.
+is the linear one above and the linear one is used. Where the lane forks within a step (a roundabout's
+exit, an intersection's turns) each branch is a hypothesis: a detection is scored against the nearest
+hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on the straightest.
+A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
+(`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
 unmatched detection, confirmed after `n_init` consecutive hits, deleted after `max_misses` misses.
 """
@@ -142,9 +145,9 @@ class Tracker:
     """Tracks updated once per policy step: `step(detections, dt, ego_position, ego_velocity)`.
 
     `motion` (optional, e.g. `frenet.RoadMap.motion_model`): given a state and dt, the along-lane transition
-    function, or None where the linear constant-velocity model applies. `frame` (optional, e.g.
-    `frenet.RoadMap.frame_rotation` at the ego's lane heading): how far [rad] the road at a point is turned
-    from the road at the ego. Without them the world is one straight road.
+    functions (one per branch of the lane ahead), or None where the linear constant-velocity model applies.
+    `frame` (optional, e.g. `frenet.RoadMap.frame_rotation` at the ego's lane heading): how far [rad] the road
+    at a point is turned from the road at the ego. Without them the world is one straight road.
     """
 
     cfg: TrackerConfig = field(default_factory=TrackerConfig)
@@ -155,14 +158,26 @@ class Tracker:
 
     def step(self, det: Detections, dt: float, ego_position: np.ndarray, ego_velocity: np.ndarray) -> list[Track]:
         cfg = self.cfg
+        hyps: list[list[tuple[np.ndarray, np.ndarray]]] = []  # per track, its predictions (x, P), straightest first
         for t in self.tracks:
-            f = self.motion(t.x, dt) if self.motion is not None else None
-            t.x, t.p = kf_predict(t.x, t.p, dt, cfg.q) if f is None else ekf_predict(t.x, t.p, f, dt, cfg.q)
-        means = np.array([t.x for t in self.tracks]).reshape(-1, 4)
-        covs = np.array([t.p for t in self.tracks]).reshape(-1, 4, 4)
-        result = assign(position_distances(means, covs, det), cfg.gate)
+            fs = self.motion(t.x, dt) if self.motion is not None else None
+            hyps.append([kf_predict(t.x, t.p, dt, cfg.q)] if fs is None else
+                        [ekf_predict(t.x, t.p, f, dt, cfg.q) for f in fs])
+        cost = np.full((len(self.tracks), len(det.position)), np.inf)
+        best = np.zeros(cost.shape, dtype=int)  # which hypothesis gave each track-detection cost
+        for k in range(max((len(h) for h in hyps), default=0)):
+            rows = [i for i, h in enumerate(hyps) if k < len(h)]
+            d = position_distances(np.array([hyps[i][k][0] for i in rows]).reshape(-1, 4),
+                                   np.array([hyps[i][k][1] for i in rows]).reshape(-1, 4, 4), det)
+            better = d < cost[rows]
+            cost[rows] = np.where(better, d, cost[rows])
+            best[rows] = np.where(better, k, best[rows])
+        for t, h in zip(self.tracks, hyps):
+            t.x, t.p = h[0]
+        result = assign(cost, cfg.gate)
         for ti, di in result.matches:
             t = self.tracks[ti]
+            t.x, t.p = hyps[ti][best[ti, di]]
             t.x, t.p = kf_update(t.x, t.p, *measurement(det, di, cfg.rate_std))
             t.hits += 1
             t.misses = 0
