@@ -204,12 +204,14 @@ class RoadMap:
             return 0.0
         return wrap_angle(self.heading_at_point(position) - reference)
 
-    def motion_model(self, x: np.ndarray, dt: float, max_offset: float = 6.0) -> list[Any] | None:
+    def motion_model(self, x: np.ndarray, dt: float, max_offset: float = 6.0,
+                     sibling_range: float = 15.0) -> list[Any] | None:
         """The tracker's along-lane constant-velocity transitions for a state ``x = [px, py, vx, vy]``: one
         function of the state per lane sequence it may follow over the distance it covers in `dt` (its closest
         lane matched with its heading, then each branch at a junction: the turn hypotheses, the straightest
-        first), or None where the plain linear model is exact (a straight path) or does as well (further than
-        `max_offset` [m] off any lane)."""
+        first; within `sibling_range` [m] of its lane's start also the lanes leaving the same junction node,
+        as the closest lane is ambiguous where lanes fork), or None where the plain linear model is exact (a
+        straight path) or does as well (further than `max_offset` [m] off any lane)."""
         if self.uniform:
             return None
         p, v = np.asarray(x[:2], dtype=float), np.asarray(x[2:], dtype=float)
@@ -221,6 +223,9 @@ class RoadMap:
             return None
         reach = s + speed * dt + 1.0
         branches = [[index]] if reach <= float(lane.length) else self.branches(index, reach)
+        if s < sibling_range:  # near the junction it left, the car may be on a sibling lane (an exit, a turn)
+            for sib in self.siblings(index):
+                branches += self.branches(sib, to_frenet(self.lane(sib), p)[0] + speed * dt + 1.0, limit=2)
         paths = [self.path(b) for b in branches]
         if len(paths) == 1 and paths[0].straight():
             return None
@@ -258,6 +263,11 @@ class RoadMap:
         lane = self.lane(index)
         return abs(wrap_angle(float(lane.heading_at(0.0)) - heading)) + abs(
             wrap_angle(float(lane.heading_at(float(lane.length))) - heading))
+
+    def siblings(self, index: tuple) -> list[tuple]:
+        """The other roads' lanes leaving the start node of `index` (the same lane id where they have it)."""
+        a, b, lane_id = index
+        return [(a, c, min(int(lane_id), len(lanes) - 1)) for c, lanes in self.net.graph.get(a, {}).items() if c != b]
 
     def successors(self, index: tuple) -> list[tuple]:
         """Lanes following `index`: every road leaving its end node, the same lane id where it exists."""

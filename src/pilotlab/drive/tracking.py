@@ -11,7 +11,8 @@ track keeps its lane-frame velocity (v_s, v_d) and follows its lane round a bend
 Kalman filter with the transition's Jacobian by central differences; where the lane is straight that model
 is the linear one above and the linear one is used. Where the lane forks within a step (a roundabout's
 exit, an intersection's turns) each branch is a hypothesis: a detection is scored against the nearest
-hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on the straightest.
+hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on the straightest
+(docs/drive.md, "Lane geometry", has the measurements behind both choices).
 A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
@@ -172,7 +173,7 @@ class Tracker:
             better = d < cost[rows]
             cost[rows] = np.where(better, d, cost[rows])
             best[rows] = np.where(better, k, best[rows])
-        for t, h in zip(self.tracks, hyps):
+        for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch
             t.x, t.p = h[0]
         result = assign(cost, cfg.gate)
         for ti, di in result.matches:
