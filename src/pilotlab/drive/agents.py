@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from pilotlab.core.errors import PilotlabError
-from pilotlab.drive import control, envs, planning, sensors
+from pilotlab.drive import control, envs, frenet, planning, sensors
 from pilotlab.drive.detection import Detections, DetectorConfig, detect
 from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
@@ -65,7 +65,12 @@ def conservative_velocity(rel: np.ndarray, velocity: np.ndarray, cov: np.ndarray
     """Velocities (N, 2) [m/s] shifted by `k` std of their along-`heading` uncertainty towards the ego:
     slower for objects ahead, faster for objects behind. A track born without a radar return starts
     with the ego's own velocity and a 6 m/s prior std (`TrackerConfig.init_speed_std`): planning with
-    that guess as if it were measured can close in on a braking leader (docs/drive.md, "Uncertain tracks")."""
+    that guess as if it were measured can close in on a braking leader (docs/drive.md, "Uncertain tracks").
+    `heading`: one unit road direction (2,) for all, or one per object (N, 2) where the road turns."""
+    if heading.ndim == 2:  # per object: "ahead" along its own road direction
+        std = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", heading, cov, heading), 0.0))
+        sign = np.where((rel * heading).sum(axis=1) >= 0.0, -1.0, 1.0)
+        return velocity + (k * sign * std)[:, None] * heading
     std = np.sqrt(np.maximum(np.einsum("i,nij,j->n", heading, cov, heading), 0.0))  # (N,) [m/s]
     sign = np.where(rel @ heading >= 0.0, -1.0, 1.0)  # (N,)
     return velocity + (k * sign * std)[:, None] * heading[None, :]
@@ -138,6 +143,9 @@ class PlannerAgent:
         self._lane = tuple(envs.ego_vehicle(env).lane_index)  # lane the continuous controller steers to
         self._pid = control.PIDState()
         self._track_lane: int | None = None  # racetrack-v0: the lane the lateral loop keeps
+        self._map = frenet.RoadMap(env.unwrapped.road.network)  # lane geometry (Frenet frames) of this episode
+        if not self._map.uniform:  # curved or crossing lanes: the tracker predicts along them
+            self._tracker.motion = self._map.motion_model
 
     def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""
@@ -147,8 +155,10 @@ class PlannerAgent:
         ego = envs.ego_state(env)
         lidar = sensors.lidar_scan(ego, truth, self.sensor_cfg, self._rng)  # the truth only feeds the sensors
         radar = sensors.radar_scan(ego, truth, self.sensor_cfg, self._rng)
+        frame = self._road_frame(ego)
+        self._tracker.frame = frame
         if self.camera is None:
-            dets = detect(ego, lidar, radar, self.sensor_cfg, self.detector_cfg)
+            dets = detect(ego, lidar, radar, self.sensor_cfg, self.detector_cfg, frame)
         else:  # the lidar scan is still taken: the MOT scorer's ground truth is what it could see
             dets = self.camera.detections(env, ego, lidar, radar, self.sensor_cfg, self.detector_cfg, self._rng,
                                           self._episode_seed)
@@ -157,8 +167,20 @@ class PlannerAgent:
         self.perception = Perception(lidar, radar, dets, tracks)
         x = np.array([t.x for t in tracks]).reshape(-1, 4)  # (T, 4) every live track, coasting ones too
         heading = np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,)
+        if frame is not None:  # each track's own road direction
+            h = ego.heading + np.array([frame(p) for p in x[:, :2]])
+            heading = np.stack([np.cos(h), np.sin(h)], axis=-1).reshape(-1, 2)
         p_v = np.array([t.p[2:, 2:] for t in tracks]).reshape(-1, 2, 2)  # (T, 2, 2) velocity covariance
         return x[:, :2], conservative_velocity(x[:, :2] - ego.position, x[:, 2:], p_v, heading, self.velocity_margin)
+
+    def _road_frame(self, ego: envs.EgoState) -> Any:
+        """How far the road at a point is turned from the road at the ego (`frenet.RoadMap.frame_rotation`),
+        or None on straight parallel lanes, where the ego's heading is every object's road frame."""
+        if self._map.uniform:
+            return None
+        lane = self._map.lane(ego.lane_index)
+        reference = float(lane.heading_at(frenet.to_frenet(lane, ego.position)[0]))
+        return lambda p: self._map.frame_rotation(p, reference)
 
     def act(self, env: Any, obs: Any) -> Any:
         if self._steer_only:
@@ -170,7 +192,8 @@ class PlannerAgent:
         if self.control == "continuous":
             return self._act_continuous(env)
         position, velocity = self.objects(env)
-        scene = build_scene(env, position, velocity, self._planner, junction=self.junction and self._at_junction)
+        scene = build_scene(env, position, velocity, self._planner, junction=self.junction and self._at_junction,
+                            road_map=self._map)
         p = planning.plan(scene, self._planner, self._period)
         self.last_plan = p
         ego = envs.ego_vehicle(env)
@@ -185,7 +208,7 @@ class PlannerAgent:
 
     def _act_continuous(self, env: Any) -> np.ndarray:
         position, velocity = self.objects(env)
-        scene = build_scene(env, position, velocity, self._planner, lane_index=self._lane)
+        scene = build_scene(env, position, velocity, self._planner, lane_index=self._lane, road_map=self._map)
         p = planning.plan(scene, self._planner, period=1.0)  # speed set-point one second ahead
         self.last_plan = p
         self._lane = (self._lane[0], self._lane[1], p.lane)

@@ -4,7 +4,10 @@
    points are closer than `join_distance` form a cluster. A cluster shows the near faces of a car,
    so its centre is recovered box-fit style in the road-aligned frame: when all points are ahead of
    the ego the rear face is visible and the centre lies half a car length beyond the nearest point
-   (likewise behind, left, right); otherwise the extent's midpoint is used.
+   (likewise behind, left, right); otherwise the extent's midpoint is used. The road-aligned frame is
+   the ego's heading turned with the road (`frame`, e.g. `frenet.RoadMap.frame_rotation`): on a bend
+   or at a junction a car is aligned with its own lane, not with the ego; on a straight road the turn
+   is 0 and the frame is the ego's heading.
 2. Radar: each point is matched to the nearest lidar cluster within `radar_gate` and gives it a
    radial velocity. Unmatched points become radar-only detections (beyond the lidar's reach), unless
    the lidar saw clear space through them (a false alarm).
@@ -14,6 +17,7 @@ points) are both possible; the tracker downstream handles them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -43,12 +47,13 @@ class Detections(NamedTuple):
     source: np.ndarray  # (D,) 0 lidar, 1 radar only, 2 lidar + radar
 
 
-def cluster_rays(scan: LidarScan, origin: np.ndarray, heading: float, cfg: DetectorConfig) -> list[np.ndarray]:
+def cluster_rays(scan: LidarScan, origin: np.ndarray, heading: float, cfg: DetectorConfig,
+                 frame: Callable[[np.ndarray], float] | None = None) -> list[np.ndarray]:
     """Indices of hit rays grouped into clusters (angular order, wrapping around).
 
-    Neighbouring points join when their gap in the road-aligned frame (`heading`) is within
-    (`join_along`, `join_across`): grazing rays along a car's side land metres apart, while cars in
-    adjacent lanes are always separated by more than `join_across`.
+    Neighbouring points join when their gap in the road-aligned frame (`heading`, turned by
+    `frame(point)` where given) is within (`join_along`, `join_across`): grazing rays along a car's side
+    land metres apart, while cars in adjacent lanes are always separated by more than `join_across`.
     """
     idx = np.flatnonzero(scan.hit)
     if len(idx) == 0:
@@ -56,9 +61,14 @@ def cluster_rays(scan: LidarScan, origin: np.ndarray, heading: float, cfg: Detec
     pts = origin + scan.ranges[idx, None] * np.stack([np.cos(scan.angles[idx]), np.sin(scan.angles[idx])], -1)
     axes = np.array([[np.cos(heading), np.sin(heading)], [-np.sin(heading), np.cos(heading)]])  # (2, 2)
     n_rays = len(scan.angles)
+    turns = None if frame is None else np.array([frame(p) for p in pts])  # (H,) [rad]
 
     def near(a: int, b: int) -> bool:
-        du, dw = np.abs(axes @ (pts[a] - pts[b]))
+        ax = axes
+        if turns is not None:  # the road's frame halfway between the two points
+            h = heading + turns[a] + 0.5 * float(np.angle(np.exp(1j * (turns[b] - turns[a]))))
+            ax = np.array([[np.cos(h), np.sin(h)], [-np.sin(h), np.cos(h)]])
+        du, dw = np.abs(ax @ (pts[a] - pts[b]))
         return bool(du < cfg.join_along and dw < cfg.join_across)
 
     clusters: list[list[int]] = [[0]]
@@ -103,14 +113,19 @@ def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.nda
 
 
 def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorConfig,
-           cfg: DetectorConfig = DetectorConfig()) -> Detections:
-    """Fuse one lidar sweep and one radar scan into vehicle detections."""
+           cfg: DetectorConfig = DetectorConfig(), frame: Callable[[np.ndarray], float] | None = None) -> Detections:
+    """Fuse one lidar sweep and one radar scan into vehicle detections.
+
+    `frame` (optional): how far [rad] the road at a point is turned from the road at the ego; the box fit
+    and the position covariance of a cluster use the ego's heading turned by it (none: a straight road)."""
     origin = ego.position
     ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,) [m/s]
-    centres = []
-    for rays in cluster_rays(lidar, origin, ego.heading, cfg):
+    centres, headings = [], []
+    for rays in cluster_rays(lidar, origin, ego.heading, cfg, frame):
         pts = origin + lidar.ranges[rays, None] * np.stack([np.cos(lidar.angles[rays]), np.sin(lidar.angles[rays])], -1)
-        centres.append(box_centre(pts, origin, ego.heading))
+        h = ego.heading if frame is None else ego.heading + frame(pts.mean(axis=0))
+        centres.append(box_centre(pts, origin, h))
+        headings.append(h)
     lid = np.array(centres).reshape(-1, 2)  # (L, 2)
     n_lid = len(lid)
     lid_rate_sum = np.zeros(n_lid)
@@ -141,6 +156,10 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     road = np.array([[c, -s], [s, c]])
     cov = road @ np.diag(np.square(cfg.lidar_position_std)) @ road.T  # (2, 2) [m^2]
     lid_cov = np.repeat(cov[None], n_lid, axis=0)
+    if frame is not None:  # each cluster's own road axes
+        for k, h in enumerate(headings):
+            rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
+            lid_cov[k] = rot @ np.diag(np.square(cfg.lidar_position_std)) @ rot.T
     with np.errstate(invalid="ignore", divide="ignore"):
         lid_rate = np.where(lid_rate_n > 0, lid_rate_sum / np.maximum(lid_rate_n, 1), np.nan)
     pos = np.concatenate([lid, np.array(r_pos).reshape(-1, 2)])  # (D, 2)

@@ -6,14 +6,24 @@ Applications to Tracking and Navigation", 2001, sec. 6.2.2); measurements are a 
 a radar point supports the detection, the radial velocity ``z = u . v`` along the known line of sight
 ``u``, which is linear in the state. Association: Mahalanobis distances of the position innovations,
 gated at the chi-square 99.9 % quantile (2 dof: 13.8), solved with `scipy.optimize.linear_sum_assignment`.
+On a road map the motion model is constant velocity *along the lane* (`frenet.RoadMap.motion_model`: the
+track keeps its lane-frame velocity (v_s, v_d) and follows its lane round a bend), predicted as an extended
+Kalman filter with the transition's Jacobian by central differences; where the lane is straight that model
+is the linear one above and the linear one is used. Where the lane forks within a step (a roundabout's
+exit, an intersection's turns) each branch is a hypothesis: a detection is scored against the nearest
+hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on the straightest
+(docs/drive.md, "Lane geometry", has the measurements behind both choices).
+A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
+(`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
 unmatched detection, confirmed after `n_init` consecutive hits, deleted after `max_misses` misses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -44,6 +54,17 @@ def kf_predict(x: np.ndarray, p: np.ndarray, dt: float, q: float) -> tuple[np.nd
     """x' = F x, P' = F P F^T + Q."""
     f = cv_transition(dt)
     return f @ x, f @ p @ f.T + cv_process_noise(dt, q)
+
+
+def ekf_predict(x: np.ndarray, p: np.ndarray, f: Callable[[np.ndarray], np.ndarray], dt: float, q: float,
+                eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """x' = f(x), P' = J P J^T + Q with J the Jacobian of `f` at x by central differences (step `eps`)."""
+    jac = np.empty((len(x), len(x)))
+    for k in range(len(x)):
+        e = np.zeros(len(x))
+        e[k] = eps
+        jac[:, k] = (f(x + e) - f(x - e)) / (2.0 * eps)
+    return f(x), jac @ p @ jac.T + cv_process_noise(dt, q)
 
 
 def kf_update(x: np.ndarray, p: np.ndarray, z: np.ndarray, h: np.ndarray, r: np.ndarray
@@ -122,21 +143,42 @@ class Track:
 
 @dataclass
 class Tracker:
-    """Tracks updated once per policy step: `step(detections, dt, ego_position, ego_velocity)`."""
+    """Tracks updated once per policy step: `step(detections, dt, ego_position, ego_velocity)`.
+
+    `motion` (optional, e.g. `frenet.RoadMap.motion_model`): given a state and dt, the along-lane transition
+    functions (one per branch of the lane ahead), or None where the linear constant-velocity model applies.
+    `frame` (optional, e.g. `frenet.RoadMap.frame_rotation` at the ego's lane heading): how far [rad] the road
+    at a point is turned from the road at the ego. Without them the world is one straight road.
+    """
 
     cfg: TrackerConfig = field(default_factory=TrackerConfig)
     tracks: list[Track] = field(default_factory=list)
     next_id: int = 1
+    motion: Callable[[np.ndarray, float], Any] | None = None
+    frame: Callable[[np.ndarray], float] | None = None
 
     def step(self, det: Detections, dt: float, ego_position: np.ndarray, ego_velocity: np.ndarray) -> list[Track]:
         cfg = self.cfg
+        hyps: list[list[tuple[np.ndarray, np.ndarray]]] = []  # per track, its predictions (x, P), straightest first
         for t in self.tracks:
-            t.x, t.p = kf_predict(t.x, t.p, dt, cfg.q)
-        means = np.array([t.x for t in self.tracks]).reshape(-1, 4)
-        covs = np.array([t.p for t in self.tracks]).reshape(-1, 4, 4)
-        result = assign(position_distances(means, covs, det), cfg.gate)
+            fs = self.motion(t.x, dt) if self.motion is not None else None
+            hyps.append([kf_predict(t.x, t.p, dt, cfg.q)] if fs is None else
+                        [ekf_predict(t.x, t.p, f, dt, cfg.q) for f in fs])
+        cost = np.full((len(self.tracks), len(det.position)), np.inf)
+        best = np.zeros(cost.shape, dtype=int)  # which hypothesis gave each track-detection cost
+        for k in range(max((len(h) for h in hyps), default=0)):
+            rows = [i for i, h in enumerate(hyps) if k < len(h)]
+            d = position_distances(np.array([hyps[i][k][0] for i in rows]).reshape(-1, 4),
+                                   np.array([hyps[i][k][1] for i in rows]).reshape(-1, 4, 4), det)
+            better = d < cost[rows]
+            cost[rows] = np.where(better, d, cost[rows])
+            best[rows] = np.where(better, k, best[rows])
+        for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch
+            t.x, t.p = h[0]
+        result = assign(cost, cfg.gate)
         for ti, di in result.matches:
             t = self.tracks[ti]
+            t.x, t.p = hyps[ti][best[ti, di]]
             t.x, t.p = kf_update(t.x, t.p, *measurement(det, di, cfg.rate_std))
             t.hits += 1
             t.misses = 0
@@ -146,7 +188,13 @@ class Tracker:
         self.tracks = [t for t in self.tracks if self._alive(t, ego_position)]
         heading = ego_velocity / max(float(np.hypot(*ego_velocity)), 1e-6)
         for di in result.unmatched_cols:
-            self.tracks.append(self._birth(det, di, ego_velocity, heading))
+            turn = self.frame(det.position[di]) if self.frame is not None else 0.0
+            if turn == 0.0:
+                self.tracks.append(self._birth(det, di, ego_velocity, heading))
+            else:  # the ego's velocity and axes carried onto the object's lane
+                c, s = np.cos(turn), np.sin(turn)
+                rot = np.array([[c, -s], [s, c]])
+                self.tracks.append(self._birth(det, di, rot @ ego_velocity, rot @ heading))
         return self.tracks
 
     def _alive(self, t: Track, ego_position: np.ndarray) -> bool:
@@ -185,6 +233,7 @@ __all__ = [
     "assign",
     "cv_process_noise",
     "cv_transition",
+    "ekf_predict",
     "kf_predict",
     "kf_update",
     "measurement",
