@@ -43,7 +43,7 @@ from pilotlab.rl.common import (
 )
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
-from pilotlab.rl.networks import build_encoder
+from pilotlab.rl.networks import RunningNorm, build_encoder
 from pilotlab.rl.returns import gae
 
 
@@ -98,26 +98,6 @@ class PPOConfig(DeepRLConfig):
             raise PilotlabError("ent-coef and vf-coef must be >= 0")
         if self.clip_range_vf is not None and self.clip_range_vf <= 0:
             raise PilotlabError(f"clip-range-vf must be > 0 or None, got {self.clip_range_vf}")
-
-
-class RunningNorm(nn.Module):
-    """Running mean/variance of observations (Chan et al. parallel update); normalizes and clips to +-10."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(shape))
-        self.register_buffer("var", torch.ones(shape))
-        self.register_buffer("count", torch.tensor(1e-4))
-
-    def update(self, x: torch.Tensor) -> None:
-        b_mean, b_var, b = x.mean(0), x.var(0, unbiased=False), x.shape[0]
-        delta, total = b_mean - self.mean, self.count + b
-        self.mean += delta * b / total
-        self.var.copy_((self.var * self.count + b_var * b + delta.pow(2) * self.count * b / total) / total)
-        self.count += b
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-10.0, 10.0)
 
 
 def _init(module: nn.Module, gain: float) -> nn.Module:
