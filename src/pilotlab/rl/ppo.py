@@ -38,8 +38,9 @@ from pilotlab.rl.common import (
     env_spaces,
     final_weights,
     finish,
+    loop_state,
     policy_checkpoint,
-    reset_seed,
+    start_envs,
 )
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
@@ -267,15 +268,13 @@ def train(cfg: PPOConfig) -> RunDir:
         n_env, t_len = cfg.num_envs, cfg.n_steps
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
         batched = isinstance(envs, BatchedEnv)
-        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-        obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
-        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
+        raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, None, keeper)  # (N, *obs_shape)
         box = isinstance(act_space, gym.spaces.Box)
         low, high = (act_space.low, act_space.high) if box else (None, None)
         progress = run.own(Progress(cfg.total_steps, f"rl ppo {cfg.env}", initial=step, enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
-        logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
-        keeper = BestKeeper(cfg, run)
+        logged: dict[str, list[torch.Tensor]] = {k: list(v) for k, v in pending.items()}  # read once per log line
         weights = list(model.parameters())
         # rollout storage as NumPy arrays, reused (a NumPy row write costs a fraction of a torch one)
         obs_buf = np.zeros((t_len, *obs.shape), dtype=np.float32)  # (T, N, *obs_shape) raw
@@ -360,12 +359,13 @@ def train(cfg: PPOConfig) -> RunDir:
                 run.log(step, metrics)
                 logged.clear()
                 last_log_t, last_log_step = now, step
-            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
-                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                           {"wall_s": wall + time.perf_counter() - t0})
-            if keeper.due(prev, step):
+            if keeper.due(prev, step):  # before the checkpoint, which holds its best return
                 keeper(step, PPOPolicy(model, obs_space, act_space, device), {"model": model.state_dict()})
                 model.train()
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict(),
+                                       "loop": loop_state(envs, obs, mask, stats, logged, None, keeper)},
+                           {"wall_s": wall + time.perf_counter() - t0})
         envs.close()
         progress.close()
         wall += time.perf_counter() - t0
