@@ -314,7 +314,7 @@ def start_envs(cfg: DeepRLConfig, start: Start, envs: VectorEnv, obs_space: gym.
             if loop["best"] is not None:
                 keeper.best = float(loop["best"])
             return raw, obs, {k: torch.from_numpy(np.asarray(v)) for k, v in loop["pending"].items()}
-        except (ValueError, KeyError, TypeError, IndexError) as e:
+        except Exception as e:  # a damaged state, or anything the env raises while it replays: go on, as warned
             reason = one_line(e)
         mask.reset()
         stats.load_state_dict(EpisodeStats(cfg.num_envs).state_dict())
