@@ -311,13 +311,14 @@ def start_envs(cfg: DeepRLConfig, start: Start, envs: VectorEnv, obs_space: gym.
             stats.load_state_dict(loop["stats"])
             if her is not None:
                 her.load_state_dict(loop["her"] or [[] for _ in range(cfg.num_envs)])
-            if loop["best"] is not None:
-                keeper.best = float(loop["best"])
+            keeper.best = -math.inf if loop["best"] is None else float(loop["best"])  # not a later best.json's
             return raw, obs, {k: torch.from_numpy(np.asarray(v)) for k, v in loop["pending"].items()}
         except Exception as e:  # a damaged state, or anything the env raises while it replays: go on, as warned
             reason = one_line(e)
-        mask.reset()
+        mask.reset()  # whatever was restored before the failure belongs to the episodes that are now dropped
         stats.load_state_dict(EpisodeStats(cfg.num_envs).state_dict())
+        if her is not None:
+            her.load_state_dict([[] for _ in range(cfg.num_envs)])
     elif start.step > 0:
         reason = "the checkpoint holds no env state (written by an older version)"
     if start.step > 0:
