@@ -172,20 +172,30 @@ def test_killed_after_a_checkpoint_then_resumed_repeats_the_uninterrupted_run(tm
         json.loads((cut / "summary.json").read_text())["eval/return_mean"]
 
 
-def test_resume_without_env_state_warns_and_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A checkpoint whose envs cannot be rebuilt (here: no loop state, as an older version wrote) still resumes,
-    with a warning that the run now differs from an uninterrupted one."""
+def _drop_loop(state: dict) -> None:
+    del state["loop"]
+
+
+def _other_seed(state: dict) -> None:
+    state["loop"]["envs"]["episodes"][1]["seed"] += 1  # the replay then reaches other states than the saved ones
+
+
+@pytest.mark.parametrize(("damage", "reason"), [(_drop_loop, "no env state"), (_other_seed, "other observations")])
+def test_resume_whose_envs_cannot_be_rebuilt_warns_and_goes_on(damage: object, reason: str, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint whose envs cannot be rebuilt (no loop state, as an older version wrote; or a replay that does
+    not end where the run was) still resumes, with a warning that the run now differs from an uninterrupted one."""
     from pilotlab.core import checkpoint
 
     run = tmp_path / "run"
     assert main([*ARGS, "--total-steps", "250", "--run-dir", str(run)]) == 0
     state, meta = checkpoint.load(run / "checkpoints/last")
-    del state["loop"]
+    damage(state)  # type: ignore[operator]
     checkpoint.save(run / "checkpoints/last", state, meta)
     capsys.readouterr()
     assert main([*ARGS, "--run-dir", str(run), "--resume"]) == 0
     err = capsys.readouterr().err
-    assert "warning: the envs could not be put back into their episodes" in err and "no env state" in err
+    assert "warning: the envs could not be put back into their episodes" in err and reason in err
     assert RunDir.open(run).summary()["train/env_steps"] == 500
 
 
