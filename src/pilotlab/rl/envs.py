@@ -240,21 +240,23 @@ class EpisodeRecorder(gym.Wrapper):
 def env_state(envs: VectorEnv) -> dict[str, Any]:
     """What rebuilds the vector env's current episodes (NumPy arrays and plain values): a `BatchedEnv`'s own
     arrays, or each sub-env's `EpisodeRecorder.record`."""
-    if isinstance(envs, BatchedEnv):
-        return {"batched": envs.state_dict()}
-    return {"episodes": list(envs.call("record"))}
+    base = envs.unwrapped  # under any vector wrappers
+    if isinstance(base, BatchedEnv):
+        return {"batched": base.state_dict()}
+    return {"episodes": list(base.call("record"))}
 
 
 def restore_env_state(envs: VectorEnv, state: dict[str, Any]) -> Any:
     """Put fresh envs (from `make_vec_env`, reset once) back into the episodes of `env_state`; returns the
     batch of observations they are at. Raises ValueError/KeyError where the state does not fit."""
-    if isinstance(envs, BatchedEnv):
-        return envs.load_state_dict(state["batched"])
+    base = envs.unwrapped  # under any vector wrappers (one that changes observations fails the caller's check)
+    if isinstance(base, BatchedEnv):
+        return base.load_state_dict(state["batched"])
     records = state["episodes"]
-    if len(records) != envs.num_envs:
-        raise ValueError(f"the checkpoint holds {len(records)} envs, this run has {envs.num_envs}")
-    envs.set_attr("replay_record", list(records))
-    obs = envs.call("replay")
+    if len(records) != base.num_envs:
+        raise ValueError(f"the checkpoint holds {len(records)} envs, this run has {base.num_envs}")
+    base.set_attr("replay_record", list(records))
+    obs = base.call("replay")
     if isinstance(obs[0], dict):
         return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
     return np.stack([np.asarray(o) for o in obs])
