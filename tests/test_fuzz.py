@@ -221,7 +221,8 @@ def _prefix_for(prefix: list[str], cls: type, runs: dict[str, Path], skip: str) 
     for f in dataclasses.fields(cls):
         if f.metadata.get("positional") and f.name != skip:
             pillar = prefix[0]
-            key = "inpaint" if prefix[:2] == ["gan", "inpaint"] else pillar if pillar in ("ssl", "text") else "rl"
+            key = ("inpaint" if prefix[:2] == ["gan", "inpaint"] else "video" if prefix[1:2] in (["video-eval"],
+                   ["video-sample"]) else pillar if pillar in ("ssl", "text") else "rl")
             argv.append("digits" if pillar == "data" else str(runs[key]))
     return argv
 

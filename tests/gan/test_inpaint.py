@@ -206,6 +206,17 @@ def test_train_eval_apply_resume_on_digits(tmp_path: Path, capsys: pytest.Captur
         for k in a[net]:
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
 
+    # the report escapes what the run's files say (the table's caption comes from summary.json)
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update({"data/mask": "<script>alert(1)</script>", "data/test_set": "a | b <img src=x onerror=alert(2)>"})
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["report", str(run)]) == 0
+    page, md = (run / "report.html").read_text(), (run / "report.md").read_text()
+    for text in (page, md):
+        assert "<script>" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; masks on a | b &lt;img" in page
+    assert "| nearest training patch |" in md and "a \\| b &lt;img" in md  # a bar cannot split a table row
+
 
 def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
@@ -243,6 +254,38 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "--no-l2-baseline" in apply(img, good_mask, "--network", "l2")
     refused(["gan", "inpaint", "eval", str(tmp_path)], capsys)  # not a run directory
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_flat_folder_of_mixed_images_is_inpainted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Filling holes needs no labels: a flat folder of files of mixed sizes and colour modes is read at 32x32 RGB
+    (with a note saying so), trained on, evaluated and applied; a folder of one image is one error line."""
+    from .test_images import write_images
+
+    data, run = tmp_path / "photos", tmp_path / "run"
+    write_images(data, 10, size=(40, 36))
+    write_images(data, 2, size=(17, 31), mode="L", seed=1)
+    argv = ["gan", "inpaint", "train", "--dataset", "folder", "--data-dir", str(data), "--run-dir", str(run),
+            "--mask", "box", "--mask-size", "8", "--width", "2", "--batch-size", "4", "--max-steps", "2",
+            "--eval-every", "2", "--eval-samples", "2", "--no-l2-baseline"]
+    assert main(argv) == 0
+    assert "note: --data-dir" in capsys.readouterr().err  # resized and converted, and said so
+    s = json.loads((run / "summary.json").read_text())
+    assert s["data/test_size"] == 2 and s["data/mask"] == "box 8x8"  # 1 in 5 of the 12 images held out (rounded down)
+    assert s[inpaint_key(INPAINT_MODEL, INPAINT_PSNR)] > 0 and s[inpaint_key(INPAINT_MODEL, INPAINT_FD)] is None
+    assert main(["gan", "inpaint", "eval", str(run), "--mask", "free-form"]) == 0
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((32, 32), 200, np.uint8)).save(photo)  # grey: converted to the run's RGB
+    hole = np.zeros((32, 32), np.uint8)
+    hole[8:20, 4:12] = 255
+    Image.fromarray(hole).save(tmp_path / "hole.png")
+    assert main(["gan", "inpaint", "apply", str(run), "--image", str(photo), "--mask-file", str(tmp_path / "hole.png"),
+                 "--out", str(tmp_path / "out.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == (32, 32, 3) and (out[hole == 0] == 200).all()
+    single = tmp_path / "single"
+    write_images(single, 1)
+    assert "holds 1 image" in refused([*argv[:6], str(single), "--run-dir", str(tmp_path / "r1")], capsys)
+    assert not (tmp_path / "r1").exists()
 
 
 # -- MNIST: the classifier's scores -----------------------------------------------------------------------------

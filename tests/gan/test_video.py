@@ -184,6 +184,13 @@ def test_train_eval_sample_every_model(model: str, tmp_path: Path, capsys: pytes
     assert out.is_file()
     assert main(["report", str(run)]) == 0  # the run appears in its HTML/Markdown report
     assert "eval/mse" in (run / "report.md").read_text()
+    page = (run / "report.html").read_text()
+    assert "predictions.gif" in page and "mse_vs_time" in page and "eval/ssim" in page
+    summary["data/test_set"] = "<script>alert(1)</script>"  # what the run's files say is escaped
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["report", str(run)]) == 0
+    for text in ((run / "report.html").read_text(), (run / "report.md").read_text()):
+        assert "<script>alert" not in text and "&lt;script&gt;alert(1)" in text
 
 
 def test_generation_scores_with_the_digit_classifier(tmp_path: Path) -> None:
@@ -195,19 +202,19 @@ def test_generation_scores_with_the_digit_classifier(tmp_path: Path) -> None:
 
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     straight, split = tmp_path / "straight", tmp_path / "split"
-    flags = ["--lr-schedule", "constant", "--latent", "vae"]
+    flags = ["--lr-schedule", "constant", "--latent", "vae", "--adv-weight", "0.1"]
     assert main(tiny("simvp", straight, 4, *flags)) == 0
     assert main(tiny("simvp", split, 2, *flags)) == 0
     assert main([*tiny("simvp", split, 4, *flags), "--resume"]) == 0
     a, _ = checkpoint.load(straight / "checkpoints" / "last")
     b, _ = checkpoint.load(split / "checkpoints" / "last")
-    for part in ("model", "posterior"):
+    for part in ("model", "posterior", "disc"):
         for k in a[part]:
             assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
 
-    def losses(run: Path) -> list[float]:
-        return [r["train/mse"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
-                if "train/mse" in r]
+    def losses(run: Path) -> list[tuple[float, float]]:
+        rows = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        return [(r["train/mse"], r["train/d_loss"]) for r in rows if "train/mse" in r]
 
     assert losses(straight) == losses(split)
 

@@ -23,42 +23,17 @@ from typing import Literal
 import torch
 from torch import nn
 
-from pilotlab.core.errors import PilotlabError
-from pilotlab.gan.config import GANConfig, GANModel
+from pilotlab.gan.config import GANModel, SNGANConfig
 from pilotlab.gan.dcgan import DCFeatures, DCGenerator, Discriminator, Generator
 from pilotlab.gan.modules import add_spectral_norm, dcgan_init
 
 
 @dataclass(frozen=True, kw_only=True)
-class CGANConfig(GANConfig):
+class CGANConfig(SNGANConfig):
     model: Literal["cgan"] = "cgan"
     """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
-    width: int = 32
-    """Base channel count w of G (and of D unless d-width is set)."""
-    d_width: int | None = None
-    """Base channel count of D when it should differ from G's (D costs ~5x less compute than G at equal width)."""
-    embed_dim: int = 32
-    """Size of the generator's label embedding concatenated to z."""
     d_batch_norm: bool = False
     """Batch norm in D's second conv layer (DCGAN has it; SNGAN's spectrally normalised D has none)."""
-    loss: Literal["ns", "hinge"] = "hinge"
-    """Adversarial loss: hinge (Lim & Ye, 2017, as SNGAN) or ns (non-saturating BCE, as DCGAN)."""
-    spectral_norm: bool = True
-    """Spectral normalisation on every conv/linear layer of the discriminator (Miyato et al., 2018)."""
-    lr_g: float = 5e-4
-    """Generator Adam learning rate."""
-    lr_d: float = 5e-4
-    """Discriminator Adam learning rate (set apart from lr-g for a two time-scale update rule)."""
-    beta1: float = 0.0
-    """Adam beta1 of both optimizers (0 as SNGAN and BigGAN train hinge GANs; DCGAN's 0.5 drifted more)."""
-    beta2: float = 0.9
-    """Adam beta2 of both optimizers (0.9 as SNGAN)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.width < 1 or self.embed_dim < 1 or (self.d_width is not None and self.d_width < 1):
-            raise PilotlabError(f"width, d-width and embed-dim must be >= 1, got {self.width}, {self.d_width}, "
-                                f"{self.embed_dim}")
 
 
 class ConditionalGenerator(DCGenerator):

@@ -177,6 +177,38 @@ class GANConfig(RunConfig):
             raise PilotlabError(f"fd-target-ratio must be > 0, got {self.fd_target_ratio}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class SNGANConfig(GANConfig):
+    """SNGAN's way of training (Miyato et al., 2018) and the fields of a generator with a base width and a label
+    embedding: what the cgan and sn-resnet share. The recipe won the MNIST benchmark (docs/gan.md)."""
+
+    width: int = 32
+    """Base channel count w of G (and of D unless d-width is set): the stage next to the image has w channels,
+    each stage further away twice as many, up to 8w."""
+    d_width: int | None = None
+    """Base channel count of D when it should differ from G's."""
+    embed_dim: int = 32
+    """Size of the generator's label embedding concatenated to z (conditional runs only)."""
+    loss: Literal["ns", "hinge"] = "hinge"
+    """Adversarial loss: hinge (Lim & Ye, 2017, as SNGAN) or ns (non-saturating BCE, as DCGAN)."""
+    spectral_norm: bool = True
+    """Spectral normalisation on every conv/linear layer of the discriminator (Miyato et al., 2018)."""
+    lr_g: float = 5e-4
+    """Generator Adam learning rate."""
+    lr_d: float = 5e-4
+    """Discriminator Adam learning rate (set apart from lr-g for a two time-scale update rule)."""
+    beta1: float = 0.0
+    """Adam beta1 of both optimizers (0 as SNGAN and BigGAN train hinge GANs)."""
+    beta2: float = 0.9
+    """Adam beta2 of both optimizers (0.9 as SNGAN)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.width < 1 or self.embed_dim < 1 or (self.d_width is not None and self.d_width < 1):
+            raise PilotlabError(f"width, d-width and embed-dim must be >= 1, got {self.width}, {self.d_width}, "
+                                f"{self.embed_dim}")
+
+
 class GANModel(NamedTuple):
     """What a model file's `build` returns."""
 

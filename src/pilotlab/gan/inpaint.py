@@ -54,8 +54,9 @@ from pilotlab.gan.modules import add_spectral_norm
 @dataclass(frozen=True, kw_only=True)
 class InpaintConfig(RunConfig):
     dataset: str = "mnist-5k"
-    """Training images (see `pilotlab data list`); height and width must be multiples of 4. FD and classifier
-    accuracy need 28x28 grey ten-class images (the MNIST family); other sets get PSNR and L1 only."""
+    """Training images (see `pilotlab data list`); height and width must be multiples of 4. `folder` reads
+    --data-dir/*.png (no labels needed) or --data-dir/<class>/*.png at 32x32 RGB. FD and classifier accuracy need
+    28x28 grey ten-class images (the MNIST family); other sets get PSNR and L1 only."""
     data_dir: str | None = None
     """Folder holding the dataset's files (required for `folder`)."""
     mask: Literal["centre", "box", "free-form"] = "centre"
@@ -217,7 +218,7 @@ def hole_mean(values: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 def training_images(cfg: InpaintConfig) -> tuple[ImageDataset, torch.Tensor]:
     """The data set and its training images (N, C, H, W) in [-1, 1]; refuses sizes the networks or masks cannot
     take, before the run directory exists."""
-    ds = dataset(cfg.dataset, cfg.data_dir)
+    ds = dataset(cfg.dataset, cfg.data_dir, unlabelled=True)  # filling holes needs no labels: a flat folder works
     where = f"--data-dir {cfg.data_dir!r} ({cfg.dataset})" if cfg.data_dir is not None else f"--dataset {cfg.dataset}"
     _, h, w = ds.shape
     if h % 4 or w % 4:

@@ -87,7 +87,7 @@ def evaluate_run(cfg: InpaintEvalConfig) -> dict[str, Any]:
     """Score the run's last checkpoint and every baseline on the test split; merged into summary.json."""
     torch.set_num_threads(cfg.threads)
     run_cfg, nets, meta = load_run(cfg.run_dir)
-    ds = dataset(run_cfg.dataset, run_cfg.data_dir)
+    ds = dataset(run_cfg.dataset, run_cfg.data_dir, unlabelled=True)
     scorer = Scorer(run_cfg, ds, None if cfg.mask == "run" else cfg.mask, cfg.mask_size)
     n = cfg.test_size if cfg.test_size is not None else run_cfg.test_size
     scores = scorer.score_all(nets["generator"], nets.get("l2_generator"), n, "cpu")

@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pilotlab.core.errors import PilotlabError
-from pilotlab.gan.config import GANConfig, GANModel
+from pilotlab.gan.config import GANModel, SNGANConfig
 from pilotlab.gan.dcgan import stage_channels, stages_for
 from pilotlab.gan.modules import add_spectral_norm
 
@@ -36,33 +35,9 @@ CAN_CONDITION = True
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResNetGANConfig(GANConfig):
+class ResNetGANConfig(SNGANConfig):
     model: Literal["sn-resnet"] = "sn-resnet"
     """GAN model: mlp-gan, dcgan, wgan-gp, cgan or sn-resnet (each has its own defaults)."""
-    width: int = 32
-    """Base channel count w of G's last block and D's first (then 2w, 4w, ... up to 8w)."""
-    d_width: int | None = None
-    """Base channel count of D when it should differ from G's."""
-    embed_dim: int = 32
-    """Size of the generator's label embedding concatenated to z (conditional only)."""
-    loss: Literal["ns", "hinge"] = "hinge"
-    """Adversarial loss: hinge (as SNGAN) or ns (non-saturating BCE)."""
-    spectral_norm: bool = True
-    """Spectral normalisation on every conv/linear layer of the discriminator (Miyato et al., 2018)."""
-    lr_g: float = 5e-4
-    """Generator Adam learning rate."""
-    lr_d: float = 5e-4
-    """Discriminator Adam learning rate."""
-    beta1: float = 0.0
-    """Adam beta1 of both optimizers (0 as SNGAN)."""
-    beta2: float = 0.9
-    """Adam beta2 of both optimizers (0.9 as SNGAN)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.width < 1 or self.embed_dim < 1 or (self.d_width is not None and self.d_width < 1):
-            raise PilotlabError(f"width, d-width and embed-dim must be >= 1, got {self.width}, {self.d_width}, "
-                                f"{self.embed_dim}")
 
 
 class UpBlock(nn.Module):
