@@ -70,19 +70,39 @@ TASKS: dict[str, Task] = {
                             {"lr": 4e-3, "batch_size": 128, "buffer_size": 10_000, "learning_starts": 1000,
                              "gamma": 0.98, "target_update_interval": 600, "train_freq": 16, "gradient_steps": 8,
                              "exploration_fraction": 0.2, "exploration_final_eps": 0.07, "hidden": (256, 256),
-                             "num_envs": 1}),
+                             "num_envs": 1}, sb3="sb3_dqn_mountaincar"),
+    # RL Zoo's SAC settings for Pendulum-v1 (lr 1e-3, the rest SB3's defaults, which are ours)
+    "sac-pendulum": Task("Pendulum-v1", -200.0, "sac", 20_000, 1000, sb3="sb3_sac_pendulum"),
     "td3-pendulum": Task("Pendulum-v1", -200.0, "td3", 20_000, 2000, sb3="sb3_td3_pendulum"),
 }
 RUNNERS = ("gym", "batched", "sb3")
 
 
-def tasks_for(smoke: bool) -> dict[str, Task]:
-    """The tasks; for a smoke run, 1% budgets and evaluation intervals (at least 2,000 and 500 steps)."""
+def tasks_for(smoke: bool, sets: dict[str, Any] | None = None) -> dict[str, Task]:
+    """The tasks, with `sets` (``--set``) over their pilotlab overrides; for a smoke run, 1% budgets and
+    evaluation intervals (at least 2,000 and 500 steps)."""
+    tasks = {k: Task(t.env, t.target, t.algo, t.budget, t.eval_every, {**t.overrides, **(sets or {})}, t.sb3)
+             for k, t in TASKS.items()}
     if not smoke:
-        return dict(TASKS)
+        return tasks
     return {k: Task(t.env, t.target, t.algo, max(2000, t.budget // 100), max(500, t.eval_every // 100),
                     {**t.overrides, **({"learning_starts": 500} if t.algo in ("dqn", "td3") else {})}, t.sb3)
-            for k, t in TASKS.items()}
+            for k, t in tasks.items()}
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (VALUE as JSON where it parses, else a string; lists become tuples)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --set takes KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.replace("-", "_")] = tuple(value) if isinstance(value, list) else value
+    return out
 
 
 # -- the child processes --------------------------------------------------------------------------------------
@@ -92,10 +112,11 @@ def child_pilotlab(task: Task, runner: str, seed: int, out: Path) -> None:
     from pilotlab.rl import ALGO
 
     cfg_cls = registry.config_class(ALGO, task.algo)
-    cfg = cfg_cls(algo=task.algo, env=task.env, total_steps=task.budget, seed=seed, run_dir=str(out),
-                  vector_env="batched" if runner == "batched" else "sync", eval_every=task.eval_every,
-                  eval_every_episodes=EVAL_EPISODES, eval_episodes=1, checkpoint_every=10 * task.budget,
-                  threads=1, **task.overrides)
+    fields = {"algo": task.algo, "env": task.env, "total_steps": task.budget, "seed": seed, "run_dir": str(out),
+              "vector_env": "batched" if runner == "batched" else "sync", "eval_every": task.eval_every,
+              "eval_every_episodes": EVAL_EPISODES, "eval_episodes": 1, "checkpoint_every": 10 * task.budget,
+              "threads": 1}
+    cfg = cfg_cls(**{**fields, **task.overrides})
     registry.implementation(ALGO, task.algo).train(cfg)
 
 
@@ -109,7 +130,8 @@ def child_sb3(task: Task, seed: int, out: Path) -> None:
 
     torch.set_num_threads(1)
     builders = {"sb3_ppo_cartpole": sb3_ppo_cartpole, "sb3_dqn_cartpole": sb3_dqn_cartpole,
-                "sb3_td3_pendulum": sb3_td3_pendulum, "sb3_ppo_acrobot": sb3_ppo_acrobot}
+                "sb3_td3_pendulum": sb3_td3_pendulum, "sb3_ppo_acrobot": sb3_ppo_acrobot,
+                "sb3_dqn_mountaincar": sb3_dqn_mountaincar, "sb3_sac_pendulum": sb3_sac_pendulum}
     model = builders[str(task.sb3)](seed, task.budget)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
@@ -156,15 +178,33 @@ def sb3_ppo_acrobot(seed: int, steps: int) -> Any:
                seed=seed, device="cpu")
 
 
+def sb3_dqn_mountaincar(seed: int, steps: int) -> Any:
+    import gymnasium as gym
+    from stable_baselines3 import DQN
+
+    return DQN("MlpPolicy", gym.make("MountainCar-v0"), learning_rate=4e-3, batch_size=128, buffer_size=10_000,
+               learning_starts=1000, gamma=0.98, target_update_interval=600, train_freq=16, gradient_steps=8,
+               exploration_fraction=0.2, exploration_final_eps=0.07, policy_kwargs={"net_arch": [256, 256]},
+               seed=seed, device="cpu")
+
+
+def sb3_sac_pendulum(seed: int, steps: int) -> Any:
+    import gymnasium as gym
+    from stable_baselines3 import SAC
+
+    return SAC("MlpPolicy", gym.make("Pendulum-v1"), learning_rate=1e-3, seed=seed, device="cpu")
+
+
 # -- the parent ------------------------------------------------------------------------------------------------
 
 def time_to_solve(task_name: str, runner: str, seed: int, root: Path, max_seconds: float,
-                  smoke: bool, full: bool = False) -> dict[str, Any]:
+                  smoke: bool, full: bool = False, sets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Start one run, poll its evaluations, stop it at the first that reaches the target (`full`: let it
     run its whole budget, for the CPU time of a fixed number of env steps)."""
-    task = tasks_for(smoke)[task_name]
+    task = tasks_for(smoke, sets)[task_name]
     out = root / f"{task_name}-{runner}-{seed}"
-    spec = json.dumps({"task": task_name, "smoke": smoke, "runner": runner, "seed": seed, "out": str(out)})
+    spec = json.dumps({"task": task_name, "smoke": smoke, "runner": runner, "seed": seed, "out": str(out),
+                       "sets": sets or {}})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cpu0 = children_cpu()
     t0 = time.perf_counter()
@@ -311,12 +351,15 @@ def main() -> None:
                         help="only print the CPU cost of one vector step, SyncVectorEnv against batched")
     parser.add_argument("--update-cost", action="store_true",
                         help="only print the CPU cost of one PPO update, eager and under torch.compile")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override a pilotlab config field of every chosen task (tuning; VALUE as JSON, e.g. "
+                             "n_epochs=10 hidden=[64,64]); SB3 runs keep their settings")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
-        task = tasks_for(spec["smoke"])[spec["task"]]
+        task = tasks_for(spec["smoke"], spec["sets"])[spec["task"]]
         if spec["runner"] == "sb3":
             child_sb3(task, spec["seed"], Path(spec["out"]))
         else:
@@ -331,7 +374,8 @@ def main() -> None:
     if args.smoke:
         args.tasks, args.seeds, args.max_seconds, args.no_write = list(TASKS), [0], 60.0, True
     args.no_write = args.no_write or args.full
-    tasks = tasks_for(args.smoke)
+    sets = parse_sets(args.set)
+    tasks = tasks_for(args.smoke, sets)
     results = []
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -341,7 +385,7 @@ def main() -> None:
                 for runner in args.runners:
                     if runner == "sb3" and task.sb3 is None:
                         continue
-                    r = time_to_solve(name, runner, seed, Path(tmp), args.max_seconds, args.smoke, args.full)
+                    r = time_to_solve(name, runner, seed, Path(tmp), args.max_seconds, args.smoke, args.full, sets)
                     results.append(r)
                     notes = f", whole run {r['wall_s']:.1f} s" if args.full and "wall_s" in r else ""
                     notes += ", TIMEOUT" if r.get("timeout") else ""
