@@ -47,7 +47,8 @@ TD3_MUJOCO = {"learning_starts": 10_000, "lr": 1e-3, "gamma": 0.99, "batch_size"
               "train_freq": 1, "gradient_steps": 1, "hidden": (400, 300), "exploration_noise": 0.1,
               "buffer_size": 1_000_000}
 FETCH_REACH = {"learning_starts": 1000, "lr": 1e-3, "gamma": 0.95, "batch_size": 256, "tau": 0.005, "train_freq": 1,
-               "gradient_steps": 1, "hidden": (64, 64), "her": True, "her_k": 4, "buffer_size": 1_000_000}
+               "gradient_steps": 1, "hidden": (64, 64), "her": True, "her_k": 4, "buffer_size": 1_000_000,
+               "normalize_obs": True}
 FETCH_HARD = {"learning_starts": 1000, "lr": 1e-3, "gamma": 0.95, "batch_size": 2048, "tau": 0.05, "train_freq": 1,
               "gradient_steps": 1, "hidden": (512, 512, 512), "her": True, "her_k": 4, "buffer_size": 1_000_000}
 SAC_PENDULUM = {"learning_starts": 100, "lr": 1e-3, "gamma": 0.99, "batch_size": 256, "tau": 0.005, "train_freq": 1,
@@ -73,14 +74,18 @@ def run_ours(task: str, seed: int, steps: int, root: Path) -> dict[str, float]:
     env, _, algo, fields, _ = TASKS[task]
     if fields.get("her"):  # ours stores the k relabelled copies; SB3's buffer holds the real transitions only
         fields = {**fields, "buffer_size": fields["buffer_size"] * (fields["her_k"] + 1)}
+    if fields.get("her"):  # the success-vs-steps curve: periodic evaluations (10 episodes, seeds 15000...)
+        fields = {**fields, "eval_every": max(1, steps // 10), "eval_every_episodes": EVAL_EPISODES}
     cfg = registry.config_class(ALGO, algo)(algo=algo, env=env, total_steps=steps, seed=seed,
                                            eval_episodes=EVAL_EPISODES, eval_seed=EVAL_SEED,
                                            run_dir=str(root / f"{task}-{seed}"), checkpoint_every=steps,
                                            log_every=max(1000, steps // 50), **fields)
     c0 = time.process_time()
-    summary = registry.implementation(ALGO, algo).train(cfg).summary()
+    run = registry.implementation(ALGO, algo).train(cfg)
+    summary = run.summary()
+    curve = [[r["step"], r["eval/periodic_success_rate"]] for r in run.metrics() if "eval/periodic_success_rate" in r]
     return {"return": summary[S.RL_RETURN_MEAN], "success": summary.get(S.RL_SUCCESS_RATE, float("nan")),
-            "wall": summary[S.TRAIN_WALL_S], "cpu": time.process_time() - c0}
+            "wall": summary[S.TRAIN_WALL_S], "cpu": time.process_time() - c0, "curve": curve}
 
 
 def sb3_model(task: str, seed: int) -> Any:
@@ -97,6 +102,10 @@ def sb3_model(task: str, seed: int) -> Any:
               "learning_starts": f["learning_starts"], "train_freq": f["train_freq"],
               "gradient_steps": f["gradient_steps"], "buffer_size": f.get("buffer_size", 200_000),
               "policy_kwargs": {"net_arch": list(f["hidden"])}, "seed": seed, "device": "cpu"}
+    if f.get("normalize_obs"):  # the zoo's normalize: True (observations only, as ours)
+        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+        env = VecNormalize(DummyVecEnv([lambda: gym.make(env_id)]), norm_obs=True, norm_reward=False)
     if f.get("her"):
         return SAC("MultiInputPolicy", env, replay_buffer_class=HerReplayBuffer,
                    replay_buffer_kwargs={"n_sampled_goal": f["her_k"], "goal_selection_strategy": "future"}, **common)
@@ -113,8 +122,10 @@ def run_sb3(task: str, seed: int, steps: int) -> dict[str, float]:
     model.learn(steps)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 
+    norm = model.get_vec_normalize_env()
+
     def policy(obs: Any) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
+        return model.predict(obs if norm is None else norm.normalize_obs(obs), deterministic=True)[0]
 
     result = evaluate_policy(policy, TASKS[task][0], {}, EVAL_EPISODES, EVAL_SEED)
     success = float(result.successes.mean()) if result.successes is not None else float("nan")
@@ -147,12 +158,24 @@ def section(rows: list[dict[str, Any]], command: str, load: str) -> str:
         sb3 = [r["sb3"][metric] for r in rs if r.get("sb3")]
         means.append(f"| {task} | {len(rs)} | {metric} {ours:.2f} ({met(task, ours)}) | "
                      f"{float(np.mean(sb3)) if sb3 else float('nan'):.2f} |")
+    curves = [r for r in rows if r["ours"].get("curve")]
+    curve_lines = []
+    if curves:
+        steps = sorted({s for r in curves for s, _ in r["ours"]["curve"]})
+        curve_lines = ["Ours, success rate of the periodic evaluations (10 episodes on seeds 15000-15009) by env step; "
+                       "the final evaluation above plays the best of them (`checkpoints/best`):",
+                       "| task | seed | " + " | ".join(f"{s:,}" for s in steps) + " |", "|" + "---|" * (len(steps) + 2)]
+        for r in curves:
+            at = dict(r["ours"]["curve"])
+            curve_lines.append(f"| {r['task']} | {r['seed']} | "
+                               + " | ".join(f"{at[s]:.1f}" if s in at else "" for s in steps) + " |")
     return "\n\n".join([
         "## rl robots: SAC, TD3 and SAC+HER vs Stable-Baselines3 2.9",
         f"Command: `{command}`  \nMachine: {machine()}  \nLoad: {load}. The machine (2 cores) is shared; ours and "
         "SB3 ran back to back per (task, seed) with the same Zoo hyperparameters, steps, seeds and one torch thread. "
         "Returns and success rates: 10 deterministic episodes (seeds 10000-10009), the same evaluator for both.",
-        "\n".join(means), "\n".join(lines)])
+        "\n".join(means), "\n".join(lines), *(["\n".join(curve_lines[:1]), "\n".join(curve_lines[1:])]
+                                               if curve_lines else [])])
 
 
 def previous_results() -> list[dict[str, Any]]:

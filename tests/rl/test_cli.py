@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pilotlab.cli import main
 from pilotlab.core import registry
@@ -91,6 +92,39 @@ def test_resume_restores_buffer_and_continues(tmp_path: Path) -> None:
     assert [r["step"] for r in rows] == [100, 200, 300, 400]  # nothing logged twice
     assert rows[-1]["train/buffer_size"] > 300  # the 200 transitions before the restart were kept
     assert resumed.summary()["train/env_steps"] == 400
+
+
+@pytest.mark.parametrize(("algo", "extra"), [("dqn", ()), ("dqn", ("--vector-env", "batched", "--num-envs", "3")),
+                                           ("ppo", ()), ("td3", ())])
+def test_killed_after_a_checkpoint_then_resumed_repeats_the_uninterrupted_run(
+        algo: str, extra: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resume after a kill continues the very episodes the envs were in (SAC: tests/rl/test_sac.py)."""
+    from safetensors.torch import load_file
+
+    module = registry.implementation(ALGO, algo)
+    train(algo, tmp_path / "full", *extra)
+    real_save = module.save_state
+
+    def save_then_stop(*a: object, **kw: object) -> None:
+        real_save(*a, **kw)
+        if kw.get("name", "last") == "last":
+            raise KeyboardInterrupt  # killed right after the first checkpoint
+
+    monkeypatch.setattr(module, "save_state", save_then_stop)
+    with pytest.raises(AssertionError):  # exit code 130, not 0
+        train(algo, tmp_path / "cut", *extra)
+    monkeypatch.setattr(module, "save_state", real_save)
+    assert 0 < json.loads((tmp_path / "cut/checkpoints/last.json").read_text())["meta"]["step"] < 256
+    cut = train(algo, tmp_path / "cut", *extra, "--resume")
+
+    def rows(run: RunDir) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "time" and not k.endswith(("steps_per_s", "wall_s"))}
+                for r in run.metrics()]
+
+    full = RunDir.open(tmp_path / "full")
+    assert rows(full) == rows(cut) and any("train/episode_return" in r for r in rows(full))
+    x, y = (load_file(r.checkpoints / "last.safetensors") for r in (full, cut))
+    assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -101,7 +101,8 @@ def test_env_wrapper_and_vector_names_are_checked() -> None:
     with pytest.raises(PilotlabError, match="env-wrapper"):
         DQNConfig(env="CartPole-v1", env_wrapper="turbo")
     envs = make_vec_env("highway-fast-v0", 1, {"config": {"duration": 2}}, wrapper="fast-highway")
-    assert type(envs.envs[0]).__name__ == "FastHighway"
+    assert type(envs.envs[0]).__name__ == "EpisodeRecorder"  # outermost: a resume replays through the wrapper
+    assert type(envs.envs[0].env).__name__ == "FastHighway"
     envs.close()
 
 

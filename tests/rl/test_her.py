@@ -145,3 +145,36 @@ def test_goal_env_errors_are_one_line_exit_2(argv: list[str], message: str, tmp_
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
     assert not (tmp_path / "r").exists()
+
+
+def test_resume_continues_the_running_episodes_of_the_relabeler(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed with episodes half done (checkpoint at step 106 of 10-step episodes, 2 envs), the resumed run relabels
+    them whole, as the uninterrupted run does: same rows, same buffer, same weights."""
+    from safetensors.torch import load_file
+
+    from pilotlab.rl import sac
+
+    argv = ["rl", "train", "--algo", "sac", *TINY, "--num-envs", "2", "--checkpoint-every", "105", "--eval-every", "0"]
+    assert main([*argv, "--run-dir", str(tmp_path / "full")]) == 0
+    real_save = sac.save_state
+
+    def save_then_stop(*a: object, **kw: object) -> None:
+        real_save(*a, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sac, "save_state", save_then_stop)
+    assert main([*argv, "--run-dir", str(tmp_path / "cut")]) == 130
+    monkeypatch.setattr(sac, "save_state", real_save)
+    saved = load_file(tmp_path / "cut/checkpoints/last.safetensors")
+    assert any(k.startswith("loop/her/") for k in saved)  # the half-done episodes are in the checkpoint
+    assert main([*argv, "--run-dir", str(tmp_path / "cut"), "--resume"]) == 0
+
+    def rows(run: RunDir) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "time" and not k.endswith(("steps_per_s", "wall_s"))}
+                for r in run.metrics()]
+
+    full, cut = RunDir.open(tmp_path / "full"), RunDir.open(tmp_path / "cut")
+    assert rows(full) == rows(cut)
+    x, y = (load_file(r.checkpoints / "last.safetensors") for r in (full, cut))
+    assert x.keys() == y.keys() and all(np.array_equal(x[k].numpy(), y[k].numpy()) for k in x)

@@ -39,7 +39,7 @@ def test_data_covers_the_zoo_tables_and_cites_each_entry() -> None:
     for p in table:
         assert re.fullmatch(rf"https://github.com/DLR-RM/rl-baselines3-zoo/blob/[0-9a-f]{{40}}/hyperparams/{p.algo}"
                             r"\.yml", p.source), p.source
-        assert p.family in ("classic", "box2d", "mujoco")
+        assert p.family in ("classic", "box2d", "mujoco", "robotics")
         assert "n_timesteps" in p.zoo and p.fields["total_steps"] == int(p.zoo["n_timesteps"])
     assert presets.find("td3", "HalfCheetah-v5").env == "HalfCheetah-v4"  # gymnasium 1.x ids reach the v4 settings
     assert presets.find("dqn", "Pendulum-v1") is None
@@ -210,3 +210,19 @@ def test_sac_entropy_settings_map_to_pilotlab_fields() -> None:
     _, dropped = presets.translate("sac", base, {"target_update_interval": 8, "policy_kwargs": {"log_std_init": -3}})
     assert any(d.startswith("target_update_interval=8") for d in dropped)
     assert any(d.startswith("policy_kwargs.log_std_init=-3") for d in dropped)
+
+
+def test_her_entries_map_onto_her_fields() -> None:
+    reach = presets.find("sac", "FetchReach-v4")  # the zoo's FetchReach-v1 settings reach gymnasium-robotics' v4
+    assert reach.env == "FetchReach-v1" and reach.family == "robotics"
+    assert {k: reach.fields[k] for k in ("her", "her_k", "normalize_obs", "gamma", "hidden", "learning_starts")} == {
+        "her": True, "her_k": 4, "normalize_obs": True, "gamma": 0.95, "hidden": (64, 64), "learning_starts": 1000}
+    assert reach.dropped == ("normalize=true (reward part): no reward normalization in pilotlab; observations are "
+                             "normalized",)
+    fields, dropped = presets.translate("sac", {"learning_rate": 3e-4}, {
+        "policy": "MultiInputPolicy", "replay_buffer_class": "HerReplayBuffer",
+        "replay_buffer_kwargs": {"goal_selection_strategy": "episode", "n_sampled_goal": 2}})
+    assert fields["her"] is True and fields["her_k"] == 2
+    assert dropped == ["replay_buffer_kwargs.goal_selection_strategy=episode: not mapped to a pilotlab field"]
+    _, dropped = presets.translate("sac", {"learning_rate": 3e-4}, {"replay_buffer_class": "PrioritizedReplay"})
+    assert dropped[0].startswith("replay_buffer_class=PrioritizedReplay")

@@ -116,6 +116,22 @@ class BatchedEnv(VectorEnv):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.env_id}, num_envs={self.num_envs})"
 
+    # -- checkpointing: unlike Gymnasium's envs, the whole state is these arrays and the generator
+    def state_dict(self) -> dict[str, Any]:
+        """Every row's state, step counter and restart flag (arrays), and the generator's state (a dict)."""
+        return {"state": self.state.copy(), "elapsed": self.elapsed.copy(), "ended": self.ended.copy(),
+                "rng": self.np_random.bit_generator.state}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> np.ndarray:
+        """Restore `state_dict`'s values; returns the observation of the restored state."""
+        state = np.asarray(saved["state"], dtype=self.state_dtype)
+        if state.shape != self.state.shape:
+            raise ValueError(f"saved state has shape {state.shape}, this env {self.state.shape}")
+        self.state, self.elapsed = state, np.asarray(saved["elapsed"], dtype=np.int64)
+        self.ended = np.asarray(saved["ended"], dtype=bool)
+        self.np_random.bit_generator.state = saved["rng"]
+        return self.observe(self.state)
+
 
 class CartPole(BatchedEnv):
     """CartPole-v1 (Barto, Sutton & Anderson 1983), gymnasium 1.4.0 ``cartpole.py``, explicit Euler.

@@ -7,6 +7,7 @@ Kept as plain functions and one config base class; each algorithm's loop lives i
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,24 +16,30 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.utils.tensorboard  # imported up front: its ~1 s import is not training time
+from gymnasium.vector import VectorEnv
 
 from pilotlab.core import checkpoint, registry, runfiles
 from pilotlab.core.config import RunConfig
-from pilotlab.core.errors import PilotlabError
+from pilotlab.core.errors import PilotlabError, one_line
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import FIX, save_state
+from pilotlab.core.session import FIX, Start, save_state
 from pilotlab.core.summary import RL_EVAL_WALL_S, RL_RETURN_MEAN, TRAIN_ENV_STEPS, TRAIN_WALL_S
 from pilotlab.report.figures import save_line_plot
 from pilotlab.rl import ENV_WRAPPER
 from pilotlab.rl.buffers import ReplayBuffer
 from pilotlab.rl.envs import (
+    EpisodeStats,
+    StepMask,
     check_env_id,
     check_vector_env,
     env_kwargs_of,
+    env_state,
     make_env,
     obs_shape,
     probe_env,
+    restore_env_state,
     space_kind,
+    to_float_obs,
 )
 from pilotlab.rl.evaluate import Policy, evaluate_policy
 from pilotlab.rl.her import HindsightRelabeler, is_goal_space, reward_fn
@@ -259,8 +266,88 @@ def policy_checkpoint(run: RunDir) -> str:
 
 
 def reset_seed(cfg: DeepRLConfig, step: int) -> int:
-    """Seed of the envs' reset: cfg.seed for a fresh run, shifted by the step for a resumed one."""
+    """Seed of the envs' reset: cfg.seed for a fresh run, shifted by the step for a resumed one whose envs
+    could not be rebuilt (`start_envs`)."""
     return cfg.seed if step == 0 else cfg.seed + 7919 * step
+
+
+def loop_state(envs: VectorEnv, obs: np.ndarray, mask: StepMask, stats: EpisodeStats,
+               pending: dict[str, list[Any]], her: HindsightRelabeler | None, keeper: BestKeeper) -> dict[str, Any]:
+    """What a training loop holds between two steps besides weights, optimizers and the replay buffer, for
+    checkpoints/last: the envs' running episodes (`env_state`), the observation the agent is at, which rows
+    restart next, the running episode statistics, the loss values not yet logged (`pending`: lists of
+    floats or scalar tensors), HER's running episodes and the best periodic return. With it a resumed run
+    continues the uninterrupted one step for step."""
+    state = {"envs": env_state(envs), "obs": obs, "ended": mask.ended, "stats": stats.state_dict(),
+             "pending": {k: torch.stack(v) if isinstance(v[0], torch.Tensor) else np.asarray(v, dtype=np.float64)
+                         for k, v in pending.items() if v},
+             "her": her.state_dict() if her is not None else None,
+             "best": keeper.best if math.isfinite(keeper.best) else None}
+    return _tensors(state)
+
+
+def start_envs(cfg: DeepRLConfig, start: Start, envs: VectorEnv, obs_space: gym.Space, mask: StepMask,
+               stats: EpisodeStats, her: HindsightRelabeler | None, keeper: BestKeeper,
+               ) -> tuple[Any, np.ndarray, dict[str, torch.Tensor]]:
+    """(raw observations, float observations, pending loss values) the loop starts from.
+
+    A fresh run resets the envs with cfg.seed. A resumed run puts the envs back into the episodes they were
+    in at the checkpoint (replaying them, `pilotlab.rl.envs.EpisodeRecorder`) and restores `loop_state`'s
+    values into `mask`, `stats`, `her` and `keeper`. If the replay does not end in the saved observations
+    (an env that is not a deterministic function of its seed and actions), or the checkpoint has no loop
+    state, a warning says so and the envs restart from a reset seeded by the step: the run goes on, but
+    differs from an uninterrupted one from there.
+    """
+    loop = start.state.get("loop")
+    if loop is not None:
+        try:
+            loop = _arrays(loop)
+            raw = restore_env_state(envs, loop["envs"])
+            obs = to_float_obs(raw, obs_space)
+            if not np.array_equal(obs, loop["obs"]):
+                raise ValueError("replaying the saved episodes ends in other observations than the saved ones "
+                                 "(the env is not a deterministic function of its seed and actions)")
+            mask.ended[:] = loop["ended"]
+            stats.load_state_dict(loop["stats"])
+            if her is not None:
+                her.load_state_dict(loop["her"] or [[] for _ in range(cfg.num_envs)])
+            keeper.best = -math.inf if loop["best"] is None else float(loop["best"])  # not a later best.json's
+            return raw, obs, {k: torch.from_numpy(np.asarray(v)) for k, v in loop["pending"].items()}
+        except Exception as e:  # a damaged state, or anything the env raises while it replays: go on, as warned
+            reason = one_line(e)
+        mask.reset()  # whatever was restored before the failure belongs to the episodes that are now dropped
+        stats.load_state_dict(EpisodeStats(cfg.num_envs).state_dict())
+        if her is not None:
+            her.load_state_dict([[] for _ in range(cfg.num_envs)])
+    elif start.step > 0:
+        reason = "the checkpoint holds no env state (written by an older version)"
+    if start.step > 0:
+        print(f"warning: the envs could not be put back into their episodes ({reason}); they restart from a reset, "
+              "so this resumed run differs from an uninterrupted one", file=sys.stderr)
+    raw, _ = envs.reset(seed=reset_seed(cfg, start.step))
+    return raw, to_float_obs(raw, obs_space), {}
+
+
+def _tensors(tree: Any) -> Any:
+    """NumPy arrays in a nested state -> tensors (the checkpoint stores tensors and plain values)."""
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(tree).copy())
+    if isinstance(tree, dict):
+        return {k: _tensors(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_tensors(v) for v in tree]
+    return tree
+
+
+def _arrays(tree: Any) -> Any:
+    """Inverse of `_tensors`."""
+    if isinstance(tree, torch.Tensor):
+        return tree.numpy()
+    if isinstance(tree, dict):
+        return {k: _arrays(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_arrays(v) for v in tree]
+    return tree
 
 
 def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:

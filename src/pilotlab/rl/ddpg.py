@@ -41,8 +41,9 @@ from pilotlab.rl.common import (
     final_weights,
     finish,
     hindsight,
+    loop_state,
     policy_checkpoint,
-    reset_seed,
+    start_envs,
 )
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
@@ -180,13 +181,11 @@ def train(cfg: DDPGConfig) -> RunDir:
         n_env, low, high = cfg.num_envs, act_space.low, act_space.high
         half = (high - low) / 2
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
-        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-        obs = to_float_obs(raw_obs, obs_space)  # (N, obs_dim)
-        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
+        raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, her, keeper)  # obs (N, obs_dim)
         params = {"actor": list(actor.parameters()), "critic": list(critic.parameters()),
                   "actor_t": list(actor_t.parameters()), "critic_t": list(critic_t.parameters())}
-        logged: dict[str, list[float]] = {}
-        keeper = BestKeeper(cfg, run)
+        logged: dict[str, list[float]] = {k: v.tolist() for k, v in pending.items()}
         progress = run.own(Progress(cfg.total_steps, f"rl {cfg.algo} {cfg.env}", initial=step,
                                     enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
@@ -245,15 +244,16 @@ def train(cfg: DDPGConfig) -> RunDir:
                 run.log(step, metrics)
                 logged.clear()
                 last_log_t, last_log_step = now, step
+            if keeper.due(prev, step):  # before the checkpoint, which holds its best return
+                keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
+                actor.train()
             if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
                 save_state(run, step, {"actor": actor.state_dict(), "critic": critic.state_dict(),
                                        "actor_target": actor_t.state_dict(), "critic_target": critic_t.state_dict(),
                                        "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
-                                       "buffer": buffer.state_dict()},
+                                       "buffer": buffer.state_dict(),
+                                       "loop": loop_state(envs, obs, mask, stats, logged, her, keeper)},
                            {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
-            if keeper.due(prev, step):
-                keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
-                actor.train()
         envs.close()
         progress.close()
         wall += time.perf_counter() - t0

@@ -38,8 +38,9 @@ from pilotlab.rl.common import (
     final_weights,
     finish,
     hindsight,
+    loop_state,
     policy_checkpoint,
-    reset_seed,
+    start_envs,
 )
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
@@ -167,15 +168,14 @@ def train(cfg: DQNConfig) -> RunDir:
         n_env, n_act = cfg.num_envs, int(act_space.n)
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
         batched = isinstance(envs, BatchedEnv)
-        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-        obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
-        mask, stats = StepMask(n_env), EpisodeStats(n_env)
-        losses: list[torch.Tensor] = []  # detached scalars, read once per log line (no sync per gradient step)
-        q_means: list[torch.Tensor] = []
+        mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
+        raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, her, keeper)  # (N, *obs_shape)
+        # detached scalars, read once per log line (no sync per gradient step)
+        losses: list[torch.Tensor] = list(pending.get("losses/td_loss", []))
+        q_means: list[torch.Tensor] = list(pending.get("losses/q_values", []))
         progress = run.own(Progress(cfg.total_steps, f"rl dqn {cfg.env}", initial=step, enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
         eps = cfg.exploration_initial_eps
-        keeper = BestKeeper(cfg, run)
         params, target_params = list(q.parameters()), list(q_target.parameters())
         while step < cfg.total_steps:
             # -- act: epsilon-greedy over the N envs in one batched forward pass
@@ -241,13 +241,15 @@ def train(cfg: DQNConfig) -> RunDir:
                     q_means.clear()
                 run.log(step, metrics)
                 last_log_t, last_log_step = now, step
-            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
-                save_state(run, step, {"q": q.state_dict(), "q_target": q_target.state_dict(),
-                                       "optim": opt.state_dict(), "buffer": buffer.state_dict()},
-                           {"wall_s": wall + time.perf_counter() - t0})
-            if keeper.due(prev, step):
+            if keeper.due(prev, step):  # before the checkpoint, which holds its best return
                 keeper(step, GreedyPolicy(q, obs_space, device), {"q": q.state_dict()})
                 q.train()
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                pending = {"losses/td_loss": losses, "losses/q_values": q_means}
+                save_state(run, step, {"q": q.state_dict(), "q_target": q_target.state_dict(),
+                                       "optim": opt.state_dict(), "buffer": buffer.state_dict(),
+                                       "loop": loop_state(envs, obs, mask, stats, pending, her, keeper)},
+                           {"wall_s": wall + time.perf_counter() - t0})
         envs.close()
         progress.close()
         wall += time.perf_counter() - t0

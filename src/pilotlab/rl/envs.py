@@ -30,7 +30,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, Vecto
 from pilotlab.core import registry
 from pilotlab.core.errors import PilotlabError, one_line
 from pilotlab.rl import ENV_WRAPPER
-from pilotlab.rl.batched_envs import BATCHED_ENVS, check_batched, make_batched_env
+from pilotlab.rl.batched_envs import BATCHED_ENVS, BatchedEnv, check_batched, make_batched_env
 from pilotlab.rl.her import flatten_goal_obs, goal_obs_dim, is_goal_space
 from pilotlab.rl.robots import headless_rendering, is_robotics_id, missing_extra, register_robotics
 
@@ -173,12 +173,91 @@ def make_vec_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = Non
 
     def one() -> gym.Env:
         env = make_env(env_id, kwargs)
-        return cls(env) if cls is not None else env
+        return EpisodeRecorder(cls(env) if cls is not None else env)
 
     fns = [one for _ in range(num_envs)]
     if vector == "async":
         return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
     return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
+
+
+class EpisodeRecorder(gym.Wrapper):
+    """Remembers what rebuilds the env's current episode, so that a resumed run continues it exactly.
+
+    Gymnasium envs cannot be serialised in general (MuJoCo's simulator, Box2D's world, highway-env's
+    road), but an env is a deterministic function of its random generator and the actions it is given. So
+    this wrapper keeps how the current episode was reset (the seed, or the state of the env's generator
+    just before an unseeded reset, which is how vector envs reset after an episode) and the actions since;
+    `replay` resets the same way and steps the same actions, at most one episode per env. An env whose
+    episode ended on the last step restarts on the next `step` with reward 0, as the vector env's next-step
+    autoreset would have done. Used by `env_state` / `restore_env_state`.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.start: dict[str, Any] = {"seed": None, "rng": None, "options": False}
+        self.actions: list[np.ndarray] = []
+        self.ended = False  # the episode ended on the last step
+        self.restart_next = False  # replayed an ended episode: the next step is the autoreset's
+        self.replay_record: dict[str, Any] | None = None  # set through VectorEnv.set_attr, used by `replay`
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        rng = None if seed is not None else self.np_random.bit_generator.state
+        self.start = {"seed": seed, "rng": rng, "options": options is not None}
+        self.actions, self.ended, self.restart_next = [], False, False
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict]:
+        if self.restart_next:  # what the vector env's next-step autoreset returns for an ended episode
+            obs, info = self.reset()
+            return obs, 0.0, False, False, info
+        self.actions.append(np.array(action, copy=True))  # in the dtype given: the replay must pass the same
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.ended = bool(terminated or truncated)
+        return obs, reward, terminated, truncated, info
+
+    def record(self) -> dict[str, Any]:
+        """How the current episode started, its actions (T, *action_shape) and whether it has ended."""
+        actions = np.asarray(self.actions) if self.actions else np.zeros((0, *self.action_space.shape))
+        return {**self.start, "actions": actions, "ended": self.ended}
+
+    def replay(self) -> Any:
+        """Rebuild the episode of `replay_record` (a `record`); returns its last observation."""
+        rec, self.replay_record = self.replay_record, None
+        if rec is None or rec["options"]:
+            raise ValueError("the episode was reset with options, which are not recorded")
+        if rec["seed"] is not None:
+            obs, _ = self.reset(seed=int(rec["seed"]))
+        else:
+            self.np_random.bit_generator.state = rec["rng"]
+            obs, _ = self.reset()
+        for action in np.asarray(rec["actions"]):
+            obs, *_ = self.step(action)
+        self.restart_next = bool(rec["ended"])
+        return obs
+
+
+def env_state(envs: VectorEnv) -> dict[str, Any]:
+    """What rebuilds the vector env's current episodes (NumPy arrays and plain values): a `BatchedEnv`'s own
+    arrays, or each sub-env's `EpisodeRecorder.record`."""
+    if isinstance(envs, BatchedEnv):
+        return {"batched": envs.state_dict()}
+    return {"episodes": list(envs.call("record"))}
+
+
+def restore_env_state(envs: VectorEnv, state: dict[str, Any]) -> Any:
+    """Put fresh envs (from `make_vec_env`, reset once) back into the episodes of `env_state`; returns the
+    batch of observations they are at. Raises ValueError/KeyError where the state does not fit."""
+    if isinstance(envs, BatchedEnv):
+        return envs.load_state_dict(state["batched"])
+    records = state["episodes"]
+    if len(records) != envs.num_envs:
+        raise ValueError(f"the checkpoint holds {len(records)} envs, this run has {envs.num_envs}")
+    envs.set_attr("replay_record", list(records))
+    obs = envs.call("replay")
+    if isinstance(obs[0], dict):
+        return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+    return np.stack([np.asarray(o) for o in obs])
 
 
 class StepMask:
@@ -216,6 +295,15 @@ class EpisodeStats:
         for i in np.flatnonzero(ended & valid):
             self.finished.append((float(self.ret[i]), int(self.len[i])))
             self.ret[i], self.len[i] = 0.0, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Running returns and lengths, and the finished episodes not yet popped (for a checkpoint)."""
+        return {"ret": self.ret.copy(), "len": self.len.copy(), "finished": [list(f) for f in self.finished]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ret[:] = np.asarray(state["ret"], dtype=np.float64)
+        self.len[:] = np.asarray(state["len"], dtype=np.int64)
+        self.finished = [(float(r), int(n)) for r, n in state["finished"]]
 
     def pop(self) -> dict[str, float]:
         """Mean return/length of the episodes finished since the last call (empty if none)."""

@@ -16,8 +16,8 @@ vectorised call. Relabelling at storage time keeps sampling the plain uniform dr
 (the paper's scheme; SB3 relabels at sampling time instead, with the same expected mix of 1 real to
 k relabelled transitions).
 
-Episodes still running when a checkpoint is written are not part of it: a resumed run resets its
-envs, so those episodes have no continuation to relabel from.
+The episodes still running when a checkpoint is written are part of it (`state_dict`): a resumed run
+rebuilds its envs inside the same episodes (`pilotlab.rl.envs.EpisodeRecorder`) and relabels them whole.
 """
 
 from __future__ import annotations
@@ -91,6 +91,17 @@ class HindsightRelabeler:
                                      float(terminated[i])))
             if terminated[i] or truncated[i]:
                 self.flush(i)
+
+    def state_dict(self) -> list[list[np.ndarray]]:
+        """The running episodes, per env the eight fields of `add`'s tuples stacked (T, ...); [] for none."""
+        return [[np.stack(x) for x in zip(*ep)] if ep else [] for ep in self.episodes]
+
+    def load_state_dict(self, state: list[list[Any]]) -> None:
+        if len(state) != len(self.episodes):
+            raise ValueError(f"the checkpoint holds {len(state)} running episodes, this run has {len(self.episodes)}")
+        self.episodes = [[(o.copy(), ag.copy(), g.copy(), a.copy(), float(r), o2.copy(), ag2.copy(), float(t))
+                          for o, ag, g, a, r, o2, ag2, t in zip(*(np.asarray(f) for f in fields))] if fields else []
+                         for fields in state]
 
     def flush(self, i: int) -> None:
         """Write env i's episode into the buffer: as experienced, then k relabelled copies per transition."""

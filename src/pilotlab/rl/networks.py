@@ -26,6 +26,28 @@ from pilotlab.nn import mlp
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
+class RunningNorm(nn.Module):
+    """Running mean/variance of observations (Chan et al. parallel update); normalizes and clips to +-10.
+
+    PPO's and SAC's --normalize-obs; its buffers are part of the model's state, so checkpoints keep them."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("var", torch.ones(shape))
+        self.register_buffer("count", torch.tensor(1e-4))
+
+    def update(self, x: torch.Tensor) -> None:
+        b_mean, b_var, b = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        delta, total = b_mean - self.mean, self.count + b
+        self.mean += delta * b / total
+        self.var.copy_((self.var * self.count + b_var * b + delta.pow(2) * self.count * b / total) / total)
+        self.count += b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-10.0, 10.0)
+
+
 class MLPEncoder(nn.Module):
     """(B, *obs_shape) -> flatten -> MLP -> (B, hidden[-1])."""
 

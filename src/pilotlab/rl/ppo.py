@@ -39,12 +39,13 @@ from pilotlab.rl.common import (
     env_spaces,
     final_weights,
     finish,
+    loop_state,
     policy_checkpoint,
-    reset_seed,
+    start_envs,
 )
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
-from pilotlab.rl.networks import build_encoder
+from pilotlab.rl.networks import RunningNorm, build_encoder
 from pilotlab.rl.returns import gae
 
 
@@ -99,26 +100,6 @@ class PPOConfig(DeepRLConfig):
             raise PilotlabError("ent-coef and vf-coef must be >= 0")
         if self.clip_range_vf is not None and self.clip_range_vf <= 0:
             raise PilotlabError(f"clip-range-vf must be > 0 or None, got {self.clip_range_vf}")
-
-
-class RunningNorm(nn.Module):
-    """Running mean/variance of observations (Chan et al. parallel update); normalizes and clips to +-10."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(shape))
-        self.register_buffer("var", torch.ones(shape))
-        self.register_buffer("count", torch.tensor(1e-4))
-
-    def update(self, x: torch.Tensor) -> None:
-        b_mean, b_var, b = x.mean(0), x.var(0, unbiased=False), x.shape[0]
-        delta, total = b_mean - self.mean, self.count + b
-        self.mean += delta * b / total
-        self.var.copy_((self.var * self.count + b_var * b + delta.pow(2) * self.count * b / total) / total)
-        self.count += b
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-10.0, 10.0)
 
 
 def _init(module: nn.Module, gain: float) -> nn.Module:
@@ -288,15 +269,13 @@ def train(cfg: PPOConfig) -> RunDir:
         n_env, t_len = cfg.num_envs, cfg.n_steps
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
         batched = isinstance(envs, BatchedEnv)
-        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-        obs = to_float_obs(raw_obs, obs_space)  # (N, *obs_shape)
-        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
+        raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, None, keeper)  # (N, *obs_shape)
         box = isinstance(act_space, gym.spaces.Box)
         low, high = (act_space.low, act_space.high) if box else (None, None)
         progress = run.own(Progress(cfg.total_steps, f"rl ppo {cfg.env}", initial=step, enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
-        logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
-        keeper = BestKeeper(cfg, run)
+        logged: dict[str, list[torch.Tensor]] = {k: list(v) for k, v in pending.items()}  # read once per log line
         weights = list(model.parameters())
         # rollout storage as NumPy arrays, reused (a NumPy row write costs a fraction of a torch one)
         obs_buf = np.zeros((t_len, *obs.shape), dtype=np.float32)  # (T, N, *obs_shape) raw
@@ -381,12 +360,13 @@ def train(cfg: PPOConfig) -> RunDir:
                 run.log(step, metrics)
                 logged.clear()
                 last_log_t, last_log_step = now, step
-            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
-                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict()},
-                           {"wall_s": wall + time.perf_counter() - t0})
-            if keeper.due(prev, step):
+            if keeper.due(prev, step):  # before the checkpoint, which holds its best return
                 keeper(step, PPOPolicy(model, obs_space, act_space, device), {"model": model.state_dict()})
                 model.train()
+            if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
+                save_state(run, step, {"model": model.state_dict(), "optim": opt.state_dict(),
+                                       "loop": loop_state(envs, obs, mask, stats, logged, None, keeper)},
+                           {"wall_s": wall + time.perf_counter() - t0})
         envs.close()
         progress.close()
         wall += time.perf_counter() - t0

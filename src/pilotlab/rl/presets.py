@@ -47,7 +47,7 @@ class Preset:
     envs: tuple[str, ...]
     """Every env id the entry is applied to: `env` and the newer gymnasium ids of the same task."""
     family: str
-    """classic, box2d or mujoco."""
+    """classic, box2d, mujoco or robotics (gymnasium-robotics' Fetch arm)."""
     source: str
     """URL of the zoo file (at a fixed commit) the values come from."""
     zoo: Mapping[str, Any]
@@ -178,15 +178,26 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
             if value != "normal":
                 dropped.append(f"noise_type={value}: pilotlab's exploration noise is Gaussian (same std)")
         elif key == "normalize":
-            if algo == "ppo" and value is True:
+            if algo in ("ppo", "sac") and value is True:
                 out["normalize_obs"] = True
                 dropped.append("normalize=true (reward part): no reward normalization in pilotlab; observations "
                                "are normalized")
             elif value:
                 dropped.append(f"normalize={value}: no VecNormalize in pilotlab's {algo}")
-        elif key == "policy":
-            if value != "MlpPolicy":
+        elif key == "policy":  # MultiInputPolicy: SB3's MLP over a dict observation, which pilotlab concatenates
+            if value not in ("MlpPolicy", "MultiInputPolicy"):
                 dropped.append(f"policy={value}: pilotlab's {algo} uses MLPs")
+        elif key == "replay_buffer_class":
+            if value == "HerReplayBuffer":
+                out["her"] = True
+            else:
+                dropped.append(f"replay_buffer_class={value}: not mapped to a pilotlab field")
+        elif key == "replay_buffer_kwargs":
+            for name, arg in value.items():
+                if name == "n_sampled_goal":
+                    out["her_k"] = int(arg)
+                elif not (name == "goal_selection_strategy" and arg == "future"):  # pilotlab's HER is "future"
+                    dropped.append(f"replay_buffer_kwargs.{name}={arg}: not mapped to a pilotlab field")
         elif key in ("use_sde", "sde_sample_freq", "use_sde_at_warmup"):
             if value:
                 dropped.append(f"{key}={value}: {SDE}")

@@ -50,12 +50,14 @@ from pilotlab.rl.common import (
     final_weights,
     finish,
     hindsight,
+    loop_state,
     policy_checkpoint,
-    reset_seed,
+    start_envs,
 )
 from pilotlab.rl.ddpg import Critic, DeterministicPolicy, polyak
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
+from pilotlab.rl.networks import RunningNorm
 from pilotlab.rl.returns import td_target
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the clamp of the authors' code: keeps exp(log_std) finite and nonzero
@@ -90,6 +92,9 @@ class SACConfig(ReplayConfig):
     """Entropy the tuned alpha aims for, in nats of the squashed action; None: -dim(A)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of actor and critics."""
+    normalize_obs: bool = False
+    """Feed actor and critics observations shifted and scaled by their running mean and std (each part of a goal
+    dict too); stored observations stay raw and are normalized with the current statistics when sampled."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -191,6 +196,11 @@ def build(cfg: SACConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> tu
     return GaussianActor(obs_dim, act_space, cfg.hidden), Critic(obs_dim, int(act_space.shape[0]), cfg.hidden, 2)
 
 
+def build_norm(cfg: SACConfig, obs_space: gym.Space) -> nn.Module:
+    """The observation normalizer (`RunningNorm`) with --normalize-obs, else the identity."""
+    return RunningNorm((math.prod(obs_shape(obs_space)),)) if cfg.normalize_obs else nn.Identity()
+
+
 def train(cfg: SACConfig) -> RunDir:
     """Train SAC on `cfg.env`; returns the run directory."""
     obs_space, act_space = env_spaces(cfg, "sac", ("box",))
@@ -198,6 +208,8 @@ def train(cfg: SACConfig) -> RunDir:
     with run:
         actor, critic = (m.to(device) for m in build(cfg, obs_space, act_space))
         _, critic_t = (m.to(device) for m in build(cfg, obs_space, act_space))
+        norm = build_norm(cfg, obs_space).to(device)
+        policy = nn.Sequential(norm, actor)  # what evaluation plays: actor(normalized obs)
         critic_t.load_state_dict(critic.state_dict())
         critic_t.requires_grad_(False)
         temperature = Temperature(cfg.init_alpha).to(device)
@@ -205,7 +217,7 @@ def train(cfg: SACConfig) -> RunDir:
         critic_opt = FusedAdam(critic.parameters(), lr=cfg.lr)
         alpha_opt = FusedAdam(temperature.parameters(), lr=cfg.lr)
         buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
-        start = restore(run, cfg, {"actor": actor, "critic": critic, "critic_target": critic_t,
+        start = restore(run, cfg, {"actor": actor, "critic": critic, "critic_target": critic_t, "norm": norm,
                                    "temperature": temperature, "actor_optim": actor_opt, "critic_optim": critic_opt,
                                    "alpha_optim": alpha_opt, "buffer": buffer}, {"updates": int})
         step, updates, wall = start.step, int(start.meta.get("updates", 0)), start.wall_s
@@ -214,12 +226,10 @@ def train(cfg: SACConfig) -> RunDir:
 
         n_env, low, high = cfg.num_envs, act_space.low, act_space.high
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
-        raw_obs, _ = envs.reset(seed=reset_seed(cfg, step))
-        obs = to_float_obs(raw_obs, obs_space)  # (N, obs_dim)
-        mask, stats = StepMask(n_env), EpisodeStats(n_env)
+        mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
+        raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, her, keeper)  # obs (N, obs_dim)
         critic_params, critic_t_params = list(critic.parameters()), list(critic_t.parameters())
-        logged: dict[str, list[torch.Tensor]] = {}  # detached scalars, read once per log line
-        keeper = BestKeeper(cfg, run)
+        logged: dict[str, list[torch.Tensor]] = {k: list(v) for k, v in pending.items()}  # read once per log line
         progress = run.own(Progress(cfg.total_steps, f"rl sac {cfg.env}", initial=step, enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
         while step < cfg.total_steps:
@@ -228,7 +238,7 @@ def train(cfg: SACConfig) -> RunDir:
                 actions = np.random.uniform(low, high, size=(n_env, *act_space.shape)).astype(np.float32)
             else:
                 with torch.no_grad():
-                    actions = actor.sample(torch.as_tensor(obs, device=device))[0].cpu().numpy()  # (N, A)
+                    actions = actor.sample(norm(torch.as_tensor(obs, device=device)))[0].cpu().numpy()  # (N, A)
             raw_next, rewards, term, trunc, _ = envs.step(actions)
             next_obs = to_float_obs(raw_next, obs_space)
             valid = mask.valid()  # drop next-step-autoreset rows
@@ -238,6 +248,8 @@ def train(cfg: SACConfig) -> RunDir:
                 buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
             stats.update(rewards, valid, term | trunc)
             mask.update(term, trunc)
+            if cfg.normalize_obs and valid.any():
+                norm.update(torch.as_tensor(next_obs[valid], device=device))  # the states the envs reached
             raw_obs, obs = raw_next, next_obs
             prev, step = step, step + n_env
             progress.update(n_env)
@@ -247,6 +259,8 @@ def train(cfg: SACConfig) -> RunDir:
                 batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
                 for g in range(cfg.gradient_steps):
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))
+                    if cfg.normalize_obs:  # with the current statistics, as SB3's VecNormalize does at sampling
+                        batch = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs))
                     alpha = temperature.alpha
                     target = critic_target(actor, critic_t, batch, cfg.gamma, alpha)  # (B,)
                     loss_q = critic_loss(critic(batch.obs, batch.actions), target)
@@ -286,22 +300,26 @@ def train(cfg: SACConfig) -> RunDir:
                 run.log(step, metrics)
                 logged.clear()
                 last_log_t, last_log_step = now, step
+            if keeper.due(prev, step):  # before the checkpoint, which holds its best return
+                keeper(step, DeterministicPolicy(policy, device), {"actor": actor.state_dict(),
+                                                                     "norm": norm.state_dict()})
+                policy.train()
             if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
                 save_state(run, step, {"actor": actor.state_dict(), "critic": critic.state_dict(),
                                        "critic_target": critic_t.state_dict(), "temperature": temperature.state_dict(),
-                                       "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
-                                       "alpha_optim": alpha_opt.state_dict(), "buffer": buffer.state_dict()},
+                                       "norm": norm.state_dict(), "actor_optim": actor_opt.state_dict(),
+                                       "critic_optim": critic_opt.state_dict(), "alpha_optim": alpha_opt.state_dict(),
+                                       "buffer": buffer.state_dict(),
+                                       "loop": loop_state(envs, obs, mask, stats, logged, her, keeper)},
                            {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
-            if keeper.due(prev, step):
-                keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
-                actor.train()
         envs.close()
         progress.close()
         wall += time.perf_counter() - t0
         best = final_weights(run)
         if best is not None:
             actor.load_state_dict(best["actor"])
-        finish(run, cfg, DeterministicPolicy(actor, device), step, wall)
+            norm.load_state_dict(best.get("norm", {}))
+        finish(run, cfg, DeterministicPolicy(policy, device), step, wall)
     return run
 
 
@@ -312,6 +330,8 @@ def load_policy(run: RunDir, device: torch.device | str = "cpu") -> Policy:
     cfg = from_dict(SACConfig, run.config()["config"])
     obs_space, act_space = env_spaces(cfg, "sac", ("box",))
     actor, _ = build(cfg, obs_space, act_space)
+    norm = build_norm(cfg, obs_space)
     state, _ = load_weights(run, policy_checkpoint(run))
     actor.load_state_dict(state["actor"])
-    return DeterministicPolicy(actor.to(device), torch.device(device))
+    norm.load_state_dict(state.get("norm", {}))
+    return DeterministicPolicy(nn.Sequential(norm, actor).to(device), torch.device(device))
