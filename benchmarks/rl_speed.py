@@ -465,6 +465,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override a pilotlab config field of every chosen task (tuning; VALUE as JSON, e.g. "
                              "n_epochs=10 hidden=[64,64]); SB3 runs keep their settings")
+    parser.add_argument("--section", default="rl_speed",
+                        help="the docs/benchmarks.md section to write (one per invocation of a split run)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -553,13 +555,13 @@ def write(args: argparse.Namespace, tasks: dict[str, Task], results: list[dict[s
         f" Start-up floor (a process that starts Python, imports torch and gymnasium and exits; median of 3): "
         f"{floor[0]:.2f} s wall, {floor[1]:.2f} s CPU.")
     text = "\n\n".join([
-        "## rl_speed: time to solve", f"Command: {cmd}  \nMachine: {machine()}  \nLoad average (1 min): "
+        f"## {args.section}: time to solve", f"Command: {cmd}  \nMachine: {machine()}  \nLoad average (1 min): "
         f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (the 2 cores are shared).",
         "Wall time from the start of the run's process to its first periodic evaluation (5 deterministic "
         "episodes, seeds 15000-15004) with a mean return >= the target; '-' in the median: not every seed "
         "solved within the budget. CPU: user + system time of the run's process up to that point (less "
         "sensitive to the other jobs on the machine than the wall time)." + floor_text, table])
-    print(f"wrote {write_section('rl_speed', text)}")
+    print(f"wrote {write_section(args.section, text)}")
 
 
 if __name__ == "__main__":
