@@ -79,6 +79,8 @@ TASKS: dict[str, Task] = {
                              "num_envs": 1}, sb3="sb3_dqn_mountaincar"),
     # RL Zoo's SAC settings for Pendulum-v1 (lr 1e-3, the rest SB3's defaults, which are ours)
     "sac-pendulum": Task("Pendulum-v1", -200.0, "sac", 20_000, 1000, sb3="sb3_sac_pendulum"),
+    # the same with 64-64 networks: SAC's 256-256 updates are compute-bound here (about 15 ms each)
+    "sac-pendulum-small": Task("Pendulum-v1", -200.0, "sac", 20_000, 1000, {"hidden": (64, 64)}),
     "td3-pendulum": Task("Pendulum-v1", -200.0, "td3", 20_000, 2000, sb3="sb3_td3_pendulum"),
 }
 RUNNERS = ("gym", "batched", "sb3", "cleanrl")
