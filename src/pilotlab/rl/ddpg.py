@@ -32,6 +32,7 @@ from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.nn import mlp
+from pilotlab.nn.adam import FusedAdam
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
@@ -166,9 +167,8 @@ def train(cfg: DDPGConfig) -> RunDir:
         actor_t, critic_t = (m.to(device) for m in build(cfg, obs_space, act_space))
         actor_t.load_state_dict(actor.state_dict())
         critic_t.load_state_dict(critic.state_dict())
-        fused = device.type == "cpu"
-        actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr, fused=fused)
-        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr, fused=fused)
+        actor_opt = FusedAdam(actor.parameters(), lr=cfg.lr)
+        critic_opt = FusedAdam(critic.parameters(), lr=cfg.lr)
         buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
         start = restore(run, cfg, {"actor": actor, "critic": critic, "actor_target": actor_t,
                                    "critic_target": critic_t, "actor_optim": actor_opt, "critic_optim": critic_opt,

@@ -27,6 +27,7 @@ from pilotlab.core.errors import check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.nn.adam import FusedAdam
 from pilotlab.rl.batched_envs import BatchedEnv
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
@@ -158,7 +159,7 @@ def train(cfg: DQNConfig) -> RunDir:
         q = build_q(cfg, obs_space, act_space).to(device)
         q_target = build_q(cfg, obs_space, act_space).to(device)
         q_target.load_state_dict(q.state_dict())
-        opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, fused=device.type == "cpu")
+        opt = FusedAdam(q.parameters(), lr=cfg.lr)
         buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), (), discrete=True)
         start = restore(run, cfg, {"q": q, "q_target": q_target, "optim": opt, "buffer": buffer})
         step, wall = start.step, start.wall_s

@@ -30,6 +30,7 @@ from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
+from pilotlab.nn.adam import FusedAdam
 from pilotlab.rl.batched_envs import BatchedEnv
 from pilotlab.rl.common import (
     BestKeeper,
@@ -261,7 +262,7 @@ def train(cfg: PPOConfig) -> RunDir:
     run, device = setup(cfg, "rl", "ppo")
     with run:
         model = ActorCritic(cfg, obs_space, act_space).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-5, fused=device.type == "cpu")
+        opt = FusedAdam(model.parameters(), lr=cfg.lr, eps=1e-5)
         start = restore(run, cfg, {"model": model, "optim": opt})
         step, wall = start.step, start.wall_s
 

@@ -41,6 +41,7 @@ from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.nn import mlp
+from pilotlab.nn.adam import FusedAdam
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
@@ -212,10 +213,9 @@ def train(cfg: SACConfig) -> RunDir:
         critic_t.load_state_dict(critic.state_dict())
         critic_t.requires_grad_(False)
         temperature = Temperature(cfg.init_alpha).to(device)
-        fused = device.type == "cpu"
-        actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr, fused=fused)
-        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr, fused=fused)
-        alpha_opt = torch.optim.Adam(temperature.parameters(), lr=cfg.lr)
+        actor_opt = FusedAdam(actor.parameters(), lr=cfg.lr)
+        critic_opt = FusedAdam(critic.parameters(), lr=cfg.lr)
+        alpha_opt = FusedAdam(temperature.parameters(), lr=cfg.lr)
         buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
         start = restore(run, cfg, {"actor": actor, "critic": critic, "critic_target": critic_t, "norm": norm,
                                    "temperature": temperature, "actor_optim": actor_opt, "critic_optim": critic_opt,
