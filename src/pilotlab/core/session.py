@@ -35,6 +35,13 @@ def setup(cfg: RunConfig, pillar: str, method: str) -> tuple[RunDir, torch.devic
     return run, device
 
 
+def check_run_dir(cfg: RunConfig, pillar: str, method: str) -> None:
+    """Refuse an unusable --run-dir (a file, a used folder, a run of another command) before a trainer reads
+    its data, whose loaders may print notes: a bad target is then the only line printed. Writes nothing;
+    `setup` checks again and creates the run."""
+    RunDir.create(pillar, method, cfg, cfg.run_dir, cfg.resume)
+
+
 def save_state(
     run: RunDir, step: int, state: dict[str, Any], meta: dict[str, Any] | None = None, name: str = "last"
 ) -> None:

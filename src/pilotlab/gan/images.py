@@ -24,6 +24,8 @@ MIN_SIDE, MAX_SIDE = 16, 64
 FOLDER_SIDE = 32
 """Default side of a folder's images (they have no one native size)."""
 CLASSIFIER_SETS = ("mnist-5k", "mnist")
+RESIZED = "resized/converted to"
+"""What `load` adds to the note of a data set it resized or converted (the classifier metric refuses those)."""
 """Data sets `metric` auto scores with the digit classifier (and GAN-test, coverage)."""
 
 
@@ -69,7 +71,7 @@ def _gan_dataset(name: str, data_dir: str | None, resolution: int | None, channe
         return ds
     changed = {split: to_channels(to_square(getattr(ds, split), side), want) for split in ("train_x", "test_x")}
     what = f"{side}x{side}, {want} channel{'s' if want > 1 else ''}"
-    return dataclasses.replace(ds, **changed, note=f"{ds.note}; resized/converted to {what}")
+    return dataclasses.replace(ds, **changed, note=f"{ds.note}; {RESIZED} {what}")
 
 
 def resolve(cfg: GANConfig, ds: ImageDataset) -> GANConfig:
@@ -89,7 +91,7 @@ def resolve(cfg: GANConfig, ds: ImageDataset) -> GANConfig:
     if metric == "auto":
         metric = "classifier" if cfg.dataset in CLASSIFIER_SETS and ds.shape == (1, 28, 28) else "ssl"
     if metric == "classifier" and (ds.shape != (1, 28, 28) or ds.num_classes != 10 or cfg.dataset == "folder"
-                                   or ds is not cached_dataset(cfg.dataset, cfg.data_dir)):
+                                   or RESIZED in ds.note):
         raise PilotlabError(f"--metric classifier scores 28x28 grey ten-class digits as loaded; {where} gives "
                             f"{ds.shape} (C, H, W) images in {ds.num_classes} classes"
                             f"{' (a folder is resized on reading)' if cfg.dataset == 'folder' else ''}; "

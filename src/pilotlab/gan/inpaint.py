@@ -41,7 +41,7 @@ from pilotlab.core.config import RunConfig
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.session import BatchSchedule, check_run_dir, restore, save_state, setup
 from pilotlab.core.summary import TRAIN_CPU_S, TRAIN_STEPS, TRAIN_WALL_S
 from pilotlab.data import DATASETS
 from pilotlab.data.registry import ImageDataset
@@ -242,6 +242,7 @@ def build(cfg: InpaintConfig, channels: int) -> dict[str, nn.Module]:
 
 def train(cfg: InpaintConfig) -> RunDir:
     """Train, then score the networks and the baselines on the test split; returns the run directory."""
+    check_run_dir(cfg, "gan", "inpaint")
     ds, x_train = training_images(cfg)  # refuses unusable data before the run directory exists
     run, device = setup(cfg, "gan", "inpaint")
     with run:

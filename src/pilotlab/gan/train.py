@@ -28,7 +28,7 @@ from pilotlab.core import distributed, registry
 from pilotlab.core.errors import PilotlabError, check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import BatchSchedule, restore, save_state, setup
+from pilotlab.core.session import BatchSchedule, check_run_dir, restore, save_state, setup
 from pilotlab.core.summary import (
     DATA_TEST_SET,
     DATA_TEST_SIZE,
@@ -106,6 +106,8 @@ def train(cfg: GANConfig) -> RunDir:
     """Train the GAN named by `cfg.model`; returns its run directory (summary.json holds the scores).
 
     config.json records `conditional` and `metric` as decided for the data ("on"/"off", "classifier"/"ssl")."""
+    if not cfg.resume:  # (a resumed run's target is checked against the config as resolved for its data, below)
+        check_run_dir(cfg, "gan", cfg.model)
     data = training_data(cfg)  # refuses unusable data before the run directory exists
     cfg = resolve(cfg, data[0])
     run, device = setup(cfg, "gan", cfg.model)

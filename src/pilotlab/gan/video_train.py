@@ -27,7 +27,7 @@ from pilotlab.core import registry
 from pilotlab.core.errors import check_finite
 from pilotlab.core.progress import Progress
 from pilotlab.core.run import RunDir
-from pilotlab.core.session import restore, save_state, setup
+from pilotlab.core.session import check_run_dir, restore, save_state, setup
 from pilotlab.core.summary import (
     DATA_TEST_SET,
     TRAIN_CPU_S,
@@ -87,6 +87,7 @@ def build_model(cfg: VideoConfig) -> nn.Module:
 
 def train(cfg: VideoConfig) -> RunDir:
     """Train the video model `cfg.model`; returns its run directory (summary.json holds the scores)."""
+    check_run_dir(cfg, "gan", f"video-{cfg.model}")
     data = video_data(cfg.dataset, cfg.data_dir, cfg.seed, cfg.frames)  # refuses unusable data before any write
     run, device = setup(cfg, "gan", f"video-{cfg.model}")
     with run:
