@@ -79,7 +79,7 @@ TASKS: dict[str, Task] = {
                              "num_envs": 1}, sb3="sb3_dqn_mountaincar"),
     # RL Zoo's SAC settings for Pendulum-v1 (lr 1e-3, the rest SB3's defaults, which are ours)
     "sac-pendulum": Task("Pendulum-v1", -200.0, "sac", 20_000, 1000, sb3="sb3_sac_pendulum"),
-    # the same with 64-64 networks: SAC's 256-256 updates are compute-bound here (about 15 ms each)
+    # the same with 64-64 networks: SAC's 256-256 updates are compute-bound on a CPU (docs/rl.md)
     "sac-pendulum-small": Task("Pendulum-v1", -200.0, "sac", 20_000, 1000, {"hidden": (64, 64)}),
     "td3-pendulum": Task("Pendulum-v1", -200.0, "td3", 20_000, 2000, sb3="sb3_td3_pendulum"),
 }
@@ -301,7 +301,7 @@ def time_to_solve(task_name: str, runner: str, seed: int, root: Path, max_second
     task = tasks_for(smoke, sets)[task_name]
     out = root / f"{task_name}-{runner}-{seed}"
     spec = json.dumps({"task": task_name, "smoke": smoke, "runner": runner, "seed": seed, "out": str(out),
-                       "sets": sets or {}, "cleanrl": str(cleanrl)})
+                       "sets": sets or {}, "cleanrl": None if cleanrl is None else str(cleanrl)})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cpu0 = children_cpu()
     t0 = time.perf_counter()

@@ -7,10 +7,11 @@ kernel on the same moments and step counters, so the same bits; tested), and rea
 around the kernel, which dominates for networks of a few thousand weights on a CPU:
 
 - ``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time a parameter group is added (its
-  methods are wrapped to be skipped by ``torch.compile``): over a second of CPU at process start, as
-  much as importing torch itself;
+  methods are wrapped to be skipped by ``torch.compile``), a large import at process start;
 - each ``step`` regroups the tensors by device and dtype and walks the per-parameter state in Python
-  (hooks, profiler records, checks), several times the kernel's own time on a small model.
+  (hooks, profiler records, checks), which outweighs the kernel on a small model.
+
+docs/rl.md ("Start-up and the optimizer") has the measurements.
 
 Only what the trainers use is supported: one parameter group, no weight decay, no AMSGrad, no
 ``maximize``; a learning rate changed between steps through ``param_groups[0]["lr"]`` as with
