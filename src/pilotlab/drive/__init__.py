@@ -5,7 +5,9 @@ Registers in `pilotlab.core.registry`:
 - the kind ``drive.agent``: the drivers `pilotlab drive eval --agent` accepts (``make_agent`` in
   `drive.agents` builds them; ``rl:RUN_DIR`` is any policy trained with `pilotlab rl train`);
 - its env wrappers, under RL's kind ``rl.env-wrapper``, so ``pilotlab rl train --env-wrapper fast-highway``
-  works while `pilotlab.rl` never names the driving stack.
+  works while `pilotlab.rl` never names the driving stack;
+- the stress-test adversary's env, under RL's kind ``rl.env``, so ``pilotlab rl train --env
+  drive-adversary-v0`` trains one NPC against a driver (`drive.adversary`).
 
 Submodules are imported on use (highway-env and pygame load only when driving).
 """
@@ -13,7 +15,7 @@ Submodules are imported on use (highway-env and pygame load only when driving).
 from __future__ import annotations
 
 from pilotlab.core.registry import Kind, define_kind, register
-from pilotlab.rl import ENV_WRAPPER
+from pilotlab.rl import ENV, ENV_WRAPPER
 
 AGENT = "drive.agent"
 TRAIN_ALGO = "drive.train-algo"
@@ -47,5 +49,9 @@ for _name, _module, _attr, _help in [
      "the shield teacher overriding forbidden actions with probability 0.5 (the RL driver's recipe)"),
 ]:
     register(ENV_WRAPPER, _name, f"pilotlab.drive.{_module}", _help, attr=_attr)
+
+register(ENV, "drive-adversary-v0", "pilotlab.drive.adversary",
+         "one NPC's meta-actions against a driver of the stack, rewarded for the ego's at-fault crashes "
+         "(--env-kwargs '{\"env\": \"highway-fast-v0\", \"agent\": \"modular\"}')", attr="AdversaryEnv")
 
 __all__ = ["AGENT", "TRAIN_ALGO"]

@@ -98,6 +98,7 @@ class Scenario:
     duration: float | None = None  # [s] None: the env's own
     agent: str = "modular"
     agent_seed: int = 0  # seeds the driver's sensor noise (with the env seed)
+    adversary: tuple[int, ...] | None = None  # the RL adversary's meta-action per policy step (drive/adversary.py)
     expect: dict[str, Any] = field(default_factory=dict)  # crashed, at_fault, kind, step, trajectory_sha256
 
     def knobs(self) -> dict[str, float]:
@@ -174,7 +175,16 @@ def validate(data: Any, where: str = "scenario") -> Scenario:
     expect = data.get("expect", {})
     if not isinstance(expect, dict):
         raise PilotlabError(f"{where}: expect must be a JSON object, got {type(expect).__name__}")
-    return Scenario(agent=agent, agent_seed=agent_seed, expect=expect, **values)
+    adversary = data.get("adversary")
+    if adversary is not None:
+        from pilotlab.drive.adversary import ACTIONS
+
+        if (not isinstance(adversary, list) or len(adversary) > 100_000
+                or any(not isinstance(a, int) or isinstance(a, bool) or not 0 <= a < len(ACTIONS) for a in adversary)):
+            raise PilotlabError(f"{where}: adversary must be null or a list of meta-actions, integers in "
+                                f"[0, {len(ACTIONS) - 1}]")
+        adversary = tuple(adversary)
+    return Scenario(agent=agent, agent_seed=agent_seed, adversary=adversary, expect=expect, **values)
 
 
 def load(path: str | Path, env_id: str | None = None) -> Scenario:
@@ -370,7 +380,12 @@ def run_scenario(scenario: Scenario, agent_spec: str | None = None, frames: list
     agent = configure_agent(make_agent(agent_spec or scenario.agent, scenario.agent_seed), scenario)
     env = envs.make_env(scenario.env, scenario.env_config(), render=frames is not None)
     try:
-        hooks = ScenarioHooks(scenario)
+        if scenario.adversary is None:
+            hooks = ScenarioHooks(scenario)
+        else:  # one NPC replays the RL adversary's meta-actions
+            from pilotlab.drive.adversary import AdversaryHooks
+
+            hooks = AdversaryHooks(scenario)
         stats = run_episode(agent, env, scenario.seed, scorer, frames, hooks=hooks)
     finally:
         env.close()

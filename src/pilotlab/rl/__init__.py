@@ -7,6 +7,8 @@ Registers two kinds in `pilotlab.core.registry`:
   ``load_policy(run: RunDir, device) -> Policy`` (a deterministic policy from a finished run);
 - ``rl.env-wrapper`` (``--env-wrapper``): a ``gymnasium.Wrapper`` class applied to every training env.
   Other pillars add theirs (the driving stack registers its fast highway simulator and shield teacher).
+- ``rl.env`` (``--env``): a ``gymnasium.Env`` class another pillar provides under a Gymnasium id (the
+  driving stack's stress-test adversary); `rl.envs` registers it with Gymnasium when the id is first used.
 """
 
 from __future__ import annotations
@@ -38,4 +40,8 @@ for _name, _module, _config, _help in [
 
 register(ENV_WRAPPER, "none", "", "no wrapper: the env as gymnasium.make builds it")
 
-__all__ = ["ALGO", "ENV_WRAPPER"]
+ENV = "rl.env"
+define_kind(Kind(ENV, "", "env", "a gymnasium.Env class (attr), registered with Gymnasium under the entry's name "
+                                 "(a Gymnasium id) when that id is first used"))
+
+__all__ = ["ALGO", "ENV", "ENV_WRAPPER"]

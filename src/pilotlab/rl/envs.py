@@ -10,7 +10,8 @@ them out of its losses).
 
 highway-env ids (``highway-fast-v0`` ...) are registered by importing `highway_env`, and gymnasium-robotics ids
 (``FetchReach-v4`` ...) by importing `gymnasium_robotics` (`pilotlab.rl.robots`), which happens automatically
-the first time an id is not found in Gymnasium's registry.
+the first time an id is not found in Gymnasium's registry; so are the envs other pillars register under the
+kind ``rl.env`` of `pilotlab.core.registry` (the entry's name is the Gymnasium id).
 
 Goal-conditioned envs observe a dict (`pilotlab.rl.her`); the networks see it flattened (`obs_shape`,
 `to_float_obs`).
@@ -29,7 +30,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, Vecto
 
 from pilotlab.core import registry
 from pilotlab.core.errors import PilotlabError, one_line
-from pilotlab.rl import ENV_WRAPPER
+from pilotlab.rl import ENV, ENV_WRAPPER
 from pilotlab.rl.batched_envs import BATCHED_ENVS, BatchedEnv, check_batched, make_batched_env
 from pilotlab.rl.her import flatten_goal_obs, goal_obs_dim, is_goal_space
 from pilotlab.rl.robots import headless_rendering, is_robotics_id, missing_extra, register_robotics
@@ -40,6 +41,10 @@ def _ensure_registered(env_id: str) -> None:
         register_robotics()     # ids were registered by an import elsewhere; nothing registered when not installed
         return
     if env_id in gym.registry:
+        return
+    entry = registry.entries(ENV).get(env_id)
+    if entry is not None:  # another pillar's env class; imported only when Gymnasium makes it
+        gym.register(env_id, entry_point=f"{entry.module}:{entry.attr}")
         return
     with contextlib.suppress(ImportError):  # registers highway-v0, highway-fast-v0, merge-v0, ...
         import highway_env  # noqa: F401
