@@ -178,6 +178,10 @@ STRESS_CEM_OVER_RANDOM: Final = "stress/distinct_ratio_cem_vs_random"
 STRESS_REPLAYS: Final = "stress/replays"
 STRESS_REPLAYS_MATCHED: Final = "stress/replays_matched"
 """Saved failures whose replay gave the same trajectory digest and a crash."""
+STRESS_RL_OVER_RANDOM: Final = "stress/distinct_ratio_rl_vs_random"
+"""Distinct failures per 1,000 episodes, the RL adversary (its training episodes counted) over random sampling."""
+STRESS_TRAIN_EPISODES: Final = "train_episodes"
+"""stress/rl/...: episodes of the adversary's training (probe and final evaluation included), part of its episodes."""
 
 
 def stress_key(method: str, metric: str) -> str:

@@ -268,4 +268,64 @@ def scenario_of(template: scenarios.Scenario, record: dict[str, Any]) -> scenari
                                expect=dict(record["outcome"]))
 
 
-__all__ = ["ACTIONS", "ENV_ID", "AdversaryEnv", "AdversaryHooks", "choose_npc", "scenario_of", "speed_grid"]
+
+
+
+# -- training (``drive stress --methods rl``) -------------------------------------------------------------
+EVAL_EPISODES = 2  # the trainer's final greedy evaluation (its episodes are logged and counted like the rest)
+
+
+def dqn_config(template: scenarios.Scenario, steps: int, seed: int, threads: int, run_dir: Path,
+               episode_log: Path) -> Any:
+    """The DQN run that trains the adversary against `template`'s driver, env and knobs.
+
+    highway-env's own DQN recipe for its meta-actions (as the RL driver's, `recipes.py`: lr 5e-4, batch 32,
+    learning starts 200, one gradient step per env step, target copy every 50 steps, gamma 0.8) on a
+    64-64 MLP, exploring over the first half of the steps: the budget is a few thousand steps, each a
+    whole step of the driver under test."""
+    from pilotlab.rl.dqn import DQNConfig
+
+    kwargs = {"env": template.env, "agent": template.agent, "agent_seed": template.agent_seed,
+              "duration": template.duration, "knobs": template.knobs(), "episode_log": str(episode_log)}
+    return DQNConfig(env=ENV_ID, env_kwargs=json.dumps(kwargs), total_steps=steps, num_envs=1, hidden=(64, 64),
+                     lr=5e-4, batch_size=32, buffer_size=15_000, learning_starts=min(200, steps), train_freq=1,
+                     gradient_steps=1, target_update_interval=50, gamma=0.8, exploration_fraction=0.5,
+                     exploration_final_eps=0.05, eval_every=0, eval_episodes=EVAL_EPISODES,
+                     log_every=max(1, min(500, steps)), checkpoint_every=steps, seed=seed, threads=threads,
+                     run_dir=str(run_dir))
+
+
+def load_policy(run_dir: Path, env: AdversaryEnv) -> Any:
+    """The greedy policy of the adversary's DQN run, for `env` (built here from `env`'s spaces: rl's own
+    `dqn.load_policy` probes the env with a reset and a step, an episode the log would count)."""
+    from pilotlab.core.config import from_dict
+    from pilotlab.core.run import RunDir
+    from pilotlab.core.session import load_weights
+    from pilotlab.rl.common import policy_checkpoint
+    from pilotlab.rl.dqn import DQNConfig, GreedyPolicy, build_q
+
+    run = RunDir.open(run_dir)
+    cfg = from_dict(DQNConfig, run.config()["config"])
+    q = build_q(cfg, env.observation_space, env.action_space)
+    state, _ = load_weights(run, policy_checkpoint(run))
+    q.load_state_dict(state["q"])
+    return GreedyPolicy(q, env.observation_space, torch.device("cpu"))
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The episode records of an episode log (a torn last line, from an interrupted write, is dropped)."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and {"seed", "actions", "outcome"} <= set(rec):
+            out.append(rec)
+    return out
+
+
+__all__ = ["ACTIONS", "ENV_ID", "EVAL_EPISODES", "AdversaryEnv", "AdversaryHooks", "choose_npc", "dqn_config",
+           "load_policy", "read_log", "scenario_of", "speed_grid"]

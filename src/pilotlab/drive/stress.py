@@ -1,7 +1,7 @@
 """``pilotlab drive stress``: search the scenario space for the driver's failures (stress testing).
 
-Two searches share the budget of simulated episodes (`budget` each) and the space of `scenarios.SPACE`
-(env seed plus six knobs, each mapped to [0, 1]):
+Up to three searches get the same budget of simulated episodes (`budget` each); the first two search the
+space of `scenarios.SPACE` (env seed plus six knobs, each mapped to [0, 1]):
 
 - ``random``: every episode a fresh env seed and knobs drawn uniformly: the baseline.
 - ``cem``: the cross-entropy method (Rubinstein 1999; for falsification of driving stacks e.g. O'Kelly et
@@ -10,6 +10,12 @@ Two searches share the budget of simulated episodes (`budget` each) and the spac
   Gaussian (smoothed with the old one by `smoothing`, std floored at `min_std`). Env seeds are not
   ordered, so they are not fitted: a sample reuses the seed of one of the best scenarios so far with
   probability `seed_reuse`, else draws a fresh one.
+- ``rl``: an adversary (`drive.adversary`): one NPC's meta-actions, learnt with `pilotlab.rl`'s DQN trainer on
+  ``drive-adversary-v0`` against the driver at the default knobs (the env's own traffic, default sensors).
+  Trained inside the budget: the first round trains for `adversary_steps` env steps (its run directory is
+  ``adversary/``) and every episode the env simulated there (training, the trainer's probe and final
+  evaluation) is an episode of the method, read from ``adversary_episodes.jsonl``, its failures included;
+  the trained greedy policy then drives fresh env seeds until the method's episodes reach the budget.
 
 Score of an episode (higher is closer to a failure): 2 for a crash the ego is at fault for
 (`scenarios.crash_fault`), exp(-gap / 5 m) for the closest approach to any NPC otherwise (gap = centre
@@ -25,13 +31,15 @@ must give the same trajectory digest (summary ``stress/replays_matched``), the f
 GIF in ``figures/``. Env seeds come from [1_000_000, 2_000_000), apart from evaluation (100_000 + i) and
 training (0 + i) seeds.
 
-The two searches alternate, a generation (`population` episodes) of each per round; the state (both
-searches' random generators, the CEM Gaussian, the failures found) is saved to ``stress_state.json``
-after every round, so ``--resume`` continues an interrupted run where its last round ended.
+The searches alternate, a generation (`population` episodes) of each per round; the state (the
+searches' random generators, the CEM Gaussian, the failures found, whether the adversary is trained) is
+saved to ``stress_state.json`` after every round, so ``--resume`` continues an interrupted run where its last
+round ended (an adversary training that was cut off starts again from its beginning).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -47,7 +55,7 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.seed import seed_everything
 from pilotlab.drive import envs, scenarios
 
-METHODS = ("cem", "random")
+METHODS = ("cem", "random", "rl")
 SEED_LOW, SEED_HIGH = 1_000_000, 2_000_000  # env seeds of the search
 STATE_FILE = "stress_state.json"
 GAP_SCALE = 5.0  # [m] near-miss score exp(-gap / GAP_SCALE)
@@ -62,7 +70,8 @@ class DriveStressConfig(RunConfig):
     budget: int = 100
     """Simulated episodes per search method."""
     methods: str = "cem,random"
-    """Searches to run, comma-separated: cem (cross-entropy method), random (uniform sampling, the baseline)."""
+    """Searches to run, comma-separated: cem (cross-entropy method), random (uniform sampling, the baseline), rl
+    (an RL adversary NPC trained inside the budget; see adversary-steps)."""
     population: int = 20
     """Episodes per CEM generation (and per round of the random search)."""
     elite_frac: float = 0.2
@@ -77,6 +86,9 @@ class DriveStressConfig(RunConfig):
     """Episode length [s]; default: the scenario's own."""
     max_videos: int = 10
     """Failures replayed with a GIF in figures/ (every failure is replayed and checked either way)."""
+    adversary_steps: int = 2000
+    """rl method: env steps of DQN training of the adversary NPC before it searches; the training's episodes
+    count against the method's budget, which must hold them (at least steps / steps per episode)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -101,6 +113,8 @@ class DriveStressConfig(RunConfig):
             raise PilotlabError(f"min-std must be in (0, 1], got {self.min_std}")
         if self.duration is not None and not 0 < self.duration <= 3600:
             raise PilotlabError(f"duration must be in (0, 3600] seconds, got {self.duration}")
+        if not 1 <= self.adversary_steps <= 10_000_000:
+            raise PilotlabError(f"adversary-steps must be in [1, 10000000], got {self.adversary_steps}")
 
     @property
     def method_list(self) -> list[str]:
@@ -148,6 +162,9 @@ class Search:
         self.at_fault = 0
         self.npc_fault = 0
         self.failures: dict[str, str] = {}  # failure key -> scenario file name
+        self.trained = False  # rl: the adversary's training round is done
+        self.train_episodes = 0  # rl: episodes simulated by the training (counted in `episodes`)
+        self.policy: Any = None  # rl: the trained adversary's greedy policy (loaded on use)
 
     def _fresh_seed(self) -> int:
         return int(self.rng.integers(SEED_LOW, SEED_HIGH))
@@ -185,7 +202,8 @@ class Search:
     def state(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state, "mean": self.mean.tolist(), "std": self.std.tolist(),
                 "best": [[s, d] for s, d in self.best], "episodes": self.episodes, "at_fault": self.at_fault,
-                "npc_fault": self.npc_fault, "failures": self.failures}
+                "npc_fault": self.npc_fault, "failures": self.failures, "trained": self.trained,
+                "train_episodes": self.train_episodes}
 
     def load(self, st: dict[str, Any]) -> None:
         self.rng.bit_generator.state = st["rng"]
@@ -194,6 +212,8 @@ class Search:
         self.best = [(float(s), int(d)) for s, d in st["best"]]
         self.episodes, self.at_fault, self.npc_fault = int(st["episodes"]), int(st["at_fault"]), int(st["npc_fault"])
         self.failures = {str(k): str(v) for k, v in st["failures"].items()}
+        self.trained = bool(st.get("trained", False))
+        self.train_episodes = int(st.get("train_episodes", 0))
 
 
 def _read_state(path: Path, searches: dict[str, Search]) -> int:
@@ -219,12 +239,14 @@ def _write_state(path: Path, searches: dict[str, Search], logged: int) -> None:
 
 
 def run_stress(cfg: DriveStressConfig) -> dict[str, float]:
-    """The CLI command: both searches, failures saved and replayed, summary.json with ``stress/...`` keys."""
+    """The CLI command: the searches, failures saved and replayed, summary.json with ``stress/...`` keys."""
     from pilotlab.drive.evaluate import check_drivers
 
     seed_everything(cfg.seed, cfg.threads)
     env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
     check_drivers([cfg.agent], cfg.env, env_config, SEED_LOW)
+    if "rl" in cfg.method_list:
+        _check_adversary_budget(cfg)
     run = RunDir.create("drive", f"stress-{cfg.agent}", cfg, cfg.run_dir, cfg.resume)
     searches = {m: Search(m, cfg, i) for i, m in enumerate(METHODS) if m in cfg.method_list}
     logged = _read_state(run.path, searches) if cfg.resume else 0
@@ -234,16 +256,21 @@ def run_stress(cfg: DriveStressConfig) -> dict[str, float]:
         run.start()
         folder = run.path / "scenarios"
         folder.mkdir(exist_ok=True)
+        if "rl" in searches:
+            _reset_adversary(run.path, searches["rl"])
         while any(s.episodes < cfg.budget for s in searches.values()):
             for name, search in searches.items():
                 n = min(cfg.population, cfg.budget - search.episodes)
                 if n <= 0:
                     continue
-                samples = search.propose(n)
+                samples = [] if name == "rl" else search.propose(n)
+                if name == "rl":
+                    episodes = _adversary_round(cfg, run.path, search, n)
+                else:
+                    episodes = [(sc, scenarios.run_scenario(sc)[1]) for sc in
+                                (to_scenario(cfg, seed, z) for seed, z in samples)]
                 scores = []
-                for seed, z in samples:
-                    sc = to_scenario(cfg, seed, z)
-                    _, out = scenarios.run_scenario(sc)
+                for sc, out in episodes:
                     scores.append(score(out))
                     search.episodes += 1
                     search.at_fault += int(out["crashed"] and out["at_fault"])
@@ -252,26 +279,104 @@ def run_stress(cfg: DriveStressConfig) -> dict[str, float]:
                         key = failure_key(sc, out)
                         if key not in search.failures:
                             file = f"{name}-{len(search.failures):03d}.json"
-                            scenarios.save(scenarios.Scenario(**{**sc.__dict__, "expect": out}), folder / file)
+                            scenarios.save(dataclasses.replace(sc, expect=out), folder / file)
                             search.failures[key] = file
                     run.log(logged, {f"stress/{name}/score": scores[-1],
                                      f"stress/{name}/crashed": float(out["crashed"]),
                                      f"stress/{name}/at_fault": float(out["crashed"] and out["at_fault"])})
                     logged += 1
-                search.observe(samples, scores)
+                if samples:
+                    search.observe(samples, scores)
             _write_state(run.path, searches, logged)
             print(" ".join(f"{n}: {s.episodes} episodes, {s.at_fault} at-fault crashes ({len(s.failures)} distinct), "
                            f"{s.npc_fault} npc-fault" for n, s in searches.items()), flush=True)
         summary = _summarize(cfg, searches)
+        if "rl" in searches:
+            summary[S.stress_key("rl", S.STRESS_TRAIN_EPISODES)] = float(searches["rl"].train_episodes)
         summary.update(_replay(run, folder, searches, cfg.max_videos))
         run.update_summary(summary)
     for name, s in searches.items():
         print(f"{name:>6}: {s.at_fault} at-fault crashes in {s.episodes} episodes, {len(s.failures)} distinct "
               f"({summary[S.stress_key(name, S.STRESS_DISTINCT_PER_1000)]:.1f} per 1,000 episodes), "
-              f"{s.npc_fault} NPC-at-fault crashes flagged")
+              f"{s.npc_fault} NPC-at-fault crashes flagged"
+              + (f" ({s.train_episodes} episodes in training)" if name == "rl" else ""))
     print(f"replays matched: {int(summary[S.STRESS_REPLAYS_MATCHED])}/{int(summary[S.STRESS_REPLAYS])}")
     print(f"run directory: {run.path}")
     return summary
+
+
+# -- the rl method ---------------------------------------------------------------------------------------
+ADVERSARY_DIR = "adversary"  # the DQN run directory of the adversary, inside the stress run
+ADVERSARY_LOG = "adversary_episodes.jsonl"  # every episode the adversary's env simulated, in order
+
+
+def _adversary_template(cfg: DriveStressConfig) -> scenarios.Scenario:
+    """The rl method's scenario: the default knobs (env's own traffic, default sensors), the run's driver."""
+    return scenarios.Scenario(env=cfg.env, seed=0, duration=cfg.duration, agent=cfg.agent, agent_seed=int(cfg.seed))
+
+
+def _check_adversary_budget(cfg: DriveStressConfig) -> None:
+    """A one-line error where the adversary's training cannot fit the budget (episodes of at most
+    duration x policy frequency steps, plus the trainer's probe and final evaluation)."""
+    from pilotlab.drive import adversary
+
+    defaults = scenarios.envs_defaults(cfg.env)
+    duration = cfg.duration if cfg.duration is not None else float(defaults.get("duration", 40))
+    per_episode = max(1, math.ceil(duration * float(defaults["policy_frequency"])))
+    need = math.ceil(cfg.adversary_steps / per_episode) + adversary.EVAL_EPISODES + 1
+    if need > cfg.budget:
+        raise PilotlabError(f"rl: adversary-steps {cfg.adversary_steps} take at least {need} episodes of "
+                            f"{per_episode} steps (with the trainer's probe and evaluation), more than the budget of "
+                            f"{cfg.budget}; lower --adversary-steps or raise --budget")
+
+
+def _reset_adversary(path: Path, search: Search) -> None:
+    """Where a resumed run left the adversary: retrain from scratch if its training was cut off, else keep
+    the episode log's first `search.episodes` records (those the saved state counted)."""
+    import shutil
+
+    log = path / ADVERSARY_LOG
+    if not search.trained:
+        shutil.rmtree(path / ADVERSARY_DIR, ignore_errors=True)
+        log.unlink(missing_ok=True)
+        return
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True) if log.is_file() else []
+    log.write_text("".join(lines[:search.episodes]), encoding="utf-8")
+
+
+def _adversary_round(cfg: DriveStressConfig, path: Path, search: Search, n: int,
+                     ) -> list[tuple[scenarios.Scenario, dict[str, Any]]]:
+    """The rl method's next episodes: all of the training's (first round), else `n` of the trained policy."""
+    from pilotlab.drive import adversary
+
+    template = _adversary_template(cfg)
+    log = path / ADVERSARY_LOG
+    if not search.trained:
+        from pilotlab.rl.dqn import train
+
+        train(adversary.dqn_config(template, cfg.adversary_steps, cfg.seed, cfg.threads, path / ADVERSARY_DIR, log))
+        search.trained = True
+        records = adversary.read_log(log)
+        search.train_episodes = len(records)
+        return [(adversary.scenario_of(template, r), r["outcome"]) for r in records]
+    kwargs = json.loads(adversary.dqn_config(template, 1, cfg.seed, cfg.threads, path, log).env_kwargs)
+    env = adversary.AdversaryEnv(**kwargs)
+    if search.policy is None:
+        search.policy = adversary.load_policy(path / ADVERSARY_DIR, env)
+    out = []
+    try:
+        for _ in range(n):
+            obs, _ = env.reset(seed=search._fresh_seed())
+            done = False
+            while not done:
+                obs, _, terminated, truncated, _ = env.step(int(search.policy(obs[None])[0]))
+                done = terminated or truncated
+            rec = env.last_record
+            assert rec is not None
+            out.append((adversary.scenario_of(template, rec), rec["outcome"]))
+    finally:
+        env.close()
+    return out
 
 
 def _summarize(cfg: DriveStressConfig, searches: dict[str, Search]) -> dict[str, float]:
@@ -284,10 +389,11 @@ def _summarize(cfg: DriveStressConfig, searches: dict[str, Search]) -> dict[str,
         out[S.stress_key(name, S.STRESS_DISTINCT)] = float(len(s.failures))
         out[S.stress_key(name, S.STRESS_FAILURES_PER_1000)] = s.at_fault * per
         out[S.stress_key(name, S.STRESS_DISTINCT_PER_1000)] = len(s.failures) * per
-    if "cem" in searches and "random" in searches:
-        r = out[S.stress_key("random", S.STRESS_DISTINCT_PER_1000)]
-        c = out[S.stress_key("cem", S.STRESS_DISTINCT_PER_1000)]
-        out[S.STRESS_CEM_OVER_RANDOM] = c / r if r > 0 else (math.inf if c > 0 else float("nan"))
+    for method, key in (("cem", S.STRESS_CEM_OVER_RANDOM), ("rl", S.STRESS_RL_OVER_RANDOM)):
+        if method in searches and "random" in searches:
+            r = out[S.stress_key("random", S.STRESS_DISTINCT_PER_1000)]
+            c = out[S.stress_key(method, S.STRESS_DISTINCT_PER_1000)]
+            out[key] = c / r if r > 0 else (math.inf if c > 0 else float("nan"))
     return out
 
 
