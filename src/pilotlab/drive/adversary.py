@@ -298,6 +298,8 @@ def dqn_config(template: scenarios.Scenario, steps: int, seed: int, threads: int
 def load_policy(run_dir: Path, env: AdversaryEnv) -> Any:
     """The greedy policy of the adversary's DQN run, for `env` (built here from `env`'s spaces: rl's own
     `dqn.load_policy` probes the env with a reset and a step, an episode the log would count)."""
+    import torch
+
     from pilotlab.core.config import from_dict
     from pilotlab.core.run import RunDir
     from pilotlab.core.session import load_weights
