@@ -49,9 +49,9 @@ import numpy as np
 
 from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import envs, metrics, scenarios
+from pilotlab.drive.scenarios import ACTIONS, AdversaryHooks, choose_npc, speed_grid
 
 ENV_ID = "drive-adversary-v0"
-ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")  # highway-env's DiscreteMetaAction order
 OTHERS = 4  # nearest other vehicles observed besides the ego
 ROWS = 2 + OTHERS
 DIST_SCALE = 100.0  # [m] observation unit of positions
@@ -59,67 +59,6 @@ SPEED_SCALE = 30.0  # [m/s] observation unit of speeds
 LANE_WIDTH = 4.0  # [m] highway-env's StraightLane.DEFAULT_WIDTH
 GAP_SCALE = 5.0  # [m] shaping potential exp(-gap / GAP_SCALE)
 SEED_LOW, SEED_HIGH = 1_000_000, 2_000_000  # env seeds: the stress search's range (drive/stress.py)
-
-
-def speed_grid(env: Any) -> np.ndarray:
-    """[m/s] the adversary's cruise set-points: 5, 10, ... up to the env's reference speed + 5."""
-    return np.arange(5.0, envs.reference_speed(env) + 5.0 + 1e-9, 5.0)
-
-
-def choose_npc(env: Any) -> Any | None:
-    """The NPC the adversary takes over (module docstring), or None when there is no IDM vehicle."""
-    base = env.unwrapped
-    ego = base.vehicle
-    cands = [v for v in base.road.vehicles if v is not ego and hasattr(v, "TIME_WANTED")]
-    if not cands:
-        return None
-    h = np.array([math.cos(ego.heading), math.sin(ego.heading)])
-
-    def dist(v: Any) -> float:
-        return float(np.hypot(*(np.asarray(v.position) - ego.position)))
-
-    ahead = [v for v in cands if float((np.asarray(v.position) - ego.position) @ h) >= -envs.VEHICLE_LENGTH]
-    return min(ahead or cands, key=dist)
-
-
-class AdversaryHooks(scenarios.ScenarioHooks):
-    """`scenarios.ScenarioHooks` plus the adversary: takes over the chosen NPC after the reset and applies
-    its meta-actions, from `scenario.adversary` (a replay) or through `command` (the env)."""
-
-    def __init__(self, scenario: scenarios.Scenario, period: float = 1.0):
-        super().__init__(scenario, period)
-        self.npc: Any = None
-        self.npc_serial = -1
-        self._replay = list(scenario.adversary or ())
-
-    def after_reset(self, env: Any) -> None:
-        from highway_env.vehicle.controller import MDPVehicle
-
-        super().after_reset(env)  # traffic knobs, creation order, the first recorded step
-        old = choose_npc(env)
-        if old is None:
-            return
-        road = env.unwrapped.road
-        new = MDPVehicle(road, np.array(old.position, dtype=float), heading=float(old.heading),
-                         speed=float(old.speed), target_lane_index=old.target_lane_index,
-                         target_speed=float(old.speed), target_speeds=speed_grid(env), route=old.route)
-        road.vehicles[road.vehicles.index(old)] = new
-        self._serial[id(new)] = self.npc_serial = self._serial[id(old)]
-        self._alive.append(new)
-        self.history[-1][id(new)] = self.history[-1].pop(id(old))
-        self.npc = new
-        if self._replay:
-            self.command(self._replay[0])
-
-    def after_step(self, env: Any, step: int) -> None:
-        super().after_step(env, step)
-        if step + 1 < len(self._replay):
-            self.command(self._replay[step + 1])
-
-    def command(self, action: int) -> None:
-        """The adversary's meta-action for the next policy step (no-op without an NPC or once it crashed)."""
-        if self.npc is not None and not self.npc.crashed:
-            self.npc.act(ACTIONS[int(action)])
 
 
 def _gap(a: Any, b: Any) -> float:

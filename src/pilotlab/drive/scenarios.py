@@ -177,8 +177,6 @@ def validate(data: Any, where: str = "scenario") -> Scenario:
         raise PilotlabError(f"{where}: expect must be a JSON object, got {type(expect).__name__}")
     adversary = data.get("adversary")
     if adversary is not None:
-        from pilotlab.drive.adversary import ACTIONS
-
         if (not isinstance(adversary, list) or len(adversary) > 100_000
                 or any(not isinstance(a, int) or isinstance(a, bool) or not 0 <= a < len(ACTIONS) for a in adversary)):
             raise PilotlabError(f"{where}: adversary must be null or a list of meta-actions, integers in "
@@ -346,6 +344,73 @@ def crash_fault(env: Any, history: list[dict[int, dict[str, Any]]], window: int)
     return {"at_fault": bool(at_fault), "kind": kind, "partner_id": id(npc_v)}
 
 
+# -- the RL adversary's NPC (drive/adversary.py trains it; a scenario file replays its actions) --------------
+ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")  # highway-env's DiscreteMetaAction order
+
+
+def speed_grid(env: Any) -> np.ndarray:
+    """[m/s] the adversary's cruise set-points: 5, 10, ... up to the env's reference speed + 5."""
+    return np.arange(5.0, envs.reference_speed(env) + 5.0 + 1e-9, 5.0)
+
+
+def choose_npc(env: Any) -> Any | None:
+    """The NPC the adversary takes over (module docstring), or None when there is no IDM vehicle."""
+    base = env.unwrapped
+    ego = base.vehicle
+    cands = [v for v in base.road.vehicles if v is not ego and hasattr(v, "TIME_WANTED")]
+    if not cands:
+        return None
+    h = np.array([math.cos(ego.heading), math.sin(ego.heading)])
+
+    def dist(v: Any) -> float:
+        return float(np.hypot(*(np.asarray(v.position) - ego.position)))
+
+    ahead = [v for v in cands if float((np.asarray(v.position) - ego.position) @ h) >= -envs.VEHICLE_LENGTH]
+    return min(ahead or cands, key=dist)
+
+
+class AdversaryHooks(ScenarioHooks):
+    """`scenarios.ScenarioHooks` plus the adversary: takes over the chosen NPC after the reset and applies
+    its meta-actions, from `scenario.adversary` (a replay) or through `command` (`drive.adversary`'s env).
+    The NPC: the nearest vehicle ahead of or beside the ego at the reset (`choose_npc`), turned from an IDM /
+    MOBIL vehicle into a controlled one (`MDPVehicle`) at the same position, heading, speed and lane."""
+
+    def __init__(self, scenario: Scenario, period: float = 1.0):
+        super().__init__(scenario, period)
+        self.npc: Any = None
+        self.npc_serial = -1
+        self._replay = list(scenario.adversary or ())
+
+    def after_reset(self, env: Any) -> None:
+        from highway_env.vehicle.controller import MDPVehicle
+
+        super().after_reset(env)  # traffic knobs, creation order, the first recorded step
+        old = choose_npc(env)
+        if old is None:
+            return
+        road = env.unwrapped.road
+        new = MDPVehicle(road, np.array(old.position, dtype=float), heading=float(old.heading),
+                         speed=float(old.speed), target_lane_index=old.target_lane_index,
+                         target_speed=float(old.speed), target_speeds=speed_grid(env), route=old.route)
+        road.vehicles[road.vehicles.index(old)] = new
+        self._serial[id(new)] = self.npc_serial = self._serial[id(old)]
+        self._alive.append(new)
+        self.history[-1][id(new)] = self.history[-1].pop(id(old))
+        self.npc = new
+        if self._replay:
+            self.command(self._replay[0])
+
+    def after_step(self, env: Any, step: int) -> None:
+        super().after_step(env, step)
+        if step + 1 < len(self._replay):
+            self.command(self._replay[step + 1])
+
+    def command(self, action: int) -> None:
+        """The adversary's meta-action for the next policy step (no-op without an NPC or once it crashed)."""
+        if self.npc is not None and not self.npc.crashed:
+            self.npc.act(ACTIONS[int(action)])
+
+
 # -- running a scenario --------------------------------------------------------------------------------------
 def configure_agent(agent: Any, scenario: Scenario) -> Any:
     """The scenario's sensor noise and dropout on a planner driver's sensors (other drivers: unchanged)."""
@@ -383,8 +448,6 @@ def run_scenario(scenario: Scenario, agent_spec: str | None = None, frames: list
         if scenario.adversary is None:
             hooks = ScenarioHooks(scenario)
         else:  # one NPC replays the RL adversary's meta-actions
-            from pilotlab.drive.adversary import AdversaryHooks
-
             hooks = AdversaryHooks(scenario)
         stats = run_episode(agent, env, scenario.seed, scorer, frames, hooks=hooks)
     finally:
@@ -392,5 +455,6 @@ def run_scenario(scenario: Scenario, agent_spec: str | None = None, frames: list
     return stats, outcome(stats, hooks)
 
 
-__all__ = ["FAULT_WINDOW", "FORMAT", "SPACE", "Scenario", "ScenarioHooks", "classify", "configure_agent",
-           "crash_fault", "knob_range", "load", "npc_behaviour", "outcome", "run_scenario", "save", "validate"]
+__all__ = ["ACTIONS", "FAULT_WINDOW", "FORMAT", "SPACE", "AdversaryHooks", "Scenario", "ScenarioHooks", "choose_npc",
+           "classify", "configure_agent", "crash_fault", "knob_range", "load", "npc_behaviour", "outcome",
+           "run_scenario", "save", "speed_grid", "validate"]
