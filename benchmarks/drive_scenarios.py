@@ -11,8 +11,9 @@ over several calls (`--envs`) and an interrupted run keeps what it finished; a r
 episodes, duration) replaces the older row. `--racetrack-duration` shortens racetrack-v0's 300 s
 episodes (1,500 steps at 5 Hz; one lap of 348 m takes ~35 s at the fixed 10 m/s).
 
-With `--stress-budget N`, `pilotlab drive stress` runs on each of `--stress-envs` (CEM and uniform random
-sampling, N episodes each) and its counts join the section.
+With `--stress-budget N`, `pilotlab drive stress` runs on each of `--stress-envs` (`--stress-methods`: CEM and
+uniform random sampling by default, ``cem,random,rl`` adds the RL adversary, trained for
+`--stress-adversary-steps` inside its budget; N episodes each) and its counts join the section.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _section(rows: list[dict], stress: list[dict], command: str) -> str:
                   "| env | driver | method | episodes | at-fault crashes | distinct | distinct per 1,000 | "
                   "NPC-at-fault (flagged) | replays matched |", "|---|---|---|---|---|---|---|---|---|"]
         for s in stress:
-            for m in ("cem", "random"):
+            for m in [m for m in ("cem", "random", "rl") if m in s]:
                 lines.append(f"| {s['env']} | {s['agent']} | {m} | {s[m]['episodes']:.0f} | {s[m]['at_fault']:.0f} | "
                              f"{s[m]['distinct']:.0f} | {s[m]['per_1000']:.1f} | {s[m]['npc_fault']:.0f} | "
                              f"{s['replays_matched']:.0f}/{s['replays']:.0f} |")
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--stress-envs", default="roundabout-v0")
     ap.add_argument("--stress-population", type=int, default=20)
     ap.add_argument("--stress-duration", type=float, default=0.0, help="[s]; 0: the env's own")
+    ap.add_argument("--stress-methods", default="cem,random", help="cem, random, rl (comma-separated)")
+    ap.add_argument("--stress-adversary-steps", type=int, default=1500, help="rl: DQN steps inside its budget")
     args = ap.parse_args()
     torch.set_num_threads(1)
     env_ids = [e.strip() for e in args.envs.split(",") if e.strip()]
@@ -144,12 +147,13 @@ def main() -> None:
         for env_id in [e.strip() for e in args.stress_envs.split(",") if e.strip()]:
             run_dir = Path("runs") / f"bench-stress-{env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
             cfg = DriveStressConfig(env=env_id, budget=args.stress_budget, population=args.stress_population,
-                                    duration=args.stress_duration or None, run_dir=str(run_dir), max_videos=3)
+                                    duration=args.stress_duration or None, run_dir=str(run_dir), max_videos=3,
+                                    methods=args.stress_methods, adversary_steps=args.stress_adversary_steps)
             summ = run_stress(cfg)
             row = {"kind": "stress", "env": env_id, "agent": cfg.agent, "episodes": args.stress_budget,
                    "duration": cfg.duration, "run_dir": str(run_dir), "command": command,
                    "replays": summ[S.STRESS_REPLAYS], "replays_matched": summ[S.STRESS_REPLAYS_MATCHED]}
-            for m in ("cem", "random"):
+            for m in cfg.method_list:
                 row[m] = {"episodes": summ[S.stress_key(m, S.STRESS_EPISODES)],
                           "at_fault": summ[S.stress_key(m, S.STRESS_AT_FAULT)],
                           "distinct": summ[S.stress_key(m, S.STRESS_DISTINCT)],
