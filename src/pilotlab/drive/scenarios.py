@@ -21,6 +21,10 @@ NPCs spawned during the episode (intersection-v0) get the same behaviour when th
 random in the changes (which NPCs a lower density removes) is drawn from a generator seeded with the env
 seed, so the same file gives the same episode.
 
+A scenario of the RL adversary (`drive/adversary.py`) also holds ``adversary``: the meta-action (an index
+into `ACTIONS`) of one NPC per policy step. `AdversaryHooks` takes that NPC over after the reset (the
+nearest vehicle ahead of or beside the ego) and replays the actions, so the file alone gives the episode.
+
 Fault (`crash_fault`), judged from the two cars' positions, headings and speeds at the policy step before
 the crash (after it, highway-env has pushed them apart and let them slide on) and the lane changes over the
 previous `FAULT_WINDOW` seconds. The crash partner is the other vehicle highway-env flagged as crashed nearest the
