@@ -185,7 +185,7 @@ STRESS_TRAIN_EPISODES: Final = "train_episodes"
 
 
 def stress_key(method: str, metric: str) -> str:
-    """``stress/{method}/{metric}`` (method: cem, random; metric: one of the ``STRESS_*`` names without a slash)."""
+    """``stress/{method}/{metric}`` (method: cem, random, rl; metric: one of the ``STRESS_*`` names without a slash)."""
     return f"stress/{method}/{metric}"
 
 

@@ -60,6 +60,7 @@ COMMANDS = {
                                    _pretrain_perception, "self-supervised pretraining (vicreg, simclr, masked) of "
                                    "the detector's backbone on unlabelled recorded frames; writes a run directory"),
     "stress": Command(DriveStressConfig, _stress, "search scenarios (env seed, traffic, NPC behaviour, sensor noise) "
-                      "for the driver's at-fault crashes with the cross-entropy method and uniform random sampling; "
+                      "for the driver's at-fault crashes with the cross-entropy method, uniform random sampling and an "
+                      "RL adversary NPC (--methods cem,random,rl); "
                       "saves each failure as a replayable scenario file"),
 }
