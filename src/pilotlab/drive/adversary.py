@@ -77,7 +77,7 @@ class AdversaryEnv(gym.Env):
 
     def __init__(self, env: str = "highway-fast-v0", agent: str = "modular", agent_seed: int = 0,
                  duration: float | None = None, knobs: dict[str, float] | None = None, crash_reward: float = 1.0,
-                 npc_fault_penalty: float = 1.0, alone_penalty: float = 1.0, shaping: float = 0.1,
+                 npc_fault_penalty: float = 1.0, alone_penalty: float = 0.25, shaping: float = 0.1,
                  episode_log: str | None = None):
         if not isinstance(knobs, (dict, type(None))):
             raise PilotlabError(f"{ENV_ID}: knobs must be a JSON object of scenario knobs, got {knobs!r}")
@@ -228,7 +228,7 @@ def dqn_config(template: scenarios.Scenario, steps: int, seed: int, threads: int
               "duration": template.duration, "knobs": template.knobs(), "episode_log": str(episode_log)}
     return DQNConfig(env=ENV_ID, env_kwargs=json.dumps(kwargs), total_steps=steps, num_envs=1, hidden=(64, 64),
                      lr=5e-4, batch_size=32, buffer_size=15_000, learning_starts=min(200, steps), train_freq=1,
-                     gradient_steps=1, target_update_interval=50, gamma=0.8, exploration_fraction=0.5,
+                     gradient_steps=1, target_update_interval=50, gamma=0.9, exploration_fraction=0.5,
                      exploration_final_eps=0.05, eval_every=0, eval_episodes=EVAL_EPISODES,
                      log_every=max(1, min(500, steps)), checkpoint_every=steps, seed=seed, threads=threads,
                      run_dir=str(run_dir))
