@@ -18,8 +18,9 @@ default) and the agent is one NPC:
 - **Reward**: `crash_reward` (+1) when the ego crashes and `scenarios.crash_fault` puts it at fault (with
   any partner: an adversary that makes the ego swerve into a third car counts too); minus
   `npc_fault_penalty` for a crash the NPC is at fault for (it rammed the ego from behind, cut in within
-  2 s, hit a standing ego: proves nothing about the ego); minus `alone_penalty` when the adversary crashes
-  without the ego. All three end the episode. Otherwise a shaping term `shaping` x (phi' - phi) with
+  2 s, hit a standing ego: proves nothing about the ego); minus `alone_penalty` (0.25: such a crash already
+  ends the episode and forfeits its chance of a +1) when the adversary crashes without the ego. All three
+  end the episode. Otherwise a shaping term `shaping` x (phi' - phi) with
   phi = exp(-gap / 5 m), gap the ego-to-adversary centre distance less a car length: a difference of
   potentials (Ng et al. 1999), so it sums to phi(end) - phi(start) over an episode and pulls towards the
   ego without paying for merely being near.
@@ -219,9 +220,10 @@ def dqn_config(template: scenarios.Scenario, steps: int, seed: int, threads: int
     """The DQN run that trains the adversary against `template`'s driver, env and knobs.
 
     highway-env's own DQN recipe for its meta-actions (as the RL driver's, `recipes.py`: lr 5e-4, batch 32,
-    learning starts 200, one gradient step per env step, target copy every 50 steps, gamma 0.8) on a
-    64-64 MLP, exploring over the first half of the steps: the budget is a few thousand steps, each a
-    whole step of the driver under test."""
+    learning starts 200, one gradient step per env step, target copy every 50 steps) on a 64-64 MLP,
+    exploring over the first half of the steps: the budget is a few thousand steps, each a whole step of
+    the driver under test. gamma 0.9 rather than the driver's 0.8: a failure takes a plan of several
+    steps (get ahead of the ego, wait out the 2 s after a lane change that would make it a cut-in, brake)."""
     from pilotlab.rl.dqn import DQNConfig
 
     kwargs = {"env": template.env, "agent": template.agent, "agent_seed": template.agent_seed,
