@@ -97,10 +97,11 @@ def yield_points(env: Any, position: np.ndarray, velocity: np.ndarray, desired_s
 # have: highway-env's meta-actions move the cruise set-point one grid step below the *current* speed per
 # policy period, and its speed loop follows the set-point with a 0.6 s time constant. The decision below is
 # made where it can still be carried out: it predicts the ego's own motion under meta-actions exactly as the
-# simulator realises them (`meta_profile`), accepts a gap only if the whole crossing clears every predicted
-# car by a post-encroachment time, and otherwise stops at the stop line (the end of the lane entering the
-# junction) while the remaining meta-actions can still stop the ego there, else before the first conflict,
-# else it goes on (committed).
+# simulator realises them (`meta_profile`), and accepts a plan (a short sequence of meta-actions, then
+# FASTER) only if the whole crossing clears every predicted car by a post-encroachment time; slowing down
+# first to arrive in a later gap is such a plan. Without one it stops at the stop line (the end of the lane
+# entering the junction) while the remaining meta-actions can still stop the ego there, else before the
+# first conflict, else it goes on (committed).
 
 YIELD_HORIZON = 8.0  # [s] long enough to cross the junction from a standstill at the stop line
 CONFLICT_WIDTH = 3.5  # [m] a predicted car this close to the ego's path occupies it
@@ -147,71 +148,80 @@ def stop_distance(speed: float, set_point: float, grid: np.ndarray, first: str, 
     return float(s[-1])  # the set-point has been 0 for a few periods: the rest decays below a centimetre
 
 
-class Conflict(NamedTuple):
-    """Where and when a predicted car meets the ego's path."""
+class Occupancy(NamedTuple):
+    """When predicted cars occupy the ego's path: one row per prediction sample within `CONFLICT_WIDTH` of it."""
 
-    s: float  # [m] along the ego's path, from the ego
-    t_other: float  # [s] when the car is there
-    t_ego: float  # [s] when the ego's "go" profile reaches it (inf: not within the horizon)
+    arc: np.ndarray  # (K,) [m] along the ego's path, from the ego
+    t: np.ndarray  # (K,) [s] when the car is there
+    aligned: np.ndarray  # (K,) bool: the car moves along the path there (within `SAME_DIRECTION`)
 
 
-def path_conflicts(path: LanePath, s0: float, go_t: np.ndarray, go_s: np.ndarray, road: RoadMap,
-                   position: np.ndarray, velocity: np.ndarray, times: np.ndarray) -> list[Conflict]:
-    """Conflicts of the ego driving `path` from arc `s0` with the distance profile (go_t, go_s) against every
-    object (N, 2) at constant speed along each of its lane hypotheses at `times` (T,) [s].
-
-    A hypothesis point within `CONFLICT_WIDTH` of the path occupies the path at its nearest arc; the ego's
-    centre occupies that arc from `OCCUPY_LENGTH` before to `OCCUPY_LENGTH` after it. A crossing car is a
-    conflict if it is there less than `PET` before the ego comes or after the ego leaves; a car moving along
-    the path (within `SAME_DIRECTION`) only if it comes behind the ego, less than `FOLLOW_PET` after it left
-    (a car ahead of the ego on its path is car following, the planner's IDM)."""
-    reach = float(go_s[-1]) + OCCUPY_LENGTH + 5.0
-    arcs = s0 + np.arange(-OCCUPY_LENGTH, reach, 0.5)  # (M,)
+def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, position: np.ndarray,
+                   velocity: np.ndarray, times: np.ndarray) -> Occupancy:
+    """Where and when the objects (N, 2), each at constant speed along every lane hypothesis at `times` (T,)
+    [s], come within `CONFLICT_WIDTH` of the ego's `path` between arcs `s0` - `OCCUPY_LENGTH` and `s0` + `reach`
+    + `OCCUPY_LENGTH`. Standing objects (< 0.5 m/s) are left out: they are obstacles for the planner's car
+    following, not crossing traffic."""
+    arcs = s0 + np.arange(-OCCUPY_LENGTH, reach + OCCUPY_LENGTH, 0.5)  # (M,)
     pts = np.array([path.position(float(a)) for a in arcs])  # (M, 2)
     path_heading = np.array([path.heading_at(float(a)) for a in arcs])  # (M,)
-    out: list[Conflict] = []
+    rows: list[tuple[np.ndarray, ...]] = []
     for p, v in zip(np.asarray(position, dtype=float).reshape(-1, 2), np.asarray(velocity, dtype=float).reshape(-1, 2)):
         speed = float(np.hypot(*v))
-        if speed < 0.5 or float(np.min(np.hypot(*(pts - p).T))) > speed * float(times[-1]) + CONFLICT_WIDTH + 10.0:
+        if speed < 0.5 or float(np.min(np.hypot(*(pts - p).T))) > speed * float(times[-1]) + CONFLICT_WIDTH:
             continue
-        heading = float(np.arctan2(v[1], v[0]))
         for _, hyp in predict_along_lanes(road, p, v, times):
             d = np.hypot(hyp[:, None, 0] - pts[None, :, 0], hyp[:, None, 1] - pts[None, :, 1])  # (T, M)
             j = np.argmin(d, axis=1)  # (T,)
-            near = d[np.arange(len(times)), j] < CONFLICT_WIDTH
-            for k in np.nonzero(near)[0]:
-                arc = float(arcs[j[k]] - s0)
-                t_in = _time_at(go_t, go_s, arc - OCCUPY_LENGTH)
-                t_out = _time_at(go_t, go_s, arc + OCCUPY_LENGTH)
-                if arc + OCCUPY_LENGTH <= 0.0:
-                    continue  # behind the ego's centre already
-                if k + 1 < len(times):
-                    h = float(np.arctan2(*(hyp[k + 1] - hyp[k])[::-1]))
-                else:
-                    h = heading
-                aligned = abs(frenet.wrap_angle(h - float(path_heading[j[k]]))) < SAME_DIRECTION
-                t = float(times[k])
-                if aligned:
-                    hit = t_in < t < t_out + FOLLOW_PET
-                else:
-                    hit = t_in - PET < t < t_out + PET
-                if hit:
-                    out.append(Conflict(arc, t, t_in))
-                    break
-    return out
+            near = np.nonzero(d[np.arange(len(times)), j] < CONFLICT_WIDTH)[0]
+            if len(near) == 0:
+                continue
+            step = np.diff(hyp, axis=0, append=2.0 * hyp[-1:] - hyp[-2:-1])  # (T, 2) its direction of travel
+            h = np.arctan2(step[near, 1], step[near, 0])
+            off = np.abs((h - path_heading[j[near]] + np.pi) % (2.0 * np.pi) - np.pi)
+            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION))
+    if not rows:
+        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
+    arc, t, aligned = (np.concatenate(c) for c in zip(*rows))
+    return Occupancy(arc, t, aligned)
 
 
-def _time_at(t: np.ndarray, s: np.ndarray, target: float) -> float:
-    """First time [s] the distance profile reaches `target` [m] (0 if already past it, inf if never)."""
-    if target <= 0.0:
-        return 0.0
-    idx = np.nonzero(s >= target)[0]
-    return float(t[idx[0]]) if len(idx) else float("inf")
+def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Indices of the `occ` rows that the ego's distance profile (t, s) (s non-decreasing) conflicts with.
+
+    The ego's centre occupies a path arc from `OCCUPY_LENGTH` before it to `OCCUPY_LENGTH` after it. A crossing
+    car conflicts if it is there less than `PET` before the ego comes or after the ego leaves; a car moving
+    along the path only if it comes behind the ego, less than `FOLLOW_PET` after it left (a car ahead of the
+    ego on its path is car following, the planner's IDM)."""
+    if len(occ.arc) == 0:
+        return np.zeros(0, dtype=int)
+
+    def time_at(target: np.ndarray) -> np.ndarray:  # first time the profile reaches each distance
+        i = np.searchsorted(s, target, side="left")
+        out = t[np.minimum(i, len(t) - 1)].astype(float)
+        out[target <= 0.0] = 0.0
+        out[i >= len(t)] = np.inf
+        return out
+
+    t_in = time_at(occ.arc - OCCUPY_LENGTH)
+    t_out = time_at(occ.arc + OCCUPY_LENGTH)
+    ahead = occ.arc + OCCUPY_LENGTH > 0.0  # rows behind the ego's centre are passed
+    crossing = (occ.t > t_in - PET) & (occ.t < t_out + PET)
+    following = (occ.t > t_in) & (occ.t < t_out + FOLLOW_PET)
+    return np.nonzero(ahead & np.where(occ.aligned, following, crossing))[0]
+
+
+def candidate_plans(n: int) -> list[list[str]]:
+    """The meta-action sequences (`n` long) the gap acceptance tries, fastest first: FASTER throughout, then
+    one or two periods of IDLE or SLOWER before it (arriving later, in the next gap)."""
+    slow = [["IDLE"], ["SLOWER"], ["IDLE", "IDLE"], ["SLOWER", "IDLE"], ["IDLE", "SLOWER"], ["SLOWER", "SLOWER"]]
+    return [["FASTER"] * n] + [first + ["FASTER"] * (n - len(first)) for first in slow]
 
 
 class YieldDecision(NamedTuple):
-    stop_at: float  # [m] the ego's centre must stand before this distance along its path (inf: go)
+    stop_at: float  # [m] the ego's centre must stand before this distance along its path (inf: no limit)
     reason: str
+    action: str | None = None  # the first meta-action of the accepted plan (None: the planner's own)
 
 
 def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
@@ -228,8 +238,9 @@ def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
 
 def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: RoadMap | None = None,
                    period: float = 1.0) -> YieldDecision:
-    """Go, or stop at the stop line (or before the first conflict), for the ego of `env` against the
-    objects (N, 2) as the driver perceives them; see the comment above `YIELD_HORIZON`."""
+    """Go (the fastest conflict-free plan of `candidate_plans`), or stop at the stop line (or before the first
+    conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the comment
+    above `YIELD_HORIZON`."""
     base = env.unwrapped
     ego = base.vehicle
     road = road if road is not None else RoadMap(base.road.network)
@@ -238,20 +249,25 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
     lane_index = tuple(ego.lane_index)
     route = [lane_index] + [tuple(r) for r in (getattr(ego, "route", None) or []) if tuple(r[:2]) != lane_index[:2]]
     path = _route_path(road, route, lane_index)
-    s0, _ = frenet.to_frenet(ego.lane, np.asarray(ego.position, dtype=float))
+    s0 = float(frenet.to_frenet(ego.lane, np.asarray(ego.position, dtype=float))[0])
     speed, set_point = float(ego.speed), float(ego.target_speed)
     n = int(np.ceil(YIELD_HORIZON / period))
-    go_t, go_s, _ = meta_profile(speed, set_point, grid, ["FASTER"] * n, period, sim_dt)
+    profiles = [(plan, *meta_profile(speed, set_point, grid, plan, period, sim_dt)[:2]) for plan in candidate_plans(n)]
     times = np.arange(DT, YIELD_HORIZON + 1e-9, DT)
-    conflicts = path_conflicts(path, float(s0), go_t, go_s, road, position, velocity, times)
-    if not conflicts:
-        return YieldDecision(float("inf"), "junction: gap accepted")
-    first = min(c.s for c in conflicts)
+    occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, position, velocity, times)
     line = stop_line(road, [tuple(i) for i in path.indices])
+    to_line = None if line is None else line - s0 - 0.5 * OCCUPY_LENGTH - STOP_LINE_MARGIN
+    for plan, t, s in profiles:
+        # a plan that slows first must keep the stop at the line possible, in case the gap closes
+        keeps_stop = plan[0] == "FASTER" or to_line is None or to_line < 0.0 or \
+            stop_distance(speed, set_point, grid, plan[0], period, sim_dt) <= to_line
+        if keeps_stop and len(profile_conflicts(occ, t, s)) == 0:
+            return YieldDecision(float("inf"), f"junction: gap accepted ({' '.join(plan[:2])})", plan[0])
+    hits = profile_conflicts(occ, profiles[0][1], profiles[0][2])
+    first = float(occ.arc[hits].min()) if len(hits) else float("inf")
     need = stop_distance(speed, set_point, grid, "SLOWER", period, sim_dt)
-    half = 0.5 * OCCUPY_LENGTH
-    if line is not None and line - s0 - half - STOP_LINE_MARGIN >= need - 0.5:
-        return YieldDecision(max(line - float(s0) - half - STOP_LINE_MARGIN, 0.0), "junction: yield at the line")
+    if to_line is not None and to_line >= need - 0.5:
+        return YieldDecision(max(to_line, 0.0), "junction: yield at the line")
     if first - OCCUPY_LENGTH >= need:
         return YieldDecision(first - OCCUPY_LENGTH, "junction: yield before the conflict")
     return YieldDecision(float("inf"), "junction: committed")
@@ -259,15 +275,16 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
 
 def yield_action(decision: YieldDecision, speed: float, set_point: float, grid: np.ndarray, period: float,
                  sim_dt: float) -> str | None:
-    """The fastest meta-action after which SLOWER still stops the ego within `decision.stop_at`
-    (SLOWER if none does); None when the decision is to go."""
+    """The fastest meta-action after which SLOWER still stops the ego within `decision.stop_at` (SLOWER if
+    none does); without a stop, the accepted plan's first action (None: committed, the planner's own)."""
     if not np.isfinite(decision.stop_at):
-        return None
+        return decision.action
     for action in sorted(("FASTER", "IDLE", "SLOWER"), key=lambda a: -set_point_after(a, speed, set_point, grid)):
         if stop_distance(speed, set_point, grid, action, period, sim_dt) <= decision.stop_at:
             return action
     return "SLOWER"
 
 
-__all__ = ["CONFLICT_DISTANCE", "HORIZON", "Conflict", "YieldDecision", "meta_profile", "path_conflicts",
-           "set_point_after", "stop_distance", "stop_line", "yield_action", "yield_decision", "yield_points"]
+__all__ = ["CONFLICT_DISTANCE", "HORIZON", "Occupancy", "YieldDecision", "candidate_plans", "meta_profile",
+           "path_occupancy", "profile_conflicts", "set_point_after", "stop_distance", "stop_line", "yield_action",
+           "yield_decision", "yield_points"]
