@@ -209,27 +209,33 @@ class PlannerAgent:
                                 p.cap, p.change_cap)
         name = control.META_ACTIONS[a]
         if self._yields_at_line(env):
-            name = self._yield(env, position, velocity, name, grid)
+            name = self._yield(env, position, velocity, name, grid, p.cap)
         available = env.unwrapped.action_type.actions_indexes
         if name not in available:  # e.g. intersection-v0 has no lateral actions
             name = "IDLE"
         return _action_index(env, name)
 
-    def _yield(self, env: Any, position: np.ndarray, velocity: np.ndarray, name: str, grid: np.ndarray) -> str:
-        """`name`, or the meta-action that stops the ego where `junction.yield_decision` says, if that is slower."""
+    def _yield(self, env: Any, position: np.ndarray, velocity: np.ndarray, name: str, grid: np.ndarray,
+               cap: float) -> str:
+        """The meta-action of `junction.yield_decision`: an accepted plan's first action within the planner's
+        braking cap (the planner's own speed choice rounds to the grid, which on a 3-point grid never asks
+        for the top set-point while accelerating), or the slower of the planner's and the one that stops the
+        ego where the decision says."""
         from pilotlab.drive import junction
 
         decision = junction.yield_decision(env, position, velocity, self._map, self._period)
         ego = envs.ego_vehicle(env)
         speed, set_point = float(ego.speed), float(ego.target_speed)
         sim_dt = 1.0 / float(env.unwrapped.config["simulation_frequency"])
-        stop = junction.yield_action(decision, speed, set_point, grid, self._period, sim_dt)
+        chosen = junction.yield_action(decision, speed, set_point, grid, self._period, sim_dt)
         if self.last_plan is not None:
             self.last_plan = self.last_plan._replace(reason=f"{self.last_plan.reason}; {decision.reason}")
-        if stop is None:
+        if chosen is None:
             return name
         after = junction.set_point_after
-        return stop if after(stop, speed, set_point, grid) < after(name, speed, set_point, grid) else name
+        if np.isinf(decision.stop_at) and after(chosen, speed, set_point, grid) <= cap + 1e-6:
+            return chosen
+        return chosen if after(chosen, speed, set_point, grid) < after(name, speed, set_point, grid) else name
 
     def _act_continuous(self, env: Any) -> np.ndarray:
         position, velocity = self.objects(env)

@@ -19,6 +19,7 @@ it) are ignored.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -211,11 +212,13 @@ def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarra
     return np.nonzero(ahead & np.where(occ.aligned, following, crossing))[0]
 
 
-def candidate_plans(n: int) -> list[list[str]]:
-    """The meta-action sequences (`n` long) the gap acceptance tries, fastest first: FASTER throughout, then
-    one or two periods of IDLE or SLOWER before it (arriving later, in the next gap)."""
-    slow = [["IDLE"], ["SLOWER"], ["IDLE", "IDLE"], ["SLOWER", "IDLE"], ["IDLE", "SLOWER"], ["SLOWER", "SLOWER"]]
-    return [["FASTER"] * n] + [first + ["FASTER"] * (n - len(first)) for first in slow]
+def candidate_plans(n: int, slow_periods: int = 3) -> list[list[str]]:
+    """The meta-action sequences (`n` long) the gap acceptance tries: FASTER throughout, or up to
+    `slow_periods` periods of IDLE or SLOWER before it (arriving later, in the next gap)."""
+    prefixes: list[list[str]] = [[]]
+    for k in range(1, slow_periods + 1):
+        prefixes += [list(p) for p in itertools.product(("IDLE", "SLOWER"), repeat=k)]
+    return [p + ["FASTER"] * (n - len(p)) for p in prefixes]
 
 
 class YieldDecision(NamedTuple):
@@ -238,7 +241,7 @@ def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
 
 def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: RoadMap | None = None,
                    period: float = 1.0) -> YieldDecision:
-    """Go (the fastest conflict-free plan of `candidate_plans`), or stop at the stop line (or before the first
+    """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before the first
     conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the comment
     above `YIELD_HORIZON`."""
     base = env.unwrapped
@@ -253,6 +256,7 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
     speed, set_point = float(ego.speed), float(ego.target_speed)
     n = int(np.ceil(YIELD_HORIZON / period))
     profiles = [(plan, *meta_profile(speed, set_point, grid, plan, period, sim_dt)[:2]) for plan in candidate_plans(n)]
+    profiles.sort(key=lambda x: -float(x[2][-1]))  # the most progress over the horizon first (full speed)
     times = np.arange(DT, YIELD_HORIZON + 1e-9, DT)
     occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, position, velocity, times)
     line = stop_line(road, [tuple(i) for i in path.indices])
