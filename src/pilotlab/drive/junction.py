@@ -241,9 +241,9 @@ def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
 
 def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: RoadMap | None = None,
                    period: float = 1.0) -> YieldDecision:
-    """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before the first
-    conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the comment
-    above `YIELD_HORIZON`."""
+    """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before
+    the first conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the
+    comment above `YIELD_HORIZON`."""
     base = env.unwrapped
     ego = base.vehicle
     road = road if road is not None else RoadMap(base.road.network)
