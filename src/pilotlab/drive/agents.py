@@ -97,7 +97,8 @@ class PlannerAgent:
     control: str = "meta"  # "meta" or "continuous"
     velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
     junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
-    stop_line: bool = True  # intersection-v0: yield before the stop line (`junction.yield_decision`)
+    stop_line: bool = True  # yield before the stop line (`junction.yield_decision`) in `stop_line_envs`
+    stop_line_envs: tuple[str, ...] = ("intersection",)  # env ids (prefixes) where it is used
     junction_grid_steps: int = 3  # [] intersection-v0's set-points: highway-env's own 3 (0, 4.5, 9 m/s); a finer
     # grid lowers the set-point too little per policy period to stop before the line (docs/drive.md, "Junctions")
     perception: Perception | None = None
@@ -139,7 +140,7 @@ class PlannerAgent:
         env.unwrapped.configure({"observation": NO_OBSERVATION})
 
     def _yields_at_line(self, env: Any) -> bool:
-        return self.stop_line and str(getattr(env.spec, "id", "")).startswith("intersection")
+        return self.stop_line and str(getattr(env.spec, "id", "")).startswith(tuple(self.stop_line_envs))
 
     def reset(self, env: Any, seed: int) -> None:
         self._rng = np.random.default_rng([self.seed, seed])

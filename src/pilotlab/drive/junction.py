@@ -243,7 +243,8 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
                    period: float = 1.0) -> YieldDecision:
     """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before
     the first conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the
-    comment above `YIELD_HORIZON`."""
+    comment above `YIELD_HORIZON`. Cars behind the ego driving its way follow it (car following) and are left
+    out."""
     base = env.unwrapped
     ego = base.vehicle
     road = road if road is not None else RoadMap(base.road.network)
@@ -258,7 +259,12 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
     profiles = [(plan, *meta_profile(speed, set_point, grid, plan, period, sim_dt)[:2]) for plan in candidate_plans(n)]
     profiles.sort(key=lambda x: -float(x[2][-1]))  # the most progress over the horizon first (full speed)
     times = np.arange(DT, YIELD_HORIZON + 1e-9, DT)
-    occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, position, velocity, times)
+    pos = np.asarray(position, dtype=float).reshape(-1, 2)
+    vel = np.asarray(velocity, dtype=float).reshape(-1, 2)
+    forward = np.array([np.cos(ego.heading), np.sin(ego.heading)])
+    cos_off = (vel @ forward) / np.maximum(np.hypot(vel[:, 0], vel[:, 1]), 1e-9)
+    follows = ((pos - np.asarray(ego.position, dtype=float)) @ forward < 0.0) & (cos_off > np.cos(SAME_DIRECTION))
+    occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, pos[~follows], vel[~follows], times)
     line = stop_line(road, [tuple(i) for i in path.indices])
     to_line = None if line is None else line - s0 - 0.5 * OCCUPY_LENGTH - STOP_LINE_MARGIN
     for plan, t, s in profiles:
