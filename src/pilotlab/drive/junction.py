@@ -14,7 +14,12 @@ If the ego's "go" profile comes within `CONFLICT_DISTANCE` of some hypothesis of
 `STOP_MARGIN` short of where the ego would be at the conflict, so the IDM stops before it; unless the ego
 could not stop there any more at `COMMIT_DECEL` (it is committed: braking inside the junction is worse).
 Cars in the ego's own lane are left to car following, and cars behind the ego on its own path (they follow
-it) are ignored.
+it) are ignored. This is the roundabout's rule.
+
+At the intersection the ego yields before the stop line instead (`yield_decision`, below): it predicts its
+own motion under meta-actions as the simulator realises them, accepts a plan of meta-actions only if the
+whole crossing keeps a post-encroachment time to every predicted car, and otherwise stops at the line
+while it still can.
 """
 
 from __future__ import annotations
