@@ -97,6 +97,10 @@ class PlannerAgent:
     control: str = "meta"  # "meta" or "continuous"
     velocity_margin: float = 0.5  # [std] plan tracks ahead this many std slower (along the heading), behind faster
     junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
+    stop_line: bool = True  # yield before the stop line (`junction.yield_decision`) in `stop_line_envs`
+    stop_line_envs: tuple[str, ...] = ("intersection",)  # env ids (prefixes) where it is used
+    junction_grid_steps: int = 3  # [] intersection-v0's set-points: highway-env's own 3 (0, 4.5, 9 m/s); a finer
+    # grid lowers the set-point too little per policy period to stop before the line (docs/drive.md, "Junctions")
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
     camera: Any = None  # camera_perception.CameraSensors: detections from the cameras (drive eval --perception)
@@ -115,7 +119,8 @@ class PlannerAgent:
             env.unwrapped.configure({"action": {"type": "ContinuousAction"},
                                      "policy_frequency": cfg["simulation_frequency"]})
         elif action.get("type") == "DiscreteMetaAction":
-            action["target_speeds"] = np.linspace(0.0, v_ref, self.grid_steps).tolist()
+            steps = self.junction_grid_steps if self._yields_at_line(env) else self.grid_steps
+            action["target_speeds"] = np.linspace(0.0, v_ref, steps).tolist()
             env.unwrapped.configure({"action": action})
         else:
             raise PilotlabError(f"the {self.name} driver needs a DiscreteMetaAction env, not {action.get('type')}")
@@ -133,6 +138,9 @@ class PlannerAgent:
         # build it every step from a table of the nearby vehicles, so it is replaced by an empty one (no
         # randomness is involved: the episodes stay the same)
         env.unwrapped.configure({"observation": NO_OBSERVATION})
+
+    def _yields_at_line(self, env: Any) -> bool:
+        return self.stop_line and str(getattr(env.spec, "id", "")).startswith(tuple(self.stop_line_envs))
 
     def reset(self, env: Any, seed: int) -> None:
         self._rng = np.random.default_rng([self.seed, seed])
@@ -201,10 +209,34 @@ class PlannerAgent:
         a = control.meta_action(scene.ego_lane, p.lane, float(ego.speed), float(ego.target_speed), p.speed, grid,
                                 p.cap, p.change_cap)
         name = control.META_ACTIONS[a]
+        if self._yields_at_line(env):
+            name = self._yield(env, position, velocity, name, grid, p.cap)
         available = env.unwrapped.action_type.actions_indexes
         if name not in available:  # e.g. intersection-v0 has no lateral actions
             name = "IDLE"
         return _action_index(env, name)
+
+    def _yield(self, env: Any, position: np.ndarray, velocity: np.ndarray, name: str, grid: np.ndarray,
+               cap: float) -> str:
+        """The meta-action of `junction.yield_decision`: an accepted plan's first action within the planner's
+        braking cap (the planner's own speed choice rounds to the grid, which on a 3-point grid never asks
+        for the top set-point while accelerating), or the slower of the planner's and the one that stops the
+        ego where the decision says."""
+        from pilotlab.drive import junction
+
+        decision = junction.yield_decision(env, position, velocity, self._map, self._period)
+        ego = envs.ego_vehicle(env)
+        speed, set_point = float(ego.speed), float(ego.target_speed)
+        sim_dt = 1.0 / float(env.unwrapped.config["simulation_frequency"])
+        chosen = junction.yield_action(decision, speed, set_point, grid, self._period, sim_dt)
+        if self.last_plan is not None:
+            self.last_plan = self.last_plan._replace(reason=f"{self.last_plan.reason}; {decision.reason}")
+        if chosen is None:
+            return name
+        after = junction.set_point_after
+        if np.isinf(decision.stop_at) and after(chosen, speed, set_point, grid) <= cap + 1e-6:
+            return chosen
+        return chosen if after(chosen, speed, set_point, grid) < after(name, speed, set_point, grid) else name
 
     def _act_continuous(self, env: Any) -> np.ndarray:
         position, velocity = self.objects(env)

@@ -14,12 +14,18 @@ If the ego's "go" profile comes within `CONFLICT_DISTANCE` of some hypothesis of
 `STOP_MARGIN` short of where the ego would be at the conflict, so the IDM stops before it; unless the ego
 could not stop there any more at `COMMIT_DECEL` (it is committed: braking inside the junction is worse).
 Cars in the ego's own lane are left to car following, and cars behind the ego on its own path (they follow
-it) are ignored.
+it) are ignored. This is the roundabout's rule.
+
+At the intersection the ego yields before the stop line instead (`yield_decision`, below): it predicts its
+own motion under meta-actions as the simulator realises them, accepts a plan of meta-actions only if the
+whole crossing keeps a post-encroachment time to every predicted car, and otherwise stops at the line
+while it still can.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -89,4 +95,211 @@ def yield_points(env: Any, position: np.ndarray, velocity: np.ndarray, desired_s
     return out
 
 
-__all__ = ["CONFLICT_DISTANCE", "HORIZON", "yield_points"]
+
+
+# --- Yielding before the stop line (intersection-v0) -------------------------------------------------------
+#
+# The rule above stops the ego "STOP_MARGIN short of the conflict" and trusts a braking rate it does not
+# have: highway-env's meta-actions move the cruise set-point one grid step below the *current* speed per
+# policy period, and its speed loop follows the set-point with a 0.6 s time constant. The decision below is
+# made where it can still be carried out: it predicts the ego's own motion under meta-actions exactly as the
+# simulator realises them (`meta_profile`), and accepts a plan (a short sequence of meta-actions, then
+# FASTER) only if the whole crossing clears every predicted car by a post-encroachment time; slowing down
+# first to arrive in a later gap is such a plan. Without one it stops at the stop line (the end of the lane
+# entering the junction) while the remaining meta-actions can still stop the ego there, else before the
+# first conflict, else it goes on (committed).
+
+YIELD_HORIZON = 8.0  # [s] long enough to cross the junction from a standstill at the stop line
+CONFLICT_WIDTH = 3.5  # [m] a predicted car this close to the ego's path occupies it
+OCCUPY_LENGTH = 5.5  # [m] the ego occupies a conflict point while its centre is this close to it along its path
+PET = 1.5  # [s] post-encroachment time: the gap kept between the ego and a crossing car at a conflict point
+FOLLOW_PET = 1.0  # [s] ... behind the ego, for a car joining its path behind it (a merge)
+SAME_DIRECTION = np.radians(30.0)  # [rad] a car this well aligned with the ego's path follows or leads it
+STOP_LINE_MARGIN = 1.0  # [m] the ego's front stops this far short of the stop line
+KP_SPEED = 1.0 / 0.6  # [1/s] highway-env's speed loop: acceleration = KP (set-point - speed) (ControlledVehicle)
+
+
+def set_point_after(action: str, speed: float, set_point: float, grid: np.ndarray) -> float:
+    """The cruise set-point [m/s] after a meta-action (highway-env's MDPVehicle: FASTER / SLOWER move one grid
+    step from the grid speed nearest the current speed, IDLE and lane changes keep the set-point)."""
+    from pilotlab.drive.control import speed_index
+
+    if action == "FASTER":
+        return float(grid[min(speed_index(speed, grid) + 1, len(grid) - 1)])
+    if action == "SLOWER":
+        return float(grid[max(speed_index(speed, grid) - 1, 0)])
+    return float(set_point)
+
+
+def meta_profile(speed: float, set_point: float, grid: np.ndarray, actions: list[str], period: float,
+                 sim_dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times (K,) [s], distance (K,) [m], speed (K,) [m/s]) at every simulation step while the meta-actions
+    `actions` are taken one per policy `period`, integrated as highway-env does (explicit Euler at `sim_dt`)."""
+    n = max(1, round(period / sim_dt))
+    t, s, v = [0.0], [0.0], [float(speed)]
+    for action in actions:
+        set_point = set_point_after(action, v[-1], set_point, grid)
+        for _ in range(n):
+            s.append(s[-1] + v[-1] * sim_dt)
+            v.append(v[-1] + KP_SPEED * (set_point - v[-1]) * sim_dt)
+            t.append(t[-1] + sim_dt)
+    return np.asarray(t), np.asarray(s), np.asarray(v)
+
+
+def stop_distance(speed: float, set_point: float, grid: np.ndarray, first: str, period: float,
+                  sim_dt: float) -> float:
+    """Distance [m] the ego covers after taking `first` now and SLOWER from the next period on, until it
+    stands: what it still needs to stop if it decides to yield only at the next decision."""
+    _, s, _ = meta_profile(speed, set_point, grid, [first] + ["SLOWER"] * (len(grid) + 3), period, sim_dt)
+    return float(s[-1])  # the set-point has been 0 for a few periods: the rest decays below a centimetre
+
+
+class Occupancy(NamedTuple):
+    """When predicted cars occupy the ego's path: one row per prediction sample within `CONFLICT_WIDTH` of it."""
+
+    arc: np.ndarray  # (K,) [m] along the ego's path, from the ego
+    t: np.ndarray  # (K,) [s] when the car is there
+    aligned: np.ndarray  # (K,) bool: the car moves along the path there (within `SAME_DIRECTION`)
+
+
+def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, position: np.ndarray,
+                   velocity: np.ndarray, times: np.ndarray) -> Occupancy:
+    """Where and when the objects (N, 2), each at constant speed along every lane hypothesis at `times` (T,)
+    [s], come within `CONFLICT_WIDTH` of the ego's `path` between arcs `s0` - `OCCUPY_LENGTH` and `s0` + `reach`
+    + `OCCUPY_LENGTH`. Standing objects (< 0.5 m/s) are left out: they are obstacles for the planner's car
+    following, not crossing traffic."""
+    arcs = s0 + np.arange(-OCCUPY_LENGTH, reach + OCCUPY_LENGTH, 0.5)  # (M,)
+    pts = np.array([path.position(float(a)) for a in arcs])  # (M, 2)
+    path_heading = np.array([path.heading_at(float(a)) for a in arcs])  # (M,)
+    rows: list[tuple[np.ndarray, ...]] = []
+    for p, v in zip(np.asarray(position, dtype=float).reshape(-1, 2), np.asarray(velocity, dtype=float).reshape(-1, 2)):
+        speed = float(np.hypot(*v))
+        if speed < 0.5 or float(np.min(np.hypot(*(pts - p).T))) > speed * float(times[-1]) + CONFLICT_WIDTH:
+            continue
+        for _, hyp in predict_along_lanes(road, p, v, times):
+            d = np.hypot(hyp[:, None, 0] - pts[None, :, 0], hyp[:, None, 1] - pts[None, :, 1])  # (T, M)
+            j = np.argmin(d, axis=1)  # (T,)
+            near = np.nonzero(d[np.arange(len(times)), j] < CONFLICT_WIDTH)[0]
+            if len(near) == 0:
+                continue
+            step = np.diff(hyp, axis=0, append=2.0 * hyp[-1:] - hyp[-2:-1])  # (T, 2) its direction of travel
+            h = np.arctan2(step[near, 1], step[near, 0])
+            off = np.abs((h - path_heading[j[near]] + np.pi) % (2.0 * np.pi) - np.pi)
+            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION))
+    if not rows:
+        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
+    arc, t, aligned = (np.concatenate(c) for c in zip(*rows))
+    return Occupancy(arc, t, aligned)
+
+
+def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Indices of the `occ` rows that the ego's distance profile (t, s) (s non-decreasing) conflicts with.
+
+    The ego's centre occupies a path arc from `OCCUPY_LENGTH` before it to `OCCUPY_LENGTH` after it. A crossing
+    car conflicts if it is there less than `PET` before the ego comes or after the ego leaves; a car moving
+    along the path only if it comes behind the ego, less than `FOLLOW_PET` after it left (a car ahead of the
+    ego on its path is car following, the planner's IDM)."""
+    if len(occ.arc) == 0:
+        return np.zeros(0, dtype=int)
+
+    def time_at(target: np.ndarray) -> np.ndarray:  # first time the profile reaches each distance
+        i = np.searchsorted(s, target, side="left")
+        out = t[np.minimum(i, len(t) - 1)].astype(float)
+        out[target <= 0.0] = 0.0
+        out[i >= len(t)] = np.inf
+        return out
+
+    t_in = time_at(occ.arc - OCCUPY_LENGTH)
+    t_out = time_at(occ.arc + OCCUPY_LENGTH)
+    ahead = occ.arc + OCCUPY_LENGTH > 0.0  # rows behind the ego's centre are passed
+    crossing = (occ.t > t_in - PET) & (occ.t < t_out + PET)
+    following = (occ.t > t_in) & (occ.t < t_out + FOLLOW_PET)
+    return np.nonzero(ahead & np.where(occ.aligned, following, crossing))[0]
+
+
+def candidate_plans(n: int, slow_periods: int = 3) -> list[list[str]]:
+    """The meta-action sequences (`n` long) the gap acceptance tries: FASTER throughout, or up to
+    `slow_periods` periods of IDLE or SLOWER before it (arriving later, in the next gap)."""
+    prefixes: list[list[str]] = [[]]
+    for k in range(1, slow_periods + 1):
+        prefixes += [list(p) for p in itertools.product(("IDLE", "SLOWER"), repeat=k)]
+    return [p + ["FASTER"] * (n - len(p)) for p in prefixes]
+
+
+class YieldDecision(NamedTuple):
+    stop_at: float  # [m] the ego's centre must stand before this distance along its path (inf: no limit)
+    reason: str
+    action: str | None = None  # the first meta-action of the accepted plan (None: the planner's own)
+
+
+def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
+    """Path arc [m] of the ego's stop line: the end of the first lane of `route` (its current lane first)
+    whose end node is a junction (several lanes leave it); None where the route has no junction left."""
+    total = 0.0
+    for k, index in enumerate(route):
+        lane = road.lane(index)
+        if len(road.successors(tuple(index))) > 1 and k + 1 < len(route):
+            return total + float(lane.length)
+        total += float(lane.length)
+    return None
+
+
+def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: RoadMap | None = None,
+                   period: float = 1.0) -> YieldDecision:
+    """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before
+    the first conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the
+    comment above `YIELD_HORIZON`. Cars behind the ego driving its way follow it (car following) and are left
+    out."""
+    base = env.unwrapped
+    ego = base.vehicle
+    road = road if road is not None else RoadMap(base.road.network)
+    grid = np.asarray(base.action_type.target_speeds, dtype=float)
+    sim_dt = 1.0 / float(base.config["simulation_frequency"])
+    lane_index = tuple(ego.lane_index)
+    route = [lane_index] + [tuple(r) for r in (getattr(ego, "route", None) or []) if tuple(r[:2]) != lane_index[:2]]
+    path = _route_path(road, route, lane_index)
+    s0 = float(frenet.to_frenet(ego.lane, np.asarray(ego.position, dtype=float))[0])
+    speed, set_point = float(ego.speed), float(ego.target_speed)
+    n = int(np.ceil(YIELD_HORIZON / period))
+    profiles = [(plan, *meta_profile(speed, set_point, grid, plan, period, sim_dt)[:2]) for plan in candidate_plans(n)]
+    profiles.sort(key=lambda x: -float(x[2][-1]))  # the most progress over the horizon first (full speed)
+    times = np.arange(DT, YIELD_HORIZON + 1e-9, DT)
+    pos = np.asarray(position, dtype=float).reshape(-1, 2)
+    vel = np.asarray(velocity, dtype=float).reshape(-1, 2)
+    forward = np.array([np.cos(ego.heading), np.sin(ego.heading)])
+    cos_off = (vel @ forward) / np.maximum(np.hypot(vel[:, 0], vel[:, 1]), 1e-9)
+    follows = ((pos - np.asarray(ego.position, dtype=float)) @ forward < 0.0) & (cos_off > np.cos(SAME_DIRECTION))
+    occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, pos[~follows], vel[~follows], times)
+    line = stop_line(road, [tuple(i) for i in path.indices])
+    to_line = None if line is None else line - s0 - 0.5 * OCCUPY_LENGTH - STOP_LINE_MARGIN
+    for plan, t, s in profiles:
+        # a plan that slows first must keep the stop at the line possible, in case the gap closes
+        keeps_stop = plan[0] == "FASTER" or to_line is None or to_line < 0.0 or \
+            stop_distance(speed, set_point, grid, plan[0], period, sim_dt) <= to_line
+        if keeps_stop and len(profile_conflicts(occ, t, s)) == 0:
+            return YieldDecision(float("inf"), f"junction: gap accepted ({' '.join(plan[:2])})", plan[0])
+    hits = profile_conflicts(occ, profiles[0][1], profiles[0][2])
+    first = float(occ.arc[hits].min()) if len(hits) else float("inf")
+    need = stop_distance(speed, set_point, grid, "SLOWER", period, sim_dt)
+    if to_line is not None and to_line >= need - 0.5:
+        return YieldDecision(max(to_line, 0.0), "junction: yield at the line")
+    if first - OCCUPY_LENGTH >= need:
+        return YieldDecision(first - OCCUPY_LENGTH, "junction: yield before the conflict")
+    return YieldDecision(float("inf"), "junction: committed")
+
+
+def yield_action(decision: YieldDecision, speed: float, set_point: float, grid: np.ndarray, period: float,
+                 sim_dt: float) -> str | None:
+    """The fastest meta-action after which SLOWER still stops the ego within `decision.stop_at` (SLOWER if
+    none does); without a stop, the accepted plan's first action (None: committed, the planner's own)."""
+    if not np.isfinite(decision.stop_at):
+        return decision.action
+    for action in sorted(("FASTER", "IDLE", "SLOWER"), key=lambda a: -set_point_after(a, speed, set_point, grid)):
+        if stop_distance(speed, set_point, grid, action, period, sim_dt) <= decision.stop_at:
+            return action
+    return "SLOWER"
+
+
+__all__ = ["CONFLICT_DISTANCE", "HORIZON", "Occupancy", "YieldDecision", "candidate_plans", "meta_profile",
+           "path_occupancy", "profile_conflicts", "set_point_after", "stop_distance", "stop_line", "yield_action",
+           "yield_decision", "yield_points"]

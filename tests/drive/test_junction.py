@@ -1,0 +1,89 @@
+"""Yielding at the intersection (`junction.yield_decision`) on scripted scenes, and the ego motion model it uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pilotlab.drive import junction
+from pilotlab.drive.agents import make_agent
+from pilotlab.drive.envs import make_env
+
+
+def _intersection(crossing_s: float | None, speed: float = 8.0, stop_line: bool = True) -> tuple:
+    """intersection-v0 with the ego alone at its start (the oracle's grid) and, if `crossing_s` is given, one
+    car `crossing_s` m along the west approach, driving straight across the ego's left turn at `speed`."""
+    from highway_env.vehicle.behavior import IDMVehicle
+
+    env = make_env("intersection-v0", {"spawn_probability": 0.0})
+    agent = make_agent("oracle", 0)
+    agent.stop_line = stop_line
+    agent.prepare(env)
+    env.reset(seed=0)
+    base = env.unwrapped
+    base.road.vehicles[:] = [base.vehicle]
+    if crossing_s is not None:
+        lane = base.road.network.get_lane(("o1", "ir1", 0))
+        car = IDMVehicle(base.road, lane.position(crossing_s, 0.0), lane.heading_at(crossing_s), speed,
+                         target_speed=speed)
+        car.plan_route_to("o3")  # straight on
+        base.road.vehicles.append(car)
+    agent.reset(env, 0)
+    return env, agent
+
+
+def _objects(env) -> tuple[np.ndarray, np.ndarray]:
+    others = [v for v in env.unwrapped.road.vehicles if v is not env.unwrapped.vehicle]
+    return (np.array([v.position for v in others]).reshape(-1, 2),
+            np.array([v.velocity for v in others]).reshape(-1, 2))
+
+
+def test_meta_profile_predicts_the_simulators_speed_loop() -> None:
+    env, _ = _intersection(None)
+    ego = env.unwrapped.vehicle
+    grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
+    start, v, sp = np.array(ego.position, dtype=float), float(ego.speed), float(ego.target_speed)
+    actions = ["SLOWER", "IDLE", "FASTER"]
+    _, s, speeds = junction.meta_profile(v, sp, grid, actions, 1.0, 1.0 / env.unwrapped.config["simulation_frequency"])
+    for a in actions:
+        env.step(env.unwrapped.action_type.actions_indexes[a])
+    assert float(ego.speed) == pytest.approx(speeds[-1], abs=0.05)
+    assert float(np.hypot(*(ego.position - start))) == pytest.approx(s[-1], abs=0.3)
+    assert speeds.min() < v - 2.0  # SLOWER on the 3-point grid really brakes
+    # stopping: the later the first SLOWER, the longer the way
+    d = [junction.stop_distance(9.0, 9.0, grid, a, 1.0, 1 / 15) for a in ("SLOWER", "IDLE", "FASTER")]
+    assert d[0] < d[1] <= d[2] and d[0] < 15.0
+
+
+def test_yields_to_a_crossing_car_with_a_small_time_to_collision_and_goes_when_it_is_far() -> None:
+    # the car reaches the ego's path about when the ego would (ego ~35 m + ~10 m from the conflict at 9 m/s)
+    env, agent = _intersection(crossing_s=60.0)
+    decision = junction.yield_decision(env, *_objects(env), agent._map)
+    ego = env.unwrapped.vehicle
+    grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
+    assert decision.action != "FASTER"  # no full-speed crossing: stop at the line or arrive later
+    action = junction.yield_action(decision, float(ego.speed), float(ego.target_speed), grid, 1.0, 1 / 15)
+    assert junction.set_point_after(action, float(ego.speed), float(ego.target_speed), grid) < float(ego.speed)
+    env, agent = _intersection(crossing_s=0.0)  # ~90 m from the crossing: 11 s away
+    decision = junction.yield_decision(env, *_objects(env), agent._map)
+    assert np.isinf(decision.stop_at) and decision.action == "FASTER" and "gap accepted" in decision.reason
+    env, agent = _intersection(None)
+    assert junction.yield_decision(env, *_objects(env), agent._map).action == "FASTER"
+
+
+def _drive(env, agent) -> tuple[bool, bool]:
+    """(crashed, arrived) of the agent's episode."""
+    done, arrived = False, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(agent.act(env, None))
+        done = terminated or truncated
+        arrived = arrived or bool(env.unwrapped.has_arrived(env.unwrapped.vehicle))
+    return bool(env.unwrapped.vehicle.crashed), arrived
+
+
+@pytest.mark.parametrize("crossing_s", [70.0, 75.0])
+def test_the_oracle_lets_a_priority_car_cross_then_goes(crossing_s: float) -> None:
+    """Closed loop: the crossing car has the right of way (highway-env never makes it yield to the ego).
+    Without the stop-line decision the oracle hits it; with it, the ego waits and still arrives in time."""
+    assert _drive(*_intersection(crossing_s, stop_line=False))[0]
+    assert _drive(*_intersection(crossing_s)) == (False, True)
