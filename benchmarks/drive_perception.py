@@ -94,6 +94,7 @@ def main() -> None:
                 raise SystemExit("recording the dataset failed")
     rows: dict[str, dict[int, list[dict]]] = {m: {n: [] for n in labels} for m in methods}
     start = time.perf_counter()
+    run_cpu = run_wall = 0.0  # [s] pretraining and fine-tuning runs, summed (each run's own summary)
     for seed in seeds:
         for method in methods:
             pre: list[str] = []
@@ -104,6 +105,7 @@ def main() -> None:
                           str(seed), "--epochs", str(args.pretrain_steps), "--max-steps", str(args.pretrain_steps),
                           "--batch-size", str(args.pretrain_batch_size), "--run-dir", str(pdir)])
                 pre, pre_cpu = ["--pretrained", str(pdir)], float(s["train/cpu_s"])
+                run_cpu, run_wall = run_cpu + pre_cpu, run_wall + float(s["train/wall_s"])
             for n in labels:
                 fdir = out / f"ft-{method}-n{n}-s{seed}"
                 # epochs = steps: at least one batch per epoch, so --max-steps always decides the length
@@ -111,6 +113,7 @@ def main() -> None:
                           str(seed), "--epochs", str(args.steps), "--max-steps", str(args.steps), "--batch-size",
                           str(min(args.batch_size, n)), "--run-dir", str(fdir), *pre])
                 load.append(os.getloadavg()[0])
+                run_cpu, run_wall = run_cpu + float(s["train/cpu_s"]), run_wall + float(s["train/wall_s"])
                 rows[method][n].append({"seed": seed, "bev_ap_2m": s["eval/bev_ap_2m"], "ap50": s["eval/ap50"],
                                         "bev_ap_1m": s["eval/bev_ap_1m"], "bev_ap_4m": s["eval/bev_ap_4m"],
                                         "ap": s["eval/ap"], "steps": s["train/steps"], "pretrain_cpu_s": pre_cpu,
@@ -157,8 +160,9 @@ def main() -> None:
     fig.savefig(out / "label_efficiency.png", dpi=120)
     smoke = " (SMOKE: numbers meaningless)" if args.smoke else ""
     lines = [f"## drive_perception: label efficiency of the camera detector (issue 14){smoke}",
-             "", f"`{' '.join(sys.argv)}` on {machine()}, {time.perf_counter() - start:.0f} s wall, load average "
-             f"{min(load):.1f}-{max(load):.1f} (sampled after each run). Fine-tuning: {args.steps} optimizer steps "
+             "", f"`{' '.join(sys.argv)}` on {machine()}; the runs' CPU time {run_cpu:.0f} s, wall {run_wall:.0f} s "
+             f"(summed over runs; this call {time.perf_counter() - start:.0f} s, reusing finished runs); load average "
+             f"{min(load):.1f}-{max(load):.1f} (at the start and after each run of this call). Fine-tuning: {args.steps} optimizer steps "
              f"of {args.batch_size} frames (fewer labels: the same steps, more epochs); pretraining: "
              f"{args.pretrain_steps} steps of {args.pretrain_batch_size} frames on the unlabelled split; seeds "
              f"{args.seeds}; mean ± half-width of the 95 % t-interval over seeds.", "",
