@@ -162,10 +162,10 @@ def main() -> None:
     lines = [f"## drive_perception: label efficiency of the camera detector (issue 14){smoke}",
              "", f"`{' '.join(sys.argv)}` on {machine()}; the runs' CPU time {run_cpu:.0f} s, wall {run_wall:.0f} s "
              f"(summed over runs; this call {time.perf_counter() - start:.0f} s, reusing finished runs); load average "
-             f"{min(load):.1f}-{max(load):.1f} (at the start and after each run of this call). Fine-tuning: {args.steps} optimizer steps "
-             f"of {args.batch_size} frames (fewer labels: the same steps, more epochs); pretraining: "
-             f"{args.pretrain_steps} steps of {args.pretrain_batch_size} frames on the unlabelled split; seeds "
-             f"{args.seeds}; mean ± half-width of the 95 % t-interval over seeds.", "",
+             f"{min(load):.1f}-{max(load):.1f} (at the start and after each run of this call). Fine-tuning: "
+             f"{args.steps} optimizer steps of {args.batch_size} frames (fewer labels: the same steps, more epochs); "
+             f"pretraining: {args.pretrain_steps} steps of {args.pretrain_batch_size} frames on the unlabelled "
+             f"split; seeds {args.seeds}; mean ± half-width of the 95 % t-interval over seeds.", "",
              "| method | labels | BEV AP@2m | AP@1m | AP@4m | COCO AP50 | CPU s pretrain + fine-tune |",
              "|---|---|---|---|---|---|---|"]
     for m in methods:
