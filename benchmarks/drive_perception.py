@@ -30,15 +30,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
 from pilotlab.cli import main as cli
 
 
-def _run(argv: list[str]) -> dict:
+def _run(argv: list[str], train: bool = True) -> dict | None:
+    """The run's summary, running it first unless it has one (None: not finished and `train` is off)."""
     run_dir = Path(argv[argv.index("--run-dir") + 1])
     if not (run_dir / "summary.json").is_file():
+        if not train:
+            return None
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             code = cli(argv)
@@ -52,6 +56,8 @@ def ci95(values: list[float]) -> tuple[float, float]:
     from scipy import stats
 
     a = np.asarray(values, dtype=float)
+    if len(a) == 0:
+        return float("nan"), float("nan")
     if len(a) < 2:
         return float(a.mean()), float("nan")
     return float(a.mean()), float(stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
@@ -71,9 +77,13 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32, help="frames per fine-tuning step")
     ap.add_argument("--pretrain-batch-size", type=int, default=64, help="frames per pretraining step")
     ap.add_argument("--smoke", action="store_true", help="a few steps per run: checks the pipeline only")
+    ap.add_argument("--finished-only", action="store_true",
+                    help="run nothing: report the finished runs under --out, naming the arms still missing")
     ap.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = ap.parse_args()
-    labels = [int(x) for x in args.labels.split(",")]
+    torch.set_num_threads(1)  # as the runs themselves (--threads 1), and as machine() reports
+    order = [int(x) for x in args.labels.split(",")]  # runs go in this order; the table is sorted
+    labels = sorted(order)
     seeds = [int(x) for x in args.seeds.split(",")]
     methods = args.methods.split(",")
     out = Path(args.out)
@@ -95,6 +105,7 @@ def main() -> None:
     rows: dict[str, dict[int, list[dict]]] = {m: {n: [] for n in labels} for m in methods}
     start = time.perf_counter()
     run_cpu = run_wall = 0.0  # [s] pretraining and fine-tuning runs, summed (each run's own summary)
+    missing: list[str] = []  # arms not run (--finished-only)
     for seed in seeds:
         for method in methods:
             pre: list[str] = []
@@ -103,15 +114,22 @@ def main() -> None:
                 pdir = out / f"pre-{method}-s{seed}"
                 s = _run(["drive", "pretrain-perception", "--data-dir", args.data, "--method", method, "--seed",
                           str(seed), "--epochs", str(args.pretrain_steps), "--max-steps", str(args.pretrain_steps),
-                          "--batch-size", str(args.pretrain_batch_size), "--run-dir", str(pdir)])
+                          "--batch-size", str(args.pretrain_batch_size), "--run-dir", str(pdir)],
+                         not args.finished_only)
+                if s is None:
+                    missing += [f"{method} n={n} seed {seed}" for n in order]
+                    continue
                 pre, pre_cpu = ["--pretrained", str(pdir)], float(s["train/cpu_s"])
                 run_cpu, run_wall = run_cpu + pre_cpu, run_wall + float(s["train/wall_s"])
-            for n in labels:
+            for n in order:
                 fdir = out / f"ft-{method}-n{n}-s{seed}"
                 # epochs = steps: at least one batch per epoch, so --max-steps always decides the length
                 s = _run(["drive", "train-perception", "--data-dir", args.data, "--labels", str(n), "--seed",
                           str(seed), "--epochs", str(args.steps), "--max-steps", str(args.steps), "--batch-size",
-                          str(min(args.batch_size, n)), "--run-dir", str(fdir), *pre])
+                          str(min(args.batch_size, n)), "--run-dir", str(fdir), *pre], not args.finished_only)
+                if s is None:
+                    missing.append(f"{method} n={n} seed {seed}")
+                    continue
                 load.append(os.getloadavg()[0])
                 run_cpu, run_wall = run_cpu + float(s["train/cpu_s"]), run_wall + float(s["train/wall_s"])
                 rows[method][n].append({"seed": seed, "bev_ap_2m": s["eval/bev_ap_2m"], "ap50": s["eval/ap50"],
@@ -125,9 +143,10 @@ def main() -> None:
                      "bev_ap_1m": ci95([r["bev_ap_1m"] for r in rows[m][n]]),
                      "bev_ap_4m": ci95([r["bev_ap_4m"] for r in rows[m][n]]),
                      "ap50": ci95([r["ap50"] for r in rows[m][n]]),
-                     "pretrain_cpu_s": float(np.mean([r["pretrain_cpu_s"] for r in rows[m][n]])),
-                     "finetune_cpu_s": float(np.mean([r["finetune_cpu_s"] for r in rows[m][n]])),
-                     "cpu_s": float(np.mean([r["cpu_s"] for r in rows[m][n]]))} for n in labels} for m in methods}
+                     "pretrain_cpu_s": ci95([r["pretrain_cpu_s"] for r in rows[m][n]])[0],
+                     "finetune_cpu_s": ci95([r["finetune_cpu_s"] for r in rows[m][n]])[0],
+                     "cpu_s": ci95([r["cpu_s"] for r in rows[m][n]])[0], "seeds": len(rows[m][n])}
+                 for n in labels} for m in methods}
     # the target's ratio: AP@2m of a pretrained method with 1,000 labels over scratch's with 10,000, as a ratio
     # of the means and, with its 95 % t-interval, as the mean of the per-seed ratios (same seed in both arms)
     ratio: dict[str, dict[str, float]] = {}
@@ -135,8 +154,8 @@ def main() -> None:
         base = table["scratch"][10000]["bev_ap_2m"][0]
         for m in methods:
             if m != "scratch":
-                per_seed = [a["bev_ap_2m"] / b["bev_ap_2m"] for a, b in zip(rows[m][1000], rows["scratch"][10000])
-                            if b["bev_ap_2m"] > 0]
+                base_of = {r["seed"]: r["bev_ap_2m"] for r in rows["scratch"][10000]}
+                per_seed = [r["bev_ap_2m"] / base_of[r["seed"]] for r in rows[m][1000] if base_of.get(r["seed"], 0) > 0]
                 mean, half = ci95(per_seed) if per_seed else (float("nan"), float("nan"))
                 ratio[m] = {"of_means": table[m][1000]["bev_ap_2m"][0] / base if base > 0 else float("nan"),
                             "per_seed_mean": mean, "per_seed_ci95": half}
@@ -166,14 +185,17 @@ def main() -> None:
              f"{args.steps} optimizer steps of {args.batch_size} frames (fewer labels: the same steps, more epochs); "
              f"pretraining: {args.pretrain_steps} steps of {args.pretrain_batch_size} frames on the unlabelled "
              f"split; seeds {args.seeds}; mean ± half-width of the 95 % t-interval over seeds.", "",
-             "| method | labels | BEV AP@2m | AP@1m | AP@4m | COCO AP50 | CPU s pretrain + fine-tune |",
-             "|---|---|---|---|---|---|---|"]
+             "| method | labels | seeds | BEV AP@2m | AP@1m | AP@4m | COCO AP50 | CPU s pretrain + fine-tune |",
+             "|---|---|---|---|---|---|---|---|"]
     for m in methods:
         for n in labels:
             t = table[m][n]
             cells = " | ".join(f"{t[k][0]:.3f} ± {t[k][1]:.3f}" for k in ("bev_ap_2m", "bev_ap_1m", "bev_ap_4m",
                                                                           "ap50"))
-            lines.append(f"| {m} | {n} | {cells} | {t['pretrain_cpu_s']:.0f} + {t['finetune_cpu_s']:.0f} |")
+            cpu = f"{t['pretrain_cpu_s']:.0f} + {t['finetune_cpu_s']:.0f}"
+            lines.append(f"| {m} | {n} | {t['seeds']} | {cells} | {cpu} |")
+    if missing:
+        lines += ["", f"Not run (missing from the means above): {', '.join(missing)}."]
     for m, r in ratio.items():
         lines += ["", f"AP@2m, {m} with 1,000 labels / scratch with 10,000: {r['of_means']:.2f} (ratio of the means; "
                   f"per seed {r['per_seed_mean']:.2f} ± {r['per_seed_ci95']:.2f})."]
