@@ -1,7 +1,7 @@
 """Camera perception label efficiency: self-supervised pretraining vs from scratch (issue 14).
 
     .venv/bin/python benchmarks/drive_perception.py --data runs/cam-data --labels 100,1000,10000 --seeds 0,1,2 \
-        --methods scratch,masked --pretrain-steps 300 --steps 300 --write
+        --methods scratch,masked --pretrain-steps 300 --steps 250 --write
 
 For each seed and pretraining method, the backbone is pretrained once on the dataset's unlabelled split
 (``pilotlab drive pretrain-perception``, `--pretrain-steps` optimizer steps); then for each label count the
@@ -13,9 +13,10 @@ COCO AP50, mean and a 95 % t-interval over seeds, and the CPU time of pretrainin
 efficiency ratio: AP@2m of each pretrained method with 1,000 labels over scratch's with 10,000 (where both
 were run). A run directory that already holds a summary.json is reused, not retrained.
 
-``--smoke`` shrinks everything to a check that the pipeline runs (a handful of steps; numbers meaningless).
-Writes results.json and label_efficiency.png under --out, and with --write the `drive_perception` section of
-docs/benchmarks.md.
+``--finished-only`` runs nothing and reports the finished runs under --out, naming the arms still missing
+(for runs split over several processes, e.g. one per seed). ``--smoke`` shrinks everything to a check that
+the pipeline runs (a handful of steps; numbers meaningless). Writes results.json and label_efficiency.png
+under --out, and with --write the `drive_perception` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
