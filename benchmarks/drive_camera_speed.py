@@ -1,6 +1,7 @@
 """Camera perception speed on one CPU thread (issue 14): rendering, detector + decoding, the whole camera loop.
 
-    .venv/bin/python benchmarks/drive_camera_speed.py [--run RUN_DIR] [--frames 300] [--steps 60]
+    .venv/bin/python benchmarks/drive_camera_speed.py [--run RUN_DIR] [--frames 300] [--steps 60] [--lidar]
+        [--sim plain|fast|both] [--rounds 1]
 
 Rates are per second of this process's CPU time (one torch thread), so other processes on a shared
 machine slow the wall clock but not the numbers; the load average is printed beside them.
@@ -12,6 +13,9 @@ machine slow the wall clock but not the numbers; the load average is printed bes
    cameras rendered and detected, radar fused, tracking, planning, and highway-env's own step; split into
    the driver's share (`act`: sensors, cameras, detector, fusion, tracking, planning) and the simulator's
    (`env.step`). With --lidar the same loop with the default lidar+radar perception, for comparison.
+   `--sim` picks the simulator: highway-env as it is (``plain``), `FastHighway` (``fast``, what
+   ``drive eval --fast-sim`` runs: the same episodes), or both; with several loops, `--rounds` runs them
+   alternately that many times and reports the median of each (the machine's other load drifts).
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--lidar", action="store_true", help="also time the lidar+radar loop")
+    ap.add_argument("--sim", choices=["plain", "fast", "both"], default="fast",
+                    help="highway-env as it is, FastHighway (drive eval --fast-sim), or both")
+    ap.add_argument("--rounds", type=int, default=1, help="alternate the loops this many times; medians")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from pilotlab.drive import envs
@@ -58,18 +65,27 @@ def main() -> None:
         for _ in range(args.frames // 3):
             det.detect(batch)
         rates.append(len(batch) * (args.frames // 3) / (time.process_time() - t))
-    loops = [("camera+radar", CameraSensors(det, "camera+radar"))] + ([("lidar+radar", None)] if args.lidar else [])
+    sims = ["plain", "fast"] if args.sim == "both" else [args.sim]
+    modes = [("camera+radar", CameraSensors(det, "camera+radar"))] + ([("lidar+radar", None)] if args.lidar else [])
+    envs_by_sim = {sim: envs.make_env("highway-fast-v0", fast=sim == "fast") for sim in sims}
+    times: dict[tuple[str, str], list[tuple[float, float, float]]] = {}  # (mode, sim) -> [(steps/s, act, env)]
+    for _ in range(max(1, args.rounds)):
+        for name, sensors in modes:
+            for sim in sims:
+                agent = make_agent("modular", 0)
+                agent.camera = sensors  # type: ignore[attr-defined]
+                steps, act_s, env_s = loop(envs_by_sim[sim], agent, args.steps)
+                times.setdefault((name, sim), []).append((steps / (act_s + env_s), 1000 * act_s / steps,
+                                                          1000 * env_s / steps))
     lines = []
-    for name, sensors in loops:
-        agent = make_agent("modular", 0)
-        agent.camera = sensors  # type: ignore[attr-defined]
-        steps, act_s, env_s = loop(env, agent, args.steps)
-        ms = 1000 * (act_s + env_s) / steps
-        lines.append(f"{name} loop: {steps / (act_s + env_s):.1f} steps/s ({ms:.1f} ms/step: driver "
-                     f"{1000 * act_s / steps:.1f}, highway-env step {1000 * env_s / steps:.1f})")
+    for (name, sim), rows in times.items():
+        rate, act_ms, env_ms = (float(np.median([r[k] for r in rows])) for k in range(3))
+        lines.append(f"{name} loop, {sim} sim: {rate:.1f} steps/s (driver {act_ms:.1f} ms, highway-env step "
+                     f"{env_ms:.1f} ms; rounds: {', '.join(f'{r[0]:.1f}' for r in rows)})")
     load = os.getloadavg()[0]
     print(f"render: {render:.0f} frames/s; detector + decoding: {rates[0]:.0f} frames/s (batch 1), "
-          f"{rates[1]:.0f} frames/s (batch 2); {'; '.join(lines)}; load average {load:.1f}")
+          f"{rates[1]:.0f} frames/s (batch 2); load average {load:.1f}")
+    print("\n".join(lines))
 
 
 def loop(env: object, agent: object, n: int) -> tuple[int, float, float]:

@@ -112,7 +112,7 @@ def test_scenario_file_round_trip_and_env_check(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text("{not json")
     with pytest.raises(PilotlabError, match="not readable JSON"):
         scenarios.load(tmp_path / "b.json")
-    for argv in (["--env", "merge-v0"], ["--agent", "rl:somewhere"], ["--duration", "3"]):
+    for argv in (["--env", "merge-v0"], ["--agent", "rl:somewhere"], ["--duration", "3"], ["--fast-sim"]):
         assert main(["drive", "eval", "--scenario", str(tmp_path / "a.json"), "--run-dir", str(tmp_path / "r"),
                      *argv]) == 2
     assert main(["drive", "eval", "--scenario", str(tmp_path / "b.json"), "--run-dir", str(tmp_path / "r")]) == 2

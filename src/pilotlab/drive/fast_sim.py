@@ -24,8 +24,10 @@ Both are replaced per env instance (nothing in highway-env is modified globally)
 - a reset's own observation is built without pandas too (`define_spaces` installs the NumPy observe).
 
 The equality of observations, rewards, termination and every vehicle's state with the unwrapped env
-is tested on seeded random-action episodes (tests/drive/test_rl_driver.py). Use it for training
-only: evaluation (`pilotlab drive eval --agent rl:RUN_DIR`) always runs highway-env unmodified.
+is tested on seeded random-action episodes (tests/drive/test_rl_driver.py), and whole `drive eval` episodes
+of the drivers with and without it are the same (tests/drive/test_fast_eval.py). RL training uses it
+(``--env-wrapper fast-highway``); `pilotlab drive eval` only with ``--fast-sim`` (the default stays highway-env
+unmodified).
 """
 
 from __future__ import annotations
