@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pilotlab.core.errors import PilotlabError
-from pilotlab.rl.networks import NETWORKS, build_encoder
+from pilotlab.nn import mlp
+from pilotlab.rl.networks import NETWORKS, build_encoder, flat_layers, run_layers
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -37,3 +38,20 @@ def test_bad_inputs() -> None:
         build_encoder("deepsets", (4,), (8,))
     with pytest.raises(PilotlabError):
         build_encoder("transformer", (4,), (8,))
+
+
+def test_run_layers_is_the_sequential_bit_for_bit() -> None:
+    """The flat call (ReLU in place after each Linear) gives the Sequential's outputs and gradients exactly."""
+    torch.manual_seed(0)
+    net = mlp(5, [32, 16], 3, out_act=torch.nn.Tanh())
+    x = torch.randn(64, 5, requires_grad=True)
+    ref = net(x)
+    ref.pow(2).sum().backward()
+    ref_grads = [p.grad.clone() for p in net.parameters()] + [x.grad.clone()]
+    net.zero_grad()
+    x.grad = None
+    got = run_layers(flat_layers(net), x)
+    got.pow(2).sum().backward()
+    assert torch.equal(got, ref)
+    assert all(torch.equal(a, b) for a, b in zip([p.grad for p in net.parameters()] + [x.grad], ref_grads))
+    assert len(flat_layers(net)) == 6  # Linear, ReLU, Linear, ReLU, Linear, Tanh

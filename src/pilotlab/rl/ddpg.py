@@ -48,6 +48,7 @@ from pilotlab.rl.common import (
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
 from pilotlab.rl.her import is_goal_space
+from pilotlab.rl.networks import flat_layers, run_layers
 from pilotlab.rl.returns import td_target
 
 
@@ -102,9 +103,10 @@ class Actor(nn.Module):
         self.net = mlp(obs_dim, hidden, int(act_space.shape[0]), out_act=nn.Tanh())
         self.register_buffer("center", torch.as_tensor((act_space.high + act_space.low) / 2, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor((act_space.high - act_space.low) / 2, dtype=torch.float32))
+        self._layers = flat_layers(self.net)  # called once per gradient step: no module-call overhead
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.center + self.scale * self.net(obs.flatten(1))  # (B, A)
+        return self.center + self.scale * run_layers(self._layers, obs.flatten(1))  # (B, A)
 
 
 class Critic(nn.Module):
@@ -113,10 +115,15 @@ class Critic(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], n: int):
         super().__init__()
         self.qs = nn.ModuleList(mlp(obs_dim + act_dim, hidden, 1) for _ in range(n))
+        self._layers = [flat_layers(q) for q in self.qs]  # 3 critic passes per SAC gradient step: no module calls
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs.flatten(1), action], dim=1)  # (B, obs_dim + A)
-        return torch.stack([q(x).squeeze(1) for q in self.qs])  # (n, B)
+        return torch.stack([run_layers(layers, x).squeeze(1) for layers in self._layers])  # (n, B)
+
+    def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The first critic alone, (B,): TD3's actor loss."""
+        return run_layers(self._layers[0], torch.cat([obs.flatten(1), action], dim=1)).squeeze(1)
 
 
 def critic_target(actor_t: Actor, critic_t: Critic, batch: ReplayBatch, gamma: float, policy_noise: float,
@@ -225,10 +232,14 @@ def train(cfg: DDPGConfig) -> RunDir:
                     updates += 1
                     logged.setdefault("losses/critic_loss", []).append(critic_loss.item())
                     if updates % delay == 0:
-                        actor_loss = -critic.qs[0](torch.cat([batch.obs, actor(batch.obs)], dim=1)).mean()
+                        for p in params["critic"]:  # the actor's loss needs dQ/da, not the critic's weight gradients
+                            p.requires_grad_(False)
+                        actor_loss = -critic.q1(batch.obs, actor(batch.obs)).mean()
                         actor_opt.zero_grad(set_to_none=True)
                         actor_loss.backward()
                         actor_opt.step()
+                        for p in params["critic"]:
+                            p.requires_grad_(True)
                         polyak(params["actor_t"], params["actor"], cfg.tau)
                         polyak(params["critic_t"], params["critic"], cfg.tau)
                         logged.setdefault("losses/actor_loss", []).append(actor_loss.item())

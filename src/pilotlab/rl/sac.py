@@ -15,7 +15,8 @@ SAC maximises return plus alpha times the policy's entropy. Its parts:
   the loss -log(alpha) (log pi(a|s) + target) raises alpha when the entropy falls below the target.
 
 Each gradient step updates the critics, then the actor on a fresh reparameterised sample, then alpha with
-that sample's log-probabilities, then the target critics (the order of the authors' code). The replay
+that sample's log-probabilities, then the target critics (the order of the authors' code); actor and alpha
+take their gradients from one backward pass, which changes nothing, as their losses share no parameter. The replay
 buffer, HER, the env loop, checkpoints and the final evaluation are those of DDPG/TD3.
 
 Defaults follow the RL Baselines3 Zoo SAC settings for Pendulum-v1 (``hyperparams/sac.yml``: lr 1e-3,
@@ -57,7 +58,7 @@ from pilotlab.rl.common import (
 from pilotlab.rl.ddpg import Critic, DeterministicPolicy, polyak
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
-from pilotlab.rl.networks import RunningNorm
+from pilotlab.rl.networks import RunningNorm, flat_layers, run_layers
 from pilotlab.rl.returns import td_target
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the clamp of the authors' code: keeps exp(log_std) finite and nonzero
@@ -114,10 +115,11 @@ class GaussianActor(nn.Module):
         self.heads = nn.Linear(hidden[-1], 2 * act_dim)  # mean and log-std
         self.register_buffer("center", torch.as_tensor((act_space.high + act_space.low) / 2, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor((act_space.high - act_space.low) / 2, dtype=torch.float32))
+        self._layers = [*flat_layers(self.trunk), self.heads]  # two passes per gradient step: no module calls
 
     def dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log_std) of u, each (B, A)."""
-        mean, log_std = self.heads(self.trunk(obs.flatten(1))).chunk(2, dim=1)
+        mean, log_std = run_layers(self._layers, obs.flatten(1)).chunk(2, dim=1)
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -268,18 +270,20 @@ def train(cfg: SACConfig) -> RunDir:
                     loss_q.backward()
                     critic_opt.step()
 
-                    critic.requires_grad_(False)  # the actor's loss differentiates through Q, not into it
+                    for p in critic_params:  # the actor's loss differentiates through Q, not into it
+                        p.requires_grad_(False)
                     action_pi, log_prob = actor.sample(batch.obs)
                     loss_pi = actor_loss(critic(batch.obs, action_pi), log_prob, alpha)
+                    # actor and alpha from one backward pass of the sum: the two losses share no parameter (alpha's
+                    # loss sees log pi detached, the actor's loss alpha detached), so each gets its own gradient
+                    loss_alpha = alpha_loss(temperature.log_alpha, log_prob, target_entropy) if cfg.autotune else None
                     actor_opt.zero_grad(set_to_none=True)
-                    loss_pi.backward()
+                    alpha_opt.zero_grad(set_to_none=True)
+                    (loss_pi if loss_alpha is None else loss_pi + loss_alpha).backward()
                     actor_opt.step()
-                    critic.requires_grad_(True)
-
-                    if cfg.autotune:
-                        loss_alpha = alpha_loss(temperature.log_alpha, log_prob, target_entropy)
-                        alpha_opt.zero_grad(set_to_none=True)
-                        loss_alpha.backward()
+                    for p in critic_params:
+                        p.requires_grad_(True)
+                    if loss_alpha is not None:
                         alpha_opt.step()
                         logged.setdefault("losses/alpha_loss", []).append(loss_alpha.detach())
                     polyak(critic_t_params, critic_params, cfg.tau)
