@@ -5,7 +5,7 @@ Same env steps, seeds and hyperparameters (RL Baselines3 Zoo's), both with one t
 scored by the same evaluator (`pilotlab.rl.evaluate.evaluate_policy`: 10 deterministic episodes on
 seeds 10000..10009; success rate from ``info["is_success"]`` on the Fetch tasks). Wall time is the
 training call only (ours: `train/wall_s`; SB3: `model.learn`). Each result is appended to
-runs/rl_robots/results.jsonl as soon as its pair finishes, and the docs/benchmarks.md section is
+benchmarks/results/rl_robots.jsonl as soon as its pair finishes, and the docs/benchmarks.md section is
 rewritten from all results so far (earlier invocations' too, the latest per task, steps and seed), so
 a long invocation that is stopped keeps what it measured and --tasks splits add up.
 
@@ -14,6 +14,7 @@ a long invocation that is stopped keeps what it measured and --tasks splits add 
     .venv/bin/python benchmarks/rl_robots.py --tasks fetchreach-her --seeds 0 1 2
     .venv/bin/python benchmarks/rl_robots.py --tasks sac-hopper --scale 0.01 --no-write   # smoke test
     .venv/bin/python benchmarks/rl_robots.py --tasks sac-pendulum --no-sb3        # ours only
+    .venv/bin/python benchmarks/rl_robots.py --report   # rewrite the docs section from the results file
 
 Needs the robots extra for everything but Pendulum (``pip install -e '.[robots]'``).
 """
@@ -38,7 +39,7 @@ from pilotlab.core import summary as S
 from pilotlab.rl.evaluate import evaluate_policy
 
 EVAL_EPISODES, EVAL_SEED = 10, 10_000
-RESULTS = Path("runs/rl_robots/results.jsonl")
+RESULTS = Path("benchmarks/results/rl_robots.jsonl")
 
 # Zoo settings (hyperparams/sac.yml, td3.yml, her.yml), as our config fields; SB3's are derived from them below.
 SAC_MUJOCO = {"learning_starts": 10_000, "lr": 3e-4, "gamma": 0.99, "batch_size": 256, "tau": 0.005,
@@ -191,7 +192,7 @@ def section(rows: list[dict[str, Any]], command: str, load: str) -> str:
 
 
 def previous_results() -> list[dict[str, Any]]:
-    """Rows of earlier invocations (runs/rl_robots/results.jsonl), the latest per (task, steps, seed): the docs
+    """Rows of earlier invocations (benchmarks/results/rl_robots.jsonl), the latest per (task, steps, seed): the docs
     section shows every task measured so far, whichever --tasks split measured it."""
     latest: dict[tuple[str, int, int], dict[str, Any]] = {}
     if RESULTS.is_file():
@@ -208,8 +209,17 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every step budget (smoke tests only)")
     parser.add_argument("--no-sb3", action="store_true", help="run ours only")
     parser.add_argument("--no-write", action="store_true", help="print only; leave runs/ and docs/benchmarks.md")
+    parser.add_argument("--report", action="store_true", help="run nothing: rewrite the docs/benchmarks.md section "
+                        "from the results file (rows appended from other checkouts, say)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # every run of the results file used one thread
+    if args.report:
+        rows = previous_results()
+        commands = "`; `".join(dict.fromkeys(r["command"] for r in rows))
+        loads = [r["load"] for r in rows]
+        write_section("rl_robots", section(rows, commands, f"1-min load average {min(loads):.1f}-{max(loads):.1f} "
+                                           "over the runs (per row below)"))
+        return
     command = ".venv/bin/python benchmarks/rl_robots.py " + " ".join(sys.argv[1:])
     load_start = os.getloadavg()[0]
     rows = [] if args.no_write else previous_results()
