@@ -9,6 +9,10 @@ checkout whose ``src`` goes first on PYTHONPATH) take turns, the order flipping 
 other jobs hits both alike; the medians over rounds are reported.
 
     .venv/bin/python benchmarks/rl_update_cost.py --trees /path/to/before /path/to/after --rounds 4
+    .venv/bin/python benchmarks/rl_update_cost.py --trees . sb3 --algos sac    # ours against SB3 2.9
+
+A tree named ``sb3`` measures Stable-Baselines3's SAC / TD3 the same way (``model.learn`` with learning
+starting at L, and at L + N, on the same settings; SB3's TD3 with its Gaussian action noise of 0.1).
 
 Settings: RL Zoo's MuJoCo entries as in rl_robots.py (SAC 256-256, TD3 400-300, batch 256, buffer 1M),
 L = 1,000, N = 500 by default. Nothing is written; docs/rl.md holds the measured numbers.
@@ -57,6 +61,39 @@ def child(algo: str, warm: int, n: int) -> dict[str, float]:
     return {"ms_per_update": (learn - random) / n * 1e3, "ms_per_step_learning": learn / (warm + n) * 1e3}
 
 
+def child_sb3(algo: str, warm: int, n: int) -> dict[str, float]:
+    """The same difference for Stable-Baselines3's `algo` (SB3's defaults otherwise, as rl_robots.py)."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+    from stable_baselines3 import SAC as SB3SAC
+    from stable_baselines3 import TD3 as SB3TD3
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    torch.set_num_threads(1)
+    f = SAC if algo == "sac" else TD3
+
+    def cpu(learning_starts: int) -> float:
+        env = gym.make(ENV)
+        common = {"learning_rate": f["lr"], "gamma": f["gamma"], "batch_size": f["batch_size"], "tau": f["tau"],
+                  "learning_starts": learning_starts, "train_freq": 1, "gradient_steps": 1,
+                  "buffer_size": 1_000_000, "policy_kwargs": {"net_arch": list(f["hidden"])}, "seed": 0,
+                  "device": "cpu"}
+        if algo == "td3":
+            act = env.action_space.shape[0]
+            noise = NormalActionNoise(np.zeros(act), f["exploration_noise"] * np.ones(act))
+            model = SB3TD3("MlpPolicy", env, action_noise=noise, **common)
+        else:
+            model = SB3SAC("MlpPolicy", env, **common)
+        c0 = time.process_time()
+        model.learn(warm + n)
+        return time.process_time() - c0
+
+    cpu(warm)
+    learn, random = cpu(warm), cpu(warm + n)
+    return {"ms_per_update": (learn - random) / n * 1e3, "ms_per_step_learning": learn / (warm + n) * 1e3}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trees", nargs="+", required=True, help="checkouts whose src/ to measure")
@@ -67,13 +104,15 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("ALGO", "L", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]), int(args.child[2]))))
+        measure = child_sb3 if args.trees == ["sb3"] else child
+        print(json.dumps(measure(args.child[0], int(args.child[1]), int(args.child[2]))))
         return
     results: dict[tuple[str, str], list[float]] = {}
     for r in range(args.rounds):
         for tree in args.trees if r % 2 == 0 else args.trees[::-1]:
             for algo in args.algos:
-                env = {**os.environ, "PYTHONPATH": str(Path(tree) / "src"), "OMP_NUM_THREADS": "1"}
+                src = Path(__file__).resolve().parents[1] / "src" if tree == "sb3" else Path(tree) / "src"
+                env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
                 out = subprocess.run([sys.executable, __file__, "--trees", tree, "--child", algo, str(args.warm),
                                       str(args.updates)], env=env, capture_output=True, text=True, check=True)
                 ms = json.loads(out.stdout.strip().splitlines()[-1])["ms_per_update"]
