@@ -52,6 +52,15 @@ FETCH_REACH = {"learning_starts": 1000, "lr": 1e-3, "gamma": 0.95, "batch_size":
                "normalize_obs": True}
 FETCH_HARD = {"learning_starts": 1000, "lr": 1e-3, "gamma": 0.95, "batch_size": 2048, "tau": 0.05, "train_freq": 1,
               "gradient_steps": 1, "hidden": (512, 512, 512), "her": True, "her_k": 4, "buffer_size": 1_000_000}
+# The HER paper's DDPG settings for the Fetch tasks (Andrychowicz et al. 2017, appendix; the same values as the
+# reference implementation, openai/baselines her/experiment/config.py, with one rollout worker of 2 envs): 3 x 256
+# networks, lr 1e-3, batch 256, gamma 0.98, 40 gradient steps per 100 env steps, targets polyak-averaged by 0.95
+# once per 40 steps (here spread over them: tau = 1 - 0.95^(1/40)), observations normalized, Gaussian noise 0.2,
+# 30 % uniformly random actions, an action penalty of weight 1 and TD targets clipped to [-1/(1 - gamma), 0].
+FETCH_HER_PAPER = {"learning_starts": 0, "lr": 1e-3, "gamma": 0.98, "batch_size": 256, "tau": 1 - 0.95 ** (1 / 40),
+                   "train_freq": 100, "gradient_steps": 40, "num_envs": 2, "hidden": (256, 256, 256), "her": True,
+                   "her_k": 4, "buffer_size": 500_000, "normalize_obs": True, "exploration_noise": 0.2,
+                   "random_eps": 0.3, "action_l2": 1.0, "clip_target": True}
 SAC_PENDULUM = {"learning_starts": 100, "lr": 1e-3, "gamma": 0.99, "batch_size": 256, "tau": 0.005, "train_freq": 1,
                 "gradient_steps": 1, "hidden": (256, 256)}
 
@@ -72,12 +81,15 @@ TASKS: dict[str, tuple[str, int, str, dict[str, Any], tuple[str, float] | None]]
     "td3-halfcheetah": ("HalfCheetah-v5", 100_000, "td3", TD3_MUJOCO, ("return", ZOO_100K["td3-halfcheetah"])),
     "td3-hopper": ("Hopper-v5", 100_000, "td3", TD3_MUJOCO, ("return", ZOO_100K["td3-hopper"])),
     "fetchreach-her": ("FetchReach-v4", 10_000, "sac", FETCH_REACH, ("success", 0.95)),
-    "fetchpush-her": ("FetchPush-v4", 500_000, "sac", FETCH_HARD, ("success", 0.90)),
-    "fetchpickandplace-her": ("FetchPickAndPlace-v4", 500_000, "sac", FETCH_HARD, ("success", 0.50)),
+    "fetchpush-her": ("FetchPush-v4", 500_000, "ddpg", FETCH_HER_PAPER, ("success", 0.90)),
+    "fetchpickandplace-her": ("FetchPickAndPlace-v4", 1_000_000, "ddpg", FETCH_HER_PAPER, ("success", 0.50)),
+    "fetchpush-her-sac": ("FetchPush-v4", 500_000, "sac", FETCH_HARD, ("success", 0.90)),
 }
 
 
 def run_ours(task: str, seed: int, steps: int, root: Path) -> dict[str, float]:
+    """One run of ours in root/TASK-SEED; a run dir there with a checkpoint is resumed (long runs checkpoint every
+    50k steps, so a stopped invocation with --runs continues where it stopped)."""
     from pilotlab.core import registry
     from pilotlab.rl import ALGO
 
@@ -85,10 +97,13 @@ def run_ours(task: str, seed: int, steps: int, root: Path) -> dict[str, float]:
     if fields.get("her"):  # ours stores the k relabelled copies; SB3's buffer holds the real transitions only
         fields = {**fields, "buffer_size": fields["buffer_size"] * (fields["her_k"] + 1)}
     if fields.get("her"):  # the success-vs-steps curve: periodic evaluations (10 episodes, seeds 15000...)
-        fields = {**fields, "eval_every": max(1, steps // 10), "eval_every_episodes": EVAL_EPISODES}
+        fields = {**fields, "eval_every": max(1, steps // (20 if steps > 100_000 else 10)),
+                  "eval_every_episodes": EVAL_EPISODES}
+    run_dir = root / f"{task}-{seed}"
     cfg = registry.config_class(ALGO, algo)(algo=algo, env=env, total_steps=steps, seed=seed,
                                            eval_episodes=EVAL_EPISODES, eval_seed=EVAL_SEED,
-                                           run_dir=str(root / f"{task}-{seed}"), checkpoint_every=steps,
+                                           run_dir=str(run_dir), checkpoint_every=min(steps, 50_000),
+                                           resume=(run_dir / "checkpoints" / "last.json").is_file(),
                                            log_every=max(1000, steps // 50), **fields)
     c0 = time.process_time()
     run = registry.implementation(ALGO, algo).train(cfg)
@@ -106,6 +121,9 @@ def sb3_model(task: str, seed: int) -> Any:
     from pilotlab.rl.robots import register_robotics
 
     env_id, _, algo, f, _ = TASKS[task]
+    if algo == "ddpg":
+        raise SystemExit(f"{task}: SB3 has no counterpart of the HER paper's DDPG settings (random actions, action "
+                         "penalty, target clipping); run it with --no-sb3")
     register_robotics()
     env = gym.make(env_id)
     common = {"learning_rate": f["lr"], "gamma": f["gamma"], "batch_size": f["batch_size"], "tau": f["tau"],
@@ -208,6 +226,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every step budget (smoke tests only)")
     parser.add_argument("--no-sb3", action="store_true", help="run ours only")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="keep our run dirs here (default: a temporary folder); a run found there is resumed")
     parser.add_argument("--no-write", action="store_true", help="print only; leave runs/ and docs/benchmarks.md")
     parser.add_argument("--report", action="store_true", help="run nothing: rewrite the docs/benchmarks.md section "
                         "from the results file (rows appended from other checkouts, say)")
@@ -227,7 +247,7 @@ def main() -> None:
         for task in args.tasks:
             for seed in args.seeds:
                 steps = max(1, int(TASKS[task][1] * args.scale))
-                ours = run_ours(task, seed, steps, Path(tmp))
+                ours = run_ours(task, seed, steps, args.runs or Path(tmp))
                 sb3 = None if args.no_sb3 else run_sb3(task, seed, steps)
                 row = {"task": task, "env": TASKS[task][0], "steps": steps, "seed": seed, "ours": ours, "sb3": sb3,
                        "load": os.getloadavg()[0], "command": command, "time": time.time()}

@@ -48,7 +48,7 @@ from pilotlab.rl.common import (
 from pilotlab.rl.envs import EpisodeStats, StepMask, make_vec_env, obs_shape, to_float_obs
 from pilotlab.rl.evaluate import Policy
 from pilotlab.rl.her import is_goal_space
-from pilotlab.rl.networks import flat_layers, run_layers
+from pilotlab.rl.networks import RunningNorm, flat_layers, run_layers
 from pilotlab.rl.returns import td_target
 
 
@@ -83,13 +83,27 @@ class DDPGConfig(ReplayConfig):
     """TD3: critic updates per actor (and target) update."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of actor and critic."""
+    normalize_obs: bool = False
+    """Feed actor and critic observations shifted and scaled by their running mean and std (each part of a goal
+    dict too); stored observations stay raw and are normalized with the current statistics when sampled."""
+    action_l2: float = 0.0
+    """Weight of the mean squared action (in units of the half-range) added to the actor's loss; keeps mu(s) off
+    the tanh's flat ends (Andrychowicz et al. 2017, appendix: 1.0 on the Fetch tasks)."""
+    clip_target: bool = False
+    """Clip TD targets to [-1/(1 - gamma), 0], the range of every return of rewards in [-1, 0] (the sparse
+    rewards of goal-conditioned envs; the HER paper's setting)."""
+    random_eps: float = 0.0
+    """Probability that an exploration action is uniform over the bounds instead of mu(s) + noise (the HER
+    paper's Fetch setting: 0.3)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.network != "mlp":
             raise PilotlabError(f"{self.algo} supports network mlp only, got {self.network!r}")
         self.at_least(1, "policy_delay")
-        self.in_unit("tau")
+        self.in_unit("tau", "random_eps")
+        if not math.isfinite(self.action_l2) or self.action_l2 < 0:
+            raise PilotlabError(f"action-l2 must be a finite number >= 0, got {self.action_l2}")
         for name in ("exploration_noise", "policy_noise", "noise_clip"):
             if getattr(self, name) < 0:
                 raise PilotlabError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
@@ -127,8 +141,9 @@ class Critic(nn.Module):
 
 
 def critic_target(actor_t: Actor, critic_t: Critic, batch: ReplayBatch, gamma: float, policy_noise: float,
-                  noise_clip: float) -> torch.Tensor:
-    """TD target with the minimum over target critics and (TD3) clipped noise on the target action; (B,)."""
+                  noise_clip: float, clip: tuple[float, float] | None = None) -> torch.Tensor:
+    """TD target with the minimum over target critics and (TD3) clipped noise on the target action, clamped to
+    `clip` (low, high) where given; (B,)."""
     with torch.no_grad():
         next_a = actor_t(batch.next_obs)  # (B, A)
         if policy_noise > 0:
@@ -136,7 +151,28 @@ def critic_target(actor_t: Actor, critic_t: Critic, batch: ReplayBatch, gamma: f
             low, high = actor_t.center - actor_t.scale, actor_t.center + actor_t.scale
             next_a = torch.max(torch.min(next_a + noise, high), low)
         next_q = critic_t(batch.next_obs, next_a).min(dim=0).values  # (B,)
-        return td_target(batch.rewards, next_q, batch.terminated, gamma)
+        target = td_target(batch.rewards, next_q, batch.terminated, gamma)
+        return target if clip is None else target.clamp(*clip)
+
+
+def explore(mu: np.ndarray, low: np.ndarray, high: np.ndarray, noise: float, random_eps: float) -> np.ndarray:
+    """Exploration actions (N, A) from mu(s) (N, A): Gaussian noise of std `noise` half-ranges, clipped to the
+    bounds; each row replaced by a uniform draw over the bounds with probability `random_eps` (numpy's global
+    generator, whose draws the checkpoints keep)."""
+    actions = np.clip(mu + np.random.normal(0.0, noise, mu.shape) * (high - low) / 2, low, high)
+    if random_eps > 0:
+        uniform = np.random.uniform(low, high, size=mu.shape)
+        actions = np.where(np.random.random((len(mu), 1)) < random_eps, uniform, actions)
+    return actions
+
+
+def actor_loss(q: torch.Tensor, action: torch.Tensor, actor: Actor, action_l2: float) -> torch.Tensor:
+    """-mean Q(s, mu(s)) plus `action_l2` times the mean squared action in units of the half-range; q (B,),
+    action (B, A)."""
+    loss = -q.mean()
+    if action_l2 > 0:
+        loss = loss + action_l2 * ((action - actor.center) / actor.scale).pow(2).mean()
+    return loss
 
 
 def polyak(target: list[torch.Tensor], online: list[torch.Tensor], tau: float) -> None:
@@ -146,9 +182,9 @@ def polyak(target: list[torch.Tensor], online: list[torch.Tensor], tau: float) -
 
 
 class DeterministicPolicy:
-    """The actor mu(s) on a batch of raw observations."""
+    """The actor mu(s) on a batch of raw observations (`actor` may be normalizer + actor)."""
 
-    def __init__(self, actor: Actor, device: torch.device):
+    def __init__(self, actor: nn.Module, device: torch.device):
         self.actor, self.device = actor.eval(), device
 
     @torch.no_grad()
@@ -163,6 +199,11 @@ def build(cfg: DDPGConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> t
                                                          2 if cfg.algo == "td3" else 1)
 
 
+def build_norm(cfg: DDPGConfig, obs_space: gym.Space) -> nn.Module:
+    """The observation normalizer (`RunningNorm`) with --normalize-obs, else the identity."""
+    return RunningNorm((math.prod(obs_shape(obs_space)),)) if cfg.normalize_obs else nn.Identity()
+
+
 def train(cfg: DDPGConfig) -> RunDir:
     """Train DDPG or TD3 on `cfg.env`; returns the run directory."""
     obs_space, act_space = env_spaces(cfg, cfg.algo, ("box",))
@@ -174,19 +215,21 @@ def train(cfg: DDPGConfig) -> RunDir:
         actor_t, critic_t = (m.to(device) for m in build(cfg, obs_space, act_space))
         actor_t.load_state_dict(actor.state_dict())
         critic_t.load_state_dict(critic.state_dict())
+        norm = build_norm(cfg, obs_space).to(device)
+        policy = nn.Sequential(norm, actor)  # what evaluation plays: actor(normalized obs)
         actor_opt = FusedAdam(actor.parameters(), lr=cfg.lr)
         critic_opt = FusedAdam(critic.parameters(), lr=cfg.lr)
         buffer = ReplayBuffer(cfg.buffer_size, obs_shape(obs_space), tuple(act_space.shape), discrete=False)
         start = restore(run, cfg, {"actor": actor, "critic": critic, "actor_target": actor_t,
-                                   "critic_target": critic_t, "actor_optim": actor_opt, "critic_optim": critic_opt,
-                                   "buffer": buffer}, {"updates": int})
+                                   "critic_target": critic_t, "norm": norm, "actor_optim": actor_opt,
+                                   "critic_optim": critic_opt, "buffer": buffer}, {"updates": int})
         step, updates, wall = start.step, int(start.meta.get("updates", 0)), start.wall_s
         her = hindsight(cfg, run, buffer)
 
         smoothing = (cfg.policy_noise, cfg.noise_clip) if cfg.algo == "td3" else (0.0, 0.0)
         delay = cfg.policy_delay if cfg.algo == "td3" else 1
+        clip = (-1.0 / (1.0 - cfg.gamma) if cfg.gamma < 1 else -math.inf, 0.0) if cfg.clip_target else None
         n_env, low, high = cfg.num_envs, act_space.low, act_space.high
-        half = (high - low) / 2
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
         mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
         raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, her, keeper)  # obs (N, obs_dim)
@@ -197,14 +240,14 @@ def train(cfg: DDPGConfig) -> RunDir:
                                     enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
         while step < cfg.total_steps:
-            # -- act: uniform random during warm-up, then mu(s) + Gaussian noise, clipped to the bounds
+            # -- act: uniform random during warm-up, then mu(s) + Gaussian noise, clipped to the bounds (and with
+            # probability random_eps uniform instead)
             if step < cfg.learning_starts:
                 actions = np.random.uniform(low, high, size=(n_env, *act_space.shape)).astype(np.float32)
             else:
                 with torch.no_grad():
-                    actions = actor(torch.as_tensor(obs, device=device)).cpu().numpy()  # (N, A)
-                noise = np.random.normal(0.0, cfg.exploration_noise, actions.shape) * half
-                actions = np.clip(actions + noise, low, high)
+                    mu = policy(torch.as_tensor(obs, device=device)).cpu().numpy()  # (N, A)
+                actions = explore(mu, low, high, cfg.exploration_noise, cfg.random_eps)
             raw_next, rewards, term, trunc, _ = envs.step(actions)
             next_obs = to_float_obs(raw_next, obs_space)
             valid = mask.valid()  # drop next-step-autoreset rows
@@ -214,6 +257,8 @@ def train(cfg: DDPGConfig) -> RunDir:
                 buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
             stats.update(rewards, valid, term | trunc)
             mask.update(term, trunc)
+            if cfg.normalize_obs and valid.any():
+                norm.update(torch.as_tensor(next_obs[valid], device=device))  # the states the envs reached
             raw_obs, obs = raw_next, next_obs
             prev, step = step, step + n_env
             progress.update(n_env)
@@ -223,7 +268,9 @@ def train(cfg: DDPGConfig) -> RunDir:
                 batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
                 for g in range(cfg.gradient_steps):
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))
-                    target = critic_target(actor_t, critic_t, batch, cfg.gamma, *smoothing)  # (B,)
+                    if cfg.normalize_obs:  # with the current statistics, as SAC does
+                        batch = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs))
+                    target = critic_target(actor_t, critic_t, batch, cfg.gamma, *smoothing, clip)  # (B,)
                     q = critic(batch.obs, batch.actions)  # (n, B)
                     critic_loss = F.mse_loss(q, target.expand_as(q), reduction="none").mean(1).sum()
                     critic_opt.zero_grad(set_to_none=True)
@@ -234,15 +281,16 @@ def train(cfg: DDPGConfig) -> RunDir:
                     if updates % delay == 0:
                         for p in params["critic"]:  # the actor's loss needs dQ/da, not the critic's weight gradients
                             p.requires_grad_(False)
-                        actor_loss = -critic.q1(batch.obs, actor(batch.obs)).mean()
+                        action = actor(batch.obs)  # (B, A)
+                        loss_pi = actor_loss(critic.q1(batch.obs, action), action, actor, cfg.action_l2)
                         actor_opt.zero_grad(set_to_none=True)
-                        actor_loss.backward()
+                        loss_pi.backward()
                         actor_opt.step()
                         for p in params["critic"]:
                             p.requires_grad_(True)
                         polyak(params["actor_t"], params["actor"], cfg.tau)
                         polyak(params["critic_t"], params["critic"], cfg.tau)
-                        logged.setdefault("losses/actor_loss", []).append(actor_loss.item())
+                        logged.setdefault("losses/actor_loss", []).append(loss_pi.item())
 
             # -- log and checkpoint
             if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
@@ -256,12 +304,14 @@ def train(cfg: DDPGConfig) -> RunDir:
                 logged.clear()
                 last_log_t, last_log_step = now, step
             if keeper.due(prev, step):  # before the checkpoint, which holds its best return
-                keeper(step, DeterministicPolicy(actor, device), {"actor": actor.state_dict()})
-                actor.train()
+                keeper(step, DeterministicPolicy(policy, device),
+                       {"actor": actor.state_dict(), "norm": norm.state_dict()})
+                policy.train()
             if step // cfg.checkpoint_every > prev // cfg.checkpoint_every or step >= cfg.total_steps:
                 save_state(run, step, {"actor": actor.state_dict(), "critic": critic.state_dict(),
                                        "actor_target": actor_t.state_dict(), "critic_target": critic_t.state_dict(),
-                                       "actor_optim": actor_opt.state_dict(), "critic_optim": critic_opt.state_dict(),
+                                       "norm": norm.state_dict(), "actor_optim": actor_opt.state_dict(),
+                                       "critic_optim": critic_opt.state_dict(),
                                        "buffer": buffer.state_dict(),
                                        "loop": loop_state(envs, obs, mask, stats, logged, her, keeper)},
                            {"wall_s": wall + time.perf_counter() - t0, "updates": updates})
@@ -271,7 +321,8 @@ def train(cfg: DDPGConfig) -> RunDir:
         best = final_weights(run)
         if best is not None:
             actor.load_state_dict(best["actor"])
-        finish(run, cfg, DeterministicPolicy(actor, device), step, wall)
+            norm.load_state_dict(best.get("norm", {}))
+        finish(run, cfg, DeterministicPolicy(policy, device), step, wall)
     return run
 
 
@@ -282,6 +333,8 @@ def load_policy(run: RunDir, device: torch.device | str = "cpu") -> Policy:
     cfg = from_dict(DDPGConfig, run.config()["config"])
     obs_space, act_space = env_spaces(cfg, cfg.algo, ("box",))
     actor, _ = build(cfg, obs_space, act_space)
+    norm = build_norm(cfg, obs_space)
     state, _ = load_weights(run, policy_checkpoint(run))
     actor.load_state_dict(state["actor"])
-    return DeterministicPolicy(actor.to(device), torch.device(device))
+    norm.load_state_dict(state.get("norm", {}))
+    return DeterministicPolicy(nn.Sequential(norm, actor).to(device), torch.device(device))
