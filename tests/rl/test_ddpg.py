@@ -80,9 +80,9 @@ def test_her_paper_settings_train_and_resume_exactly(tmp_path: Path) -> None:
     """DDPG with the HER paper's settings on a goal env: the normalizer is in the checkpoint and a resumed run
     ends where the uninterrupted one does."""
     from safetensors.torch import load_file
+    from tests.rl.test_her import TINY
 
     from pilotlab.cli import main
-    from tests.rl.test_her import TINY
 
     argv = ["rl", "train", "--algo", "ddpg", *TINY, "--eval-every", "0", "--normalize-obs", "--action-l2", "1",
             "--clip-target", "--random-eps", "0.3", "--exploration-noise", "0.2"]

@@ -59,6 +59,18 @@ def test_running_norm_matches_numpy() -> None:
     assert np.allclose(norm.var.numpy(), data.var(0), rtol=1e-3)
 
 
+def test_running_norm_std_floor_and_clip_by_hand() -> None:
+    """A coordinate constant in the data (std 0) is divided by the floor, not blown up to the clip."""
+    norm = RunningNorm((2,), min_std=0.01, clip=5.0)
+    norm.load_state_dict({"mean": torch.tensor([2.0, 0.42]), "var": torch.tensor([1.0, 0.0]),
+                          "count": torch.tensor(100.0)})
+    out = norm(torch.tensor([[2.5, 0.425], [100.0, 0.0]]))
+    assert torch.allclose(out, torch.tensor([[0.5, 0.5], [5.0, -5.0]]), atol=1e-4)  # 0.005 / 0.01; clipped at 5
+    unfloored = RunningNorm((2,))
+    unfloored.load_state_dict(norm.state_dict())
+    assert unfloored(torch.tensor([[2.0, 0.425]]))[0, 1].item() == 10.0  # 0.005 / 1e-4: at the default clip
+
+
 def test_numpy_sampler_matches_the_policy_distribution() -> None:
     from pilotlab.rl.ppo import sample_actions
 

@@ -84,8 +84,9 @@ class DDPGConfig(ReplayConfig):
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of actor and critic."""
     normalize_obs: bool = False
-    """Feed actor and critic observations shifted and scaled by their running mean and std (each part of a goal
-    dict too); stored observations stay raw and are normalized with the current statistics when sampled."""
+    """Feed actor and critic observations shifted and scaled by the running mean and std of what they learn from
+    (one sampled batch per training phase: with HER, relabelled goals included), the std floored at 0.01 and the
+    result clipped to +-5 (the HER paper's normalizer); the buffer keeps raw observations."""
     action_l2: float = 0.0
     """Weight of the mean squared action (in units of the half-range) added to the actor's loss; keeps mu(s) off
     the tanh's flat ends (Andrychowicz et al. 2017, appendix: 1.0 on the Fetch tasks)."""
@@ -200,8 +201,11 @@ def build(cfg: DDPGConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> t
 
 
 def build_norm(cfg: DDPGConfig, obs_space: gym.Space) -> nn.Module:
-    """The observation normalizer (`RunningNorm`) with --normalize-obs, else the identity."""
-    return RunningNorm((math.prod(obs_shape(obs_space)),)) if cfg.normalize_obs else nn.Identity()
+    """The observation normalizer (`RunningNorm`, the HER paper's floor 0.01 and clip 5) with --normalize-obs, else
+    the identity."""
+    if not cfg.normalize_obs:
+        return nn.Identity()
+    return RunningNorm((math.prod(obs_shape(obs_space)),), min_std=0.01, clip=5.0)
 
 
 def train(cfg: DDPGConfig) -> RunDir:
@@ -257,8 +261,6 @@ def train(cfg: DDPGConfig) -> RunDir:
                 buffer.add(obs[valid], actions[valid], rewards[valid], next_obs[valid], term[valid])
             stats.update(rewards, valid, term | trunc)
             mask.update(term, trunc)
-            if cfg.normalize_obs and valid.any():
-                norm.update(torch.as_tensor(next_obs[valid], device=device))  # the states the envs reached
             raw_obs, obs = raw_next, next_obs
             prev, step = step, step + n_env
             progress.update(n_env)
@@ -266,9 +268,11 @@ def train(cfg: DDPGConfig) -> RunDir:
             # -- learn
             if step > cfg.learning_starts and len(buffer) > 0 and step // cfg.train_freq > prev // cfg.train_freq:
                 batches = buffer.sample_many(cfg.gradient_steps, cfg.batch_size)  # fields (G, B, ...)
+                if cfg.normalize_obs:  # the statistics of what the networks learn from: the buffer's rows, relabelled
+                    norm.update(batches.obs[0].to(device))  # goals included (the goals of the envs alone differ)
                 for g in range(cfg.gradient_steps):
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))
-                    if cfg.normalize_obs:  # with the current statistics, as SAC does
+                    if cfg.normalize_obs:
                         batch = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs))
                     target = critic_target(actor_t, critic_t, batch, cfg.gamma, *smoothing, clip)  # (B,)
                     q = critic(batch.obs, batch.actions)  # (n, B)

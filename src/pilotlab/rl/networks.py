@@ -27,12 +27,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 class RunningNorm(nn.Module):
-    """Running mean/variance of observations (Chan et al. parallel update); normalizes and clips to +-10.
+    """Running mean/variance of observations (Chan et al. parallel update); normalizes and clips to +-`clip`.
 
-    PPO's and SAC's --normalize-obs; its buffers are part of the model's state, so checkpoints keep them."""
+    PPO's, SAC's and DDPG's --normalize-obs; its buffers are part of the model's state, so checkpoints keep them.
+    `min_std` floors the standard deviation it divides by (0: only the 1e-8 added to the variance): a coordinate
+    that is almost constant in the data (a goal's height on a table) is otherwise blown up to +-clip by any
+    change."""
 
-    def __init__(self, shape: tuple[int, ...]):
+    def __init__(self, shape: tuple[int, ...], min_std: float = 0.0, clip: float = 10.0):
         super().__init__()
+        self.min_std, self.clip = min_std, clip
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("var", torch.ones(shape))
         self.register_buffer("count", torch.tensor(1e-4))
@@ -45,7 +49,10 @@ class RunningNorm(nn.Module):
         self.count += b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-10.0, 10.0)
+        std = torch.sqrt(self.var + 1e-8)
+        if self.min_std > 0:
+            std = std.clamp_min(self.min_std)
+        return ((x - self.mean) / std).clamp(-self.clip, self.clip)
 
 
 def flat_layers(net: nn.Module) -> list[nn.Module]:
