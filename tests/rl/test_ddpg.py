@@ -68,29 +68,6 @@ def test_twin_critic_shape() -> None:
     assert Critic(3, 2, (8,), 2)(torch.randn(5, 3), torch.randn(5, 2)).shape == (2, 5)
 
 
-def test_stacked_critics_are_separate_mlps() -> None:
-    """Each critic of the stacked network is its own MLP: values and gradients as layer-by-layer products of
-    that critic's weights alone, and q1 is the first critic."""
-    torch.manual_seed(0)
-    critic = Critic(3, 2, (8, 5), 2)
-    for p in critic.parameters():  # distinct critics, so that mixing them up would show
-        p.data.normal_()
-    obs, action = torch.randn(6, 3), torch.randn(6, 2, requires_grad=True)
-    q = critic(obs, action)
-    for k in range(2):
-        x = torch.cat([obs, action], dim=1)
-        for i, (w, b) in enumerate(zip(critic.weights, critic.biases)):
-            x = x @ w[k] + b[k, 0]
-            x = x.relu() if i < 2 else x
-        assert torch.allclose(q[k], x[:, 0], atol=1e-5)
-        grads = torch.autograd.grad(x.sum(), [action, *critic.parameters()], allow_unused=True)
-        stacked = torch.autograd.grad(q[k].sum(), [action, *critic.parameters()], retain_graph=True)
-        assert torch.allclose(grads[0], stacked[0], atol=1e-5)
-        for g, s in zip(grads[1:], stacked[1:]):
-            assert torch.allclose(g[k], s[k], atol=1e-5) and not s[1 - k].any()  # the other critic untouched
-    assert torch.allclose(critic.q1(obs, action), q[0], atol=1e-6)
-
-
 @pytest.mark.parametrize("bad", [{"tau": 1.5}, {"policy_delay": 0}, {"network": "deepsets"}])
 def test_bad_hyperparameters(bad: dict) -> None:
     from pilotlab.core.errors import PilotlabError

@@ -110,44 +110,20 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Q(s, a) for `n` independent critics: (B, obs), (B, A) -> (n, B).
-
-    The n critics are MLPs of the same shape evaluated together: layer i's weights of all of them are one
-    (n, in, out) tensor and its biases one (n, 1, out) tensor, so a layer of every critic is a single batched
-    product (`torch.baddbmm`) and a single ReLU, forwards and backwards. Each gradient step passes the twin
-    critics through three forward and two backward passes, and on a CPU the per-operation cost around the
-    products (dispatch, autograd nodes, elementwise passes, optimizer and Polyak tensors) is a large part of
-    it; stacking halves the number of those operations. The initial weights are those of n separate `mlp`s
-    built in turn (the same draws from torch's generator).
-    """
+    """Q(s, a) for `n` independent critics: (B, obs), (B, A) -> (n, B)."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], n: int):
         super().__init__()
-        layers = [[m for m in mlp(obs_dim + act_dim, hidden, 1) if isinstance(m, nn.Linear)] for _ in range(n)]
-        self.weights = nn.ParameterList(nn.Parameter(torch.stack([q[i].weight.detach().t() for q in layers]))
-                                        for i in range(len(hidden) + 1))  # (n, in, out) each
-        self.biases = nn.ParameterList(nn.Parameter(torch.stack([q[i].bias.detach()[None] for q in layers]))
-                                       for i in range(len(hidden) + 1))  # (n, 1, out) each
-        self.n = n
+        self.qs = nn.ModuleList(mlp(obs_dim + act_dim, hidden, 1) for _ in range(n))
+        self._layers = [flat_layers(q) for q in self.qs]  # 3 critic passes per SAC gradient step: no module calls
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs.flatten(1), action], dim=1).expand(self.n, -1, -1)  # (n, B, obs_dim + A), no copy
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(b, x, w)
-            if i < last:
-                x = x.relu_()  # in place: the product's output is fresh and its backward does not read it
-        return x.squeeze(2)  # (n, B)
+        x = torch.cat([obs.flatten(1), action], dim=1)  # (B, obs_dim + A)
+        return torch.stack([run_layers(layers, x).squeeze(1) for layers in self._layers])  # (n, B)
 
     def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The first critic alone, (B,): TD3's actor loss."""
-        x = torch.cat([obs.flatten(1), action], dim=1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.addmm(b[0], x, w[0])
-            if i < last:
-                x = x.relu_()
-        return x.squeeze(1)
+        return run_layers(self._layers[0], torch.cat([obs.flatten(1), action], dim=1)).squeeze(1)
 
 
 def critic_target(actor_t: Actor, critic_t: Critic, batch: ReplayBatch, gamma: float, policy_noise: float,
