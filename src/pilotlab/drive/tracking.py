@@ -16,7 +16,12 @@ hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on 
 A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
-unmatched detection, confirmed after `n_init` consecutive hits, deleted after `max_misses` misses.
+unmatched detection, confirmed after `n_init` consecutive hits, deleted after `max_misses` misses; a track
+born from a lidar cluster is reported at once but still deleted at its first miss until it has `n_init`
+hits (`report_lidar_births`). Association runs as DeepSORT's matching cascade (Wojke et al., 2017): the
+tracks updated last step first, then those coasting for one step, and so on, tentative ones last.
+A newborn's velocity prior is, where a `lane` function is given, the speed of the confirmed tracks on its
+lane (`_flow_velocity`).
 """
 
 from __future__ import annotations
@@ -131,6 +136,8 @@ class TrackerConfig:
     max_range: float = 160.0  # [m] tracks farther than this from the ego are dropped
     cascade: bool = True  # [] match tracks in order of their misses, the freshest first (DeepSORT's cascade)
     flow_range: float = 60.0  # [m] a newborn takes the speed of confirmed tracks on its lane within this range
+    report_lidar_births: bool = True  # [] a track born from a lidar cluster is reported at once (on probation:
+    # deleted at its first miss until `n_init` hits); radar-only births, where false alarms are, wait `n_init`
 
 
 @dataclass
@@ -141,6 +148,7 @@ class Track:
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
+    probation: bool = False  # reported, but deleted at its first miss until it has `n_init` hits
 
 
 @dataclass
@@ -190,6 +198,7 @@ class Tracker:
             t.hits += 1
             t.misses = 0
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
+            t.probation = t.probation and t.hits < cfg.n_init
         for ti in result.unmatched_rows:
             self.tracks[ti].misses += 1
         self.tracks = [t for t in self.tracks if self._alive(t, ego_position)]
@@ -238,7 +247,7 @@ class Tracker:
             return assign(cost, self.cfg.gate)
         levels: dict[tuple[bool, int], list[int]] = {}
         for i, t in enumerate(self.tracks):
-            levels.setdefault((not t.confirmed, t.misses), []).append(i)
+            levels.setdefault((not t.confirmed or t.probation, t.misses), []).append(i)
         matches: list[tuple[int, int]] = []
         cols = list(range(cost.shape[1]))
         for key in sorted(levels):
@@ -252,7 +261,7 @@ class Tracker:
     def _alive(self, t: Track, ego_position: np.ndarray) -> bool:
         if np.hypot(*(t.x[:2] - ego_position)) > self.cfg.max_range:
             return False
-        if not t.confirmed:
+        if not t.confirmed or t.probation:
             return t.misses == 0
         return t.misses <= self.cfg.max_misses
 
@@ -267,7 +276,10 @@ class Tracker:
         if not np.isnan(det.radial_velocity[i]):  # fold in the radial velocity only
             z, h, r = measurement(det, i, self.cfg.rate_std)
             x, p = kf_update(x, p, z[2:], h[2:], r[2:, 2:])
-        track = Track(self.next_id, x, p, confirmed=self.cfg.n_init <= 1 or int(det.source[i]) == 2)
+        source = int(det.source[i])
+        at_once = self.cfg.n_init <= 1 or source == 2
+        probation = not at_once and self.cfg.report_lidar_births and source == 0
+        track = Track(self.next_id, x, p, confirmed=at_once or probation, probation=probation)
         self.next_id += 1
         return track
 
