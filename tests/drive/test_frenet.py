@@ -197,3 +197,21 @@ def test_box_fit_in_the_road_frame_of_a_crossing_car() -> None:
         det = detect(ego, lidar_scan(ego, objs, cfg, rng), radar_scan(ego, objs, cfg, rng), cfg, frame=frame)
         errs[name] = float(np.hypot(*(det.position[0] - [20.0, 0.0])))
     assert errs["road"] < 0.3 and errs["ego"] > 1.0
+
+
+def test_successor_on_a_wider_road_is_the_lane_nearest_the_end() -> None:
+    """A one-lane entry ending beside a two-lane road's lane 1 (a roundabout's entry and its outer ring lane):
+    highway-env's vehicles take lane 1 there; `closest=True` predicts that, the default keeps lane id 0."""
+    from highway_env.road.lane import StraightLane
+    from highway_env.road.road import RoadNetwork
+
+    from pilotlab.drive.frenet import RoadMap
+
+    net = RoadNetwork()
+    net.add_lane("a", "b", StraightLane([-30.0, 0.0], [0.0, 0.0]))
+    net.add_lane("b", "c", StraightLane([0.0, -4.0], [30.0, -4.0]))
+    net.add_lane("b", "c", StraightLane([0.0, 0.5], [30.0, 0.5]))
+    road_map = RoadMap(net)
+    assert road_map.successors(("a", "b", 0)) == [("b", "c", 0)]
+    assert road_map.successors(("a", "b", 0), closest=True) == [("b", "c", 1)]
+    assert road_map.successors(("b", "c", 0), closest=True) == []
