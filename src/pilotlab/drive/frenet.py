@@ -223,6 +223,7 @@ class RoadMap:
             return None
         reach = s + speed * dt + 1.0
         branches = [[index]] if reach <= float(lane.length) else self.branches(index, reach, closest=True)
+        own = len(branches)
         if s < sibling_range:  # near the junction it left, the car may be on a sibling lane (an exit, a turn)
             for sib in self.siblings(index):
                 branches += self.branches(sib, to_frenet(self.lane(sib), p)[0] + speed * dt + 1.0, limit=2,
@@ -231,14 +232,19 @@ class RoadMap:
         if len(paths) == 1 and paths[0].straight():
             return None
 
-        def mover(path: LanePath) -> Any:
+        def mover(path: LanePath, along: bool) -> Any:
             def move(z: np.ndarray) -> np.ndarray:
+                if along:  # the velocity, estimated on the other lane, turned onto this one
+                    sz, dz = path.to_frenet(z[:2])
+                    v = float(np.hypot(*z[2:]))
+                    s2 = sz + v * dt
+                    return np.concatenate([path.position(s2, dz), path.velocity_from_frenet(s2, v, 0.0)])
                 pos, vel = advance_on_path(path, z[:2], z[2:], dt)
                 return np.concatenate([pos, vel])
 
             return move
 
-        return [mover(path) for path in paths]
+        return [mover(path, k >= own) for k, path in enumerate(paths)]
 
     def branches(self, index: tuple, length: float, limit: int = 4, closest: bool = False) -> list[list[tuple]]:
         """Lane sequences from `index` at least `length` [m] long (or ending where the road does), one per
