@@ -197,3 +197,42 @@ def test_box_fit_in_the_road_frame_of_a_crossing_car() -> None:
         det = detect(ego, lidar_scan(ego, objs, cfg, rng), radar_scan(ego, objs, cfg, rng), cfg, frame=frame)
         errs[name] = float(np.hypot(*(det.position[0] - [20.0, 0.0])))
     assert errs["road"] < 0.3 and errs["ego"] > 1.0
+
+
+def test_successor_on_a_wider_road_is_the_lane_nearest_the_end() -> None:
+    """A one-lane entry ending beside a two-lane road's lane 1 (a roundabout's entry and its outer ring lane):
+    highway-env's vehicles take lane 1 there; `closest=True` predicts that, the default keeps lane id 0."""
+    from highway_env.road.lane import StraightLane
+    from highway_env.road.road import RoadNetwork
+
+    from pilotlab.drive.frenet import RoadMap
+
+    net = RoadNetwork()
+    net.add_lane("a", "b", StraightLane([-30.0, 0.0], [0.0, 0.0]))
+    net.add_lane("b", "c", StraightLane([0.0, -4.0], [30.0, -4.0]))
+    net.add_lane("b", "c", StraightLane([0.0, 0.5], [30.0, 0.5]))
+    road_map = RoadMap(net)
+    assert road_map.successors(("a", "b", 0)) == [("b", "c", 0)]
+    assert road_map.successors(("a", "b", 0), closest=True) == [("b", "c", 1)]
+    assert road_map.successors(("b", "c", 0), closest=True) == []
+
+
+def test_sibling_hypothesis_runs_along_the_sibling_lane() -> None:
+    """A car just past a fork, its velocity along its own lane: the hypothesis that it is on the other lane
+    leaving the node (an exit) moves it along that lane at its speed, not sideways off it."""
+    from highway_env.road.lane import StraightLane
+    from highway_env.road.road import RoadNetwork
+
+    from pilotlab.drive.frenet import RoadMap, to_frenet
+
+    net = RoadNetwork()
+    net.add_lane("a", "b", StraightLane([0.0, 0.0], [100.0, 0.0]))
+    net.add_lane("a", "c", StraightLane([0.0, 0.0], [70.0, 70.0]))
+    road_map = RoadMap(net)
+    x = np.array([1.0, 0.0, 10.0, 0.0])
+    own, sibling = road_map.motion_model(x, 1.0)
+    np.testing.assert_allclose(own(x), [11.0, 0.0, 10.0, 0.0], atol=1e-9)
+    moved = sibling(x)
+    _, d = to_frenet(net.get_lane(("a", "c", 0)), moved[:2])
+    assert abs(d - to_frenet(net.get_lane(("a", "c", 0)), x[:2])[1]) < 1e-6  # no sideways drift
+    np.testing.assert_allclose(moved[2:], 10.0 * np.array([1.0, 1.0]) / np.sqrt(2.0), atol=1e-9)

@@ -85,3 +85,30 @@ def test_detect_fuses_lidar_and_radar() -> None:
     near = int(np.argmax(det.source))
     assert np.hypot(*(det.position[near] - [20.0, 0.0])) < 1.0
     assert det.radial_velocity[near] == pytest.approx(20.0, abs=1.0)  # ground-frame speed along the road
+
+
+def test_lidar_points_of_one_car_make_one_cluster() -> None:
+    """A car's rear face and a lone point grazing its side 4.6 m further along: two clusters without the
+    one-car join (the second fitted as a phantom car half a length beyond its point), one with it."""
+    from pilotlab.drive.detection import DetectorConfig, cluster_rays
+    from pilotlab.drive.sensors import LidarScan
+
+    n = 180
+    angles = (np.arange(n) + 0.5) * (2 * np.pi / n) - np.pi
+    points = {90: (34.6, 3.0), 91: (30.0, 3.3), 92: (30.0, 4.3)}  # rays near 5 deg: the side, then the rear face
+    ranges = np.full(n, 50.0)
+    hit = np.zeros(n, dtype=bool)
+    for k, (x, y) in points.items():
+        angles[k] = np.arctan2(y, x)
+        ranges[k] = np.hypot(x, y)
+        hit[k] = True
+    scan = LidarScan(angles, ranges, hit, np.where(hit, 0, -1))
+    joined = cluster_rays(scan, np.zeros(2), 0.0, DetectorConfig())
+    split = cluster_rays(scan, np.zeros(2), 0.0, DetectorConfig(one_car_extent=None))
+    assert [list(c) for c in joined] == [[90, 91, 92]]
+    assert [list(c) for c in split] == [[90], [91, 92]]
+    # a point on a car a lane over (4 m across) is never joined
+    other = angles.copy()
+    other[90] = np.arctan2(-1.0, 34.6)
+    scan2 = scan._replace(angles=other, ranges=np.where(np.arange(n) == 90, np.hypot(34.6, -1.0), ranges))
+    assert [list(c) for c in cluster_rays(scan2, np.zeros(2), 0.0, DetectorConfig())] == [[90], [91, 92]]

@@ -105,3 +105,60 @@ def test_tracker_deletes_lost_tracks_and_ignores_one_off_clutter() -> None:
     assert [t.confirmed for t in tracker.tracks] == [True]  # clutter (tentative, missed) is gone
     tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
     assert tracker.tracks == []
+
+
+def _track(tracker: Tracker, position: tuple[float, float], velocity: tuple[float, float], pos_var: float,
+           misses: int) -> None:
+    from pilotlab.drive.tracking import Track
+
+    p = np.diag([pos_var, pos_var, 1.0, 1.0])
+    tracker.tracks.append(Track(tracker.next_id, np.array([*position, *velocity]), p, hits=5, misses=misses,
+                                confirmed=True))
+    tracker.next_id += 1
+
+
+@pytest.mark.parametrize("cascade", [True, False])
+def test_cascade_keeps_a_coasting_track_off_a_fresh_tracks_detection(cascade: bool) -> None:
+    """A track coasting for 3 steps has a wide gate: by Mahalanobis distance alone it takes the detection of
+    the fresh track next to it (an identity switch); the cascade matches the fresh track first."""
+    tracker = Tracker(TrackerConfig(q=0.1, cascade=cascade))
+    _track(tracker, (10.0, 0.0), (0.0, 0.0), 0.2, misses=0)  # fresh, tight
+    _track(tracker, (14.0, 0.0), (0.0, 0.0), 30.0, misses=3)  # coasting, wide
+    tracker.step(_detections(np.array([[11.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    fresh, coasting = tracker.tracks
+    assert (fresh.misses, coasting.misses) == ((0, 4) if cascade else (1, 0))
+
+
+def test_newborn_takes_the_speed_of_its_lane() -> None:
+    """The ego at 25 m/s passes a queue at 3 m/s in the lane beside: a newborn in that lane gets the queue's
+    speed as its prior, one in a lane without tracks the ego's velocity."""
+    tracker = Tracker(TrackerConfig(n_init=1), lane=lambda p, v: int(p[1] > 2.0))
+    _track(tracker, (30.0, 4.0), (3.0, 0.0), 0.2, misses=0)
+    ego_v = np.array([25.0, 0.0])
+    tracker.step(_detections(np.array([[33.0, 4.0], [20.0, 4.0], [40.0, 0.0]])), 1.0, np.zeros(2), ego_v)
+    born = {tuple(np.round(t.x[:2])): t.x[2:] for t in tracker.tracks if t.id > 1}
+    np.testing.assert_allclose(born[(20.0, 4.0)], [3.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(born[(40.0, 0.0)], ego_v, atol=1e-9)
+    far = Tracker(TrackerConfig(n_init=1, flow_range=5.0), lane=lambda p, v: int(p[1] > 2.0))
+    _track(far, (30.0, 4.0), (3.0, 0.0), 0.2, misses=0)
+    far.step(_detections(np.array([[33.0, 4.0], [20.0, 4.0]])), 1.0, np.zeros(2), ego_v)
+    np.testing.assert_allclose(far.tracks[-1].x[2:], ego_v, atol=1e-9)  # the queue's car is 10 m away
+
+
+def test_lidar_births_are_reported_at_once_on_probation() -> None:
+    lidar = _detections(np.array([[10.0, 0.0]]))
+    radar = lidar._replace(source=np.ones(1, dtype=int))
+    for report in (True, False):
+        tracker = Tracker(TrackerConfig(report_lidar_births=report))
+        tracker.step(lidar, 1.0, np.zeros(2), np.zeros(2))
+        assert [t.confirmed for t in tracker.tracks] == [report]
+        tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+        assert tracker.tracks == []  # one miss before n_init hits: gone either way
+    tracker = Tracker(TrackerConfig())
+    tracker.step(radar, 1.0, np.zeros(2), np.zeros(2))
+    assert [t.confirmed for t in tracker.tracks] == [False]  # radar-only (false alarms): waits for n_init
+    tracker = Tracker(TrackerConfig(max_misses=2))
+    for _ in range(2):
+        tracker.step(lidar, 1.0, np.zeros(2), np.zeros(2))
+    tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    assert [(t.confirmed, t.probation, t.misses) for t in tracker.tracks] == [(True, False, 1)]  # off probation

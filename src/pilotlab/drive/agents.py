@@ -154,6 +154,7 @@ class PlannerAgent:
         self._map = frenet.RoadMap(env.unwrapped.road.network)  # lane geometry (Frenet frames) of this episode
         if not self._map.uniform:  # curved or crossing lanes: the tracker predicts along them
             self._tracker.motion = self._map.motion_model
+            self._tracker.lane = self._lane_of
 
     def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""
@@ -171,7 +172,7 @@ class PlannerAgent:
             dets = self.camera.detections(env, ego, lidar, radar, self.sensor_cfg, self.detector_cfg, self._rng,
                                           self._episode_seed)
         ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])
-        tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel))
+        tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel, ego.heading))
         self.perception = Perception(lidar, radar, dets, tracks)
         x = np.array([t.x for t in tracks]).reshape(-1, 4)  # (T, 4) every live track, coasting ones too
         heading = np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,)
@@ -180,6 +181,13 @@ class PlannerAgent:
             heading = np.stack([np.cos(h), np.sin(h)], axis=-1).reshape(-1, 2)
         p_v = np.array([t.p[2:, 2:] for t in tracks]).reshape(-1, 2, 2)  # (T, 2, 2) velocity covariance
         return x[:, :2], conservative_velocity(x[:, :2] - ego.position, x[:, 2:], p_v, heading, self.velocity_margin)
+
+    def _lane_of(self, position: np.ndarray, velocity: np.ndarray | None) -> tuple:
+        """The lane of a tracked or detected car (matched with its heading where it moves)."""
+        heading = None
+        if velocity is not None and float(np.hypot(*velocity)) > 1.0:
+            heading = float(np.arctan2(velocity[1], velocity[0]))
+        return self._map.closest(position, heading)
 
     def _road_frame(self, ego: envs.EgoState) -> Any:
         """How far the road at a point is turned from the road at the ego (`frenet.RoadMap.frame_rotation`),

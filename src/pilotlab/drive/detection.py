@@ -35,6 +35,8 @@ class DetectorConfig:
     radar_gate: float = 3.0  # [m] radar point to lidar cluster association distance
     lidar_position_std: tuple[float, float] = (0.7, 0.5)  # [m] std of a box-fit centre along / across the road
     free_space_margin: float = 3.0  # [m] lidar range beyond a radar point that proves it false
+    one_car_extent: tuple[float, float] | None = (VEHICLE_LENGTH + 0.5, VEHICLE_WIDTH + 0.5)  # [m] neighbouring
+    # clusters whose points together span at most this along / across the road are one car (None: off)
 
 
 class Detections(NamedTuple):
@@ -82,7 +84,41 @@ def cluster_rays(scan: LidarScan, origin: np.ndarray, heading: float, cfg: Detec
         a, b = clusters[-1][-1], clusters[0][0]
         if (idx[b] + n_rays - idx[a]) <= cfg.max_ray_gap and near(a, b):
             clusters[0] = clusters.pop() + clusters[0]
+    if cfg.one_car_extent is not None:
+        clusters = _join_one_car(clusters, idx, pts, n_rays, heading, turns, cfg)
     return [idx[np.array(c)] for c in clusters]
+
+
+def _join_one_car(clusters: list[list[int]], idx: np.ndarray, pts: np.ndarray, n_rays: int, heading: float,
+                  turns: np.ndarray | None, cfg: DetectorConfig) -> list[list[int]]:
+    """Join angular neighbours (within `max_ray_gap` rays) whose points together fit in one car's extent
+    (`one_car_extent`, along / across the road): rays grazing a car's side land metres apart along it, so its
+    rear face and a lone point near its front make two clusters, and the box fit puts the second one's
+    centre half a car beyond that point, a phantom car 4-5 m ahead of the real one. Two cars never fit in
+    one car's extent (a lane apart they span >= 2 m across their facing sides plus their widths)."""
+    assert cfg.one_car_extent is not None
+    max_along, max_across = cfg.one_car_extent
+
+    def fits(members: list[int]) -> bool:
+        h = heading if turns is None else heading + float(np.mean(turns[members]))
+        rel = pts[members]
+        u = rel @ np.array([np.cos(h), np.sin(h)])
+        w = rel @ np.array([-np.sin(h), np.cos(h)])
+        return float(np.ptp(u)) <= max_along and float(np.ptp(w)) <= max_across
+
+    out = [list(c) for c in clusters]
+    k = 0
+    while len(out) > 1 and k < len(out):
+        nxt = (k + 1) % len(out)
+        a, b = out[k][-1], out[nxt][0]
+        if (idx[b] - idx[a]) % n_rays <= cfg.max_ray_gap and fits(out[k] + out[nxt]):
+            out[k] = out[k] + out[nxt]
+            del out[nxt]
+            if nxt < k:  # joined across the seam: the first cluster moved into this one
+                k -= 1
+            continue
+        k += 1
+    return out
 
 
 def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.ndarray:

@@ -91,7 +91,7 @@ def _score_tracking(scorer: metrics.MotScorer, env: Any, perception: Any) -> Non
     truth = envs.ground_truth(env)
     ego = envs.ego_state(env)
     lidar = perception.lidar
-    visible = np.unique(lidar.hit_index[lidar.hit_index >= 0])
+    visible = np.unique(lidar.hit_index[(lidar.hit_index >= 0) & lidar.hit])  # a ray returned from it
     max_range = float(lidar.ranges.max()) if len(lidar.ranges) else 0.0
     near = np.hypot(*(truth.position[visible] - ego.position).T) <= max_range if len(visible) else visible
     gt = visible[near] if len(visible) else visible

@@ -222,32 +222,39 @@ class RoadMap:
         if abs(d) > max_offset:
             return None
         reach = s + speed * dt + 1.0
-        branches = [[index]] if reach <= float(lane.length) else self.branches(index, reach)
+        branches = [[index]] if reach <= float(lane.length) else self.branches(index, reach, closest=True)
+        own = len(branches)
         if s < sibling_range:  # near the junction it left, the car may be on a sibling lane (an exit, a turn)
             for sib in self.siblings(index):
-                branches += self.branches(sib, to_frenet(self.lane(sib), p)[0] + speed * dt + 1.0, limit=2)
+                branches += self.branches(sib, to_frenet(self.lane(sib), p)[0] + speed * dt + 1.0, limit=2,
+                                          closest=True)
         paths = [self.path(b) for b in branches]
         if len(paths) == 1 and paths[0].straight():
             return None
 
-        def mover(path: LanePath) -> Any:
+        def mover(path: LanePath, along: bool) -> Any:
             def move(z: np.ndarray) -> np.ndarray:
+                if along:  # the velocity, estimated on the other lane, turned onto this one
+                    sz, dz = path.to_frenet(z[:2])
+                    v = float(np.hypot(*z[2:]))
+                    s2 = sz + v * dt
+                    return np.concatenate([path.position(s2, dz), path.velocity_from_frenet(s2, v, 0.0)])
                 pos, vel = advance_on_path(path, z[:2], z[2:], dt)
                 return np.concatenate([pos, vel])
 
             return move
 
-        return [mover(path) for path in paths]
+        return [mover(path, k >= own) for k, path in enumerate(paths)]
 
-    def branches(self, index: tuple, length: float, limit: int = 4) -> list[list[tuple]]:
+    def branches(self, index: tuple, length: float, limit: int = 4, closest: bool = False) -> list[list[tuple]]:
         """Lane sequences from `index` at least `length` [m] long (or ending where the road does), one per
-        branch at each junction, the straightest first; at most `limit`."""
+        branch at each junction, the straightest first; at most `limit`; `closest`: see `successors`."""
         out: list[list[tuple]] = []
 
         def grow(seq: list[tuple], total: float) -> None:
             if len(out) >= limit:
                 return
-            nexts = [n for n in self.successors(seq[-1]) if n not in seq]
+            nexts = [n for n in self.successors(seq[-1], closest) if n not in seq]
             if total >= length or not nexts:
                 out.append(seq)
                 return
@@ -269,12 +276,20 @@ class RoadMap:
         a, b, lane_id = index
         return [(a, c, min(int(lane_id), len(lanes) - 1)) for c, lanes in self.net.graph.get(a, {}).items() if c != b]
 
-    def successors(self, index: tuple) -> list[tuple]:
-        """Lanes following `index`: every road leaving its end node, the same lane id where it exists."""
-        _, to, lane_id = index
+    def successors(self, index: tuple, closest: bool = False) -> list[tuple]:
+        """Lanes following `index`: every road leaving its end node, the same lane id where it exists; with
+        `closest`, as highway-env's own vehicles choose (`RoadNetwork.next_lane_given_next_road`): the same
+        lane id where the next road has as many lanes, else its lane nearest the end of this one (a
+        roundabout's one-lane entry joins the ring on its outer lane, not on lane 0)."""
+        frm, to, lane_id = index
         out = []
         for nxt, lanes in self.net.graph.get(to, {}).items():
-            out.append((to, nxt, min(int(lane_id), len(lanes) - 1)))
+            if closest and len(lanes) != len(self.net.graph[frm][to]):
+                lane = self.lane(index)
+                end = lane.position(float(lane.length), 0.0)
+                out.append((to, nxt, min(range(len(lanes)), key=lambda k: float(lanes[k].distance(end)))))
+            else:
+                out.append((to, nxt, min(int(lane_id), len(lanes) - 1)))
         return out
 
     def hypotheses(self, index: tuple, depth: int = 2) -> list[list[tuple]]:

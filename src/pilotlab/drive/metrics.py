@@ -9,9 +9,9 @@ route completion x 0.60 per collision with a vehicle x 0.65 for leaving the road
 Crash rates come with a 95 % Wilson score interval (`wilson_interval`).
 
 Tracking: CLEAR MOT (MOTA, MOTP) and IDF1 via `motmetrics`, matching tracks to ground truth within
-`MATCH_DISTANCE`. Ground truth at a step is every vehicle within the lidar's range that at least
-one (noise-free) lidar ray reaches, the visibility filter nuScenes applies to its boxes; tracks are
-scored within the same range.
+`MATCH_DISTANCE`. Ground truth at a step is every vehicle within the lidar's range from which at least
+one lidar ray returned (not occluded, and not every ray on it dropped out), the visibility filter nuScenes
+applies to its boxes (at least one lidar point); tracks are scored within the same range.
 """
 
 from __future__ import annotations
