@@ -170,6 +170,7 @@ class PlannerAgent:
         else:  # the lidar scan is still taken: the MOT scorer's ground truth is what it could see
             dets = self.camera.detections(env, ego, lidar, radar, self.sensor_cfg, self.detector_cfg, self._rng,
                                           self._episode_seed)
+            self._tracker.covered = self.camera.coverage(ego, self.sensor_cfg)
         ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])
         tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel))
         self.perception = Perception(lidar, radar, dets, tracks)

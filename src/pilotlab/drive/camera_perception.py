@@ -14,11 +14,14 @@ Modes:
   lies within `merge_distance` of (cars beyond the lidar's reach that the radar missed).
 
 The detections keep the tracker's interface (`detection.Detections`); camera-only ones have no radial
-velocity (NaN) and source 3.
+velocity (NaN) and source 3. `CameraSensors.coverage` tells the tracker where the mode's sensors look (the
+cameras' horizontal fields of view, the radars' and the lidar's where the mode uses them), so that a tracked
+car that drives into the gap beside the ego is kept rather than deleted after `max_misses` unseen steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +44,8 @@ class FusionConfig:
     extent_var: float = 1.0  # [m^2] added along the line of sight to a radar position for the car's extent
     camera_trust_range: float = 0.0  # [m] within this a camera that sees nothing refutes a radar point (0: never)
     merge_distance: float = 4.0  # [m] a camera detection this close to a lidar/radar one is the same car
+    coverage_margin: float = 8.0  # [px] a car centre this close to an image's side edge is not counted as in
+    # view (half the car is outside, the detector may miss it)
 
 
 class CameraSensors:
@@ -71,6 +76,33 @@ class CameraSensors:
         p = np.concatenate(pos).reshape(-1, 2)
         return _detections(ego, p, np.concatenate(cov).reshape(-1, 2, 2), np.full(len(p), np.nan),
                            np.full(len(p), SOURCE_CAMERA))
+
+    def coverage(self, ego: EgoState, sensors: SensorConfig) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Whether this mode's sensors look at ground points (N, 2) [m] from this ego pose (None: everywhere,
+        as the lidar+radar mode's 360-degree lidar is taken to)."""
+        if self.mode == "lidar+radar":
+            return None
+        margin = self.cfg.coverage_margin
+        radars = sensors.radars if self.mode != "camera" else ()
+        lidar = sensors.lidar_range if self.mode == "camera+lidar+radar" else 0.0
+
+        def covered(points: np.ndarray) -> np.ndarray:
+            p = np.asarray(points, dtype=float).reshape(-1, 2)
+            out = np.zeros(len(p), dtype=bool)
+            for cam in self.cameras:
+                uv, z = cam.project(np.column_stack([p, np.full(len(p), 0.75)]), ego.position, ego.heading)
+                with np.errstate(invalid="ignore"):
+                    inside = (uv[:, 0] >= margin) & (uv[:, 0] <= cam.cfg.width - margin)
+                out |= (z > 0) & (z <= cam.cfg.max_range) & inside
+            rel = p - ego.position
+            dist = np.hypot(rel[:, 0], rel[:, 1])
+            bearing = np.arctan2(rel[:, 1], rel[:, 0])
+            for m in radars:
+                off = np.angle(np.exp(1j * (bearing - ego.heading - m.yaw)))
+                out |= (np.abs(off) <= m.half_fov) & (dist <= m.max_range)
+            return out | (dist <= lidar)
+
+        return covered
 
     def detections(self, env: Any, ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorConfig,
                    detector_cfg: DetectorConfig, rng: np.random.Generator, colour_seed: int) -> Detections:

@@ -17,6 +17,9 @@ A newborn track's velocity prior is the ego's own lane-frame velocity carried on
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
 unmatched detection, confirmed after `n_init` consecutive hits, deleted after `max_misses` misses.
+A miss counts only where a sensor looks: given the sensors' coverage (`Tracker.covered`), a confirmed track
+outside every field of view (a car alongside, between a forward and a rear camera) coasts until a sensor
+looks at it again, for at most `max_blind_time`, as a car that drove into a blind spot is still there.
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class TrackerConfig:
     rate_std: float = 0.3  # [m/s] radial velocity noise given to the filter (radar + aspect)
     init_speed_std: tuple[float, float] = (6.0, 1.5)  # [m/s] prior std along / across the ego heading
     max_range: float = 160.0  # [m] tracks farther than this from the ego are dropped
+    max_blind_time: float = 30.0  # [s] a confirmed track outside every sensor's view coasts this long at most
 
 
 @dataclass
@@ -137,7 +141,8 @@ class Track:
     x: np.ndarray  # (4,) [m, m, m/s, m/s]
     p: np.ndarray  # (4, 4)
     hits: int = 1
-    misses: int = 0
+    misses: int = 0  # consecutive steps without a detection
+    blind: int = 0  # ... of which outside every sensor's view (`Tracker.covered`)
     confirmed: bool = False
 
 
@@ -149,6 +154,8 @@ class Tracker:
     functions (one per branch of the lane ahead), or None where the linear constant-velocity model applies.
     `frame` (optional, e.g. `frenet.RoadMap.frame_rotation` at the ego's lane heading): how far [rad] the road
     at a point is turned from the road at the ego. Without them the world is one straight road.
+    `covered` (optional): given track positions (T, 2) [m], whether any sensor looks there now ((T,) bool); a
+    miss outside every sensor's view does not count towards `max_misses`. Without it every miss counts.
     """
 
     cfg: TrackerConfig = field(default_factory=TrackerConfig)
@@ -156,6 +163,7 @@ class Tracker:
     next_id: int = 1
     motion: Callable[[np.ndarray, float], Any] | None = None
     frame: Callable[[np.ndarray], float] | None = None
+    covered: Callable[[np.ndarray], np.ndarray] | None = None
 
     def step(self, det: Detections, dt: float, ego_position: np.ndarray, ego_velocity: np.ndarray) -> list[Track]:
         cfg = self.cfg
@@ -181,11 +189,15 @@ class Tracker:
             t.x, t.p = hyps[ti][best[ti, di]]
             t.x, t.p = kf_update(t.x, t.p, *measurement(det, di, cfg.rate_std))
             t.hits += 1
-            t.misses = 0
+            t.misses = t.blind = 0
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
-        for ti in result.unmatched_rows:
-            self.tracks[ti].misses += 1
-        self.tracks = [t for t in self.tracks if self._alive(t, ego_position)]
+        missed = [self.tracks[ti] for ti in result.unmatched_rows]
+        looked = (self.covered(np.array([t.x[:2] for t in missed]).reshape(-1, 2)) if self.covered is not None
+                  else np.ones(len(missed), dtype=bool))
+        for t, seen in zip(missed, looked):
+            t.misses += 1
+            t.blind += 0 if seen else 1
+        self.tracks = [t for t in self.tracks if self._alive(t, ego_position, dt)]
         heading = ego_velocity / max(float(np.hypot(*ego_velocity)), 1e-6)
         for di in result.unmatched_cols:
             turn = self.frame(det.position[di]) if self.frame is not None else 0.0
@@ -197,12 +209,12 @@ class Tracker:
                 self.tracks.append(self._birth(det, di, rot @ ego_velocity, rot @ heading))
         return self.tracks
 
-    def _alive(self, t: Track, ego_position: np.ndarray) -> bool:
+    def _alive(self, t: Track, ego_position: np.ndarray, dt: float) -> bool:
         if np.hypot(*(t.x[:2] - ego_position)) > self.cfg.max_range:
             return False
         if not t.confirmed:
             return t.misses == 0
-        return t.misses <= self.cfg.max_misses
+        return t.misses - t.blind <= self.cfg.max_misses and t.blind * dt <= self.cfg.max_blind_time
 
     def _birth(self, det: Detections, i: int, ego_velocity: np.ndarray, heading: np.ndarray) -> Track:
         """New tentative track: detected position, velocity prior = the ego's (traffic flows with it)."""
