@@ -80,7 +80,8 @@ def main() -> None:
             ego = envs.ego_state(env)
             truth = envs.ground_truth(env)
             tracks = [t for t in agent.perception.tracks if t.confirmed]
-            history.append({"ego": ego, "truth": truth, "tracks": [(t.x[:2].copy(), t.misses) for t in tracks],
+            history.append({"ego": ego, "truth": truth, "tracks": [(t.x[:2].copy(), t.misses, t.blind, t.x[2:].copy())
+                                                                    for t in tracks],
                             "reason": getattr(agent.last_plan, "reason", ""), "action": int(action)})
             _, _, term, trunc, info = env.step(action)
             crashed = bool(info.get("crashed", envs.ego_vehicle(env).crashed))
@@ -106,7 +107,7 @@ def main() -> None:
             rel = p - ego.position
             c, s = np.cos(ego.heading), np.sin(ego.heading)
             lon, lat = c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1]
-            errs = [float(np.hypot(*(tp - p))) for tp, _ in h["tracks"]]
+            errs = [float(np.hypot(*(tr[0] - p))) for tr in h["tracks"]]
             j = int(np.argmin(errs)) if errs else -1
             tracked = j >= 0 and errs[j] <= args.match
             cov = coverage(agent, ego, rel)
@@ -115,10 +116,14 @@ def main() -> None:
                    "coverage": cov, "tracked": tracked,
                    "track_err": round(errs[j], 2) if j >= 0 else None,
                    "track_misses": h["tracks"][j][1] if tracked else None,
+                   "track_blind": h["tracks"][j][2] if tracked else None,
+                   "track_vel_err": (round(float(np.hypot(*(h["tracks"][j][3] - truth.velocity[idx[0]]))), 2)
+                                     if tracked else None),
                    "action": h["action"], "reason": h["reason"]}
             rows.append(row)
             print(f"  t={row['t']:2d} lon {lon:+6.1f} lat {lat:+5.1f} brg {row['bearing']:+5.0f}  cov {cov:4s} "
-                  f"track {'yes' if tracked else 'NO '} err {row['track_err']}  a={row['action']} {row['reason']}")
+                  f"track {'yes' if tracked else 'NO '} err {row['track_err']} v-err {row['track_vel_err']} "
+                  f"blind {row['track_blind']}  a={row['action']} {row['reason']}")
         last = rows[-1] if rows else {}
         cause = ("rear-end ahead" if last.get("lon", 0) > 2.5 else
                  "hit from behind" if last.get("lon", 0) < -2.5 else "side")

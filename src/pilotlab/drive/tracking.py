@@ -132,7 +132,9 @@ class TrackerConfig:
     rate_std: float = 0.3  # [m/s] radial velocity noise given to the filter (radar + aspect)
     init_speed_std: tuple[float, float] = (6.0, 1.5)  # [m/s] prior std along / across the ego heading
     max_range: float = 160.0  # [m] tracks farther than this from the ego are dropped
-    max_blind_time: float = 30.0  # [s] a confirmed track outside every sensor's view coasts this long at most
+    max_blind_time: float = 15.0  # [s] a confirmed track outside every sensor's view coasts this long at most
+    blind_gate: float = 6.0  # [m] ... and then matches only detections this close to its estimate: its position
+    # covariance grows while it coasts, and the Mahalanobis gate alone let it take another car coming into view
 
 
 @dataclass
@@ -181,6 +183,10 @@ class Tracker:
             better = d < cost[rows]
             cost[rows] = np.where(better, d, cost[rows])
             best[rows] = np.where(better, k, best[rows])
+        for i, t in enumerate(self.tracks):  # a blind track's grown covariance must not take another car in view
+            if t.blind > 0:
+                far = np.hypot(*(det.position - hyps[i][0][0][:2]).T) > cfg.blind_gate
+                cost[i, far] = np.inf
         for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch
             t.x, t.p = h[0]
         result = assign(cost, cfg.gate)
