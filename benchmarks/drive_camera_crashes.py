@@ -46,17 +46,19 @@ def coverage(agent, ego, rel_world: np.ndarray) -> str:
     for k, m in enumerate(agent.sensor_cfg.radars):
         off = np.angle(np.exp(1j * (brg - ego.heading - m.yaw)))
         if abs(off) <= m.half_fov and dist <= m.max_range:
-            letters += "fr"[k] if k < 2 else "c"
+            letters += "frc"[min(k, 2)]
     return letters or "-"
 
 
 def main() -> None:
-    from pilotlab.drive import envs
+    from pilotlab.drive import envs, metrics
     from pilotlab.drive.agents import make_agent
+    from pilotlab.drive.episode import _score_tracking
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None, help="drive train-perception run directory (camera modes)")
     ap.add_argument("--perception", default="camera+radar")
+    ap.add_argument("--radars", default="front+rear", help="radar suite (drive eval --radars)")
     ap.add_argument("--env", default="highway-fast-v0")
     ap.add_argument("--seeds", default="0-19")
     ap.add_argument("--history", type=int, default=5, help="policy steps shown before each crash")
@@ -64,10 +66,11 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the per-crash records here")
     args = ap.parse_args()
 
-    agent = make_agent("modular", 0, "meta", args.perception, args.run)
+    agent = make_agent("modular", 0, "meta", args.perception, args.run, args.radars)
     env = envs.make_env(args.env, {}, fast=True)
     seeds = parse_seeds(args.seeds)
     records, causes = [], collections.Counter()
+    scorer, speeds = metrics.MotScorer(), []
     t0 = time.process_time()
     for seed in seeds:
         agent.prepare(env)
@@ -75,8 +78,11 @@ def main() -> None:
         agent.reset(env, seed)
         history: list[dict] = []
         done, crashed = False, False
+        scorer.new_episode()
+        ep_speeds = []
         while not done:
             action = agent.act(env, None)
+            _score_tracking(scorer, env, agent.perception)
             ego = envs.ego_state(env)
             truth = envs.ground_truth(env)
             tracks = [t for t in agent.perception.tracks if t.confirmed]
@@ -85,7 +91,9 @@ def main() -> None:
                             "reason": getattr(agent.last_plan, "reason", ""), "action": int(action)})
             _, _, term, trunc, info = env.step(action)
             crashed = bool(info.get("crashed", envs.ego_vehicle(env).crashed))
+            ep_speeds.append(float(envs.ego_vehicle(env).speed))
             done = bool(term or trunc) or crashed
+        speeds.append(float(np.mean(ep_speeds)))
         if not crashed:
             continue
         ego_v = envs.ego_vehicle(env)
@@ -131,7 +139,9 @@ def main() -> None:
         cause += ", unseen 2+ s" if all(r["coverage"] in ("-",) for r in rows[-3:]) else ""
         causes[cause] += 1
         records.append({"seed": seed, "steps": len(history), "rows": rows, "cause": cause})
-    print(f"{len(records)} crashes in {len(seeds)} episodes ({time.process_time() - t0:.0f} s CPU)")
+    mot = scorer.compute()
+    print(f"{len(records)} crashes in {len(seeds)} episodes, MOTA {mot['mota']:.3f}, IDF1 {mot['idf1']:.3f}, "
+          f"mean speed {np.mean(speeds):.2f} m/s ({time.process_time() - t0:.0f} s CPU)")
     for cause, n in causes.most_common():
         print(f"  {n:3d}  {cause}")
     if args.json:

@@ -376,12 +376,14 @@ class RLAgent:
 
 
 def make_agent(spec: str, seed: int = 0, control_mode: str = "meta", perception: str = "lidar+radar",
-               perception_run: str | None = None) -> Agent:
+               perception_run: str | None = None, radars: str = "front+rear") -> Agent:
     """`spec` names a registered ``drive.agent`` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
     the planner drivers (modular, oracle): "meta" or "continuous"; `perception` and `perception_run` (a
-    `drive train-perception` run) to the modular driver (`camera_perception.MODES`)."""
+    `drive train-perception` run) and `radars` (`sensors.RADAR_SUITES`) to the modular driver
+    (`camera_perception.MODES`)."""
     if spec == "modular":
-        agent = PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode)
+        agent = PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode,
+                             sensor_cfg=sensors.SensorConfig(radars=sensors.radar_suite(radars)))
         if perception != "lidar+radar":
             from pilotlab.drive.camera_perception import CameraSensors
             from pilotlab.drive.perception import load_detector
