@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import perception as P
 from pilotlab.drive.camera_perception import FusionConfig, fuse_radar
 from pilotlab.drive.envs import EgoState
 from pilotlab.drive.perception_metrics import average_precision, bev_metrics, coco_ap, match_centres
-from pilotlab.drive.sensors import RadarScan, SensorConfig
+from pilotlab.drive.sensors import RadarScan, SensorConfig, radar_scan
 
 
 def _ann(x: float, y: float, w: float, h: float, depth: float, lat: float) -> dict:
@@ -327,3 +328,49 @@ def test_detector_inference_copy_matches_the_network() -> None:
         for a, b in zip(got, want):
             for x, y in zip(a, b):
                 np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4)
+
+
+def test_coverage_of_each_mode() -> None:
+    """Where each mode's sensors look: the cameras' fields of view (less the edge margin), the radars' and the
+    lidar's; a car alongside is seen by none of the default camera+radar suite, by a corner radar."""
+    from pilotlab.drive.camera_perception import CameraSensors
+    from pilotlab.drive.envs import EgoState
+    from pilotlab.drive.sensors import radar_suite
+
+    ego = EgoState(np.array([100.0, 4.0]), 0.0, 25.0, ("0", "1", 1), 25.0)
+    points = ego.position + np.array([[30.0, 0.0], [-30.0, 0.0], [0.0, 4.0], [30.0, 19.0], [-60.0, 0.0],
+                                      [120.0, 0.0]])
+    default = SensorConfig()
+    corners = SensorConfig(radars=radar_suite("front+rear+corners"))
+    assert CameraSensors(_Oracle([]), "lidar+radar").coverage(ego, default) is None
+    cam = CameraSensors(_Oracle([]), "camera").coverage(ego, default)
+    # ahead and behind in view; alongside not; 30 m ahead 19 m aside: 33 deg off the front camera's axis, inside
+    # its 33.7 deg half field of view but within the 8 px edge margin (and 32 deg off the front radar's, outside
+    # its 30); 60 m behind in the rear camera; 120 m ahead in view
+    np.testing.assert_array_equal(cam(points), [True, True, False, False, True, True])
+    cr = CameraSensors(_Oracle([]), "camera+radar")
+    np.testing.assert_array_equal(cr.coverage(ego, default)(points), [True, True, False, False, True, True])
+    np.testing.assert_array_equal(cr.coverage(ego, corners)(points), [True] * 6)
+    all3 = CameraSensors(_Oracle([]), "camera+lidar+radar").coverage(ego, default)
+    np.testing.assert_array_equal(all3(points), [True] * 6)  # the lidar's 50 m circle holds the car alongside
+
+
+def test_corner_radars_see_the_car_alongside() -> None:
+    from pilotlab.drive.envs import EgoState, Objects
+    from pilotlab.drive.sensors import CORNER_RADARS, radar_suite
+
+    assert radar_suite("front+rear") == SensorConfig().radars
+    assert radar_suite("front+rear+corners") == SensorConfig().radars + CORNER_RADARS
+    with pytest.raises(PilotlabError, match="unknown radar suite"):
+        radar_suite("corners")
+    ego = EgoState(np.zeros(2), 0.0, 25.0, ("0", "1", 1), 25.0)
+    car = Objects(np.array([7]), np.array([[3.0, 4.0]]), np.array([[25.0, 0.0]]), np.zeros(1))  # 53 deg left
+    for suite, seen in (("front+rear", False), ("front+rear+corners", True)):
+        cfg = SensorConfig(radars=radar_suite(suite), radar_detect_prob=1.0, radar_false_alarms=0.0)
+        scan = radar_scan(ego, car, cfg, np.random.default_rng(0))
+        assert (0 in scan.true_index) == seen
+    scan = radar_scan(ego, car, SensorConfig(radars=CORNER_RADARS, radar_detect_prob=1.0, radar_false_alarms=0.0,
+                                             radar_range_noise=0.0, radar_bearing_noise=0.0),
+                      np.random.default_rng(0))
+    assert len(scan.range) == 1  # the front left corner alone (45 +- 60 deg; the rear left's 75-195 deg does not)
+    assert scan.range[0] == pytest.approx(5.0)
