@@ -117,20 +117,28 @@ def test_coco_ap_through_pycocotools() -> None:
 
 def test_radar_fusion_shrinks_the_camera_covariance_and_adds_velocity() -> None:
     ego = EgoState(np.zeros(2), 0.0, 25.0, ("0", "1", 0), 25.0)
-    cam_pos = np.array([[42.0, 0.0]])  # camera: 42 m, radar says the car's centre is at 40 + 2 m... shifted
+    cam_pos = np.array([[42.0, 0.0]])  # camera: 42 m; the radar measures the centre's range, 40.5 m
     cov = np.array([[[16.0, 0.0], [0.0, 1.0]]])
     from pilotlab.drive.detection import Detections
 
     dets = Detections(cam_pos, cov, np.array([[1.0, 0.0]]), np.array([np.nan]), np.array([3]))
-    radar = RadarScan(np.array([38.5]), np.array([0.0]), np.array([-3.0]), np.array([0]))
+    radar = RadarScan(np.array([40.5]), np.array([0.0]), np.array([-3.0]), np.array([0]))
     out = fuse_radar(ego, dets, radar, SensorConfig(), FusionConfig(), [])
     assert len(out.position) == 1
     assert out.position_cov[0, 0, 0] < 2.0  # the radar's range fixes the depth
     assert out.position[0, 0] == pytest.approx(40.5, abs=0.5)
     assert out.radial_velocity[0] == pytest.approx(22.0)  # ground-frame: -3 + 25
     # a far radar point nobody explains (no camera looks at it here) becomes its own detection
-    radar2 = RadarScan(np.array([38.5, 120.0]), np.array([0.0, 0.0]), np.array([-3.0, 0.0]), np.array([0, 1]))
+    radar2 = RadarScan(np.array([40.5, 120.0]), np.array([0.0, 0.0]), np.array([-3.0, 0.0]), np.array([0, 1]))
     assert len(fuse_radar(ego, dets, radar2, SensorConfig(), FusionConfig(), []).position) == 2
+    # the simulated radar measures the range to the car's centre: a radar-only detection lands on it
+    from pilotlab.drive.envs import Objects
+
+    exact = SensorConfig(radar_range_noise=0.0, radar_bearing_noise=0.0, radar_detect_prob=1.0, radar_false_alarms=0.0)
+    car = Objects(np.array([1]), np.array([[60.0, 4.0]]), np.array([[20.0, 0.0]]), np.zeros(1))
+    scan = radar_scan(ego, car, exact, np.random.default_rng(0))
+    none = Detections(np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=int))
+    np.testing.assert_allclose(fuse_radar(ego, none, scan, exact, FusionConfig(), []).position, [[60.0, 4.0]])
 
 
 def _synthetic(n: int, seed: int) -> tuple[np.ndarray, list[list[dict]]]:

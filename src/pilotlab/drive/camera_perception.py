@@ -7,7 +7,7 @@ Modes:
   is the vehicle centre with the detector's own covariance, rotated into the world frame;
 - ``camera+radar``: a radar point within `radar_gate` (Mahalanobis, camera + radar covariance) of a camera
   detection gives it a radial velocity and its position: the two position estimates (the camera's, the
-  radar's, moved half a car beyond the reflecting face) are fused in information form. Radar points no camera
+  radar's) are fused in information form. Radar points no camera
   detection explains are kept (by default: the camera misses too many cars beyond 20 m to refute radar;
   `camera_trust_range` drops them within that range where a camera looks, as the lidar's free space does);
 - ``camera+lidar+radar``: lidar + radar as before, plus the camera detections that no lidar/radar detection
@@ -40,7 +40,9 @@ SOURCE_CAMERA = 3
 @dataclass(frozen=True)
 class FusionConfig:
     radar_gate: float = 13.8  # [] squared Mahalanobis gate of a radar point to a camera detection (chi2 2 dof, 99.9 %)
-    centre_offset: float = 2.0  # [m] from a radar reflection (near face) to the car centre, along the line of sight
+    centre_offset: float = 0.0  # [m] from a radar point to the car centre along the line of sight: 0, as the
+    # simulated radar (`sensors.radar_scan`) measures the range to the centre (2.0 placed every fused and
+    # radar-only position 2 m too far, as far as the MOT metrics' match distance)
     extent_var: float = 1.0  # [m^2] added along the line of sight to a radar position for the car's extent
     camera_trust_range: float = 0.0  # [m] within this a camera that sees nothing refutes a radar point (0: never)
     merge_distance: float = 4.0  # [m] a camera detection this close to a lidar/radar one is the same car
