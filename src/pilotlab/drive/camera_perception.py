@@ -10,6 +10,8 @@ Modes:
   radar's) are fused in information form. Radar points no camera
   detection explains are kept (by default: the camera misses too many cars beyond 20 m to refute radar;
   `camera_trust_range` drops them within that range where a camera looks, as the lidar's free space does);
+  a point within the gate of a camera detection already fused, or of a radar-only one, is the same car seen by
+  a second radar (the corner radars' sectors overlap the front and rear radars' and each other's) and is dropped;
 - ``camera+lidar+radar``: lidar + radar as before, plus the camera detections that no lidar/radar detection
   lies within `merge_distance` of (cars beyond the lidar's reach that the radar missed).
 
@@ -168,8 +170,12 @@ def fuse_radar(ego: EgoState, cam: Detections, radar: RadarScan, sensors: Sensor
                 rate_n[j] += 1
                 used[j] = True
                 continue
+            if _within(pos[used], cov[used], r_pos, r_cov, cfg.radar_gate):
+                continue  # another radar's point of a car already fused (the corner radars overlap)
         if rr <= cfg.camera_trust_range and _in_view(r_pos, ego, cameras):
             continue  # a camera looks there and saw nothing: a false alarm (or a car the camera missed)
+        if _within(np.array(extra_p).reshape(-1, 2), np.array(extra_c).reshape(-1, 2, 2), r_pos, r_cov, cfg.radar_gate):
+            continue  # the same car in two radars' overlapping sectors: one detection
         extra_p.append(r_pos)
         extra_c.append(r_cov)
         extra_r.append(v_abs)
@@ -179,6 +185,15 @@ def fuse_radar(ego: EgoState, cam: Detections, radar: RadarScan, sensors: Sensor
     extra = _detections(ego, np.array(extra_p).reshape(-1, 2), np.array(extra_c).reshape(-1, 2, 2),
                         np.array(extra_r, dtype=float), np.ones(len(extra_p), dtype=int))
     return _concat(fused, extra)
+
+
+def _within(pos: np.ndarray, cov: np.ndarray, point: np.ndarray, point_cov: np.ndarray, gate: float) -> bool:
+    """Whether `point` (2,) lies within the squared Mahalanobis `gate` of any of the positions (N, 2)."""
+    if not len(pos):
+        return False
+    e = pos - point
+    m = np.einsum("ci,ci->c", e, np.linalg.solve(cov + point_cov[None], e[..., None])[..., 0])
+    return bool((m <= gate).any())
 
 
 def _in_view(point: np.ndarray, ego: EgoState, cameras: list[Camera]) -> bool:
