@@ -139,6 +139,13 @@ def test_radar_fusion_shrinks_the_camera_covariance_and_adds_velocity() -> None:
     scan = radar_scan(ego, car, exact, np.random.default_rng(0))
     none = Detections(np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=int))
     np.testing.assert_allclose(fuse_radar(ego, none, scan, exact, FusionConfig(), []).position, [[60.0, 4.0]])
+    # the same car in two overlapping radar sectors is one detection, fused or radar-only; two cars stay two
+    twice = RadarScan(np.array([40.5, 40.7, 120.0, 120.3]), np.array([0.0, 0.002, 0.1, 0.101]),
+                      np.array([-3.0, -3.1, 0.0, 0.0]), np.array([0, 0, 1, 1]))
+    out2 = fuse_radar(ego, dets, twice, SensorConfig(), FusionConfig(), [])
+    assert len(out2.position) == 2 and list(out2.source) == [4, 1]
+    two_cars = RadarScan(np.array([120.0, 127.0]), np.array([0.1, 0.1]), np.zeros(2), np.array([1, 2]))
+    assert len(fuse_radar(ego, none, two_cars, SensorConfig(), FusionConfig(), []).position) == 2
 
 
 def _synthetic(n: int, seed: int) -> tuple[np.ndarray, list[list[dict]]]:
