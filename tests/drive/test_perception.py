@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import perception as P
 from pilotlab.drive.camera_perception import FusionConfig, fuse_radar
 from pilotlab.drive.envs import EgoState
 from pilotlab.drive.perception_metrics import average_precision, bev_metrics, coco_ap, match_centres
-from pilotlab.drive.sensors import RadarScan, SensorConfig
+from pilotlab.drive.sensors import RadarScan, SensorConfig, radar_scan
 
 
 def _ann(x: float, y: float, w: float, h: float, depth: float, lat: float) -> dict:
@@ -116,20 +117,35 @@ def test_coco_ap_through_pycocotools() -> None:
 
 def test_radar_fusion_shrinks_the_camera_covariance_and_adds_velocity() -> None:
     ego = EgoState(np.zeros(2), 0.0, 25.0, ("0", "1", 0), 25.0)
-    cam_pos = np.array([[42.0, 0.0]])  # camera: 42 m, radar says the car's centre is at 40 + 2 m... shifted
+    cam_pos = np.array([[42.0, 0.0]])  # camera: 42 m; the radar measures the centre's range, 40.5 m
     cov = np.array([[[16.0, 0.0], [0.0, 1.0]]])
     from pilotlab.drive.detection import Detections
 
     dets = Detections(cam_pos, cov, np.array([[1.0, 0.0]]), np.array([np.nan]), np.array([3]))
-    radar = RadarScan(np.array([38.5]), np.array([0.0]), np.array([-3.0]), np.array([0]))
+    radar = RadarScan(np.array([40.5]), np.array([0.0]), np.array([-3.0]), np.array([0]))
     out = fuse_radar(ego, dets, radar, SensorConfig(), FusionConfig(), [])
     assert len(out.position) == 1
     assert out.position_cov[0, 0, 0] < 2.0  # the radar's range fixes the depth
     assert out.position[0, 0] == pytest.approx(40.5, abs=0.5)
     assert out.radial_velocity[0] == pytest.approx(22.0)  # ground-frame: -3 + 25
     # a far radar point nobody explains (no camera looks at it here) becomes its own detection
-    radar2 = RadarScan(np.array([38.5, 120.0]), np.array([0.0, 0.0]), np.array([-3.0, 0.0]), np.array([0, 1]))
+    radar2 = RadarScan(np.array([40.5, 120.0]), np.array([0.0, 0.0]), np.array([-3.0, 0.0]), np.array([0, 1]))
     assert len(fuse_radar(ego, dets, radar2, SensorConfig(), FusionConfig(), []).position) == 2
+    # the simulated radar measures the range to the car's centre: a radar-only detection lands on it
+    from pilotlab.drive.envs import Objects
+
+    exact = SensorConfig(radar_range_noise=0.0, radar_bearing_noise=0.0, radar_detect_prob=1.0, radar_false_alarms=0.0)
+    car = Objects(np.array([1]), np.array([[60.0, 4.0]]), np.array([[20.0, 0.0]]), np.zeros(1))
+    scan = radar_scan(ego, car, exact, np.random.default_rng(0))
+    none = Detections(np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=int))
+    np.testing.assert_allclose(fuse_radar(ego, none, scan, exact, FusionConfig(), []).position, [[60.0, 4.0]])
+    # the same car in two overlapping radar sectors is one detection, fused or radar-only; two cars stay two
+    twice = RadarScan(np.array([40.5, 40.7, 120.0, 120.3]), np.array([0.0, 0.002, 0.1, 0.101]),
+                      np.array([-3.0, -3.1, 0.0, 0.0]), np.array([0, 0, 1, 1]))
+    out2 = fuse_radar(ego, dets, twice, SensorConfig(), FusionConfig(), [])
+    assert len(out2.position) == 2 and list(out2.source) == [4, 1]
+    two_cars = RadarScan(np.array([120.0, 127.0]), np.array([0.1, 0.1]), np.zeros(2), np.array([1, 2]))
+    assert len(fuse_radar(ego, none, two_cars, SensorConfig(), FusionConfig(), []).position) == 2
 
 
 def _synthetic(n: int, seed: int) -> tuple[np.ndarray, list[list[dict]]]:
@@ -327,3 +343,49 @@ def test_detector_inference_copy_matches_the_network() -> None:
         for a, b in zip(got, want):
             for x, y in zip(a, b):
                 np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4)
+
+
+def test_coverage_of_each_mode() -> None:
+    """Where each mode's sensors look: the cameras' fields of view (less the edge margin), the radars' and the
+    lidar's; a car alongside is seen by none of the default camera+radar suite, by a corner radar."""
+    from pilotlab.drive.camera_perception import CameraSensors
+    from pilotlab.drive.envs import EgoState
+    from pilotlab.drive.sensors import radar_suite
+
+    ego = EgoState(np.array([100.0, 4.0]), 0.0, 25.0, ("0", "1", 1), 25.0)
+    points = ego.position + np.array([[30.0, 0.0], [-30.0, 0.0], [0.0, 4.0], [30.0, 19.0], [-60.0, 0.0],
+                                      [120.0, 0.0]])
+    default = SensorConfig()
+    corners = SensorConfig(radars=radar_suite("front+rear+corners"))
+    assert CameraSensors(_Oracle([]), "lidar+radar").coverage(ego, default) is None
+    cam = CameraSensors(_Oracle([]), "camera").coverage(ego, default)
+    # ahead and behind in view; alongside not; 30 m ahead 19 m aside: 33 deg off the front camera's axis, inside
+    # its 33.7 deg half field of view but within the 8 px edge margin (and 32 deg off the front radar's, outside
+    # its 30); 60 m behind in the rear camera; 120 m ahead in view
+    np.testing.assert_array_equal(cam(points), [True, True, False, False, True, True])
+    cr = CameraSensors(_Oracle([]), "camera+radar")
+    np.testing.assert_array_equal(cr.coverage(ego, default)(points), [True, True, False, False, True, True])
+    np.testing.assert_array_equal(cr.coverage(ego, corners)(points), [True] * 6)
+    all3 = CameraSensors(_Oracle([]), "camera+lidar+radar").coverage(ego, default)
+    np.testing.assert_array_equal(all3(points), [True] * 6)  # the lidar's 50 m circle holds the car alongside
+
+
+def test_corner_radars_see_the_car_alongside() -> None:
+    from pilotlab.drive.envs import EgoState, Objects
+    from pilotlab.drive.sensors import CORNER_RADARS, radar_suite
+
+    assert radar_suite("front+rear") == SensorConfig().radars
+    assert radar_suite("front+rear+corners") == SensorConfig().radars + CORNER_RADARS
+    with pytest.raises(PilotlabError, match="unknown radar suite"):
+        radar_suite("corners")
+    ego = EgoState(np.zeros(2), 0.0, 25.0, ("0", "1", 1), 25.0)
+    car = Objects(np.array([7]), np.array([[3.0, 4.0]]), np.array([[25.0, 0.0]]), np.zeros(1))  # 53 deg left
+    for suite, seen in (("front+rear", False), ("front+rear+corners", True)):
+        cfg = SensorConfig(radars=radar_suite(suite), radar_detect_prob=1.0, radar_false_alarms=0.0)
+        scan = radar_scan(ego, car, cfg, np.random.default_rng(0))
+        assert (0 in scan.true_index) == seen
+    scan = radar_scan(ego, car, SensorConfig(radars=CORNER_RADARS, radar_detect_prob=1.0, radar_false_alarms=0.0,
+                                             radar_range_noise=0.0, radar_bearing_noise=0.0),
+                      np.random.default_rng(0))
+    assert len(scan.range) == 1  # the front left corner alone (45 +- 60 deg; the rear left's 75-195 deg does not)
+    assert scan.range[0] == pytest.approx(5.0)

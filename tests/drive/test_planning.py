@@ -242,3 +242,26 @@ def test_much_slower_car_beside_the_lane_caps_the_speed_when_enabled() -> None:
     cfg = PlannerConfig(adjacent_slow_dv=5.0)
     assert plan(scene, cfg).cap == pytest.approx(braking_cap(15.0, 28.0, 8.0, 1.0, cfg))
     assert plan(_scene([(20.0, 2, 25.0)], ego_v=28.0), cfg).cap == np.inf  # only 3 m/s slower: no cap
+
+
+def test_spread_blind_occupies_the_lane_around_an_uncertain_blind_track() -> None:
+    from pilotlab.drive.agents import spread_blind
+    from pilotlab.drive.envs import VEHICLE_LENGTH
+
+    x = np.array([[0.0, 4.0, 25.0, 0.0], [30.0, 0.0, 25.0, 0.0]])  # one alongside (blind), one ahead
+    p_pos = np.array([np.diag([25.0, 0.25]), np.diag([25.0, 0.25])])  # along-road std 5 m
+    p_vel = np.array([np.eye(2), 2.0 * np.eye(2)])
+    out, pv, h = spread_blind(x, p_pos, p_vel, np.array([1.0, 0.0]), np.array([True, False]), 2.0)
+    step = VEHICLE_LENGTH / 2.0
+    n = int(2.0 * 5.0 // step)  # copies each side, out to 2 std = 10 m
+    assert len(out) == 2 + 2 * n and len(pv) == len(out) and h.shape == (2,)
+    np.testing.assert_array_equal(out[:2], x)  # the tracks themselves first, unchanged
+    copies = out[2:]
+    np.testing.assert_allclose(np.sort(copies[:, 0]), np.sort(step * np.r_[-np.arange(1, n + 1), np.arange(1, n + 1)]))
+    assert (copies[:, 1] == 4.0).all() and (copies[:, 2:] == [25.0, 0.0]).all()
+    np.testing.assert_array_equal(pv[2:], np.repeat(p_vel[:1], 2 * n, axis=0))
+    # per-track headings (a turning road) follow the copies; a certain track spreads nowhere
+    out2, _, h2 = spread_blind(x, p_pos, p_vel, np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([True, False]), 2.0)
+    assert h2.shape == (len(out2), 2) and (h2[2:] == [0.0, 1.0]).all() and (out2[2:, 0] == 0.0).all()
+    tight = np.array([np.diag([0.25, 0.25])] * 2)
+    assert len(spread_blind(x, tight, p_vel, np.array([1.0, 0.0]), np.array([True, True]), 2.0)[0]) == 2

@@ -139,11 +139,12 @@ def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
     assert json.loads((run / "summary.json").read_text())["train/steps"] == 6
 
     code, _, err = _run(["drive", "eval", "--agent", "modular", "--perception", "camera+radar", "--perception-run",
-                           str(run), "--episodes", "1", "--duration", "2", "--no-gif",
+                           str(run), "--episodes", "1", "--duration", "2", "--no-gif", "--radars", "front+rear+corners",
                            "--run-dir", str(tmp_path / "ev")])
     assert code == 0, err
     ev = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert {"eval/mota", "eval/idf1", "eval/crash_rate"} <= set(ev)
+    assert json.loads((tmp_path / "ev" / "config.json").read_text())["config"]["radars"] == "front+rear+corners"
 
     # damaged datasets and checkpoints: one line, exit 2, no run directory
     def refused(argv: list[str], what: str) -> None:

@@ -162,3 +162,42 @@ def test_lidar_births_are_reported_at_once_on_probation() -> None:
         tracker.step(lidar, 1.0, np.zeros(2), np.zeros(2))
     tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
     assert [(t.confirmed, t.probation, t.misses) for t in tracker.tracks] == [(True, False, 1)]  # off probation
+
+
+def _blind_after(cfg: TrackerConfig, coasts: int) -> Tracker:
+    """A track confirmed at (10, 0) m where no sensor looks (only x > 20 m is covered), then `coasts` misses."""
+    tracker = Tracker(cfg, covered=lambda p: p[:, 0] > 20.0)
+    for _ in range(3):
+        tracker.step(_detections(np.array([[10.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    for _ in range(coasts):
+        tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    return tracker
+
+
+def test_a_track_outside_every_sensors_view_coasts_up_to_max_blind_time() -> None:
+    cfg = TrackerConfig(max_misses=2, max_blind_time=6.0)
+    tracker = _blind_after(cfg, 6)
+    assert len(tracker.tracks) == 1 and tracker.tracks[0].blind == 6 and tracker.tracks[0].confirmed
+    assert tracker.reported() == []  # a coasting track is not reported
+    tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    assert tracker.tracks == []  # 7 s unseen > max_blind_time
+    looked = Tracker(cfg, covered=lambda p: np.ones(len(p), dtype=bool))  # where a sensor looks: misses count
+    for _ in range(3):
+        looked.step(_detections(np.array([[10.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    for _ in range(3):
+        looked.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    assert looked.tracks == []
+
+
+def test_a_blind_track_matches_only_detections_within_blind_gate() -> None:
+    """Its covariance has grown so wide that the Mahalanobis gate would take a car 6 m away; `blind_gate` not."""
+    det = _detections(np.array([[16.0, 0.0]]))
+    wide = _blind_after(TrackerConfig(max_misses=2, blind_gate=np.inf), 6)
+    wide.step(det, 1.0, np.zeros(2), np.zeros(2))
+    assert len(wide.tracks) == 1 and wide.tracks[0].blind == 0  # taken: the old track jumped to the new car
+    gated = _blind_after(TrackerConfig(max_misses=2, blind_gate=3.0), 6)
+    gated.step(det, 1.0, np.zeros(2), np.zeros(2))
+    assert len(gated.tracks) == 2 and gated.tracks[0].blind == 7 and gated.tracks[1].hits == 1  # a new track
+    near = _blind_after(TrackerConfig(max_misses=2, blind_gate=3.0), 6)
+    near.step(_detections(np.array([[11.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    assert len(near.tracks) == 1 and near.tracks[0].blind == 0  # the same car, seen again

@@ -19,6 +19,7 @@ import numpy as np
 from pilotlab.core.errors import PilotlabError
 from pilotlab.drive import control, envs, frenet, planning, sensors
 from pilotlab.drive.detection import Detections, DetectorConfig, detect
+from pilotlab.drive.envs import VEHICLE_LENGTH
 from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
 
@@ -76,6 +77,29 @@ def conservative_velocity(rel: np.ndarray, velocity: np.ndarray, cov: np.ndarray
     return velocity + (k * sign * std)[:, None] * heading[None, :]
 
 
+def spread_blind(x: np.ndarray, p_pos: np.ndarray, p_vel: np.ndarray, heading: np.ndarray, blind: np.ndarray,
+                 k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tracks (T, 4) plus, for each `blind` one, copies along its road direction every half a car length out to
+    `k` std of its along-road position (`p_pos` (T, 2, 2)); returns (states, velocity covariances, headings),
+    the copies with their track's. `heading`: one unit road direction (2,) or one per track (T, 2)."""
+    per = heading if heading.ndim == 2 else np.broadcast_to(heading, (len(x), 2))
+    xs, pvs, hs = [x], [p_vel], [per]
+    step = VEHICLE_LENGTH / 2.0
+    for i in np.flatnonzero(blind):
+        std = float(np.sqrt(max(per[i] @ p_pos[i] @ per[i], 0.0)))
+        n = int(k * std // step)
+        if n == 0:
+            continue
+        offsets = step * np.concatenate([-np.arange(1, n + 1), np.arange(1, n + 1)])  # (2n,)
+        copies = np.repeat(x[i][None], len(offsets), axis=0)
+        copies[:, :2] += offsets[:, None] * per[i][None]
+        xs.append(copies)
+        pvs.append(np.repeat(p_vel[i][None], len(offsets), axis=0))
+        hs.append(np.repeat(per[i][None], len(offsets), axis=0))
+    out_heading = np.concatenate(hs) if heading.ndim == 2 else heading
+    return np.concatenate(xs), np.concatenate(pvs), out_heading
+
+
 @dataclass
 class PlannerAgent:
     """IDM + MOBIL planner; objects from sensors (`modular`) or the simulator (`oracle`).
@@ -101,6 +125,9 @@ class PlannerAgent:
     stop_line_envs: tuple[str, ...] = ("intersection",)  # env ids (prefixes) where it is used
     junction_grid_steps: int = 3  # [] intersection-v0's set-points: highway-env's own 3 (0, 4.5, 9 m/s); a finer
     # grid lowers the set-point too little per policy period to stop before the line (docs/drive.md, "Junctions")
+    blind_spread: float = 2.0  # [std] a track coasting outside every sensor's view (`Tracker.covered`) occupies
+    # its lane this many std of its along-road position ahead and behind its estimate (copies every `VEHICLE_LENGTH`
+    # / 2), so that a lane change does not go into the blind spot a car that drifted there may still be in
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
     camera: Any = None  # camera_perception.CameraSensors: detections from the cameras (drive eval --perception)
@@ -171,6 +198,7 @@ class PlannerAgent:
         else:  # the lidar scan is still taken: the MOT scorer's ground truth is what it could see
             dets = self.camera.detections(env, ego, lidar, radar, self.sensor_cfg, self.detector_cfg, self._rng,
                                           self._episode_seed)
+            self._tracker.covered = self.camera.coverage(ego, self.sensor_cfg)
         ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])
         tracks = list(self._tracker.step(dets, self._period, ego.position, ego_vel, ego.heading))
         self.perception = Perception(lidar, radar, dets, tracks)
@@ -180,6 +208,10 @@ class PlannerAgent:
             h = ego.heading + np.array([frame(p) for p in x[:, :2]])
             heading = np.stack([np.cos(h), np.sin(h)], axis=-1).reshape(-1, 2)
         p_v = np.array([t.p[2:, 2:] for t in tracks]).reshape(-1, 2, 2)  # (T, 2, 2) velocity covariance
+        blind = np.array([t.blind > 0 for t in tracks], dtype=bool)
+        if blind.any() and self.blind_spread > 0:
+            x, p_v, heading = spread_blind(x, np.array([t.p[:2, :2] for t in tracks]).reshape(-1, 2, 2), p_v,
+                                           heading, blind, self.blind_spread)
         return x[:, :2], conservative_velocity(x[:, :2] - ego.position, x[:, 2:], p_v, heading, self.velocity_margin)
 
     def _lane_of(self, position: np.ndarray, velocity: np.ndarray | None) -> tuple:
@@ -352,12 +384,14 @@ class RLAgent:
 
 
 def make_agent(spec: str, seed: int = 0, control_mode: str = "meta", perception: str = "lidar+radar",
-               perception_run: str | None = None) -> Agent:
+               perception_run: str | None = None, radars: str = "front+rear") -> Agent:
     """`spec` names a registered ``drive.agent`` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
     the planner drivers (modular, oracle): "meta" or "continuous"; `perception` and `perception_run` (a
-    `drive train-perception` run) to the modular driver (`camera_perception.MODES`)."""
+    `drive train-perception` run) and `radars` (`sensors.RADAR_SUITES`) to the modular driver
+    (`camera_perception.MODES`)."""
     if spec == "modular":
-        agent = PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode)
+        agent = PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode,
+                             sensor_cfg=sensors.SensorConfig(radars=sensors.radar_suite(radars)))
         if perception != "lidar+radar":
             from pilotlab.drive.camera_perception import CameraSensors
             from pilotlab.drive.perception import load_detector

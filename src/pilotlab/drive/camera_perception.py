@@ -7,18 +7,23 @@ Modes:
   is the vehicle centre with the detector's own covariance, rotated into the world frame;
 - ``camera+radar``: a radar point within `radar_gate` (Mahalanobis, camera + radar covariance) of a camera
   detection gives it a radial velocity and its position: the two position estimates (the camera's, the
-  radar's, moved half a car beyond the reflecting face) are fused in information form. Radar points no camera
+  radar's) are fused in information form. Radar points no camera
   detection explains are kept (by default: the camera misses too many cars beyond 20 m to refute radar;
   `camera_trust_range` drops them within that range where a camera looks, as the lidar's free space does);
+  a point within the gate of a camera detection already fused, or of a radar-only one, is the same car seen by
+  a second radar (the corner radars' sectors overlap the front and rear radars' and each other's) and is dropped;
 - ``camera+lidar+radar``: lidar + radar as before, plus the camera detections that no lidar/radar detection
   lies within `merge_distance` of (cars beyond the lidar's reach that the radar missed).
 
 The detections keep the tracker's interface (`detection.Detections`); camera-only ones have no radial
-velocity (NaN) and source 3.
+velocity (NaN) and source 3. `CameraSensors.coverage` tells the tracker where the mode's sensors look (the
+cameras' horizontal fields of view, the radars' and the lidar's where the mode uses them), so that a tracked
+car that drives into the gap beside the ego is kept rather than deleted after `max_misses` unseen steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +42,14 @@ SOURCE_CAMERA = 3
 @dataclass(frozen=True)
 class FusionConfig:
     radar_gate: float = 13.8  # [] squared Mahalanobis gate of a radar point to a camera detection (chi2 2 dof, 99.9 %)
-    centre_offset: float = 2.0  # [m] from a radar reflection (near face) to the car centre, along the line of sight
+    centre_offset: float = 0.0  # [m] from a radar point to the car centre along the line of sight: 0, as the
+    # simulated radar (`sensors.radar_scan`) measures the range to the centre (2.0 placed every fused and
+    # radar-only position 2 m too far, as far as the MOT metrics' match distance)
     extent_var: float = 1.0  # [m^2] added along the line of sight to a radar position for the car's extent
     camera_trust_range: float = 0.0  # [m] within this a camera that sees nothing refutes a radar point (0: never)
     merge_distance: float = 4.0  # [m] a camera detection this close to a lidar/radar one is the same car
+    coverage_margin: float = 8.0  # [px] a car centre this close to an image's side edge is not counted as in
+    # view (half the car is outside, the detector may miss it)
 
 
 class CameraSensors:
@@ -71,6 +80,33 @@ class CameraSensors:
         p = np.concatenate(pos).reshape(-1, 2)
         return _detections(ego, p, np.concatenate(cov).reshape(-1, 2, 2), np.full(len(p), np.nan),
                            np.full(len(p), SOURCE_CAMERA))
+
+    def coverage(self, ego: EgoState, sensors: SensorConfig) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Whether this mode's sensors look at ground points (N, 2) [m] from this ego pose (None: everywhere,
+        as the lidar+radar mode's 360-degree lidar is taken to)."""
+        if self.mode == "lidar+radar":
+            return None
+        margin = self.cfg.coverage_margin
+        radars = sensors.radars if self.mode != "camera" else ()
+        lidar = sensors.lidar_range if self.mode == "camera+lidar+radar" else 0.0
+
+        def covered(points: np.ndarray) -> np.ndarray:
+            p = np.asarray(points, dtype=float).reshape(-1, 2)
+            out = np.zeros(len(p), dtype=bool)
+            for cam in self.cameras:
+                uv, z = cam.project(np.column_stack([p, np.full(len(p), 0.75)]), ego.position, ego.heading)
+                with np.errstate(invalid="ignore"):
+                    inside = (uv[:, 0] >= margin) & (uv[:, 0] <= cam.cfg.width - margin)
+                out |= (z > 0) & (z <= cam.cfg.max_range) & inside
+            rel = p - ego.position
+            dist = np.hypot(rel[:, 0], rel[:, 1])
+            bearing = np.arctan2(rel[:, 1], rel[:, 0])
+            for m in radars:
+                off = np.angle(np.exp(1j * (bearing - ego.heading - m.yaw)))
+                out |= (np.abs(off) <= m.half_fov) & (dist <= m.max_range)
+            return out | (dist <= lidar)
+
+        return covered
 
     def detections(self, env: Any, ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorConfig,
                    detector_cfg: DetectorConfig, rng: np.random.Generator, colour_seed: int) -> Detections:
@@ -134,8 +170,12 @@ def fuse_radar(ego: EgoState, cam: Detections, radar: RadarScan, sensors: Sensor
                 rate_n[j] += 1
                 used[j] = True
                 continue
+            if _within(pos[used], cov[used], r_pos, r_cov, cfg.radar_gate):
+                continue  # another radar's point of a car already fused (the corner radars overlap)
         if rr <= cfg.camera_trust_range and _in_view(r_pos, ego, cameras):
             continue  # a camera looks there and saw nothing: a false alarm (or a car the camera missed)
+        if _within(np.array(extra_p).reshape(-1, 2), np.array(extra_c).reshape(-1, 2, 2), r_pos, r_cov, cfg.radar_gate):
+            continue  # the same car in two radars' overlapping sectors: one detection
         extra_p.append(r_pos)
         extra_c.append(r_cov)
         extra_r.append(v_abs)
@@ -145,6 +185,15 @@ def fuse_radar(ego: EgoState, cam: Detections, radar: RadarScan, sensors: Sensor
     extra = _detections(ego, np.array(extra_p).reshape(-1, 2), np.array(extra_c).reshape(-1, 2, 2),
                         np.array(extra_r, dtype=float), np.ones(len(extra_p), dtype=int))
     return _concat(fused, extra)
+
+
+def _within(pos: np.ndarray, cov: np.ndarray, point: np.ndarray, point_cov: np.ndarray, gate: float) -> bool:
+    """Whether `point` (2,) lies within the squared Mahalanobis `gate` of any of the positions (N, 2)."""
+    if not len(pos):
+        return False
+    e = pos - point
+    m = np.einsum("ci,ci->c", e, np.linalg.solve(cov + point_cov[None], e[..., None])[..., 0])
+    return bool((m <= gate).any())
 
 
 def _in_view(point: np.ndarray, ego: EgoState, cameras: list[Camera]) -> bool:

@@ -63,6 +63,9 @@ class DriveEvalConfig(RunConfig):
     radar, or added to lidar + radar (drive/camera_perception.py)."""
     perception_run: str | None = None
     """Run directory of `pilotlab drive train-perception` whose detector the camera modes use."""
+    radars: Literal["front+rear", "front+rear+corners"] = "front+rear"
+    """The modular driver's radars: a long-range front (150 m, +-30 deg) and rear (80 m) pair, or with four
+    short-range corner radars (70 m, +-60 deg at +-45 and +-135 deg) that see the cars alongside (drive/sensors.py)."""
     scenario: str | None = None
     """Replay a scenario file saved by `drive stress` (scenarios/*.json): one episode per driver, bit for bit the
     search's for the file's own driver; --episodes and --seed are not used."""
@@ -94,13 +97,13 @@ def agent_names(agents: list[str]) -> list[str]:
 
 def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | None = None, seed: int = EVAL_SEED,
                   control_mode: str = "meta", perception: str = "lidar+radar", perception_run: str | None = None,
-                  fast_sim: bool = False) -> None:
+                  fast_sim: bool = False, radars: str = "front+rear") -> None:
     """Build each driver and its env and reset them once, so that a bad driver spec, run directory or env
     config is refused (one-line `PilotlabError`) before the evaluation writes anything."""
     from pilotlab.core.errors import one_line
 
     for spec in agents:
-        agent = make_agent(spec, seed, control_mode, perception, perception_run)
+        agent = make_agent(spec, seed, control_mode, perception, perception_run, radars)
         env = envs.make_env(env_id, dict(env_config or {}), fast=fast_sim)
         try:
             agent.prepare(env)
@@ -120,8 +123,8 @@ def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | N
 def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes: int = 10, seed: int = EVAL_SEED,
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
                     gif: bool = True, control_mode: str = "meta", perception: str = "lidar+radar",
-                    perception_run: str | None = None, scenario: Any = None, fast_sim: bool = False
-                    ) -> dict[str, dict[str, float]]:
+                    perception_run: str | None = None, scenario: Any = None, fast_sim: bool = False,
+                    radars: str = "front+rear") -> dict[str, dict[str, float]]:
     """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
 
     With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
@@ -129,7 +132,8 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
     `gif`, figures/<agent>.gif of episode 0. With `scenario` (a `scenarios.Scenario`) each agent drives
     that one episode instead (`env_id`, `episodes`, `seed` and `env_config` are the scenario's); the
     results add the at-fault crash rate and, for the scenario's own driver, whether the replay matched.
-    With `fast_sim` the env steps through `fast_sim.FastHighway` (the same episodes, faster).
+    With `fast_sim` the env steps through `fast_sim.FastHighway` (the same episodes, faster). `radars`: the
+    modular driver's radar suite (`sensors.RADAR_SUITES`).
     """
     from pilotlab.core.summary import DRIVE_AT_FAULT_RATE, DRIVE_REPLAY_MATCH
     from pilotlab.drive import scenarios as scn
@@ -153,7 +157,7 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
                 run_dir.log(0, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
                                 f"eval/{name}/at_fault": extra[DRIVE_AT_FAULT_RATE]})
         else:
-            agent = make_agent(spec, seed, control_mode, perception, perception_run)
+            agent = make_agent(spec, seed, control_mode, perception, perception_run, radars)
             env = envs.make_env(env_id, dict(env_config or {}), render=gif, fast=fast_sim)
             for i in range(episodes):
                 st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
@@ -208,19 +212,20 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
             raise PilotlabError("--scenario replays with modular, oracle or idm drivers only")
         if cfg.duration is not None or cfg.control != "meta":
             raise PilotlabError("--scenario replays the file's own episode: drop --duration and --control")
-        if cfg.perception != "lidar+radar" or cfg.perception_run is not None:
+        if cfg.perception != "lidar+radar" or cfg.perception_run is not None or cfg.radars != "front+rear":
             raise PilotlabError("--scenario replays with the drivers' lidar+radar perception (the search's): drop "
-                                "--perception and --perception-run")
+                                "--perception, --perception-run and --radars")
         if cfg.fast_sim:
             raise PilotlabError("--scenario replays with highway-env's own step (the search's): drop --fast-sim")
     env_id = scenario.env if scenario is not None else (cfg.env or DEFAULT_ENV)
     if scenario is None:
         check_drivers(agents, env_id, env_config, cfg.seed, cfg.control, cfg.perception, cfg.perception_run,
-                      cfg.fast_sim)
+                      cfg.fast_sim, cfg.radars)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
         results = evaluate_agents(agents, env_id, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control,
-                                  cfg.perception, cfg.perception_run, scenario=scenario, fast_sim=cfg.fast_sim)
+                                  cfg.perception, cfg.perception_run, scenario=scenario, fast_sim=cfg.fast_sim,
+                                  radars=cfg.radars)
     for spec, res in results.items():
         print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%} "
               f"[{res[DRIVE_CRASH_RATE_LO]:.0%}, {res[DRIVE_CRASH_RATE_HI]:.0%}]  "

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pilotlab.core.errors import PilotlabError
 from pilotlab.drive.envs import VEHICLE_LENGTH, VEHICLE_WIDTH, EgoState, Objects
 
 
@@ -25,6 +26,15 @@ class RadarMount:
     yaw: float = 0.0  # [rad] boresight relative to the ego heading (0 front, pi rear)
     half_fov: float = np.radians(30.0)  # [rad]
     max_range: float = 150.0  # [m]
+
+
+# Short-range corner radars, as production cars carry them for blind-spot and cross-traffic warning: one at each
+# corner, boresight 45 degrees off the car's axis, +-60 degrees wide, 70 m; with the front and rear radars they
+# cover the full circle, including the cars alongside that neither long-range radar nor a forward or rear camera
+# sees (docs/drive.md, "Camera perception: the crashes").
+CORNER_RADARS: tuple[RadarMount, ...] = tuple(RadarMount(yaw, np.radians(60.0), 70.0) for yaw in
+                                              np.radians([45.0, -45.0, 135.0, -135.0]))
+RADAR_SUITES = ("front+rear", "front+rear+corners")
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,14 @@ class SensorConfig:
     radar_rate_noise: float = 0.2  # [m/s]
     radar_detect_prob: float = 0.9  # []
     radar_false_alarms: float = 0.1  # [] mean false points per radar per scan (Poisson)
+
+
+def radar_suite(name: str) -> tuple[RadarMount, ...]:
+    """The radar mounts of a named suite (`RADAR_SUITES`): the default front + rear pair, or with the corners."""
+    if name not in RADAR_SUITES:
+        raise PilotlabError(f"unknown radar suite {name!r}; choose one of {', '.join(RADAR_SUITES)}")
+    base = SensorConfig().radars
+    return base + CORNER_RADARS if name == "front+rear+corners" else base
 
 
 class LidarScan(NamedTuple):
@@ -176,6 +194,8 @@ def camera_frame(env: Any) -> np.ndarray:
 
 
 __all__ = [
+    "CORNER_RADARS",
+    "RADAR_SUITES",
     "LidarScan",
     "RadarMount",
     "RadarScan",
@@ -183,6 +203,7 @@ __all__ = [
     "camera_frame",
     "lidar_scan",
     "radar_scan",
+    "radar_suite",
     "ray_box_distances",
     "visible",
 ]

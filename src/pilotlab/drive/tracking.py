@@ -22,6 +22,9 @@ hits (`report_lidar_births`). Association runs as DeepSORT's matching cascade (W
 tracks updated last step first, then those coasting for one step, and so on, tentative ones last.
 A newborn's velocity prior is, where a `lane` function is given, the speed of the confirmed tracks on its
 lane (`_flow_velocity`).
+A miss counts only where a sensor looks: given the sensors' coverage (`Tracker.covered`), a confirmed track
+outside every field of view (a car alongside, between a forward and a rear camera) coasts until a sensor
+looks at it again, for at most `max_blind_time`, as a car that drove into a blind spot is still there.
 """
 
 from __future__ import annotations
@@ -138,6 +141,9 @@ class TrackerConfig:
     flow_range: float = 60.0  # [m] a newborn takes the speed of confirmed tracks on its lane within this range
     report_lidar_births: bool = True  # [] a track born from a lidar cluster is reported at once (on probation:
     # deleted at its first miss until `n_init` hits); radar-only births, where false alarms are, wait `n_init`
+    max_blind_time: float = 15.0  # [s] a confirmed track outside every sensor's view coasts this long at most
+    blind_gate: float = 6.0  # [m] ... and then matches only detections this close to its estimate: its position
+    # covariance grows while it coasts, and the Mahalanobis gate alone let it take another car coming into view
 
 
 @dataclass
@@ -146,7 +152,8 @@ class Track:
     x: np.ndarray  # (4,) [m, m, m/s, m/s]
     p: np.ndarray  # (4, 4)
     hits: int = 1
-    misses: int = 0
+    misses: int = 0  # consecutive steps without a detection
+    blind: int = 0  # ... of which outside every sensor's view (`Tracker.covered`)
     confirmed: bool = False
     probation: bool = False  # reported, but deleted at its first miss until it has `n_init` hits
 
@@ -162,6 +169,8 @@ class Tracker:
     `lane` (optional): the lane (any hashable) of a position with an optional velocity (its heading); with it a
     newborn track's velocity prior is the traffic's on its lane (`_flow_velocity`).
     `ego_heading` [rad] gives the axes of a newborn's prior where the ego stands still.
+    `covered` (optional): given track positions (T, 2) [m], whether any sensor looks there now ((T,) bool); a
+    miss outside every sensor's view does not count towards `max_misses`. Without it every miss counts.
     """
 
     cfg: TrackerConfig = field(default_factory=TrackerConfig)
@@ -170,6 +179,7 @@ class Tracker:
     motion: Callable[[np.ndarray, float], Any] | None = None
     frame: Callable[[np.ndarray], float] | None = None
     lane: Callable[[np.ndarray, np.ndarray | None], Any] | None = None
+    covered: Callable[[np.ndarray], np.ndarray] | None = None
 
     def step(self, det: Detections, dt: float, ego_position: np.ndarray, ego_velocity: np.ndarray,
              ego_heading: float | None = None) -> list[Track]:
@@ -188,6 +198,10 @@ class Tracker:
             better = d < cost[rows]
             cost[rows] = np.where(better, d, cost[rows])
             best[rows] = np.where(better, k, best[rows])
+        for i, t in enumerate(self.tracks):  # a blind track's grown covariance must not take another car in view
+            if t.blind > 0:
+                far = np.hypot(*(det.position - hyps[i][0][0][:2]).T) > cfg.blind_gate
+                cost[i, far] = np.inf
         for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch
             t.x, t.p = h[0]
         result = self._match(cost)
@@ -196,12 +210,16 @@ class Tracker:
             t.x, t.p = hyps[ti][best[ti, di]]
             t.x, t.p = kf_update(t.x, t.p, *measurement(det, di, cfg.rate_std))
             t.hits += 1
-            t.misses = 0
+            t.misses = t.blind = 0
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
             t.probation = t.probation and t.hits < cfg.n_init
-        for ti in result.unmatched_rows:
-            self.tracks[ti].misses += 1
-        self.tracks = [t for t in self.tracks if self._alive(t, ego_position)]
+        missed = [self.tracks[ti] for ti in result.unmatched_rows]
+        looked = (self.covered(np.array([t.x[:2] for t in missed]).reshape(-1, 2)) if self.covered is not None
+                  else np.ones(len(missed), dtype=bool))
+        for t, seen in zip(missed, looked):
+            t.misses += 1
+            t.blind += 0 if seen else 1
+        self.tracks = [t for t in self.tracks if self._alive(t, ego_position, dt)]
         speed = float(np.hypot(*ego_velocity))
         heading = (ego_velocity / max(speed, 1e-6) if speed > 1e-6 or ego_heading is None
                    else np.array([np.cos(ego_heading), np.sin(ego_heading)]))
@@ -258,12 +276,12 @@ class Tracker:
         matched = {r for r, _ in matches}
         return Assignment(matches, [r for r in range(cost.shape[0]) if r not in matched], cols)
 
-    def _alive(self, t: Track, ego_position: np.ndarray) -> bool:
+    def _alive(self, t: Track, ego_position: np.ndarray, dt: float) -> bool:
         if np.hypot(*(t.x[:2] - ego_position)) > self.cfg.max_range:
             return False
         if not t.confirmed or t.probation:
             return t.misses == 0
-        return t.misses <= self.cfg.max_misses
+        return t.misses - t.blind <= self.cfg.max_misses and t.blind * dt <= self.cfg.max_blind_time
 
     def _birth(self, det: Detections, i: int, ego_velocity: np.ndarray, heading: np.ndarray) -> Track:
         """New tentative track: detected position, velocity prior = the ego's (traffic flows with it)."""
