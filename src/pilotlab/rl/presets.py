@@ -181,7 +181,10 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
             if value != "normal":
                 dropped.append(f"noise_type={value}: pilotlab's exploration noise is Gaussian (same std)")
         elif key == "normalize":
-            if algo in ("ppo", "sac") and value is True:
+            if algo == "ppo" and value is True:  # VecNormalize's defaults: observations and rewards
+                out["normalize_obs"] = True
+                out["normalize_reward"] = True
+            elif algo == "sac" and value is True:
                 out["normalize_obs"] = True
                 dropped.append("normalize=true (reward part): no reward normalization in pilotlab; observations "
                                "are normalized")
