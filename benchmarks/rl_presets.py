@@ -98,8 +98,8 @@ def section(rows: list[dict[str, object]]) -> str:
     lines = [
         "## RL presets: RL Zoo's settings on classic control vs RL Zoo's published return",
         "",
-        "Command: `.venv/bin/python benchmarks/rl_presets.py --tasks TASK ... --seeds 0` (each row's own training "
-        "command is below the table; `--threads 1`).  ",
+        "Command: `.venv/bin/python benchmarks/rl_presets.py --tasks TASK ... --seeds SEED ... --eval-episodes N` "
+        "(seed and episodes per row; each row's own training command is below the tables; `--threads 1`).  ",
         f"Machine: {machine()}.  ",
         "Published: mean return in the zoo's benchmark.md (https://github.com/DLR-RM/rl-baselines3-zoo/blob/"
         "22e3ff2450fd92033f7f032915e1f64894a09584/benchmark.md), one trained agent, deterministic actions. "
