@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,13 +67,39 @@ def run_task(task: str, seed: int, eval_episodes: int, threads: int, root: Path,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def over_seeds(rows: list[dict[str, object]]) -> list[str]:
+    """A table of each task's mean over seeds (of the per-seed mean returns) with its 95 % t interval over the
+    seeds, against the published mean; met: the mean over seeds >= the published mean."""
+    from scipy import stats
+
+    lines = ["Over seeds (each seed's mean return over its eval episodes, then the mean over seeds; 95 % interval: "
+             "Student t over the seeds, none for one seed):", "",
+             "| task | seeds | episodes per seed | mean over seeds | 95 % interval | published | met |",
+             "|---|---|---|---|---|---|---|"]
+    for task in TASKS:
+        mine = sorted((r for r in rows if r["task"] == task), key=lambda r: r["seed"])  # type: ignore[arg-type, return-value]
+        if not mine:
+            continue
+        x = np.array([float(r["ours"]) for r in mine])  # type: ignore[arg-type]
+        mean, published = float(x.mean()), float(mine[0]["published"])  # type: ignore[arg-type]
+        if len(x) > 1:
+            half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+            interval = f"[{mean - half:.1f}, {mean + half:.1f}]"
+        else:
+            interval = "-"
+        episodes = sorted({int(r["episodes"]) for r in mine})  # type: ignore[call-overload]
+        lines.append(f"| {task} | {', '.join(str(r['seed']) for r in mine)} | {'/'.join(map(str, episodes))} | "
+                     f"{mean:.1f} | {interval} | {published:.1f} | {'yes' if mean >= published else 'no'} |")
+    return lines
+
+
 def section(rows: list[dict[str, object]]) -> str:
     latest = {(r["task"], r["seed"]): r for r in rows}
     lines = [
         "## RL presets: RL Zoo's settings on classic control vs RL Zoo's published return",
         "",
-        "Command: `.venv/bin/python benchmarks/rl_presets.py --tasks TASK ... --seeds 0` (each row's own training "
-        "command is below the table; `--threads 1`).  ",
+        "Command: `.venv/bin/python benchmarks/rl_presets.py --tasks TASK ... --seeds SEED ... --eval-episodes N` "
+        "(seed and episodes per row; each row's own training command is below the tables; `--threads 1`).  ",
         f"Machine: {machine()}.  ",
         "Published: mean return in the zoo's benchmark.md (https://github.com/DLR-RM/rl-baselines3-zoo/blob/"
         "22e3ff2450fd92033f7f032915e1f64894a09584/benchmark.md), one trained agent, deterministic actions. "
@@ -88,6 +115,7 @@ def section(rows: list[dict[str, object]]) -> str:
                      f"{r['episodes']}) | {r['published']:.1f} ({r['published_std']:.1f}) | "
                      f"{'yes' if r['met'] else 'no'} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
                      f"{r['load_before']}/{r['load_after']} |")
+    lines += ["", *over_seeds(list(latest.values()))]
     missing = [t for t in TASKS if not any(r["task"] == t for r in latest.values())]
     if missing:
         lines += ["", "Not run yet: " + ", ".join(missing) + "."]

@@ -95,7 +95,8 @@ def test_resume_restores_buffer_and_continues(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("algo", "extra"), [("dqn", ()), ("dqn", ("--vector-env", "batched", "--num-envs", "3")),
-                                           ("ppo", ()), ("td3", ())])
+                                           ("ppo", ()), ("ppo", ("--normalize-obs", "--normalize-reward")),
+                                           ("td3", ())])
 def test_killed_after_a_checkpoint_then_resumed_repeats_the_uninterrupted_run(
         algo: str, extra: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Resume after a kill continues the very episodes the envs were in (SAC: tests/rl/test_sac.py)."""

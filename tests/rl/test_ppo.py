@@ -98,3 +98,28 @@ def test_clip_grad_norm_matches_torch() -> None:
         clip_grad_norm(a, max_norm)
         torch.nn.utils.clip_grad_norm_(b, max_norm)
         assert all(torch.allclose(p.grad, q.grad, atol=1e-6) for p, q in zip(a, b))
+
+
+def test_reward_scaling_follows_vecnormalize_by_hand() -> None:
+    """Two envs, gamma 0.5: the running return is accumulated, its variance updated (count starts at 1e-4,
+    as SB3's RunningMeanStd), then the reward divided by the std; the return restarts after an end, and a
+    reset step (invalid) neither adds a sample nor a reward."""
+    cfg = PPOConfig(num_envs=2, gamma=0.5, normalize_reward=True)
+    model = ActorCritic(cfg, gym.spaces.Box(-1, 1, shape=(3,)), gym.spaces.Discrete(2))
+    returns: list[float] = []
+    steps = [([1.0, 3.0], [True, True], [False, True]),  # env 1 ends here
+             ([2.0, 0.0], [True, False], [False, False]),  # env 1 resets (invalid)
+             ([-4.0, 1.0], [True, True], [False, False])]
+    ret = np.zeros(2)
+    for rewards, valid, ended in steps:
+        r, ok, end = np.array(rewards, np.float32), np.array(valid), np.array(ended)
+        ret = ret * 0.5 + r
+        returns += list(ret[ok])
+        n, data = 1e-4 + len(returns), np.array(returns)
+        # merged with the prior (mean 0, var 1, weight 1e-4), as Chan et al.
+        var = (1e-4 * 1.0 + ((data - data.mean()) ** 2).sum() + data.mean() ** 2 * 1e-4 * len(data) / n) / n
+        out = model.scale_rewards(r.copy(), ok, end)
+        assert np.allclose(out, np.clip(r / np.sqrt(var + 1e-8), -10, 10), rtol=1e-4), (out, r, var)
+        ret[end] = 0.0
+    assert model.ret.tolist() == pytest.approx(list(ret))
+    assert "ret" in model.state_dict() and "ret_norm.var" in model.state_dict()  # checkpointed with the weights

@@ -68,8 +68,9 @@ def test_zoo_names_map_onto_fields_and_the_rest_is_listed() -> None:
                                                            "activation_fn": "nn.ReLU", "log_std_init": -2,
                                                            "ortho_init": False}})
     assert fields == {"num_envs": 8, "lr": 0.001, "clip_range": 0.2, "anneal_lr": True, "total_steps": 100_000,
-                      "normalize_obs": True, "hidden": (256, 256), "activation": "relu", "log_std_init": -2.0}
-    assert [d.split("=")[0] for d in dropped] == ["normalize", "use_sde", "ortho_init"]
+                      "normalize_obs": True, "normalize_reward": True, "hidden": (256, 256), "activation": "relu",
+                      "log_std_init": -2.0}
+    assert [d.split("=")[0] for d in dropped] == ["use_sde", "ortho_init"]
     # a schedule on one of the two only, a learning-rate schedule in an algorithm without one, episodes as the
     # training unit, SB3's gradient_steps -1 with several envs, unequal policy/value networks, unknown keys
     fields, dropped = presets.translate("ppo", {"learning_rate": 3e-4, "clip_range": 0.2},
@@ -99,9 +100,30 @@ def test_the_published_classic_control_entries_read_as_published() -> None:
     assert acrobot.fields["train_freq"] == 4 and acrobot.fields["gradient_steps"] == 4  # SB3's -1
     ppo = presets.find("ppo", "MountainCar-v0")  # zoo leaves lr, batch and clip unset: SB3's defaults
     assert ppo.fields["lr"] == 3e-4 and ppo.fields["batch_size"] == 64 and ppo.fields["anneal_lr"] is False
-    assert ppo.fields["normalize_obs"] is True and any("reward" in d for d in ppo.dropped)
+    assert ppo.fields["normalize_obs"] is True and ppo.fields["normalize_reward"] is True and not ppo.dropped
     pendulum = presets.find("ppo", "Pendulum-v1")
     assert pendulum.fields["num_envs"] == 4 and any(d.startswith("use_sde") for d in pendulum.dropped)
+
+
+def test_presets_pin_sb3s_algorithm_where_pilotlabs_defaults_differ() -> None:
+    """The zoo's returns are SB3's: vanilla DQN (no double Q, no dueling heads), the final model evaluated (no
+    best checkpoint), PPO's VecNormalize as observation and reward normalization; a flag still wins."""
+    raw = DQNConfig()
+    assert raw.double_q and raw.dueling and raw.eval_every > 0  # pilotlab's own defaults differ from SB3's
+    for p in presets.presets():
+        if p.algo == "dqn":
+            assert (p.fields["double_q"], p.fields["dueling"], p.fields["eval_every"]) == (False, False, 0), p.name
+        if p.algo == "ppo":
+            assert p.fields["eval_every"] == 0, p.name
+            assert p.fields.get("normalize_reward", False) == (p.zoo.get("normalize") is True), p.name
+    cfg = parse("rl", "train", "--algo", "dqn", "--env", "MountainCar-v0")
+    assert (cfg.double_q, cfg.dueling, cfg.eval_every) == (False, False, 0)
+    cfg = parse("rl", "train", "--algo", "dqn", "--env", "MountainCar-v0", "--double-q", "--eval-every", "5000")
+    assert (cfg.double_q, cfg.dueling, cfg.eval_every) == (True, False, 5000)
+    cfg = parse("rl", "train", "--algo", "ppo", "--env", "Acrobot-v1")
+    assert cfg.normalize_obs and cfg.normalize_reward
+    assert not parse("rl", "train", "--algo", "ppo", "--env", "Acrobot-v1", "--no-normalize-reward").normalize_reward
+    assert not parse("rl", "train", "--algo", "ppo", "--env", "Acrobot-v1", "--preset", "none").normalize_reward
 
 
 def test_order_is_defaults_then_preset_then_file_then_flags(tmp_path: Path) -> None:
@@ -109,7 +131,7 @@ def test_order_is_defaults_then_preset_then_file_then_flags(tmp_path: Path) -> N
     cfg = parse("rl", "train", "--algo", "dqn", "--env", "MountainCar-v0")
     zoo = presets.find("dqn", "MountainCar-v0").fields
     assert cfg.preset == "zoo" and cfg.lr == zoo["lr"] and cfg.hidden == (256, 256) and cfg.num_envs == 1
-    assert cfg.eval_every == raw.eval_every  # a field the preset leaves alone keeps its default
+    assert cfg.log_every == raw.log_every  # a field the preset leaves alone keeps its default
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('lr = 0.5\ngamma = 0.9\nenv = "MountainCar-v0"\n')
     cfg = parse("rl", "train", "--algo", "dqn", "--config", str(cfg_file), "--gamma", "0.7", "--hidden", "32")

@@ -5,8 +5,8 @@ Defaults are the RL Baselines3 Zoo hyperparameters for CartPole-v1 (``hyperparam
 32 steps each per rollout, one minibatch of 256, 20 epochs, gamma 0.98, lambda 0.8, learning rate
 1e-3 and clip range 0.2 both annealed linearly to 0, no entropy bonus. The rest follows SB3's
 defaults: separate 64-64 tanh MLPs for policy and value, orthogonal initialization, value loss
-weight 0.5, gradient clip 0.5, advantages normalized per minibatch. Value clipping and running
-observation normalization are optional.
+weight 0.5, gradient clip 0.5, advantages normalized per minibatch. Value clipping, running
+observation normalization and reward scaling (SB3's VecNormalize) are optional.
 
 Under next-step autoreset the step after an episode end is a reset step: its action is ignored by the
 env, so it is masked out of every loss (`valid`), and GAE neither learns from it nor bootstraps
@@ -82,6 +82,10 @@ class PPOConfig(DeepRLConfig):
     """Gradient norm clip."""
     normalize_obs: bool = False
     """Normalize observations with running mean/std (saved with the policy)."""
+    normalize_reward: bool = False
+    """Divide each reward by the running std of the discounted return (gamma), clipped to +-10, for the
+    losses only: the value targets stay near unit scale, so the value loss does not dominate the shared
+    gradient clip. Logged returns stay unscaled (SB3's VecNormalize reward half, RL Zoo's normalize)."""
     hidden: tuple[int, ...] = (64, 64)
     """Hidden layer sizes of the policy and the value network (separate networks)."""
     activation: Literal["tanh", "relu"] = "tanh"
@@ -125,6 +129,27 @@ class ActorCritic(nn.Module):
         self.pi_head = _init(nn.Linear(self.pi_body.out_dim, n_out), 0.01)
         self.v_head = _init(nn.Linear(self.v_body.out_dim, 1), 1.0)
         self.log_std = None if self.discrete else nn.Parameter(torch.full((n_out,), cfg.log_std_init))
+        # reward scaling state: running stats of the discounted return and each env's running return; buffers, so
+        # checkpoints (and an exact resume) keep them; the policy itself never reads them
+        self.gamma = cfg.gamma
+        self.ret_norm = RunningNorm(()) if cfg.normalize_reward else None
+        if cfg.normalize_reward:
+            self.register_buffer("ret", torch.zeros(cfg.num_envs))
+
+    def scale_rewards(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        """Rewards (N,) divided by the running std of the discounted return, clipped to +-10 (SB3's
+        VecNormalize: the return is accumulated and its statistics updated before the division, and reset
+        at an episode end). Reset steps of next-step autoreset (`valid` False) carry no reward and leave
+        the statistics alone."""
+        assert self.ret_norm is not None
+        r = torch.from_numpy(rewards)
+        ok = torch.from_numpy(valid)
+        self.ret.mul_(self.gamma).add_(r)
+        if bool(ok.any()):
+            self.ret_norm.update(self.ret[ok])
+        out = (r / torch.sqrt(self.ret_norm.var + 1e-8)).clamp(-10.0, 10.0)
+        self.ret[torch.from_numpy(ended)] = 0.0
+        return out.numpy()
 
     def prepare(self, obs: torch.Tensor) -> torch.Tensor:
         return obs if self.norm is None else self.norm(obs)
@@ -184,7 +209,7 @@ def sample_actions(params: np.ndarray, log_std: np.ndarray | None) -> np.ndarray
 class Rollout(NamedTuple):
     """One rollout, time-major: every field (T, N, ...)."""
 
-    obs: torch.Tensor  # (T, N, *obs_shape)
+    obs: torch.Tensor  # (T, N, *obs_shape) as the policy saw them (normalized with normalize-obs)
     actions: torch.Tensor  # (T, N) or (T, N, A)
     log_probs: torch.Tensor  # (T, N)
     values: torch.Tensor  # (T, N)
@@ -309,14 +334,18 @@ def train(cfg: PPOConfig) -> RunDir:
                         valid_buf[t] = mask.valid()
                         mask.update(term_buf[t], trunc_buf[t])
                         obs = to_float_obs(raw_obs, obs_space)
-                    stats.update(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])
+                    stats.update(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])  # unscaled returns
+                    if model.ret_norm is not None:
+                        rew_buf[t] = model.scale_rewards(rew_buf[t], valid_buf[t], term_buf[t] | trunc_buf[t])
                 # log pi(a_t|s_t) and V(s_t) of the whole rollout in one batched pass: the weights did not change
                 flat_x = torch.from_numpy(x_buf).to(device).flatten(0, 1)  # (T*N, *obs_shape)
                 actions = torch.from_numpy(act_buf).to(device)  # (T, N[, A])
                 log_probs = model.log_prob(model.dist_params(flat_x), actions.flatten(0, 1)).view(t_len, n_env)
                 last_x = model.prepare(torch.from_numpy(obs).to(device))
                 values = model.value(torch.cat([flat_x, last_x]))  # (T*N + N,)
-            ro = Rollout(torch.from_numpy(obs_buf).to(device), actions, log_probs, values[:-n_env].view(t_len, n_env),
+            # the update sees each observation as it was normalized when acted on (SB3 stores VecNormalize's output),
+            # so the first epoch's probability ratios are 1 whatever the statistics did since
+            ro = Rollout(torch.from_numpy(x_buf).to(device), actions, log_probs, values[:-n_env].view(t_len, n_env),
                          *(torch.from_numpy(b) for b in (rew_buf, term_buf, trunc_buf, valid_buf)))
             adv, returns = gae(ro.rewards, ro.values, values[-n_env:], ro.terminated, ro.truncated, ro.valid,
                                cfg.gamma, cfg.gae_lambda)
@@ -336,7 +365,7 @@ def train(cfg: PPOConfig) -> RunDir:
                 chunks = [None] if n_batches == 1 else torch.randperm(len(keep)).chunk(n_batches)
                 for idx in chunks:
                     o, a, lp, v, f_adv, f_ret = flat if idx is None else (t[idx.to(t.device)] for t in flat)
-                    terms = ppo_losses(model, model.prepare(o), a, lp, v, f_adv, f_ret, clip, cfg.clip_range_vf,
+                    terms = ppo_losses(model, o, a, lp, v, f_adv, f_ret, clip, cfg.clip_range_vf,
                                        entropy=cfg.ent_coef > 0, diagnostics=last, normalize_adv=n_batches > 1)
                     loss = terms["policy_loss"] + cfg.vf_coef * terms["value_loss"]
                     if cfg.ent_coef > 0:

@@ -55,7 +55,8 @@ class Preset:
     published: Mapping[str, Any] | None
     """The zoo's benchmark.md row for (algo, env): env, mean_reward, std_reward, n_timesteps, eval_episodes."""
     fields: dict[str, Any]
-    """pilotlab config values the preset sets (SB3's defaults where the entry is silent, then the entry)."""
+    """pilotlab config values the preset sets (SB3's defaults where the entry is silent, then the entry, then
+    the `[pinned.<algo>]` fields that make pilotlab's algorithm behave as SB3's)."""
     dropped: tuple[str, ...]
     """Zoo settings pilotlab cannot express, each with what is done instead."""
 
@@ -79,6 +80,8 @@ def presets() -> tuple[Preset, ...]:
         algo, zoo = entry["algo"], entry["zoo"]
         defaults = {k: v for k, v in data["defaults"][algo].items() if k != "source"}
         fields, dropped = translate(algo, defaults, zoo)
+        pinned = {k: v for k, v in data.get("pinned", {}).get(algo, {}).items() if k != "source"}
+        fields = {**fields, **pinned}
         out.append(Preset(algo, entry["env"], (entry["env"], *entry.get("also", ())), entry["family"],
                           entry["source"], zoo, entry.get("published"), fields, tuple(dropped)))
     return tuple(out)
@@ -178,7 +181,10 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
             if value != "normal":
                 dropped.append(f"noise_type={value}: pilotlab's exploration noise is Gaussian (same std)")
         elif key == "normalize":
-            if algo in ("ppo", "sac") and value is True:
+            if algo == "ppo" and value is True:  # VecNormalize's defaults: observations and rewards
+                out["normalize_obs"] = True
+                out["normalize_reward"] = True
+            elif algo == "sac" and value is True:
                 out["normalize_obs"] = True
                 dropped.append("normalize=true (reward part): no reward normalization in pilotlab; observations "
                                "are normalized")
