@@ -247,9 +247,8 @@ class Tracker:
                        axis: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         """A newborn's velocity prior: the median speed, along its lane direction `axis`, of the confirmed
         tracks on its lane within `flow_range`; `fallback` (the ego's velocity carried onto the lane) where
-        there are none. Where the ego drives past slow traffic (exit-v0's right lanes at 0-9 m/s beside an
-        ego at 25 m/s) the ego's velocity put the first prediction 15-20 m ahead of the car, on the next
-        car of the queue."""
+        there are none. Where the ego drives past slow traffic, the ego's velocity would put the first
+        prediction ahead of the car, on the next car of the queue (docs/drive.md, "Tracking on every scenario")."""
         assert self.lane is not None
         lane = self.lane(position, None)
         speeds = [float(v @ axis) for ln, p, v in flow
