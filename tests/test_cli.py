@@ -85,3 +85,38 @@ def test_help_lists_every_choice_with_a_description(pillar: str, flag: str,
     assert flag + " {" + ",".join(cmd.variants) + "}" in out
     for name in cmd.variants:
         assert f"{name}: {' '.join(cmd.descriptions[name].split())}" in out
+
+
+def _every_command() -> list[list[str]]:
+    """argv prefixes of every `pilotlab <pillar> [<verb> [<sub-verb>]]`, each variant (--algo X) of a verb too."""
+    import importlib
+
+    from pilotlab.core.command import Group
+
+    def walk(prefix: list[str], commands: dict) -> list[list[str]]:
+        out = []
+        for verb, cmd in commands.items():
+            argv = prefix + ([verb] if verb else [])
+            if isinstance(cmd, Group):
+                out += walk(argv, cmd.commands)
+                continue
+            out.append(argv)
+            flag = "--" + cmd.variant_flag.replace("_", "-") if cmd.choices else ""
+            out += [[*argv, flag, name] for name in (cmd.variants if cmd.choices else ())]
+        return out
+
+    return [argv for pillar, (module, _) in PILLARS.items()
+            for argv in walk([pillar], importlib.import_module(module).COMMANDS)]
+
+
+def test_every_command_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` works for every verb and variant: argparse %-formats help text, so a field docstring with a
+    bare "%" (as in "5 % of it") once crashed `drive train-perception --help`."""
+    argvs = _every_command()
+    assert len(argvs) > 30 and ["drive", "train-perception"] in argvs
+    for argv in argvs:
+        with pytest.raises(SystemExit) as e:
+            main([*argv, "--help"])
+        out = capsys.readouterr().out
+        assert e.value.code == 0, argv
+        assert "usage: pilotlab" in out, argv

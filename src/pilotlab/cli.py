@@ -116,7 +116,7 @@ def _list_variants(parser: argparse.ArgumentParser, cmd: Command, chosen: type) 
     action.metavar = "{" + ",".join(names) + "}"
     lines = "; ".join(f"{n}: {cmd.descriptions.get(n, '')}".rstrip(": ") for n in names)
     shown = getattr(chosen, cmd.variant_flag)
-    action.help = f"{lines} (default: {cmd.default}; the fields below are those of {shown})"
+    action.help = f"{lines} (default: {cmd.default}; the fields below are those of {shown})".replace("%", "%%")
 
 
 def _add_command(parser: argparse.ArgumentParser, cmd: Command, argv: list[str]) -> None:

@@ -216,7 +216,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 f.metadata["registry"]).items())
         if has_default:
             doc = f"{doc} (default: {f.default})"
-        kwargs: dict[str, Any] = {"help": doc}
+        kwargs: dict[str, Any] = {"help": doc.replace("%", "%%")}  # argparse %-formats help strings
         if typing.get_origin(inner) is Literal:
             kwargs["choices"] = list(typing.get_args(inner))
             kwargs["type"] = type(typing.get_args(inner)[0])
