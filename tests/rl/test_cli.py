@@ -96,6 +96,8 @@ def test_resume_restores_buffer_and_continues(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("algo", "extra"), [("dqn", ()), ("dqn", ("--vector-env", "batched", "--num-envs", "3")),
                                            ("ppo", ()), ("ppo", ("--normalize-obs", "--normalize-reward")),
+                                           ("ppo", ("--env", "Pendulum-v1", "--total-steps", "512", "--sde",
+                                                    "--sde-sample-freq", "16")),
                                            ("td3", ())])
 def test_killed_after_a_checkpoint_then_resumed_repeats_the_uninterrupted_run(
         algo: str, extra: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -123,3 +123,61 @@ def test_reward_scaling_follows_vecnormalize_by_hand() -> None:
         ret[end] = 0.0
     assert model.ret.tolist() == pytest.approx(list(ret))
     assert "ret" in model.state_dict() and "ret_norm.var" in model.state_dict()  # checkpointed with the weights
+
+
+def test_gsde_log_prob_entropy_and_noise_by_hand() -> None:
+    """gSDE: the std of action j is sqrt(sum_i h_i^2 exp(2 log_std_ij) + 1e-6) for the policy's last hidden
+    features h; log pi and the entropy are that Gaussian's; the rollout's noise h @ theta (theta drawn per env)
+    has that std; the deterministic action is the mean."""
+    from pilotlab.rl.ppo import SDE_EPS, sde_noise_matrices
+
+    torch.manual_seed(0)
+    cfg = PPOConfig(sde=True, log_std_init=-1.0, hidden=(8, 8))
+    model = ActorCritic(cfg, gym.spaces.Box(-1, 1, shape=(3,)), gym.spaces.Box(-1, 1, shape=(2,)))
+    assert model.log_std is not None and model.log_std.shape == (8, 2)
+    with torch.no_grad():
+        model.log_std.copy_(torch.linspace(-2.0, 0.5, 16).view(8, 2))
+    x = torch.randn(5, 3)
+    params = model.dist_params(x)  # (5, 4)
+    h, mean = model.features(x)
+    std = torch.sqrt((h**2) @ torch.exp(2 * model.log_std) + SDE_EPS)  # (5, 2)
+    assert torch.allclose(params[:, :2], mean) and torch.allclose(params[:, 2:], std)
+    actions = torch.randn(5, 2)
+    logp, ent = model.log_prob_entropy(params, actions)
+    ref = torch.distributions.Normal(mean, std)
+    assert torch.allclose(logp, ref.log_prob(actions).sum(-1), atol=1e-5)
+    assert torch.allclose(ent, ref.entropy().sum(-1), atol=1e-5)
+    assert torch.equal(model.mode(params), mean)
+    # the log std's gradient flows, the features' does not (they are constants of the noise)
+    model.log_prob(params, actions).sum().backward()
+    assert model.log_std.grad is not None and model.log_std.grad.abs().sum() > 0
+    # the noise matrices: per env, entry-wise N(0, exp(log_std)^2); h @ theta has the std above
+    np.random.seed(0)
+    log_std = model.log_std.detach().numpy()
+    theta = np.concatenate([sde_noise_matrices(log_std, 1000) for _ in range(20)])  # (20000, 8, 2)
+    assert theta.shape == (20_000, 8, 2) and theta.dtype == np.float32
+    assert np.allclose(theta.std(0), np.exp(log_std), rtol=0.05)
+    noise = np.einsum("h,nha->na", h[0].detach().numpy(), theta)  # (20000, 2)
+    assert np.allclose(noise.std(0), std[0].detach().numpy(), rtol=0.05)
+
+
+def test_gsde_draws_its_noise_once_per_rollout_or_every_freq_steps(tmp_path, monkeypatch) -> None:
+    """With --sde the rollout draws noise matrices at its start and, with sde-sample-freq k, every k steps:
+    2 rollouts of 4 steps draw 2 times (k = -1) or 4 times (k = 2); a discrete action space is refused before
+    any run dir is made."""
+    from pilotlab.core.errors import PilotlabError
+    from pilotlab.rl import ppo
+
+    draws: list[tuple[int, ...]] = []
+    real = ppo.sde_noise_matrices
+    monkeypatch.setattr(ppo, "sde_noise_matrices", lambda log_std, n: draws.append(log_std.shape) or real(log_std, n))
+    for freq, expected in ((-1, 2), (2, 4)):
+        draws.clear()
+        ppo.train(PPOConfig(env="Pendulum-v1", sde=True, sde_sample_freq=freq, total_steps=16, num_envs=2, n_steps=4,
+                            batch_size=8, n_epochs=1, hidden=(8,), eval_episodes=1, run_dir=str(tmp_path / f"f{freq}")))
+        assert draws == [(8, 1)] * expected
+    with pytest.raises(PilotlabError, match="sde-sample-freq"):
+        PPOConfig(sde=True, sde_sample_freq=0)
+    with pytest.raises(PilotlabError, match="--sde needs continuous actions"):
+        ppo.train(PPOConfig(env="CartPole-v1", sde=True, run_dir=str(tmp_path / "r")))
+    assert not (tmp_path / "r").exists()

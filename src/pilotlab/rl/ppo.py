@@ -6,7 +6,9 @@ Defaults are the RL Baselines3 Zoo hyperparameters for CartPole-v1 (``hyperparam
 1e-3 and clip range 0.2 both annealed linearly to 0, no entropy bonus. The rest follows SB3's
 defaults: separate 64-64 tanh MLPs for policy and value, orthogonal initialization, value loss
 weight 0.5, gradient clip 0.5, advantages normalized per minibatch. Value clipping, running
-observation normalization and reward scaling (SB3's VecNormalize) are optional.
+observation normalization and reward scaling (SB3's VecNormalize) are optional, and so is generalized
+state-dependent exploration (gSDE; Raffin, Kober and Stulp, "Smooth Exploration for Robotic Reinforcement
+Learning", CoRL 2021), which RL Zoo's MountainCarContinuous and Pendulum entries use.
 
 Under next-step autoreset the step after an episode end is a reset step: its action is ignored by the
 env, so it is masked out of every loss (`valid`), and GAE neither learns from it nor bootstraps
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import gymnasium as gym
@@ -91,7 +93,16 @@ class PPOConfig(DeepRLConfig):
     activation: Literal["tanh", "relu"] = "tanh"
     """Hidden activation."""
     log_std_init: float = 0.0
-    """Initial log standard deviation of the Gaussian policy (continuous actions)."""
+    """Initial log standard deviation of the Gaussian policy (continuous actions); with --sde, of every entry of
+    the noise matrix."""
+    sde: bool = False
+    """Generalized state-dependent exploration (gSDE, continuous actions; RL Zoo's use_sde): an action's noise
+    is the policy's last hidden features times a Gaussian matrix (one learned std per feature and action)
+    drawn per env at each rollout's start, so the noise changes smoothly with the state instead of at every
+    step; its log-probability is that of the Gaussian with std sqrt(sum_i h_i^2 std_ij^2 + 1e-6), the
+    features h taken as constants (SB3's defaults: full_std, no learned features, no expln)."""
+    sde_sample_freq: int = field(default=-1, metadata={"signed": True})
+    """With --sde: draw new noise matrices every this many steps of a rollout (-1: once per rollout)."""
     log_every: int = 2048
     """Log train/ and losses/ metrics every this many env steps (at rollout ends)."""
 
@@ -104,6 +115,11 @@ class PPOConfig(DeepRLConfig):
             raise PilotlabError("ent-coef and vf-coef must be >= 0")
         if self.clip_range_vf is not None and self.clip_range_vf <= 0:
             raise PilotlabError(f"clip-range-vf must be > 0 or None, got {self.clip_range_vf}")
+        if self.sde_sample_freq != -1 and self.sde_sample_freq < 1:
+            raise PilotlabError(f"sde-sample-freq must be -1 (once per rollout) or >= 1, got {self.sde_sample_freq}")
+
+
+SDE_EPS = 1e-6  # added to gSDE's action variance (SB3's StateDependentNoiseDistribution.epsilon)
 
 
 def _init(module: nn.Module, gain: float) -> nn.Module:
@@ -128,7 +144,11 @@ class ActorCritic(nn.Module):
         self.v_body = _init(build_encoder(cfg.network, shape, cfg.hidden, cfg.activation), math.sqrt(2))
         self.pi_head = _init(nn.Linear(self.pi_body.out_dim, n_out), 0.01)
         self.v_head = _init(nn.Linear(self.v_body.out_dim, 1), 1.0)
-        self.log_std = None if self.discrete else nn.Parameter(torch.full((n_out,), cfg.log_std_init))
+        self.n_act = n_out
+        self.sde = cfg.sde and not self.discrete
+        # gSDE: one log std per (feature, action) pair, (H, A); else one per action, (A,)
+        std_shape = (self.pi_body.out_dim, n_out) if self.sde else (n_out,)
+        self.log_std = None if self.discrete else nn.Parameter(torch.full(std_shape, cfg.log_std_init))
         # reward scaling state: running stats of the discounted return and each env's running return; buffers, so
         # checkpoints (and an exact resume) keep them; the policy itself never reads them
         self.gamma = cfg.gamma
@@ -158,16 +178,35 @@ class ActorCritic(nn.Module):
         return self.v_head(self.v_body(x)).squeeze(-1)  # (B,)
 
     def dist_params(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pi_head(self.pi_body(x))  # (B, A) logits or Gaussian means
+        """(B, A) logits or Gaussian means; with gSDE (B, 2A): the means, then the per-state stds."""
+        h = self.pi_body(x)  # (B, H)
+        if not self.sde:
+            return self.pi_head(h)
+        assert self.log_std is not None
+        var = (h.detach() ** 2) @ torch.exp(2 * self.log_std)  # (B, H) @ (H, A) -> (B, A)
+        return torch.cat([self.pi_head(h), torch.sqrt(var + SDE_EPS)], dim=-1)  # (B, 2A)
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """gSDE's last hidden features h (B, H) and the Gaussian means (B, A)."""
+        h = self.pi_body(x)
+        return h, self.pi_head(h)
+
+    def _mean_log_std(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaussian means and log stds, both (B, A) (the stds broadcast from (A,) without gSDE)."""
+        assert self.log_std is not None
+        if self.sde:
+            mean, std = params.split(self.n_act, dim=-1)
+            return mean, torch.log(std)
+        return params, self.log_std.expand_as(params)
 
     def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """log pi(a|s), (B,)."""
         if self.discrete:
             logp = torch.log_softmax(params, dim=-1)  # (B, A)
             return logp.gather(1, actions.long().unsqueeze(1)).squeeze(1)
-        assert self.log_std is not None
-        var = torch.exp(2 * self.log_std)
-        logp = -((actions - params) ** 2) / (2 * var) - self.log_std - 0.5 * math.log(2 * math.pi)  # (B, A)
+        mean, log_std = self._mean_log_std(params)
+        var = torch.exp(2 * log_std)
+        logp = -((actions - mean) ** 2) / (2 * var) - log_std - 0.5 * math.log(2 * math.pi)  # (B, A)
         return logp.sum(-1)
 
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
@@ -176,6 +215,8 @@ class ActorCritic(nn.Module):
             logp = torch.log_softmax(params, dim=-1)  # (B, A)
             return -(logp.exp() * logp).sum(-1)
         assert self.log_std is not None
+        if self.sde:
+            return (0.5 + 0.5 * math.log(2 * math.pi) + self._mean_log_std(params)[1]).sum(-1)
         return (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(params.shape[0])
 
     def log_prob_entropy(self, params: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -185,11 +226,11 @@ class ActorCritic(nn.Module):
     def sample(self, params: torch.Tensor) -> torch.Tensor:
         if self.discrete:
             return torch.multinomial(torch.softmax(params, dim=-1), 1).squeeze(1)  # (B,)
-        assert self.log_std is not None
-        return params + torch.exp(self.log_std) * torch.randn_like(params)  # (B, A)
+        mean, log_std = self._mean_log_std(params)  # gSDE: its per-step marginal (the rollout draws correlated noise)
+        return mean + torch.exp(log_std) * torch.randn_like(mean)  # (B, A)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
-        return params.argmax(-1) if self.discrete else params
+        return params.argmax(-1) if self.discrete else params[..., : self.n_act]
 
 
 def sample_actions(params: np.ndarray, log_std: np.ndarray | None) -> np.ndarray:
@@ -204,6 +245,11 @@ def sample_actions(params: np.ndarray, log_std: np.ndarray | None) -> np.ndarray
         u = np.random.random((len(cdf), 1)) * cdf[:, -1:]  # (B, 1) uniform on [0, total)
         return (u >= cdf[:, :-1]).sum(axis=1)  # (B,) first action whose cumulative mass exceeds u
     return (params + np.exp(log_std) * np.random.standard_normal(params.shape)).astype(np.float32)
+
+
+def sde_noise_matrices(log_std: np.ndarray, n_env: int) -> np.ndarray:
+    """gSDE's exploration matrices, one per env: (N, H, A), entry (n, i, j) ~ N(0, exp(log_std[i, j])^2)."""
+    return (np.exp(log_std) * np.random.standard_normal((n_env, *log_std.shape))).astype(np.float32)
 
 
 class Rollout(NamedTuple):
@@ -284,6 +330,8 @@ class PPOPolicy:
 def train(cfg: PPOConfig) -> RunDir:
     """Train PPO on `cfg.env`; returns the run directory."""
     obs_space, act_space = env_spaces(cfg, "ppo", ("discrete", "box"))
+    if cfg.sde and not isinstance(act_space, gym.spaces.Box):
+        raise PilotlabError(f"--sde needs continuous actions; {cfg.env} has {act_space}: drop --sde")
     run, device = setup(cfg, "rl", "ppo")
     with run:
         model = ActorCritic(cfg, obs_space, act_space).to(device)
@@ -323,7 +371,13 @@ def train(cfg: PPOConfig) -> RunDir:
                         x = model.norm(x)
                         x_buf[t] = x.cpu().numpy()
                     obs_buf[t] = obs
-                    act_buf[t] = action = sample_actions(model.dist_params(x).cpu().numpy(), log_std)
+                    if model.sde:  # noise = h @ theta, theta redrawn per env at the rollout's start (and every freq)
+                        if t == 0 or (cfg.sde_sample_freq > 0 and t % cfg.sde_sample_freq == 0):
+                            theta = sde_noise_matrices(log_std, n_env)  # (N, H, A)
+                        h, mean = (v.cpu().numpy() for v in model.features(x))  # (N, H), (N, A)
+                        act_buf[t] = action = mean + np.einsum("nh,nha->na", h, theta)
+                    else:
+                        act_buf[t] = action = sample_actions(model.dist_params(x).cpu().numpy(), log_std)
                     if batched:  # float32 observations as they come, the env's own flags for the restarting rows
                         np.logical_not(envs.ended, out=valid_buf[t])
                         obs, rew_buf[t], term_buf[t], trunc_buf[t], _ = envs.step(np.clip(action, low, high) if box

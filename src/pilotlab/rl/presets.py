@@ -34,7 +34,7 @@ DATA = "zoo_presets.toml"
 ALGOS = ("dqn", "ppo", "td3", "ddpg", "sac")
 """Algorithms the zoo table covers (sac is data until an algorithm registers under that name)."""
 
-SDE = "no gSDE in pilotlab (a state-independent Gaussian policy instead)"
+SDE = "no gSDE in pilotlab's SAC (it predicts its log std)"
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,10 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
                     out["her_k"] = int(arg)
                 elif not (name == "goal_selection_strategy" and arg == "future"):  # pilotlab's HER is "future"
                     dropped.append(f"replay_buffer_kwargs.{name}={arg}: not mapped to a pilotlab field")
+        elif key == "use_sde" and algo == "ppo":
+            out["sde"] = bool(value)
+        elif key == "sde_sample_freq" and algo == "ppo":
+            out["sde_sample_freq"] = int(value)
         elif key in ("use_sde", "sde_sample_freq", "use_sde_at_warmup"):
             if value:
                 dropped.append(f"{key}={value}: {SDE}")
