@@ -56,10 +56,12 @@ def main() -> None:
     ap.add_argument("--agent", default="modular")
     ap.add_argument("--seeds", default="0-29")
     ap.add_argument("--history", type=int, default=4, help="policy steps shown before each crash")
+    ap.add_argument("--agent-seed", type=int, default=None, help="the driver's seed (default: the first env seed, "
+                    "as `drive eval --seed FIRST` seeds it)")
     args = ap.parse_args()
 
     seeds = parse_seeds(args.seeds)
-    agent = make_agent(args.agent, seeds[0])  # the agent seed of `drive eval --seed FIRST`
+    agent = make_agent(args.agent, seeds[0] if args.agent_seed is None else args.agent_seed)
     env = envs.make_env(args.env, {})
     kinds, stats, scorer = collections.Counter(), [], metrics.MotScorer()
     t0 = time.process_time()
@@ -76,7 +78,7 @@ def main() -> None:
         kinds[(crash.get("kind"), crash.get("at_fault"))] += 1
         print(f"seed {seed}: crash at step {crash.get('step')} {crash.get('kind')} at_fault={crash.get('at_fault')} "
               f"return {st.ret:.2f}")
-        for k, h in enumerate(rec.steps[-args.history:]):
+        for k, h in enumerate(rec.steps[-args.history:] if args.history > 0 else []):
             lane, pos, v, hd, tgt = h["ego"]
             line = f"  t={len(rec.steps) - min(args.history, len(rec.steps)) + k:2d} ego {lane} ->{tgt[2]} v {v:4.1f}"
             if pid in h["cars"]:
