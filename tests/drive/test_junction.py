@@ -87,3 +87,73 @@ def test_the_oracle_lets_a_priority_car_cross_then_goes(crossing_s: float) -> No
     Without the stop-line decision the oracle hits it; with it, the ego waits and still arrives in time."""
     assert _drive(*_intersection(crossing_s, stop_line=False))[0]
     assert _drive(*_intersection(crossing_s)) == (False, True)
+
+
+# --- the roundabout's gap acceptance (`junction.yield_points`) ------------------------------------------------
+
+
+def _roundabout(ego_s: float | None = None) -> object:
+    """roundabout-v0 with the ego alone; `ego_s`: the ego moved this far along its entry (`ses` -> `se`)."""
+    env = make_env("roundabout-v0")
+    env.reset(seed=0)
+    base = env.unwrapped
+    base.road.vehicles[:] = [base.vehicle]
+    if ego_s is not None:
+        lane = base.road.network.get_lane(("ses", "se", 0))
+        base.vehicle.position = lane.position(ego_s, 0.0)
+        base.vehicle.heading = lane.heading_at(ego_s)
+        base.vehicle.target_lane_index = ("ses", "se", 0)
+        base.vehicle.route = [("ses", "se", None), ("se", "ex", None), ("ex", "ee", None), ("ee", "nx", None),
+                              ("nx", "nxs", None)]
+    return env
+
+
+def test_followed_route_joins_the_ring_on_the_lane_highway_env_takes() -> None:
+    from pilotlab.drive.frenet import RoadMap
+
+    env = _roundabout()
+    road = RoadMap(env.unwrapped.road.network)
+    route = junction.followed_route(road, env.unwrapped.vehicle)
+    # the one-lane entry ends beside the outer ring lane (1); the one-lane exit leaves from it
+    assert route == [("ser", "ses", 0), ("ses", "se", 0), ("se", "ex", 1), ("ex", "ee", 1), ("ee", "nx", 1),
+                     ("nx", "nxs", 0)]
+    # at the entry's end the closest lane is the ring's section before it, off the route: the route starts at
+    # the lane the ego follows
+    env = _roundabout(ego_s=16.5)
+    ego = env.unwrapped.vehicle
+    ego.lane_index = ("sx", "se", 1)
+    assert junction.followed_route(road, ego)[:2] == [("ses", "se", 0), ("se", "ex", 1)]
+
+
+def test_ring_neighbour_is_no_conflict_but_a_car_leaving_across_the_egos_lane_is() -> None:
+    """The ego entering at 8 m/s; a car on the inner ring lane passing the entry with the ego: beside it (4 m
+    across) it is no conflict while it stays on the ring, but its hypothesis of leaving at the next exit
+    crosses the ego's outer lane ahead of the ego."""
+    env = _roundabout(ego_s=10.0)
+    base = env.unwrapped
+    base.vehicle.speed = 8.0
+    lane = base.road.network.get_lane(("sx", "se", 0))
+    s = lane.length - 2.0
+    p = np.array([lane.position(s, 0.0)])
+    v = np.array([[8.0 * np.cos(lane.heading_at(s)), 8.0 * np.sin(lane.heading_at(s))]])
+    points = junction.yield_points(env, p, v, desired_speed=18.4)
+    assert len(points) == 1 and 0.0 < points[0] < 40.0
+    depth = junction.HYPOTHESIS_DEPTH
+    try:
+        junction.HYPOTHESIS_DEPTH = 0  # the car can only stay on its ring lane: it runs beside the ego
+        assert junction.yield_points(env, p, v, desired_speed=18.4) == []
+    finally:
+        junction.HYPOTHESIS_DEPTH = depth
+
+
+def test_standing_car_off_its_lane_blocks_the_ring_only_where_it_overlaps_the_egos_lane() -> None:
+    """A car that crashed stands between the ring and an exit: 2 m off the ego's ring lane it is an obstacle,
+    6 m off it is not."""
+    env = _roundabout(ego_s=10.0)
+    base = env.unwrapped
+    base.vehicle.speed = 8.0
+    ring = base.road.network.get_lane(("se", "ex", 1))
+    for offset, blocks in ((-2.0, True), (-6.0, False)):
+        p = np.array([ring.position(ring.length - 2.0, offset)])
+        points = junction.yield_points(env, p, np.zeros((1, 2)), desired_speed=18.4)
+        assert (len(points) == 1) == blocks, (offset, points)

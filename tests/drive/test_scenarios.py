@@ -210,7 +210,8 @@ def _roundabout_with(lane: tuple | None, s_from_end: float = 4.0, s: float | Non
 def test_junction_yields_to_ring_traffic_at_its_entry_only() -> None:
     from pilotlab.drive.junction import yield_points
 
-    env, p, v = _roundabout_with(("sx", "se", 0))  # circulating, about to pass the ego's entry
+    # circulating on the outer lane, which the ego's entry joins, about to pass the entry
+    env, p, v = _roundabout_with(("sx", "se", 1))
     points = yield_points(env, p, v, desired_speed=18.4)
     assert len(points) == 1 and 0.0 < points[0] < 60.0
     env, p, v = _roundabout_with(("ne", "wx", 0), s=10.0)  # on the far side of the ring

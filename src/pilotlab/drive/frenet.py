@@ -292,13 +292,14 @@ class RoadMap:
                 out.append((to, nxt, min(int(lane_id), len(lanes) - 1)))
         return out
 
-    def hypotheses(self, index: tuple, depth: int = 2) -> list[list[tuple]]:
-        """Lane sequences from `index`, every successor `depth` junctions deep (the turn hypotheses)."""
+    def hypotheses(self, index: tuple, depth: int = 2, closest: bool = False) -> list[list[tuple]]:
+        """Lane sequences from `index`, every successor `depth` junctions deep (the turn hypotheses);
+        `closest`: see `successors`."""
         routes = [[tuple(index)]]
         for _ in range(depth):
             grown = []
             for r in routes:
-                nexts = self.successors(r[-1])
+                nexts = self.successors(r[-1], closest)
                 if not nexts:
                     grown.append(r)
                 grown.extend([*r, n] for n in nexts)

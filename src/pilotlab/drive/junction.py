@@ -3,18 +3,23 @@
 The highway planner sees crossing traffic only through a straight-line closest-approach test, which misses
 cars circulating on the roundabout's curved lanes. Here both sides follow the road network's own lanes:
 
-- the ego along its planned route (``vehicle.route``, the env's destination) with the speed profile it
-  would drive if it went now: accelerating at `GO_ACCEL` from its speed up to the planner's desired speed;
+- the ego along the lanes it will really drive (`followed_route`: its target lane, then its planned route,
+  ``vehicle.route``, with the lane ids highway-env's `next_lane` gives it, so the one-lane entry joins the
+  ring on its outer lane) at two speed profiles if it went now: keeping its speed, and accelerating at
+  `GO_ACCEL` up to the planner's desired speed;
 - every other object along each lane sequence it may take (its closest lane, matched with its heading,
-  then every successor two junctions deep: the turn hypotheses), at its constant speed
-  (`prediction.predict_along_lanes`, on the Frenet lane paths of `frenet.py`).
+  then every successor `HYPOTHESIS_DEPTH` junctions deep, each the lane highway-env's vehicles take: the
+  turn hypotheses), at its constant speed (`prediction.predict_along_lanes`, on the Frenet lane paths of
+  `frenet.py`); a slow one (below `SLOW_SPEED`) may also stay where it is.
 
-If the ego's "go" profile comes within `CONFLICT_DISTANCE` of some hypothesis of an object within
-`HORIZON`, the gap is refused: the conflict point becomes a standing obstacle on the ego's path,
-`STOP_MARGIN` short of where the ego would be at the conflict, so the IDM stops before it; unless the ego
-could not stop there any more at `COMMIT_DECEL` (it is committed: braking inside the junction is worse).
-Cars in the ego's own lane are left to car following, and cars behind the ego on its own path (they follow
-it) are ignored. This is the roundabout's rule.
+If a "go" profile comes closer than `CONFLICT_ALONG` along and `CONFLICT_ACROSS` across the ego's path to
+some hypothesis of an object within `HORIZON`, the gap is refused: the conflict point becomes a standing
+obstacle on the ego's path, `STOP_MARGIN` short of where the ego would be at the conflict, so the IDM stops
+before it; unless the ego could not stop there any more at `COMMIT_DECEL` (it is committed: braking inside
+the junction is worse). A car on the next ring lane (4 m across) runs beside the ego and is no conflict; one
+leaving the ring across the ego's lane, or joining it, is. Cars driving along a lane of the ego's route are
+left to car following, and cars behind the ego on its own path (they follow it) are ignored. This is the
+roundabout's rule.
 
 At the intersection the ego yields before the stop line instead (`yield_decision`, below): it predicts its
 own motion under meta-actions as the simulator realises them, accepts a plan of meta-actions only if the
@@ -35,7 +40,17 @@ from pilotlab.drive.prediction import predict_along_lanes
 
 HORIZON = 4.0  # [s]
 DT = 0.25  # [s]
-CONFLICT_DISTANCE = 4.5  # [m] centre distance below which two cars' predictions conflict
+CONFLICT_DISTANCE = 4.5  # [m] centre distance below which two cars' predictions conflict (`yield_decision`'s
+# stop before the conflict)
+CONFLICT_ALONG = 6.0  # [m] `yield_points`: a prediction conflicts with the ego's closer than this along its path
+CONFLICT_ACROSS = 3.0  # [m] ... and this across it (a car width and 1 m: a car on the next ring lane, 4 m off,
+# runs beside the ego, it does not cross it)
+IN_LANE_OFFSET = 1.0  # [m] a car this close to a lane's centre line ...
+IN_LANE_HEADING = np.radians(10.0)  # [rad] ... and this well aligned with it drives along it (not merging)
+SLOW_SPEED = 5.0  # [m/s] a car slower than this may also stay where it is over the horizon (a car that crashed
+# into another one slides to a stop off its lane, on no lane hypothesis)
+HYPOTHESIS_DEPTH = 4  # [] junctions ahead of a car's lane in its turn hypotheses: a roundabout's ring sections
+# are 15-20 m long, and a car may leave at the third node it reaches within `HORIZON`
 GO_ACCEL = 2.0  # [m/s^2] the ego's acceleration in the "go" hypothesis
 COMMIT_DECEL = 5.0  # [m/s^2] the ego yields only if it can still stop before the conflict at this rate
 STOP_MARGIN = 2.0  # [m]
@@ -52,49 +67,97 @@ def _route_path(road: RoadMap, route: list[tuple], start_index: tuple) -> LanePa
     return road.path(indices)
 
 
+def followed_route(road: RoadMap, ego: Any) -> list[tuple]:
+    """The lanes the ego will really drive: its target lane (the one highway-env steers it along; its closest
+    lane, `lane_index`, is at times a lane off its route, such as the ring's section beside the end of a
+    roundabout's entry) and the rest of its route (`vehicle.route`) with the lane ids highway-env's
+    `RoadNetwork.next_lane` gives it: the same id where the next road has as many lanes (the route's own id
+    where it names one), else that road's lane nearest the end of the previous one (a one-lane entry joins
+    the ring on its outer lane)."""
+    current = tuple(ego.target_lane_index)
+    route = [tuple(r) for r in (getattr(ego, "route", None) or [])]
+    starts = [k for k, r in enumerate(route) if r[0] == current[1]]
+    out = [current]
+    for a, b, lane_id in route[starts[0]:] if starts else []:
+        prev = out[-1]
+        if a != prev[1] or b not in road.net.graph.get(a, {}):
+            break
+        lanes = road.net.graph[a][b]
+        if len(lanes) == len(road.net.graph[prev[0]][prev[1]]):
+            k = min(int(prev[2] if lane_id is None else lane_id), len(lanes) - 1)
+        else:
+            end = road.lane(prev).position(float(road.lane(prev).length), 0.0)
+            k = min(range(len(lanes)), key=lambda j: float(lanes[j].distance(end)))
+        out.append((a, b, k))
+    return out
+
+
+def _in_lane(lane: Any, position: np.ndarray, heading: float | None) -> bool:
+    """Whether a car at `position` with `heading` [rad] (None: standing) drives along `lane` (within
+    `IN_LANE_OFFSET` of its centre line and `IN_LANE_HEADING` of its heading), rather than merging into it
+    or crossing it."""
+    s, d = frenet.to_frenet(lane, position)
+    aligned = heading is None or abs(frenet.wrap_angle(heading - float(lane.heading_at(s)))) < IN_LANE_HEADING
+    return abs(d) < IN_LANE_OFFSET and aligned
+
+
 def yield_points(env: Any, position: np.ndarray, velocity: np.ndarray, desired_speed: float,
                  road: RoadMap | None = None) -> list[float]:
     """Distances [m] along the ego's route, from the ego, of the conflict points it must stop before."""
     ego = env.unwrapped.vehicle
     road = road if road is not None else RoadMap(env.unwrapped.road.network)
-    lane_index = tuple(ego.lane_index)
-    route = [lane_index] + [tuple(r) for r in (getattr(ego, "route", None) or []) if tuple(r[:2]) != lane_index[:2]]
-    s0, _ = frenet.to_frenet(ego.lane, np.asarray(ego.position, dtype=float))
+    route = followed_route(road, ego)
+    lane_index = route[0]
+    s0, _ = frenet.to_frenet(road.lane(lane_index), np.asarray(ego.position, dtype=float))
     times = np.arange(DT, HORIZON + 1e-9, DT)
     v0 = float(ego.speed)
     vmax = max(desired_speed, v0)
     t_acc = max(vmax - v0, 0.0) / GO_ACCEL
-    travelled = np.where(times < t_acc, v0 * times + 0.5 * GO_ACCEL * times**2,
-                         v0 * t_acc + 0.5 * GO_ACCEL * t_acc**2 + vmax * (times - t_acc))
-    ego_path = _route_path(road, route, lane_index)
-    ego_pts = np.array([ego_path.position(float(x)) for x in s0 + travelled])  # (T, 2)
+    go = np.where(times < t_acc, v0 * times + 0.5 * GO_ACCEL * times**2,
+                  v0 * t_acc + 0.5 * GO_ACCEL * t_acc**2 + vmax * (times - t_acc))
+    ego_path = road.path(route)
+    # the ego "goes" at some speed between keeping its own and accelerating (on the roundabout's 1.33 m/s
+    # set-point grid it gains about that much per second, below `GO_ACCEL`): a car must clear both
+    profiles = []
+    for travelled in (go, v0 * times):
+        pts = np.array([ego_path.position(float(x)) for x in s0 + travelled])  # (T, 2)
+        h = np.array([ego_path.heading_at(float(x)) for x in s0 + travelled])
+        profiles.append((travelled, pts, np.stack([np.cos(h), np.sin(h)], axis=1)))
     out: list[float] = []
     pos = np.asarray(position, dtype=float).reshape(-1, 2)
     vel = np.asarray(velocity, dtype=float).reshape(-1, 2)
+    forward = np.array([np.cos(ego.heading), np.sin(ego.heading)])
     for p, v in zip(pos, vel):
         speed = float(np.hypot(*v))
-        if speed < 0.5 or float(np.hypot(*(p - ego.position))) > 80.0:
+        if float(np.hypot(*(p - ego.position))) > 80.0:
             continue
         heading = float(np.arctan2(v[1], v[0]))
-        rel = p - np.asarray(ego.position, dtype=float)
-        if rel @ np.array([np.cos(ego.heading), np.sin(ego.heading)]) < 0 and abs(
-                (heading - float(ego.heading) + np.pi) % (2 * np.pi) - np.pi) < np.radians(30.0):
+        moving = speed >= 0.5
+        if moving and (p - ego.position) @ forward < 0 and \
+                abs(frenet.wrap_angle(heading - float(ego.heading))) < SAME_DIRECTION:
             continue  # behind the ego, driving its way: it follows the ego
-        hypotheses = predict_along_lanes(road, p, v, times)
-        if hypotheses[0][0][0] == lane_index:
-            continue  # car following handles the own lane
-        for _, pts in hypotheses:
-            d = np.hypot(*(pts - ego_pts).T)
-            hit = np.nonzero(d < CONFLICT_DISTANCE)[0]
-            if len(hit) == 0:
-                continue
-            dist = float(travelled[hit[0]]) - STOP_MARGIN
-            if dist > v0 * v0 / (2.0 * COMMIT_DECEL):  # it can still stop before the conflict
-                out.append(max(dist, 0.0))
-            break
+        index = road.closest(p, heading if moving else None)
+        if index in route and _in_lane(road.lane(index), p, heading if moving else None):
+            continue  # car following handles the lanes of the ego's route (not a car merging into them)
+        paths = [] if not moving else [
+            pts for _, pts in predict_along_lanes(road, p, v, times, HYPOTHESIS_DEPTH, closest=True)]
+        if speed < SLOW_SPEED:  # it may stay where it is (a car that crashed slides to a stop off its lane)
+            paths.append(np.repeat(p[None, :], len(times), axis=0))
+        dists = []
+        for pts in paths:
+            for travelled, ego_pts, ego_dir in profiles:
+                rel = pts - ego_pts
+                along = np.abs(rel[:, 0] * ego_dir[:, 0] + rel[:, 1] * ego_dir[:, 1])
+                across = np.abs(rel[:, 1] * ego_dir[:, 0] - rel[:, 0] * ego_dir[:, 1])
+                hit = np.nonzero((along < CONFLICT_ALONG) & (across < CONFLICT_ACROSS))[0]
+                if len(hit):
+                    dists.append(float(travelled[hit[0]]) - STOP_MARGIN)
+        if not dists:
+            continue
+        dist = min(dists)
+        if dist > v0 * v0 / (2.0 * COMMIT_DECEL):  # it can still stop before the conflict
+            out.append(max(dist, 0.0))
     return out
-
-
 
 
 # --- Yielding before the stop line (intersection-v0) -------------------------------------------------------

@@ -50,16 +50,17 @@ def closest_approach(p_rel: np.ndarray, v_rel: np.ndarray, horizon: float) -> tu
 
 
 def predict_along_lanes(road: RoadMap, position: np.ndarray, velocity: np.ndarray, times: np.ndarray,
-                        depth: int = 2) -> list[tuple[list[tuple], np.ndarray]]:
+                        depth: int = 2, closest: bool = False) -> list[tuple[list[tuple], np.ndarray]]:
     """Hypotheses of one object at constant speed along the lanes: (lane sequence, points (T, 2) [m] at
     `times` (T,) [s]) for its closest lane (matched with its heading) and each successor `depth` junctions
-    deep. The object keeps its lateral offset from the lane (0: its centre line) and the speed |velocity|."""
+    deep (`closest`: the successor lanes highway-env's vehicles take, `RoadMap.successors`). The object
+    keeps its lateral offset from the lane (0: its centre line) and the speed |velocity|."""
     p, v = np.asarray(position, dtype=float), np.asarray(velocity, dtype=float)
     speed = float(np.hypot(*v))
     index = road.closest(p, float(np.arctan2(v[1], v[0])) if speed > 0.0 else None)
     s_obj, _ = frenet.to_frenet(road.lane(index), p)
     out = []
-    for hyp in road.hypotheses(index, depth):
+    for hyp in road.hypotheses(index, depth, closest):
         path = road.path(hyp)
         out.append((hyp, np.array([path.position(float(x)) for x in s_obj + speed * np.asarray(times)])))
     return out
