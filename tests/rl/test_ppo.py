@@ -181,3 +181,16 @@ def test_gsde_draws_its_noise_once_per_rollout_or_every_freq_steps(tmp_path, mon
     with pytest.raises(PilotlabError, match="--sde needs continuous actions"):
         ppo.train(PPOConfig(env="CartPole-v1", sde=True, run_dir=str(tmp_path / "r")))
     assert not (tmp_path / "r").exists()
+
+
+def test_ortho_init_off_keeps_pytorchs_default_initialization() -> None:
+    """--no-ortho-init (SB3's ortho_init=False) leaves every layer as nn.Linear draws it: U(-1/sqrt(fan_in), ...)
+    weights and biases, so the policy head is not scaled down to 0.01 and the biases are not zero."""
+    torch.manual_seed(0)
+    spaces = (gym.spaces.Box(-1, 1, shape=(4,)), gym.spaces.Box(-1, 1, shape=(2,)))
+    ortho, plain = ActorCritic(PPOConfig(), *spaces), ActorCritic(PPOConfig(ortho_init=False), *spaces)
+    assert torch.all(ortho.pi_head.bias == 0) and ortho.pi_head.weight.abs().max() < 0.05
+    for layer in (plain.pi_head, plain.v_head):
+        bound = 1 / np.sqrt(layer.in_features)
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.5 * bound
+        assert torch.any(layer.bias != 0)

@@ -69,8 +69,8 @@ def test_zoo_names_map_onto_fields_and_the_rest_is_listed() -> None:
                                                            "ortho_init": False}})
     assert fields == {"num_envs": 8, "lr": 0.001, "clip_range": 0.2, "anneal_lr": True, "total_steps": 100_000,
                       "normalize_obs": True, "normalize_reward": True, "hidden": (256, 256), "activation": "relu",
-                      "log_std_init": -2.0, "sde": True}
-    assert [d.split("=")[0] for d in dropped] == ["ortho_init"]
+                      "log_std_init": -2.0, "sde": True, "ortho_init": False}
+    assert dropped == []
     # a schedule on one of the two only, a learning-rate schedule in an algorithm without one, episodes as the
     # training unit, SB3's gradient_steps -1 with several envs, unequal policy/value networks, unknown keys
     fields, dropped = presets.translate("ppo", {"learning_rate": 3e-4, "clip_range": 0.2},
@@ -106,6 +106,7 @@ def test_the_published_classic_control_entries_read_as_published() -> None:
     assert pendulum.fields["sde"] is True and pendulum.fields["sde_sample_freq"] == 4
     mcc = presets.find("ppo", "MountainCarContinuous-v0")
     assert mcc.fields["sde"] is True and mcc.fields["log_std_init"] == -3.29 and "sde_sample_freq" not in mcc.fields
+    assert mcc.fields["ortho_init"] is False and not mcc.dropped
     assert any(d.startswith("use_sde") for d in presets.find("sac", "MountainCarContinuous-v0").dropped)
 
 

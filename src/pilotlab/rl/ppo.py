@@ -92,6 +92,9 @@ class PPOConfig(DeepRLConfig):
     """Hidden layer sizes of the policy and the value network (separate networks)."""
     activation: Literal["tanh", "relu"] = "tanh"
     """Hidden activation."""
+    ortho_init: bool = True
+    """Orthogonal initialization (gains sqrt 2 hidden, 0.01 policy head, 1 value head; SB3's default); off:
+    PyTorch's default uniform initialization of every layer (SB3's ortho_init=False)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of the Gaussian policy (continuous actions); with --sde, of every entry of
     the noise matrix."""
@@ -140,10 +143,11 @@ class ActorCritic(nn.Module):
         self.discrete = isinstance(act_space, gym.spaces.Discrete)
         n_out = int(act_space.n) if self.discrete else int(act_space.shape[0])
         self.norm = RunningNorm(shape) if cfg.normalize_obs else None
-        self.pi_body = _init(build_encoder(cfg.network, shape, cfg.hidden, cfg.activation), math.sqrt(2))
-        self.v_body = _init(build_encoder(cfg.network, shape, cfg.hidden, cfg.activation), math.sqrt(2))
-        self.pi_head = _init(nn.Linear(self.pi_body.out_dim, n_out), 0.01)
-        self.v_head = _init(nn.Linear(self.v_body.out_dim, 1), 1.0)
+        init = _init if cfg.ortho_init else (lambda module, gain: module)
+        self.pi_body = init(build_encoder(cfg.network, shape, cfg.hidden, cfg.activation), math.sqrt(2))
+        self.v_body = init(build_encoder(cfg.network, shape, cfg.hidden, cfg.activation), math.sqrt(2))
+        self.pi_head = init(nn.Linear(self.pi_body.out_dim, n_out), 0.01)
+        self.v_head = init(nn.Linear(self.v_body.out_dim, 1), 1.0)
         self.n_act = n_out
         self.sde = cfg.sde and not self.discrete
         # gSDE: one log std per (feature, action) pair, (H, A); else one per action, (A,)

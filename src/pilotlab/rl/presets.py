@@ -234,9 +234,8 @@ def translate(algo: str, defaults: Mapping[str, Any], zoo: Mapping[str, Any]) ->
         elif key == "log_std_init" and algo == "sac":
             dropped.append(f"policy_kwargs.log_std_init={value}: SB3's SAC uses it only with gSDE; pilotlab's SAC "
                            "predicts its log std")
-        elif key == "ortho_init":
-            if not value:
-                dropped.append("ortho_init=False: pilotlab's PPO always initializes orthogonally")
+        elif key == "ortho_init" and algo == "ppo":
+            out["ortho_init"] = bool(value)
         else:
             dropped.append(f"policy_kwargs.{key}={value}: not mapped to a pilotlab field")
     return out, dropped
