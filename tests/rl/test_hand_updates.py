@@ -205,5 +205,10 @@ def test_tower_input_gradient_and_no_weight_gradients() -> None:
         out = tower.forward(x.detach())
         close(out, net(x.detach()), "output")
         got_x = tower.backward(g, weight_grads=False, input_cols=slice(OBS, None))
+        rows = torch.tensor([1, 4, 5])  # only these output rows have a gradient: the others' input rows are skipped
+        got_rows = tower.input_grad(g[rows], slice(OBS, None), rows)
+    assert all(p.grad is None for p in net.parameters())  # no weight gradients computed
     close(got_x, want_x, "input gradient")
-    assert all(p.grad is None for p in net.parameters())
+    x.grad = None
+    (net(x)[rows] * g[rows]).sum().backward()
+    close(got_rows, x.grad[rows, OBS:], "input gradient of some rows")

@@ -93,3 +93,17 @@ class ReluTower:
         if input_cols is None:
             return None
         return torch.mm(g, self.layers[0].weight[:, input_cols])  # (B, out_0) @ (out_0, len) -> (B, len)
+
+    def input_grad(self, grad_out: torch.Tensor, cols: slice, rows: torch.Tensor) -> torch.Tensor:
+        """d loss / d x[rows, cols] (R, len) when only the output rows `rows` (R,) have a gradient, grad_out (R, out).
+
+        No weight gradients. An input row's gradient depends on its own output row only, so the rows left out,
+        whose gradient is zero, are skipped instead of multiplied through: the same values at R / B of the cost.
+        """
+        g = grad_out
+        for i in range(len(self.layers) - 1, 0, -1):
+            x_i = self.outs[i - 1].index_select(0, rows)  # (R, in_i): the rows' ReLU outputs
+            g = torch.mm(g, self.layers[i].weight)  # (R, out_i) @ (out_i, in_i) -> (R, in_i)
+            torch.ops.aten.threshold_backward.grad_input(g, x_i, 0, grad_input=g)
+        return torch.mm(g, self.layers[0].weight[:, cols])  # (R, out_0) @ (out_0, len) -> (R, len)
+

@@ -218,7 +218,8 @@ class SACUpdate:
     - actor: a = center + scale tanh(u), u = mean + exp(log_std) eps with eps fixed by the draw, so
       d log pi / du = 2 - 4 softplus'(-2u) (the tanh correction's; the Gaussian term depends on eps only)
       and d log pi / d log_std = -1 directly; the min over the critics sends -1/B to the smaller one per row
-      (the first on a tie, as torch.min's gradient); log_std's clamp passes the gradient inside [min, max] only;
+      (the first on a tie, as torch.min's gradient), so each critic's backward runs on its own rows only;
+      log_std's clamp passes the gradient inside [min, max] only;
     - alpha: d/d log alpha of -mean(log alpha (log pi + target entropy)) is -mean(log pi + target entropy).
     """
 
@@ -290,10 +291,12 @@ class SACUpdate:
         q_pi = torch.cat([q.forward(x) for q in self.qs], dim=1).t()  # (n, B)
         q_min, smaller = q_pi.min(dim=0)  # (B,) each
         loss_pi = (alpha * log_prob - q_min).mean()
-        grad_a = torch.zeros_like(action)  # d loss / d action (B, A) through the critics' inputs only
+        # d loss / d action (B, A) through the critics' inputs only: each row from the critic that is its minimum
+        grad_a = torch.empty_like(action)
         for i, q in enumerate(self.qs):
-            grad_q = (smaller == i).to(obs.dtype)[:, None] * (-1.0 / b)  # (B, 1)
-            grad_a += q.backward(grad_q, weight_grads=False, input_cols=slice(d, None))
+            rows = (smaller == i).nonzero().squeeze(1)  # (R,)
+            grad_q = torch.full((len(rows), 1), -1.0 / b, dtype=obs.dtype, device=obs.device)  # (R, 1)
+            grad_a.index_copy_(0, rows, q.input_grad(grad_q, slice(d, None), rows))
         grad_u = grad_a * self.actor.scale * (1.0 - pi.squashed.pow(2)) + (alpha / b) * pi.dlogp_du  # (B, A)
         grad_log_std = (grad_u * pi.std * pi.eps - alpha / b) * pi.inside  # (B, A)
         self.pi.backward(torch.cat([grad_u, grad_log_std], dim=1))
