@@ -238,11 +238,11 @@ class TD3Update:
 
         # -- critics: mean (Q_i(s, a) - y)^2 summed over i; d/dQ_i = 2 (Q_i - y) / B
         x = self._critic_input(obs, batch.actions)
-        loss_q = obs.new_zeros(())
-        for q in self.qs:
-            diff = q.forward(x) - target[:, None]  # (B, 1)
-            loss_q += diff.pow(2).mean()
-            q.backward(diff * (2.0 / b))
+        diff = torch.cat([q.forward(x) for q in self.qs], dim=1) - target[:, None]  # (B, n)
+        loss_q = diff.pow(2).mean(dim=0).sum()
+        grad_q = diff * (2.0 / b)  # (B, n)
+        for i, q in enumerate(self.qs):
+            q.backward(grad_q[:, i : i + 1])
         self.critic_opt.step()
         out = {"losses/critic_loss": loss_q.item()}
         if not update_actor:

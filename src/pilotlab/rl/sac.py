@@ -199,11 +199,12 @@ class PolicySample(NamedTuple):
 
     action: torch.Tensor  # center + scale tanh(u)
     log_prob: torch.Tensor  # log pi(tanh u | s), `squashed_log_prob`
-    squashed: torch.Tensor  # tanh(u)
-    dlogp_du: torch.Tensor  # d log_prob / du (per element: log_prob sums over the action's dimensions)
-    eps: torch.Tensor  # the standard normal draw, u = mean + std eps
-    std: torch.Tensor  # exp(log_std), log_std clamped to [LOG_STD_MIN, LOG_STD_MAX]
-    inside: torch.Tensor  # bool: the raw log_std inside the clamp's range, where its gradient passes
+    # what the actor's gradient needs (None for the target's sample):
+    squashed: torch.Tensor | None = None  # tanh(u)
+    dlogp_du: torch.Tensor | None = None  # d log_prob / du (per element: log_prob sums over the action's dimensions)
+    eps: torch.Tensor | None = None  # the standard normal draw, u = mean + std eps
+    std: torch.Tensor | None = None  # exp(log_std), log_std clamped to [LOG_STD_MIN, LOG_STD_MAX]
+    inside: torch.Tensor | None = None  # bool: the raw log_std inside the clamp's range, where its gradient passes
 
 
 class SACUpdate:
@@ -235,8 +236,9 @@ class SACUpdate:
         self.critic_params, self.critic_t_params = list(critic.parameters()), list(critic_t.parameters())
         self.x = torch.empty(0)  # the critics' input (B, obs + A): the obs columns written once per batch
 
-    def _policy(self, obs: torch.Tensor) -> PolicySample:
-        """A reparameterised sample at obs (B, obs), as `GaussianActor.sample`, with what its gradient needs."""
+    def _policy(self, obs: torch.Tensor, grads: bool) -> PolicySample:
+        """A reparameterised sample at obs (B, obs), as `GaussianActor.sample`; with `grads` also what its gradient
+        needs (else those fields are None)."""
         out = self.pi.forward(obs)  # (B, 2A)
         mean, raw_log_std = out.chunk(2, dim=1)
         log_std = raw_log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
@@ -245,13 +247,16 @@ class SACUpdate:
         u = mean + std * eps
         log_prob = squashed_log_prob(u, eps, log_std)
         squashed = torch.tanh(u)
+        action = self.actor.center + self.actor.scale * squashed
+        if not grads:
+            return PolicySample(action, log_prob)
         # d log pi / du = 2 - 4 softplus'(-2u) (the correction's terms -u and softplus(-2u)), softplus' = sigmoid
         # below 20 and 1 above, where torch's softplus turns into the identity: the derivative of the formula as
         # computed, which autograd takes too (2 tanh(u), the same in exact arithmetic, differs by up to 4e-9
         # relative where u < -10)
         slope = torch.where(u < -10.0, 1.0, torch.sigmoid(-2.0 * u))
-        return PolicySample(self.actor.center + self.actor.scale * squashed, log_prob, squashed, 2.0 - 4.0 * slope,
-                            eps, std, (raw_log_std >= LOG_STD_MIN) & (raw_log_std <= LOG_STD_MAX))
+        return PolicySample(action, log_prob, squashed, 2.0 - 4.0 * slope, eps, std,
+                            (raw_log_std >= LOG_STD_MIN) & (raw_log_std <= LOG_STD_MAX))
 
     def _critic_input(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """cat(obs, action) (B, obs + A) in the reused buffer."""
@@ -270,22 +275,22 @@ class SACUpdate:
         alpha = self.temperature.alpha  # ()
 
         # -- target: y = r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s')
-        next_a, next_log_prob, *_ = self._policy(batch.next_obs.flatten(1))
+        next_a, next_log_prob, *_ = self._policy(batch.next_obs.flatten(1), grads=False)
         x = self._critic_input(batch.next_obs.flatten(1), next_a)
         next_q = torch.cat([q.forward(x) for q in self.qs_t], dim=1).t()  # (n, B)
         target = soft_target(batch.rewards, next_q, next_log_prob, batch.terminated, self.gamma, alpha)  # (B,)
 
         # -- critics: 1/2 mean (Q_i(s, a) - y)^2 summed over i; d/dQ_i = (Q_i - y) / B
         x = self._critic_input(obs, batch.actions)
-        loss_q = obs.new_zeros(())
-        for q in self.qs:
-            diff = q.forward(x) - target[:, None]  # (B, 1)
-            loss_q += 0.5 * diff.pow(2).mean()
-            q.backward(diff / b)
+        diff = torch.cat([q.forward(x) for q in self.qs], dim=1) - target[:, None]  # (B, n)
+        loss_q = 0.5 * diff.pow(2).mean(dim=0).sum()
+        grad_q = diff / b  # (B, n)
+        for i, q in enumerate(self.qs):
+            q.backward(grad_q[:, i : i + 1])
         self.critic_opt.step()
 
         # -- actor: mean(alpha log pi(a|s) - min_i Q_i(s, a)) at a fresh a ~ pi(.|s)
-        pi = self._policy(obs)
+        pi = self._policy(obs, grads=True)
         action, log_prob = pi.action, pi.log_prob
         x[:, d:].copy_(action)  # the obs columns are the batch's already
         q_pi = torch.cat([q.forward(x) for q in self.qs], dim=1).t()  # (n, B)
