@@ -12,6 +12,10 @@ gamma 0.98, lr 1e-3, 10k random warm-up steps, Gaussian exploration noise 0.1, o
 per env step done once per episode (200 steps); tau 0.005, batch 256, policy noise 0.2 clipped at
 0.5 and delay 2 are the paper's. The networks are 256-256 MLPs (the Zoo uses 400-300; 256-256 is
 the CleanRL default and about half the compute on a CPU). Actions are scaled to the env's bounds.
+
+The gradient step is written out by hand (`TD3Update`, the networks' passes through
+`pilotlab.nn.tower.ReluTower`): no autograd graph, buffers allocated once, no critic weight gradients for the
+actor's loss; `critic_target` and `actor_loss` state what it computes.
 """
 
 from __future__ import annotations

@@ -15,9 +15,11 @@ SAC maximises return plus alpha times the policy's entropy. Its parts:
   the loss -log(alpha) (log pi(a|s) + target) raises alpha when the entropy falls below the target.
 
 Each gradient step updates the critics, then the actor on a fresh reparameterised sample, then alpha with
-that sample's log-probabilities, then the target critics (the order of the authors' code); actor and alpha
-take their gradients from one backward pass, which changes nothing, as their losses share no parameter. The replay
-buffer, HER, the env loop, checkpoints and the final evaluation are those of DDPG/TD3.
+that sample's log-probabilities, then the target critics (the order of the authors' code). The step's gradients
+are written out by hand (`SACUpdate`, the networks' passes through `pilotlab.nn.tower.ReluTower`): no autograd
+graph, buffers allocated once, and no critic weight gradients for the actor's loss; the functions `critic_loss`,
+`actor_loss` and `alpha_loss` state the losses they differentiate. The replay buffer, HER, the env loop,
+checkpoints and the final evaluation are those of DDPG/TD3.
 
 Defaults follow the RL Baselines3 Zoo SAC settings for Pendulum-v1 (``hyperparams/sac.yml``: lr 1e-3,
 20k steps; the rest SB3's defaults: batch 256, tau 0.005, gamma 0.99, one gradient step per env step,
