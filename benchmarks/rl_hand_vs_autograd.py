@@ -5,9 +5,12 @@ The autograd steps are the oracles of tests/rl/test_hand_updates.py (the code sa
 both sides start from the same weights and learn from the same random batches (HalfCheetah-v5 sizes: 17
 observations, 6 actions, batch 256; SAC 256-256, TD3 400-300 with policy delay 2, as RL Zoo's MuJoCo entries; one
 torch thread). Each round times N steps of every variant by `time.process_time()`, the order flipping each round;
-medians over rounds are printed. Nothing is written; docs/rl.md holds the measured numbers.
+medians over rounds are printed. With --bits it instead runs one step of each on the same weights, batch and draws
+in float32 and counts the gradient entries that are equal bit for bit. Nothing is written; docs/rl.md holds the
+measured numbers.
 
     PYTHONPATH=src .venv/bin/python benchmarks/rl_hand_vs_autograd.py --steps 60 --rounds 4
+    PYTHONPATH=src .venv/bin/python benchmarks/rl_hand_vs_autograd.py --bits
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=60, help="gradient steps per variant and round")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--bits", action="store_true", help="compare one step's float32 gradients bit for bit")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -59,7 +63,11 @@ def main() -> None:
                 "actor_opt": FusedAdam(actor.parameters(), lr=1e-3),
                 "critic_opt": FusedAdam(critic.parameters(), lr=1e-3)}
 
-    s_ref, s_hand, t_ref, t_hand = sac_nets(), sac_nets(), td3_nets(), td3_nets()
+    def seeded(make, seed: int) -> dict:
+        torch.manual_seed(seed)
+        return make()
+
+    s_ref, s_hand, t_ref, t_hand = seeded(sac_nets, 1), seeded(sac_nets, 1), seeded(td3_nets, 2), seeded(td3_nets, 2)
     sac_step = sac.SACUpdate(s_hand["actor"], s_hand["critic"], s_hand["critic_t"], s_hand["temperature"],
                              s_hand["actor_opt"], s_hand["critic_opt"], s_hand["alpha_opt"], 0.99, 0.005, -float(ACT),
                              True)
@@ -72,6 +80,20 @@ def main() -> None:
                                                     None, 0.0),
         "td3 hand": lambda i: td3_step(batches[i % 20], i % 2 == 1),
     }
+    if args.bits:
+        for algo, hand, ref, names in (("sac", s_hand, s_ref, ["critic", "actor", "temperature"]),
+                                       ("td3", t_hand, t_ref, ["critic", "actor"])):
+            for kind in ("hand", "autograd"):
+                torch.manual_seed(5)
+                variants[f"{algo} {kind}"](1)  # step 1: TD3's actor step too
+            for name in names:
+                pairs = [(p.grad, q.grad) for p, q in zip(hand[name].parameters(), ref[name].parameters(), strict=True)]
+                same = sum(int((g == r).sum()) for g, r in pairs)
+                total = sum(r.numel() for _, r in pairs)
+                worst = max(float((g - r).abs().max() / r.abs().max()) for g, r in pairs)
+                print(f"{algo} {name}: {same} of {total} gradient entries equal bit for bit, largest difference "
+                      f"{worst:.1e} of the largest gradient")
+        return
     for run in variants.values():  # warm-up: buffers, Adam state, first-call costs
         for i in range(10):
             run(i)
