@@ -2,10 +2,10 @@
 
 Builds SAC's actor, twin critics, target critics and optimizers from this tree's ``pilotlab.rl.sac`` (RL Zoo's
 MuJoCo settings: 256-256 networks, batch 256, 17 observations, 6 actions; one torch thread), fills a replay buffer
-with random transitions, and runs the gradient step of ``sac.train`` phase by phase, summing `time.process_time()`
-per phase over N steps. Then times the step's 16 products of 256 x 256 by 256 x 256 alone, on the same two
-tensors in a loop (the floor they would set if nothing else cost anything). Nothing is written; docs/rl.md holds
-the measured numbers.
+with random transitions, and runs the autograd gradient step that ``sac.train`` ran before ``SACUpdate`` (the oracle
+of tests/rl/test_hand_updates.py) phase by phase, summing `time.process_time()` per phase over N steps. Then times
+the step's 16 products of 256 x 256 by 256 x 256 alone, on the same two tensors in a loop (the floor they would set
+if nothing else cost anything). Nothing is written; docs/rl.md holds the measured numbers.
 
     PYTHONPATH=src .venv/bin/python benchmarks/rl_update_phases.py --steps 200
 """

@@ -12,6 +12,10 @@ gamma 0.98, lr 1e-3, 10k random warm-up steps, Gaussian exploration noise 0.1, o
 per env step done once per episode (200 steps); tau 0.005, batch 256, policy noise 0.2 clipped at
 0.5 and delay 2 are the paper's. The networks are 256-256 MLPs (the Zoo uses 400-300; 256-256 is
 the CleanRL default and about half the compute on a CPU). Actions are scaled to the env's bounds.
+
+The gradient step is written out by hand (`TD3Update`, the networks' passes through
+`pilotlab.nn.tower.ReluTower`): no autograd graph, buffers allocated once, no critic weight gradients for the
+actor's loss; `critic_target` and `actor_loss` state what it computes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from typing import Literal
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pilotlab.core.errors import PilotlabError, check_finite
@@ -33,6 +36,7 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.nn import mlp
 from pilotlab.nn.adam import FusedAdam
+from pilotlab.nn.tower import ReluTower, linears
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
@@ -182,6 +186,91 @@ def polyak(target: list[torch.Tensor], online: list[torch.Tensor], tau: float) -
         torch._foreach_lerp_(target, online, tau)  # one call for all tensors (a loop of lerp_ costs more on a CPU)
 
 
+class TD3Update:
+    """One DDPG/TD3 gradient step (critics; every `policy_delay`-th call also the actor and the targets) with every
+    gradient written out by hand.
+
+    The step that `train` runs. It computes what autograd computes for the critic loss (sum over the critics of
+    mean_b (Q_i - y)^2, d/dQ_i = 2 (Q_i - y) / B) and `actor_loss` (tests/rl/test_hand_updates.py holds the
+    autograd version as the oracle), with the networks' passes through `ReluTower` (buffers allocated once, no
+    graph). The actor's loss -mean Q_1(s, mu(s)) reaches the actor through the first critic's input gradient only
+    (no critic weight gradients); mu(s) = center + scale tanh(z), so d mu / dz = scale (1 - tanh(z)^2), and the
+    action penalty action_l2 mean(tanh(z)^2) adds action_l2 2 tanh(z) / (B A) to d loss / d tanh(z).
+    """
+
+    def __init__(self, actor: Actor, critic: Critic, actor_t: Actor, critic_t: Critic, actor_opt: FusedAdam,
+                 critic_opt: FusedAdam, gamma: float, tau: float, policy_noise: float, noise_clip: float,
+                 clip: tuple[float, float] | None, action_l2: float):
+        self.actor, self.actor_opt, self.critic_opt = actor, actor_opt, critic_opt
+        self.gamma, self.tau, self.action_l2, self.clip = gamma, tau, action_l2, clip
+        self.policy_noise, self.noise_clip = policy_noise, noise_clip
+        self.mu, self.mu_t = ReluTower(linears(actor)), ReluTower(linears(actor_t))  # (B, obs) -> (B, A), pre-tanh
+        self.qs = [ReluTower(linears(q)) for q in critic.qs]  # (B, obs + A) -> (B, 1) each
+        self.qs_t = [ReluTower(linears(q)) for q in critic_t.qs]
+        self.online = list(actor.parameters()) + list(critic.parameters())
+        self.targets = list(actor_t.parameters()) + list(critic_t.parameters())
+        self.x = torch.empty(0)  # the critics' input (B, obs + A), reused
+
+    def _critic_input(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """cat(obs, action) (B, obs + A) in the reused buffer."""
+        d = obs.shape[1]
+        if self.x.shape != (obs.shape[0], d + action.shape[1]) or self.x.dtype != obs.dtype:
+            self.x = obs.new_empty((obs.shape[0], d + action.shape[1]))
+        self.x[:, :d].copy_(obs)
+        self.x[:, d:].copy_(action)
+        return self.x
+
+    @torch.no_grad()
+    def __call__(self, batch: ReplayBatch, update_actor: bool) -> dict[str, float]:
+        """One critic step on `batch` (observations flat (B, obs)), then with `update_actor` one actor step and
+        the Polyak update of both targets; returns the losses."""
+        obs, b = batch.obs.flatten(1), batch.obs.shape[0]
+        d = obs.shape[1]
+        center, scale = self.actor.center, self.actor.scale
+
+        # -- target: y = r + gamma (1 - terminated) min_i Q'_i(s', a'), a' = mu'(s') (+ clipped noise, TD3)
+        next_obs = batch.next_obs.flatten(1)
+        next_a = center + scale * torch.tanh(self.mu_t.forward(next_obs))  # (B, A)
+        if self.policy_noise > 0:
+            noise = (torch.randn_like(next_a) * self.policy_noise).clamp(-self.noise_clip, self.noise_clip) * scale
+            next_a = torch.max(torch.min(next_a + noise, center + scale), center - scale)
+        x = self._critic_input(next_obs, next_a)
+        next_q = torch.cat([q.forward(x) for q in self.qs_t], dim=1).min(dim=1).values  # (B,)
+        target = td_target(batch.rewards, next_q, batch.terminated, self.gamma)
+        if self.clip is not None:
+            target = target.clamp(*self.clip)
+
+        # -- critics: mean (Q_i(s, a) - y)^2 summed over i; d/dQ_i = 2 (Q_i - y) / B
+        x = self._critic_input(obs, batch.actions)
+        diff = torch.cat([q.forward(x) for q in self.qs], dim=1) - target[:, None]  # (B, n)
+        loss_q = diff.pow(2).mean(dim=0).sum()
+        grad_q = diff * (2.0 / b)  # (B, n)
+        for i, q in enumerate(self.qs):
+            q.backward(grad_q[:, i : i + 1])
+        self.critic_opt.step()
+        out = {"losses/critic_loss": loss_q.item()}
+        if not update_actor:
+            return out
+
+        # -- actor: -mean Q_1(s, mu(s)) + action_l2 mean(tanh(z)^2), mu(s) = center + scale tanh(z)
+        squashed = torch.tanh(self.mu.forward(obs))  # (B, A)
+        action = center + scale * squashed
+        x[:, d:].copy_(action)  # the obs columns are the batch's already
+        q1 = self.qs[0].forward(x)  # (B, 1)
+        grad_a = self.qs[0].backward(torch.full_like(q1, -1.0 / b), weight_grads=False, input_cols=slice(d, None))
+        grad_squashed = grad_a * scale  # (B, A)
+        loss_pi = -q1.mean()
+        if self.action_l2 > 0:
+            unit = (action - center) / scale  # tanh(z) up to rounding, as actor_loss computes it
+            loss_pi = loss_pi + self.action_l2 * unit.pow(2).mean()
+            grad_squashed += (2.0 * self.action_l2 / unit.numel()) * unit
+        self.mu.backward(grad_squashed * (1.0 - squashed.pow(2)))
+        self.actor_opt.step()
+        polyak(self.targets, self.online, self.tau)
+        out["losses/actor_loss"] = loss_pi.item()
+        return out
+
+
 class DeterministicPolicy:
     """The actor mu(s) on a batch of raw observations (`actor` may be normalizer + actor)."""
 
@@ -237,8 +326,8 @@ def train(cfg: DDPGConfig) -> RunDir:
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
         mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
         raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, her, keeper)  # obs (N, obs_dim)
-        params = {"actor": list(actor.parameters()), "critic": list(critic.parameters()),
-                  "actor_t": list(actor_t.parameters()), "critic_t": list(critic_t.parameters())}
+        update = TD3Update(actor, critic, actor_t, critic_t, actor_opt, critic_opt, cfg.gamma, cfg.tau, *smoothing,
+                           clip, cfg.action_l2)
         logged: dict[str, list[float]] = {k: v.tolist() for k, v in pending.items()}
         progress = run.own(Progress(cfg.total_steps, f"rl {cfg.algo} {cfg.env}", initial=step,
                                     enabled=run.writable))
@@ -274,27 +363,9 @@ def train(cfg: DDPGConfig) -> RunDir:
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))
                     if cfg.normalize_obs:
                         batch = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs))
-                    target = critic_target(actor_t, critic_t, batch, cfg.gamma, *smoothing, clip)  # (B,)
-                    q = critic(batch.obs, batch.actions)  # (n, B)
-                    critic_loss = F.mse_loss(q, target.expand_as(q), reduction="none").mean(1).sum()
-                    critic_opt.zero_grad(set_to_none=True)
-                    critic_loss.backward()
-                    critic_opt.step()
                     updates += 1
-                    logged.setdefault("losses/critic_loss", []).append(critic_loss.item())
-                    if updates % delay == 0:
-                        for p in params["critic"]:  # the actor's loss needs dQ/da, not the critic's weight gradients
-                            p.requires_grad_(False)
-                        action = actor(batch.obs)  # (B, A)
-                        loss_pi = actor_loss(critic.q1(batch.obs, action), action, actor, cfg.action_l2)
-                        actor_opt.zero_grad(set_to_none=True)
-                        loss_pi.backward()
-                        actor_opt.step()
-                        for p in params["critic"]:
-                            p.requires_grad_(True)
-                        polyak(params["actor_t"], params["actor"], cfg.tau)
-                        polyak(params["critic_t"], params["critic"], cfg.tau)
-                        logged.setdefault("losses/actor_loss", []).append(loss_pi.item())
+                    for name, value in update(batch, update_actor=updates % delay == 0).items():
+                        logged.setdefault(name, []).append(value)
 
             # -- log and checkpoint
             if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:

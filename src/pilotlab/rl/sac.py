@@ -15,9 +15,11 @@ SAC maximises return plus alpha times the policy's entropy. Its parts:
   the loss -log(alpha) (log pi(a|s) + target) raises alpha when the entropy falls below the target.
 
 Each gradient step updates the critics, then the actor on a fresh reparameterised sample, then alpha with
-that sample's log-probabilities, then the target critics (the order of the authors' code); actor and alpha
-take their gradients from one backward pass, which changes nothing, as their losses share no parameter. The replay
-buffer, HER, the env loop, checkpoints and the final evaluation are those of DDPG/TD3.
+that sample's log-probabilities, then the target critics (the order of the authors' code). The step's gradients
+are written out by hand (`SACUpdate`, the networks' passes through `pilotlab.nn.tower.ReluTower`): no autograd
+graph, buffers allocated once, and no critic weight gradients for the actor's loss; the functions `critic_loss`,
+`actor_loss` and `alpha_loss` state the losses they differentiate. The replay buffer, HER, the env loop,
+checkpoints and the final evaluation are those of DDPG/TD3.
 
 Defaults follow the RL Baselines3 Zoo SAC settings for Pendulum-v1 (``hyperparams/sac.yml``: lr 1e-3,
 20k steps; the rest SB3's defaults: batch 256, tau 0.005, gamma 0.99, one gradient step per env step,
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -43,6 +45,7 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.nn import mlp
 from pilotlab.nn.adam import FusedAdam
+from pilotlab.nn.tower import ReluTower, grad_buffer, linears
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
@@ -193,6 +196,134 @@ def alpha_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: 
     return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
 
 
+class PolicySample(NamedTuple):
+    """A reparameterised sample of `SACUpdate`, each (B, A) but log_prob (B,)."""
+
+    action: torch.Tensor  # center + scale tanh(u)
+    log_prob: torch.Tensor  # log pi(tanh u | s), `squashed_log_prob`
+    # what the actor's gradient needs (None for the target's sample):
+    squashed: torch.Tensor | None = None  # tanh(u)
+    dlogp_du: torch.Tensor | None = None  # d log_prob / du (per element: log_prob sums over the action's dimensions)
+    eps: torch.Tensor | None = None  # the standard normal draw, u = mean + std eps
+    std: torch.Tensor | None = None  # exp(log_std), log_std clamped to [LOG_STD_MIN, LOG_STD_MAX]
+    inside: torch.Tensor | None = None  # bool: the raw log_std inside the clamp's range, where its gradient passes
+
+
+class SACUpdate:
+    """One SAC gradient step (critics, actor, alpha, target critics) with every gradient written out by hand.
+
+    The step that `train` runs. It computes what autograd computes for `critic_loss`, `actor_loss` and
+    `alpha_loss` (tests/rl/test_hand_updates.py holds the autograd version as the oracle), with the networks'
+    passes through `ReluTower` (buffers allocated once, no graph, no critic weight gradients for the actor's
+    loss). The gradients land in the parameters' ``.grad``, where the optimizers read them. Each loss's gradient:
+
+    - critics: d/dQ_i of 1/2 mean_b (Q_i - y)^2 is (Q_i - y) / B;
+    - actor: a = center + scale tanh(u), u = mean + exp(log_std) eps with eps fixed by the draw, so
+      d log pi / du = 2 - 4 softplus'(-2u) (the tanh correction's; the Gaussian term depends on eps only)
+      and d log pi / d log_std = -1 directly; the min over the critics sends -1/B to the smaller one per row
+      (the first on a tie, as torch.min's gradient), so each critic's backward runs on its own rows only;
+      log_std's clamp passes the gradient inside [min, max] only;
+    - alpha: d/d log alpha of -mean(log alpha (log pi + target entropy)) is -mean(log pi + target entropy).
+    """
+
+    def __init__(self, actor: GaussianActor, critic: Critic, critic_t: Critic, temperature: Temperature,
+                 actor_opt: FusedAdam, critic_opt: FusedAdam, alpha_opt: FusedAdam, gamma: float, tau: float,
+                 target_entropy: float, autotune: bool):
+        self.actor, self.temperature = actor, temperature
+        self.actor_opt, self.critic_opt, self.alpha_opt = actor_opt, critic_opt, alpha_opt
+        self.gamma, self.tau, self.target_entropy, self.autotune = gamma, tau, target_entropy, autotune
+        self.pi = ReluTower(linears(actor))  # trunk and heads: (B, obs) -> (B, 2A), mean | raw log-std
+        self.qs = [ReluTower(linears(q)) for q in critic.qs]  # (B, obs + A) -> (B, 1) each
+        self.qs_t = [ReluTower(linears(q)) for q in critic_t.qs]
+        self.critic_params, self.critic_t_params = list(critic.parameters()), list(critic_t.parameters())
+        self.x = torch.empty(0)  # the critics' input (B, obs + A): the obs columns written once per batch
+
+    def _policy(self, obs: torch.Tensor, grads: bool) -> PolicySample:
+        """A reparameterised sample at obs (B, obs), as `GaussianActor.sample`; with `grads` also what its gradient
+        needs (else those fields are None)."""
+        out = self.pi.forward(obs)  # (B, 2A)
+        mean, raw_log_std = out.chunk(2, dim=1)
+        log_std = raw_log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        std = log_std.exp()
+        eps = torch.randn_like(mean)
+        u = mean + std * eps
+        log_prob = squashed_log_prob(u, eps, log_std)
+        squashed = torch.tanh(u)
+        action = self.actor.center + self.actor.scale * squashed
+        if not grads:
+            return PolicySample(action, log_prob)
+        # d log pi / du = 2 - 4 softplus'(-2u) (the correction's terms -u and softplus(-2u)), softplus' = sigmoid
+        # below 20 and 1 above, where torch's softplus turns into the identity: the derivative of the formula as
+        # computed, which autograd takes too (2 tanh(u), the same in exact arithmetic, differs by up to 4e-9
+        # relative where u < -10)
+        slope = torch.where(u < -10.0, 1.0, torch.sigmoid(-2.0 * u))
+        return PolicySample(action, log_prob, squashed, 2.0 - 4.0 * slope, eps, std,
+                            (raw_log_std >= LOG_STD_MIN) & (raw_log_std <= LOG_STD_MAX))
+
+    def _critic_input(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """cat(obs, action) (B, obs + A) in the reused buffer."""
+        d = obs.shape[1]
+        if self.x.shape != (obs.shape[0], d + action.shape[1]) or self.x.dtype != obs.dtype:
+            self.x = obs.new_empty((obs.shape[0], d + action.shape[1]))
+        self.x[:, :d].copy_(obs)
+        self.x[:, d:].copy_(action)
+        return self.x
+
+    @torch.no_grad()
+    def __call__(self, batch: ReplayBatch) -> dict[str, torch.Tensor]:
+        """One gradient step on `batch` (observations flat (B, obs)); returns the step's losses, alpha, entropy."""
+        obs, b = batch.obs.flatten(1), batch.obs.shape[0]
+        d = obs.shape[1]
+        alpha = self.temperature.alpha  # ()
+
+        # -- target: y = r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s')
+        next_a, next_log_prob, *_ = self._policy(batch.next_obs.flatten(1), grads=False)
+        x = self._critic_input(batch.next_obs.flatten(1), next_a)
+        next_q = torch.cat([q.forward(x) for q in self.qs_t], dim=1).t()  # (n, B)
+        target = soft_target(batch.rewards, next_q, next_log_prob, batch.terminated, self.gamma, alpha)  # (B,)
+
+        # -- critics: 1/2 mean (Q_i(s, a) - y)^2 summed over i; d/dQ_i = (Q_i - y) / B
+        x = self._critic_input(obs, batch.actions)
+        diff = torch.cat([q.forward(x) for q in self.qs], dim=1) - target[:, None]  # (B, n)
+        loss_q = 0.5 * diff.pow(2).mean(dim=0).sum()
+        grad_q = diff / b  # (B, n)
+        for i, q in enumerate(self.qs):
+            q.backward(grad_q[:, i : i + 1])
+        self.critic_opt.step()
+
+        # -- actor: mean(alpha log pi(a|s) - min_i Q_i(s, a)) at a fresh a ~ pi(.|s)
+        pi = self._policy(obs, grads=True)
+        action, log_prob = pi.action, pi.log_prob
+        x[:, d:].copy_(action)  # the obs columns are the batch's already
+        q_pi = torch.cat([q.forward(x) for q in self.qs], dim=1).t()  # (n, B)
+        q_min, smaller = q_pi.min(dim=0)  # (B,) each
+        loss_pi = (alpha * log_prob - q_min).mean()
+        # d loss / d action (B, A) through the critics' inputs only: each row from the critic that is its minimum
+        grad_a = torch.empty_like(action)
+        for i, q in enumerate(self.qs):
+            rows = (smaller == i).nonzero().squeeze(1)  # (R,)
+            grad_q = torch.full((len(rows), 1), -1.0 / b, dtype=obs.dtype, device=obs.device)  # (R, 1)
+            grad_a.index_copy_(0, rows, q.input_grad(grad_q, slice(d, None), rows))
+        grad_u = grad_a * self.actor.scale * (1.0 - pi.squashed.pow(2)) + (alpha / b) * pi.dlogp_du  # (B, A)
+        grad_log_std = (grad_u * pi.std * pi.eps - alpha / b) * pi.inside  # (B, A)
+        self.pi.backward(torch.cat([grad_u, grad_log_std], dim=1))
+        self.actor_opt.step()
+
+        # -- alpha: -mean(log alpha (log pi + target entropy)); d/d log alpha = -mean(log pi + target entropy)
+        out: dict[str, torch.Tensor] = {}
+        if self.autotune:
+            log_alpha = self.temperature.log_alpha
+            excess = log_prob + self.target_entropy  # (B,)
+            out["losses/alpha_loss"] = -(log_alpha * excess).mean()
+            grad_buffer(log_alpha).copy_(-excess.mean())
+            self.alpha_opt.step()
+        out.update({"losses/critic_loss": loss_q, "losses/actor_loss": loss_pi, "losses/entropy": -log_prob.mean(),
+                    "losses/alpha": alpha})
+
+        polyak(self.critic_t_params, self.critic_params, self.tau)
+        return out
+
+
 def build(cfg: SACConfig, obs_space: gym.Space, act_space: gym.spaces.Box) -> tuple[GaussianActor, Critic]:
     obs_dim = math.prod(obs_shape(obs_space))
     return GaussianActor(obs_dim, act_space, cfg.hidden), Critic(obs_dim, int(act_space.shape[0]), cfg.hidden, 2)
@@ -230,7 +361,8 @@ def train(cfg: SACConfig) -> RunDir:
         envs = run.own(make_vec_env(cfg.env, n_env, cfg.kwargs, cfg.vector_env, cfg.env_wrapper))
         mask, stats, keeper = StepMask(n_env), EpisodeStats(n_env), BestKeeper(cfg, run)
         raw_obs, obs, pending = start_envs(cfg, start, envs, obs_space, mask, stats, her, keeper)  # obs (N, obs_dim)
-        critic_params, critic_t_params = list(critic.parameters()), list(critic_t.parameters())
+        update = SACUpdate(actor, critic, critic_t, temperature, actor_opt, critic_opt, alpha_opt, cfg.gamma, cfg.tau,
+                           target_entropy, cfg.autotune)
         logged: dict[str, list[torch.Tensor]] = {k: list(v) for k, v in pending.items()}  # read once per log line
         progress = run.own(Progress(cfg.total_steps, f"rl sac {cfg.env}", initial=step, enabled=run.writable))
         t0, last_log_t, last_log_step = time.perf_counter(), time.perf_counter(), step
@@ -263,35 +395,9 @@ def train(cfg: SACConfig) -> RunDir:
                     batch = ReplayBatch(*(field[g].to(device) for field in batches))
                     if cfg.normalize_obs:  # with the current statistics, as SB3's VecNormalize does at sampling
                         batch = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs))
-                    alpha = temperature.alpha
-                    target = critic_target(actor, critic_t, batch, cfg.gamma, alpha)  # (B,)
-                    loss_q = critic_loss(critic(batch.obs, batch.actions), target)
-                    critic_opt.zero_grad(set_to_none=True)
-                    loss_q.backward()
-                    critic_opt.step()
-
-                    for p in critic_params:  # the actor's loss differentiates through Q, not into it
-                        p.requires_grad_(False)
-                    action_pi, log_prob = actor.sample(batch.obs)
-                    loss_pi = actor_loss(critic(batch.obs, action_pi), log_prob, alpha)
-                    # actor and alpha from one backward pass of the sum: the two losses share no parameter (alpha's
-                    # loss sees log pi detached, the actor's loss alpha detached), so each gets its own gradient
-                    loss_alpha = alpha_loss(temperature.log_alpha, log_prob, target_entropy) if cfg.autotune else None
-                    actor_opt.zero_grad(set_to_none=True)
-                    alpha_opt.zero_grad(set_to_none=True)
-                    (loss_pi if loss_alpha is None else loss_pi + loss_alpha).backward()
-                    actor_opt.step()
-                    for p in critic_params:
-                        p.requires_grad_(True)
-                    if loss_alpha is not None:
-                        alpha_opt.step()
-                        logged.setdefault("losses/alpha_loss", []).append(loss_alpha.detach())
-                    polyak(critic_t_params, critic_params, cfg.tau)
+                    for name, value in update(batch).items():
+                        logged.setdefault(name, []).append(value)
                     updates += 1
-                    logged.setdefault("losses/critic_loss", []).append(loss_q.detach())
-                    logged.setdefault("losses/actor_loss", []).append(loss_pi.detach())
-                    logged.setdefault("losses/entropy", []).append(-log_prob.detach().mean())
-                    logged.setdefault("losses/alpha", []).append(alpha)
 
             # -- log and checkpoint
             if step // cfg.log_every > prev // cfg.log_every or step >= cfg.total_steps:
