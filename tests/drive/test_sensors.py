@@ -112,24 +112,3 @@ def test_lidar_points_of_one_car_make_one_cluster() -> None:
     other[90] = np.arctan2(-1.0, 34.6)
     scan2 = scan._replace(angles=other, ranges=np.where(np.arange(n) == 90, np.hypot(34.6, -1.0), ranges))
     assert [list(c) for c in cluster_rays(scan2, np.zeros(2), 0.0, DetectorConfig())] == [[90], [91, 92]]
-
-
-def test_box_fit_from_the_far_face_when_a_nearer_car_hides_the_near_one() -> None:
-    """A car ahead in the next lane, centre (20, 4), its near side at y = 3: only the front part of that side
-    returned (x 20-22.5), the rays just before it hit a nearer car. From the nearest point the centre would be
-    half a car beyond x = 20; from the visible front end it is half a car short of 22.5."""
-    from pilotlab.drive.detection import DetectorConfig, _hidden_ends
-    from pilotlab.drive.sensors import LidarScan
-
-    side = np.array([[20.0, 3.0], [21.2, 3.0], [22.5, 3.0]])  # angular order (counter-clockwise): rear end first
-    assert box_centre(side, np.zeros(2), 0.0)[0] == pytest.approx(22.5)  # blind to the occlusion: 2.5 m off
-    assert box_centre(side, np.zeros(2), 0.0, hidden=(True, False))[0] == pytest.approx(20.0)
-    assert box_centre(side, np.zeros(2), 0.0, hidden=(True, True))[0] == pytest.approx(22.5)  # both cut: as before
-    angles = np.radians(np.arange(0.0, 360.0, 2.0))
-    ranges = np.full(len(angles), 50.0)
-    hit = np.zeros(len(angles), dtype=bool)
-    ranges[4:7], hit[4:7] = 10.0, True  # a near car, rays 4-6
-    ranges[7:10], hit[7:10] = 20.0, True  # the car behind it, rays 7-9, its last ray the end of the car
-    scan = LidarScan(angles, ranges, hit, np.full(len(angles), -1))
-    assert _hidden_ends(scan, np.arange(7, 10), DetectorConfig()) == (True, False)
-    assert _hidden_ends(scan, np.arange(4, 7), DetectorConfig()) == (False, False)  # the far car is not nearer

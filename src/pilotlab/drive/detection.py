@@ -35,9 +35,6 @@ class DetectorConfig:
     radar_gate: float = 3.0  # [m] radar point to lidar cluster association distance
     lidar_position_std: tuple[float, float] = (0.7, 0.5)  # [m] std of a box-fit centre along / across the road
     free_space_margin: float = 3.0  # [m] lidar range beyond a radar point that proves it false
-    occlusion_aware: bool = False  # [] where a nearer object hides the car's near face (the ray beside that end of
-    # the cluster returns closer), the centre is placed from the far face instead (`box_centre`)
-    occlusion_margin: float = 2.0  # [m] ... a neighbouring ray hides when it returns this much closer than the end
     one_car_extent: tuple[float, float] | None = (VEHICLE_LENGTH + 0.5, VEHICLE_WIDTH + 0.5)  # [m] neighbouring
     # clusters whose points together span at most this along / across the road are one car (None: off)
 
@@ -124,17 +121,12 @@ def _join_one_car(clusters: list[list[int]], idx: np.ndarray, pts: np.ndarray, n
     return out
 
 
-def box_centre(points: np.ndarray, origin: np.ndarray, heading: float,
-               hidden: tuple[bool, bool] = (False, False)) -> np.ndarray:
+def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.ndarray:
     """Centre (2,) [m] of a road-aligned car from the points (P, 2) on its visible faces.
 
     Along each axis: if every point lies beyond the ego (by `margin`), the near face is visible and
     the centre is half a car beyond the nearest point. If the points show one face only (they spread
     less than 0.6 m along the road), the lateral centre is the midpoint of the points on that face.
-    `hidden`: whether the car is cut off by a nearer object beyond the first / the last point (in the
-    scan's angular order; `detect`, `DetectorConfig.occlusion_aware`). Where the end nearest along the road
-    is cut off and the farthest is not, the near face was never seen (a car in a queue behind another) and
-    the centre is half a car short of the far end instead.
     """
     c, s = np.cos(heading), np.sin(heading)
     rel = points - origin
@@ -142,34 +134,18 @@ def box_centre(points: np.ndarray, origin: np.ndarray, heading: float,
     w = rel @ np.array([-s, c])  # (P,) across the road
     margin = 0.3  # [m]
 
-    def fit(x: np.ndarray, half: float, face_only: bool, hidden_lo: bool = False, hidden_hi: bool = False) -> float:
+    def fit(x: np.ndarray, half: float, face_only: bool) -> float:
         lo, hi = float(x.min()), float(x.max())
         if face_only or (lo <= margin and hi >= -margin):
             return 0.5 * (lo + hi)
-        if lo > margin:
-            return hi - half if hidden_lo and not hidden_hi else lo + half
-        return lo + half if hidden_hi and not hidden_lo else hi - half
+        return lo + half if lo > margin else hi - half
 
     flat_u = float(np.ptp(u)) < 0.6  # the points lie on a rear or front face ...
     flat_w = float(np.ptp(w)) < 0.6  # ... or on a side face
     rear_or_front = flat_u and (not flat_w or abs(float(u.mean())) >= abs(float(w.mean())))
-    ends = (int(np.argmin(u)), int(np.argmax(u)))  # the points at the near and far end along the road
-    by_end = {0: hidden[0], len(u) - 1: hidden[1]} if len(u) > 1 else {0: hidden[0] and hidden[1]}
-    cu = fit(u, VEHICLE_LENGTH / 2, face_only=False, hidden_lo=by_end.get(ends[0], False),
-             hidden_hi=by_end.get(ends[1], False))
+    cu = fit(u, VEHICLE_LENGTH / 2, face_only=False)
     cw = fit(w, VEHICLE_WIDTH / 2, face_only=rear_or_front)
     return origin + cu * np.array([c, s]) + cw * np.array([-s, c])
-
-
-def _hidden_ends(scan: LidarScan, rays: np.ndarray, cfg: DetectorConfig) -> tuple[bool, bool]:
-    """Whether the ray just before the cluster's first ray / just after its last (angular order) returned closer
-    than that end by `occlusion_margin`: a nearer object hides the car beyond that end."""
-    n = len(scan.angles)
-    out = []
-    for end, step in ((int(rays[0]), -1), (int(rays[-1]), 1)):
-        k = (end + step) % n
-        out.append(bool(scan.hit[k] and scan.ranges[k] < scan.ranges[end] - cfg.occlusion_margin))
-    return out[0], out[1]
 
 
 def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorConfig,
@@ -184,8 +160,7 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     for rays in cluster_rays(lidar, origin, ego.heading, cfg, frame):
         pts = origin + lidar.ranges[rays, None] * np.stack([np.cos(lidar.angles[rays]), np.sin(lidar.angles[rays])], -1)
         h = ego.heading if frame is None else ego.heading + frame(pts.mean(axis=0))
-        hidden = _hidden_ends(lidar, rays, cfg) if cfg.occlusion_aware else (False, False)
-        centres.append(box_centre(pts, origin, h, hidden))
+        centres.append(box_centre(pts, origin, h))
         headings.append(h)
     lid = np.array(centres).reshape(-1, 2)  # (L, 2)
     n_lid = len(lid)
