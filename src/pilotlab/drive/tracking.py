@@ -21,7 +21,9 @@ born from a lidar cluster is reported at once but still deleted at its first mis
 hits (`report_lidar_births`). Association runs as DeepSORT's matching cascade (Wojke et al., 2017): the
 tracks updated last step first, then those coasting for one step, and so on, tentative ones last.
 A newborn's velocity prior is, where a `lane` function is given, the speed of the confirmed tracks on its
-lane (`_flow_velocity`).
+lane (`_flow_velocity`), or, where there are none, the ego's with a wider std (`no_flow_speed_std`): a track
+started from a wrong speed takes the next car of a slow queue at its second step (docs/drive.md, "Tracking at
+the exit").
 A miss counts only where a sensor looks: given the sensors' coverage (`Tracker.covered`), a confirmed track
 outside every field of view (a car alongside, between a forward and a rear camera) coasts until a sensor
 looks at it again, for at most `max_blind_time`, as a car that drove into a blind spot is still there.
