@@ -265,3 +265,28 @@ def test_spread_blind_occupies_the_lane_around_an_uncertain_blind_track() -> Non
     assert h2.shape == (len(out2), 2) and (h2[2:] == [0.0, 1.0]).all() and (out2[2:, 0] == 0.0).all()
     tight = np.array([np.diag([0.25, 0.25])] * 2)
     assert len(spread_blind(x, tight, p_vel, np.array([1.0, 0.0]), np.array([True, True]), 2.0)[0]) == 2
+
+
+def test_cruise_limits_the_free_road_set_point_but_not_the_braking() -> None:
+    """A scenario's desired speed (`PlannerConfig.cruise`): on a free road the set-point asks for no more than
+    it; behind a slow leader IDM's braking still decides."""
+    free = _scene([], ego_v=25.0)
+    assert plan(free).speed > 25.0
+    assert plan(free, PlannerConfig(cruise=15.0)).speed == pytest.approx(15.0)
+    queue = _scene([(15.0, 1, 5.0), (15.0, 0, 5.0), (15.0, 2, 5.0)], ego_v=25.0)
+    assert plan(queue, PlannerConfig(cruise=15.0)).speed == pytest.approx(plan(queue).speed)
+    assert plan(queue).speed < 15.0
+
+
+def test_the_drivers_set_the_cruise_speed_per_scenario() -> None:
+    from pilotlab.drive.agents import make_agent
+    from pilotlab.drive.envs import make_env
+
+    agent = make_agent("oracle", 0)
+    speeds = {}
+    for env_id in ("merge-v0", "highway-fast-v0"):
+        env = make_env(env_id)
+        agent.prepare(env)
+        speeds[env_id] = agent._planner.cruise
+        env.close()
+    assert speeds == {"merge-v0": dict(agent.cruise_speeds)["merge"], "highway-fast-v0": np.inf}

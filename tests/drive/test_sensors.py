@@ -112,3 +112,27 @@ def test_lidar_points_of_one_car_make_one_cluster() -> None:
     other[90] = np.arctan2(-1.0, 34.6)
     scan2 = scan._replace(angles=other, ranges=np.where(np.arange(n) == 90, np.hypot(34.6, -1.0), ranges))
     assert [list(c) for c in cluster_rays(scan2, np.zeros(2), 0.0, DetectorConfig())] == [[90], [91, 92]]
+
+
+def test_a_cluster_cut_off_by_a_nearer_car_gets_a_wider_along_road_std() -> None:
+    """Rays 4-6 hit a car at 10 m, rays 7-9 the car behind it at 20 m: that one's first end is cut off (the ray
+    beside it returned 10 m closer), so the face its box fit starts from may be hidden; the near car is not."""
+    from pilotlab.drive.detection import DetectorConfig, hidden_ends
+    from pilotlab.drive.sensors import LidarScan, RadarScan
+
+    angles = np.radians(np.arange(0.0, 360.0, 2.0))
+    ranges = np.full(len(angles), 50.0)
+    hit = np.zeros(len(angles), dtype=bool)
+    ranges[4:7], hit[4:7] = 10.0, True
+    ranges[7:10], hit[7:10] = 20.0, True
+    scan = LidarScan(angles, ranges, hit, np.full(len(angles), -1))
+    cfg = DetectorConfig(occluded_std=3.0)
+    assert hidden_ends(scan, np.arange(7, 10), cfg) == (True, False)
+    assert hidden_ends(scan, np.arange(4, 7), cfg) == (False, False)
+    no_radar = RadarScan(*(np.zeros(0),) * 3, np.zeros(0, dtype=int))
+    det = detect(EGO, scan, no_radar, SensorConfig(), cfg)
+    assert len(det.position) == 2
+    along = np.sqrt(det.position_cov[:, 0, 0])  # the ego heads along x: x is along the road
+    far = int(np.argmax(np.hypot(*det.position.T)))
+    assert along[far] == pytest.approx(3.0)
+    assert along[1 - far] == pytest.approx(cfg.lidar_position_std[0])

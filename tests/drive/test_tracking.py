@@ -145,6 +145,22 @@ def test_newborn_takes_the_speed_of_its_lane() -> None:
     np.testing.assert_allclose(far.tracks[-1].x[2:], ego_v, atol=1e-9)  # the queue's car is 10 m away
 
 
+def test_newborn_prior_std_along_its_lane_depends_on_the_flow() -> None:
+    """On a lane map a newborn with the flow's speed gets `flow_speed_std` along its lane, one without (the ego's
+    velocity, a weak guess for another lane) `no_flow_speed_std`; without a lane map `init_speed_std`."""
+    cfg = TrackerConfig(n_init=1, flow_speed_std=4.0, no_flow_speed_std=15.0, init_speed_std=(7.0, 1.5))
+    tracker = Tracker(cfg, lane=lambda p, v: int(p[1] > 2.0))
+    _track(tracker, (30.0, 4.0), (3.0, 0.0), 0.2, misses=0)
+    ego_v = np.array([25.0, 0.0])
+    tracker.step(_detections(np.array([[33.0, 4.0], [20.0, 4.0], [40.0, 0.0]])), 1.0, np.zeros(2), ego_v)
+    std = {tuple(np.round(t.x[:2])): np.sqrt(np.diag(t.p)[2:]) for t in tracker.tracks if t.id > 1}
+    np.testing.assert_allclose(std[(20.0, 4.0)], [4.0, 1.5], atol=1e-9)
+    np.testing.assert_allclose(std[(40.0, 0.0)], [15.0, 1.5], atol=1e-9)
+    plain = Tracker(cfg)
+    plain.step(_detections(np.array([[40.0, 0.0]])), 1.0, np.zeros(2), ego_v)
+    np.testing.assert_allclose(np.sqrt(np.diag(plain.tracks[0].p)[2:]), [7.0, 1.5], atol=1e-9)
+
+
 def test_lidar_births_are_reported_at_once_on_probation() -> None:
     lidar = _detections(np.array([[10.0, 0.0]]))
     radar = lidar._replace(source=np.ones(1, dtype=int))

@@ -123,6 +123,9 @@ class PlannerAgent:
     junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
     stop_line: bool = True  # yield before the stop line (`junction.yield_decision`) in `stop_line_envs`
     stop_line_envs: tuple[str, ...] = ("intersection",)  # env ids (prefixes) where it is used
+    cruise_speeds: tuple[tuple[str, float], ...] = (("merge", 15.0),)  # [m/s] desired speed per env id prefix
+    # (`planning.PlannerConfig.cruise`): merge-v0 pays per step until the ego passes x = 370 m, so its return
+    # falls with the speed at any speed (docs/drive.md, "merge-v0: the return against the cruise speed")
     junction_grid_steps: int = 3  # [] intersection-v0's set-points: highway-env's own 3 (0, 4.5, 9 m/s); a finer
     # grid lowers the set-point too little per policy period to stop before the line (docs/drive.md, "Junctions")
     blind_spread: float = 2.0  # [std] a track coasting outside every sensor's view (`Tracker.covered`) occupies
@@ -157,6 +160,10 @@ class PlannerAgent:
         if not str(getattr(env.spec, "id", "")).startswith("highway"):
             fields.update(OFF_HIGHWAY_GAPS)
         fields["v0"] = fields["v0_ratio"] * v_ref
+        env_id = str(getattr(env.spec, "id", ""))
+        for prefix, speed in self.cruise_speeds:
+            if env_id.startswith(prefix):
+                fields["cruise"] = float(speed)
         # roundabout only: at the intersection the same rule did not lower the crashes on training seeds
         # (docs/drive.md, "Junctions")
         self._at_junction = str(getattr(env.spec, "id", "")).startswith("roundabout")

@@ -7,7 +7,9 @@
    (likewise behind, left, right); otherwise the extent's midpoint is used. The road-aligned frame is
    the ego's heading turned with the road (`frame`, e.g. `frenet.RoadMap.frame_rotation`): on a bend
    or at a junction a car is aligned with its own lane, not with the ego; on a straight road the turn
-   is 0 and the frame is the ego's heading.
+   is 0 and the frame is the ego's heading. A cluster cut off at either end by a nearer object (the ray
+   beside that end returns closer) gets a wider along-road std (`occluded_std`): the face its centre is
+   placed from may be hidden, as for a car in a queue seen through a gap in the nearer lanes.
 2. Radar: each point is matched to the nearest lidar cluster within `radar_gate` and gives it a
    radial velocity. Unmatched points become radar-only detections (beyond the lidar's reach), unless
    the lidar saw clear space through them (a false alarm).
@@ -35,6 +37,10 @@ class DetectorConfig:
     radar_gate: float = 3.0  # [m] radar point to lidar cluster association distance
     lidar_position_std: tuple[float, float] = (0.7, 0.5)  # [m] std of a box-fit centre along / across the road
     free_space_margin: float = 3.0  # [m] lidar range beyond a radar point that proves it false
+    occluded_std: float = 2.5  # [m] along-road position std of a cluster cut off at either end by a nearer object:
+    # the face the box fit places the centre from may be hidden (a car in a queue behind another), so the tracker
+    # leans on its prediction there (docs/drive.md, "Tracking at the exit")
+    occlusion_margin: float = 2.0  # [m] ... cut off: the ray beside that end returns this much closer
     one_car_extent: tuple[float, float] | None = (VEHICLE_LENGTH + 0.5, VEHICLE_WIDTH + 0.5)  # [m] neighbouring
     # clusters whose points together span at most this along / across the road are one car (None: off)
 
@@ -148,6 +154,17 @@ def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.nda
     return origin + cu * np.array([c, s]) + cw * np.array([-s, c])
 
 
+def hidden_ends(scan: LidarScan, rays: np.ndarray, cfg: DetectorConfig) -> tuple[bool, bool]:
+    """Whether the ray just before a cluster's first ray / just after its last (angular order) returned closer
+    than that end by `cfg.occlusion_margin`: a nearer object cuts the car off beyond that end."""
+    n = len(scan.angles)
+    out = []
+    for end, step in ((int(rays[0]), -1), (int(rays[-1]), 1)):
+        k = (end + step) % n
+        out.append(bool(scan.hit[k] and scan.ranges[k] < scan.ranges[end] - cfg.occlusion_margin))
+    return out[0], out[1]
+
+
 def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorConfig,
            cfg: DetectorConfig = DetectorConfig(), frame: Callable[[np.ndarray], float] | None = None) -> Detections:
     """Fuse one lidar sweep and one radar scan into vehicle detections.
@@ -156,12 +173,13 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     and the position covariance of a cluster use the ego's heading turned by it (none: a straight road)."""
     origin = ego.position
     ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,) [m/s]
-    centres, headings = [], []
+    centres, headings, along_std = [], [], []
     for rays in cluster_rays(lidar, origin, ego.heading, cfg, frame):
         pts = origin + lidar.ranges[rays, None] * np.stack([np.cos(lidar.angles[rays]), np.sin(lidar.angles[rays])], -1)
         h = ego.heading if frame is None else ego.heading + frame(pts.mean(axis=0))
         centres.append(box_centre(pts, origin, h))
         headings.append(h)
+        along_std.append(cfg.occluded_std if any(hidden_ends(lidar, rays, cfg)) else cfg.lidar_position_std[0])
     lid = np.array(centres).reshape(-1, 2)  # (L, 2)
     n_lid = len(lid)
     lid_rate_sum = np.zeros(n_lid)
@@ -188,14 +206,10 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
         r_pos.append(p)
         r_cov.append(rot @ np.diag([along**2 + 1.0, across**2 + 0.25]) @ rot.T)  # + car extent
         r_rate.append(v_abs)
-    c, s = np.cos(ego.heading), np.sin(ego.heading)
-    road = np.array([[c, -s], [s, c]])
-    cov = road @ np.diag(np.square(cfg.lidar_position_std)) @ road.T  # (2, 2) [m^2]
-    lid_cov = np.repeat(cov[None], n_lid, axis=0)
-    if frame is not None:  # each cluster's own road axes
-        for k, h in enumerate(headings):
-            rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
-            lid_cov[k] = rot @ np.diag(np.square(cfg.lidar_position_std)) @ rot.T
+    lid_cov = np.empty((n_lid, 2, 2))
+    for k, h in enumerate(headings):  # each cluster's own road axes (the ego's heading on a straight road)
+        rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
+        lid_cov[k] = rot @ np.diag(np.square([along_std[k], cfg.lidar_position_std[1]])) @ rot.T  # [m^2]
     with np.errstate(invalid="ignore", divide="ignore"):
         lid_rate = np.where(lid_rate_n > 0, lid_rate_sum / np.maximum(lid_rate_n, 1), np.nan)
     pos = np.concatenate([lid, np.array(r_pos).reshape(-1, 2)])  # (D, 2)
@@ -210,4 +224,4 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     )
 
 
-__all__ = ["Detections", "DetectorConfig", "box_centre", "cluster_rays", "detect"]
+__all__ = ["Detections", "DetectorConfig", "box_centre", "cluster_rays", "detect", "hidden_ends"]

@@ -80,6 +80,8 @@ class PlannerConfig:
     # leader stays this far off (off on highways, where it was not tuned; 1 s elsewhere, see agents.py)
     b_lead: float = 0.5  # [m/s^2] braking of the car ahead `braking_cap` allows for (a queue may brake faster
     # than a constant-speed leader; docs/drive.md, "Safety", has the crash that set it)
+    cruise: float = float("inf")  # [m/s] the most the speed set-point asks for (a scenario's desired speed, set by
+    # the drivers per env: `agents.PlannerAgent.cruise_speeds`); inf: as fast as IDM and the caps allow
 
 
 class Scene(NamedTuple):
@@ -311,7 +313,7 @@ def plan(scene: Scene, cfg: PlannerConfig = PlannerConfig(), period: float = 1.0
                     cap = min(cap, braking_cap(gap, scene.ego_v, scene.objects.v_s[i], period, cfg))
     if drop_to is not None:  # a hard limit: rounding to the grid's nearest set-point would undo the drop
         cap = min(cap, drop_to)
-    speed = min(speed, cap)
+    speed = min(speed, cap, cfg.cruise)
     return Plan(lane, float(max(speed, 0.0)), reason, float(cap), escape_cap(scene, lane, period, cfg))
 
 

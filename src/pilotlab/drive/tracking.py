@@ -21,7 +21,9 @@ born from a lidar cluster is reported at once but still deleted at its first mis
 hits (`report_lidar_births`). Association runs as DeepSORT's matching cascade (Wojke et al., 2017): the
 tracks updated last step first, then those coasting for one step, and so on, tentative ones last.
 A newborn's velocity prior is, where a `lane` function is given, the speed of the confirmed tracks on its
-lane (`_flow_velocity`).
+lane (`_flow_velocity`), or, where there are none, the ego's with a wider std (`no_flow_speed_std`): a track
+started from a wrong speed takes the next car of a slow queue at its second step (docs/drive.md, "Tracking at
+the exit").
 A miss counts only where a sensor looks: given the sensors' coverage (`Tracker.covered`), a confirmed track
 outside every field of view (a car alongside, between a forward and a rear camera) coasts until a sensor
 looks at it again, for at most `max_blind_time`, as a car that drove into a blind spot is still there.
@@ -139,6 +141,10 @@ class TrackerConfig:
     max_range: float = 160.0  # [m] tracks farther than this from the ego are dropped
     cascade: bool = True  # [] match tracks in order of their misses, the freshest first (DeepSORT's cascade)
     flow_range: float = 60.0  # [m] a newborn takes the speed of confirmed tracks on its lane within this range
+    flow_speed_std: float = 6.0  # [m/s] ... with this prior std along its lane
+    no_flow_speed_std: float = 12.0  # [m/s] prior std along its lane of a newborn on a lane map with no such tracks:
+    # its velocity prior is then the ego's carried onto its lane, a weak guess where lanes move at different speeds
+    # (a slow queue beside the ego); `init_speed_std` along applies without a lane map
     report_lidar_births: bool = True  # [] a track born from a lidar cluster is reported at once (on probation:
     # deleted at its first miss until `n_init` hits); radar-only births, where false alarms are, wait `n_init`
     max_blind_time: float = 15.0  # [s] a confirmed track outside every sensor's view coasts this long at most
@@ -232,9 +238,11 @@ class Tracker:
                 c, s = np.cos(turn), np.sin(turn)
                 rot = np.array([[c, -s], [s, c]])
                 velocity, axis = rot @ ego_velocity, rot @ heading
-            if flow:
-                velocity = self._flow_velocity(flow, det.position[di], axis, velocity)
-            self.tracks.append(self._birth(det, di, velocity, axis))
+            along = self.cfg.init_speed_std[0]
+            if self.lane is not None:
+                velocity, from_flow = self._flow_velocity(flow, det.position[di], axis, velocity)
+                along = self.cfg.flow_speed_std if from_flow else self.cfg.no_flow_speed_std
+            self.tracks.append(self._birth(det, di, velocity, axis, along))
         return self.tracks
 
     def _flow(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
@@ -244,16 +252,17 @@ class Tracker:
                 if t.confirmed and t.misses == 0]
 
     def _flow_velocity(self, flow: list[tuple[Any, np.ndarray, np.ndarray]], position: np.ndarray,
-                       axis: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+                       axis: np.ndarray, fallback: np.ndarray) -> tuple[np.ndarray, bool]:
         """A newborn's velocity prior: the median speed, along its lane direction `axis`, of the confirmed
         tracks on its lane within `flow_range`; `fallback` (the ego's velocity carried onto the lane) where
         there are none. Where the ego drives past slow traffic, the ego's velocity would put the first
-        prediction ahead of the car, on the next car of the queue (docs/drive.md, "Tracking on every scenario")."""
+        prediction ahead of the car, on the next car of the queue (docs/drive.md, "Tracking on every scenario").
+        Returns (velocity, whether it is the flow's)."""
         assert self.lane is not None
         lane = self.lane(position, None)
         speeds = [float(v @ axis) for ln, p, v in flow
                   if ln == lane and float(np.hypot(*(p - position))) <= self.cfg.flow_range]
-        return float(np.median(speeds)) * axis if speeds else fallback
+        return (float(np.median(speeds)) * axis, True) if speeds else (fallback, False)
 
     def _match(self, cost: np.ndarray) -> Assignment:
         """One assignment over all tracks, or, with `cascade`, one per number of consecutive misses (the
@@ -282,9 +291,12 @@ class Tracker:
             return t.misses == 0
         return t.misses - t.blind <= self.cfg.max_misses and t.blind * dt <= self.cfg.max_blind_time
 
-    def _birth(self, det: Detections, i: int, ego_velocity: np.ndarray, heading: np.ndarray) -> Track:
-        """New tentative track: detected position, velocity prior = the ego's (traffic flows with it)."""
-        along, across = self.cfg.init_speed_std
+    def _birth(self, det: Detections, i: int, ego_velocity: np.ndarray, heading: np.ndarray,
+               along: float | None = None) -> Track:
+        """New tentative track: detected position, velocity prior = the ego's (traffic flows with it) or its
+        lane's flow, with std `along` (default: `init_speed_std`'s) along `heading`."""
+        along = self.cfg.init_speed_std[0] if along is None else along
+        across = self.cfg.init_speed_std[1]
         rot = np.array([[heading[0], -heading[1]], [heading[1], heading[0]]])
         p = np.zeros((4, 4))
         p[:2, :2] = det.position_cov[i]
