@@ -3,8 +3,9 @@
 Modes:
 
 - ``lidar+radar``: `detection.detect` as before (no camera);
-- ``camera``: the front and rear cameras (`camera.rear_camera`) through the trained detector; each detection
-  is the vehicle centre with the detector's own covariance, rotated into the world frame;
+- ``camera``: the front and rear cameras (`camera.rear_camera`), and with ``cameras="front+rear+sides"`` the two
+  wide side cameras (`camera.side_camera`), through the trained detector; each detection is the vehicle centre
+  with the detector's own covariance, rotated into the world frame;
 - ``camera+radar``: a radar point within `radar_gate` (Mahalanobis, camera + radar covariance) of a camera
   detection gives it a radial velocity and its position: the two position estimates (the camera's, the
   radar's) are fused in information form. Radar points no camera
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from pilotlab.core.errors import PilotlabError
-from pilotlab.drive.camera import Camera, CameraConfig, Vehicles, rear_camera, road_segments, scene_vehicles
+from pilotlab.drive.camera import Camera, CameraConfig, Vehicles, camera_set, road_segments, scene_vehicles
 from pilotlab.drive.detection import Detections, DetectorConfig, detect
 from pilotlab.drive.envs import EgoState
 from pilotlab.drive.sensors import LidarScan, RadarScan, SensorConfig
@@ -56,21 +57,21 @@ class CameraSensors:
     """The cameras and the detector of one driver; `detections(...)` for one step in a given mode."""
 
     def __init__(self, detector: Any, mode: str, cfg: FusionConfig = FusionConfig(),
-                 camera: CameraConfig | None = None):
+                 camera: CameraConfig | None = None, cameras: str = "front+rear"):
         if mode not in MODES:
             raise PilotlabError(f"unknown perception {mode!r}; choose one of {', '.join(MODES)}")
         self.detector, self.mode, self.cfg = detector, mode, cfg
-        front = camera or CameraConfig()
-        self.cameras = [Camera(front), Camera(rear_camera(front))]
+        self.cameras = [Camera(c) for c in camera_set(cameras, camera or CameraConfig()).values()]
+        self._focal = np.array([c.cfg.fx for c in self.cameras])
 
     def camera_detections(self, env: Any, ego: EgoState, rng: np.random.Generator, colour_seed: int
                           ) -> Detections:
-        """Both cameras rendered and detected in one batch, as world-frame `Detections`."""
+        """Every camera rendered and detected in one batch, as world-frame `Detections`."""
         base = env.unwrapped
         veh: Vehicles = scene_vehicles(env)
         road = road_segments(base.road)
         frames = [cam.render(ego.position, ego.heading, veh, road, rng, colour_seed) for cam in self.cameras]
-        dets = self.detector.detect(np.stack([f.image for f in frames]))
+        dets = self.detector.detect(np.stack([f.image for f in frames]), self._focal)
         pos, cov = [], []
         for cam, d in zip(self.cameras, dets):
             origin, heading = cam.pose(ego.position, ego.heading)
