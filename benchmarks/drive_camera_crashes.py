@@ -34,7 +34,7 @@ def coverage(agent, ego, rel_world: np.ndarray) -> str:
     """Letters of the sensors whose field of view (and range) holds the point rel_world (2,) [m] from the ego."""
     letters = ""
     if agent.camera is not None:
-        for letter, cam in zip("FR", agent.camera.cameras):
+        for letter, cam in zip("FRLS", agent.camera.cameras):  # front, rear, left, right (S: starboard)
             origin, heading = cam.pose(ego.position, ego.heading)
             rel = ego.position + rel_world - origin
             off = np.angle(np.exp(1j * (np.arctan2(rel[1], rel[0]) - heading)))
@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--run", default=None, help="drive train-perception run directory (camera modes)")
     ap.add_argument("--perception", default="camera+radar")
     ap.add_argument("--radars", default="front+rear", help="radar suite (drive eval --radars)")
+    ap.add_argument("--cameras", default="front+rear", help="camera set of the camera modes (drive eval --cameras)")
     ap.add_argument("--env", default="highway-fast-v0")
     ap.add_argument("--seeds", default="0-19")
     ap.add_argument("--history", type=int, default=5, help="policy steps shown before each crash")
@@ -66,7 +67,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the per-crash records here")
     args = ap.parse_args()
 
-    agent = make_agent("modular", 0, "meta", args.perception, args.run, args.radars)
+    agent = make_agent("modular", 0, "meta", args.perception, args.run, args.radars, args.cameras)
     env = envs.make_env(args.env, {}, fast=True)
     seeds = parse_seeds(args.seeds)
     records, causes = [], collections.Counter()
