@@ -59,7 +59,7 @@ class DriveEvalConfig(RunConfig):
     control: Literal["meta", "continuous"] = "meta"
     """Planner drivers' control: meta-actions, or PID + pure pursuit on ContinuousAction at the simulation rate."""
     perception: Literal["lidar+radar", "camera", "camera+radar", "camera+lidar+radar"] = "lidar+radar"
-    """The modular driver's detections: lidar + radar, the front and rear cameras' detector alone, or fused with
+    """The modular driver's detections: lidar + radar, the cameras' detector (--cameras) alone, or fused with
     radar, or added to lidar + radar (drive/camera_perception.py)."""
     perception_run: str | None = None
     """Run directory of `pilotlab drive train-perception` whose detector the camera modes use."""
