@@ -282,7 +282,8 @@ def test_camera_detections_land_on_the_cars_in_the_world_frame(cameras: str) -> 
     from pilotlab.drive.record import annotations_for
 
     env, ego = _scene()
-    sensors = CameraSensors(_Oracle([]), "camera", cameras=cameras)
+    # no merging of overlapping views here (a negative gate): each camera's labels come back one for one
+    sensors = CameraSensors(_Oracle([]), "camera", FusionConfig(camera_merge_gate=-1.0), cameras=cameras)
     truth, per_image, ids = [], [], []
     for cam in sensors.cameras:
         frame, veh = camera_view(env, cam)
@@ -314,6 +315,23 @@ def test_camera_detections_land_on_the_cars_in_the_world_frame(cameras: str) -> 
     if len(per_image) == 4:
         n2 = n1 + len(per_image[2])
         assert (rel[n1:n2] @ right < 0).all() and (rel[n2:] @ right > 0).all()
+
+
+def test_overlapping_views_give_one_detection_per_car() -> None:
+    """A car seen by the front and a side camera is one detection, fused in information form; two cars of one
+    camera stay two however close; a detection outside the gate stays apart."""
+    from pilotlab.drive.camera_perception import merge_cameras
+
+    eye = np.eye(2)
+    pos = np.array([[10.0, 4.0], [10.6, 4.0], [10.2, 3.9], [30.0, 4.0]])
+    cov = np.stack([eye * 0.25, eye * 0.25, eye * 0.25, eye * 0.25])
+    p, c = merge_cameras(pos, cov, np.array([0, 0, 2, 2]), 13.8)
+    assert len(p) == 3  # the side camera's first car joins the nearer front one; 30 m ahead stays alone
+    np.testing.assert_allclose(p[0], (pos[0] + pos[2]) / 2)  # equal covariances: the mean
+    np.testing.assert_allclose(c[0], eye * 0.125)
+    np.testing.assert_allclose(p[1:], pos[[1, 3]])
+    # a gate of -1 keeps every detection
+    assert len(merge_cameras(pos, cov, np.array([0, 0, 2, 2]), -1.0)[0]) == 4
 
 
 def test_every_perception_mode_builds_tracker_detections() -> None:
