@@ -3,7 +3,8 @@
 For every crash on the given env seeds (training seeds by default, never the held-out 100000+), the vehicle
 hit (the other one the simulator marks crashed, else the nearest) and, over the preceding policy steps, where
 it was relative to the ego (longitudinal / lateral [m], bearing [deg]), which sensors' fields of view held it
-(F/R: the front / rear camera's horizontal field of view, f/r/c: a front / rear / corner radar mount of the
+(F/R/L/S: the front / rear / left / right (starboard) camera's horizontal field of view with `--cameras
+front+rear+sides`, f/r/c: a front / rear / corner radar mount of the
 sensor config, each within its range), whether a reported track lay within `--match` metres of it and that
 track's position error. One line per step; a summary of the crash causes at the end (docs/drive.md,
 "Camera perception: the crashes").
@@ -34,7 +35,7 @@ def coverage(agent, ego, rel_world: np.ndarray) -> str:
     """Letters of the sensors whose field of view (and range) holds the point rel_world (2,) [m] from the ego."""
     letters = ""
     if agent.camera is not None:
-        for letter, cam in zip("FR", agent.camera.cameras):
+        for letter, cam in zip("FRLS", agent.camera.cameras):
             origin, heading = cam.pose(ego.position, ego.heading)
             rel = ego.position + rel_world - origin
             off = np.angle(np.exp(1j * (np.arctan2(rel[1], rel[0]) - heading)))
@@ -59,6 +60,7 @@ def main() -> None:
     ap.add_argument("--run", default=None, help="drive train-perception run directory (camera modes)")
     ap.add_argument("--perception", default="camera+radar")
     ap.add_argument("--radars", default="front+rear", help="radar suite (drive eval --radars)")
+    ap.add_argument("--cameras", default="front+rear", help="camera set of the camera modes (drive eval --cameras)")
     ap.add_argument("--env", default="highway-fast-v0")
     ap.add_argument("--seeds", default="0-19")
     ap.add_argument("--history", type=int, default=5, help="policy steps shown before each crash")
@@ -66,7 +68,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the per-crash records here")
     args = ap.parse_args()
 
-    agent = make_agent("modular", 0, "meta", args.perception, args.run, args.radars)
+    agent = make_agent("modular", 0, "meta", args.perception, args.run, args.radars, args.cameras)
     env = envs.make_env(args.env, {}, fast=True)
     seeds = parse_seeds(args.seeds)
     records, causes = [], collections.Counter()

@@ -1,7 +1,7 @@
 """Camera perception speed on one CPU thread (issue 14): rendering, detector + decoding, the whole camera loop.
 
     .venv/bin/python benchmarks/drive_camera_speed.py [--run RUN_DIR] [--frames 300] [--steps 60] [--lidar]
-        [--sim plain|fast|both] [--rounds 1]
+        [--sim plain|fast|both] [--rounds 1] [--cameras front+rear[,front+rear+sides]]
 
 Rates are per second of this process's CPU time (one torch thread), so other processes on a shared
 machine slow the wall clock but not the numbers; the load average is printed beside them.
@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--sim", choices=["plain", "fast", "both"], default="fast",
                     help="highway-env as it is, FastHighway (drive eval --fast-sim), or both")
     ap.add_argument("--rounds", type=int, default=1, help="alternate the loops this many times; medians")
+    ap.add_argument("--cameras", default="front+rear",
+                    help="camera sets of the camera + radar loop, comma-separated (drive eval --cameras)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from pilotlab.drive import envs
@@ -66,7 +68,9 @@ def main() -> None:
             det.detect(batch)
         rates.append(len(batch) * (args.frames // 3) / (time.process_time() - t))
     sims = ["plain", "fast"] if args.sim == "both" else [args.sim]
-    modes = [("camera+radar", CameraSensors(det, "camera+radar"))] + ([("lidar+radar", None)] if args.lidar else [])
+    sets = [c.strip() for c in args.cameras.split(",")]
+    modes = [(f"camera+radar ({c})" if len(sets) > 1 else "camera+radar", CameraSensors(det, "camera+radar", cameras=c))
+             for c in sets] + ([("lidar+radar", None)] if args.lidar else [])
     envs_by_sim = {sim: envs.make_env("highway-fast-v0", fast=sim == "fast") for sim in sims}
     times: dict[tuple[str, str], list[tuple[float, float, float]]] = {}  # (mode, sim) -> [(steps/s, act, env)]
     for _ in range(max(1, args.rounds)):

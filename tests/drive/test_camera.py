@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from pilotlab.core.errors import PilotlabError
-from pilotlab.drive.camera import Camera, CameraConfig, RoadSegments, Vehicles, rear_camera
+from pilotlab.drive.camera import (
+    SIDE_FOCAL,
+    SIDE_OFFSET,
+    Camera,
+    CameraConfig,
+    RoadSegments,
+    Vehicles,
+    camera_set,
+    rear_camera,
+    side_camera,
+)
 
 CLEAN = CameraConfig(nuisance=False, pitch=0.0, forward_offset=0.0)
 ROAD = RoadSegments(np.array([[-1000.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([3000.0]), np.array([4.0]),
@@ -48,6 +58,72 @@ def test_pitch_and_mount_offsets() -> None:
     rear = Camera(rear_camera(cfg))
     uv, _ = rear.project(np.array([[-2.5 - d, 0.0, 0.0]]), np.zeros(2), 0.0)
     assert uv[0] == pytest.approx([cfg.cx, cfg.cy])
+
+
+def test_side_cameras_closed_form() -> None:
+    """The side cameras: yaw -+pi/2 at `SIDE_OFFSET` along the heading, focal length `SIDE_FOCAL`; a point
+    beside the mount at the camera's height lands on the centre, a road point d aside fy h / d below it, and
+    a point ahead of the mount lands left of centre in the right camera, right of it in the left one."""
+    h = CLEAN.mount_height
+    right, left = Camera(side_camera(CLEAN, "right")), Camera(side_camera(CLEAN, "left"))
+    f = SIDE_FOCAL
+    assert right.cfg.fx == right.cfg.fy == f and right.cfg.forward_offset == SIDE_OFFSET
+    # highway-env's +y is the ego's right
+    pts = np.array([[SIDE_OFFSET, 6.0, h], [SIDE_OFFSET, 5.0, 0.0], [SIDE_OFFSET + 3.0, 4.0, h]])
+    uv, z = right.project(pts, np.zeros(2), 0.0)
+    assert uv[0] == pytest.approx([CLEAN.cx, CLEAN.cy]) and z[0] == pytest.approx(6.0)
+    assert uv[1] == pytest.approx([CLEAN.cx, CLEAN.cy + f * h / 5.0])
+    assert uv[2] == pytest.approx([CLEAN.cx - f * 3.0 / 4.0, CLEAN.cy])
+    mirrored = pts * np.array([1.0, -1.0, 1.0])
+    uv_l, z_l = left.project(mirrored, np.zeros(2), 0.0)
+    assert uv_l[2] == pytest.approx([CLEAN.cx + f * 3.0 / 4.0, CLEAN.cy]) and z_l == pytest.approx(z)
+    assert np.isnan(right.project(mirrored[:1], np.zeros(2), 0.0)[0]).all()  # the left side: behind it
+    with pytest.raises(PilotlabError, match="side"):
+        side_camera(CLEAN, "up")
+
+
+def test_four_cameras_cover_the_full_circle() -> None:
+    """front + rear + sides: every car centre in the ego's lane (beyond touching) and in the two lanes each side,
+    100 m ahead to 100 m behind, and every direction at 30 and 100 m, lands inside some image 8 px clear of its
+    side edges (the coverage margin of the loop); front + rear leaves the cars alongside out."""
+    every = [Camera(c) for c in camera_set("front+rear+sides", CameraConfig()).values()]
+    assert len(every) == 4 and len(camera_set("front+rear")) == 2
+    x = np.arange(-100.0, 100.0, 0.25)
+    lanes = [np.column_stack([x, np.full(len(x), y)]) for y in (-8.0, -4.0, 0.0, 4.0, 8.0)]
+    ang = np.linspace(-np.pi, np.pi, 721)
+    rings = [r * np.column_stack([np.cos(ang), np.sin(ang)]) for r in (30.0, 100.0)]
+    p = np.concatenate(lanes + rings)
+    p = p[(np.abs(p[:, 0]) >= 5.0) | (np.abs(p[:, 1]) >= 2.0)]  # closer would overlap the ego (5 m x 2 m)
+    p = np.column_stack([p, np.full(len(p), 0.75)])
+    seen = np.zeros(len(p), dtype=bool)
+    pair = np.zeros(len(p), dtype=bool)
+    for k, cam in enumerate(every):
+        uv, z = cam.project(p, np.zeros(2), 0.0)
+        with np.errstate(invalid="ignore"):
+            inside = (z > 0) & (uv[:, 0] >= 8) & (uv[:, 0] <= cam.cfg.width - 8)
+        seen |= inside
+        if k < 2:
+            pair |= inside
+    assert seen.all(), p[~seen]
+    alongside = (np.abs(p[:, 0]) < 5.0) & (np.abs(p[:, 1]) == 4.0)
+    assert alongside.any() and not pair[alongside].any()  # neither front nor rear sees the next lane's car
+
+
+def test_car_alongside_shows_in_its_side_camera() -> None:
+    """A car in the next lane to the right, level with the ego: whole (wheels to roof) in the right camera,
+    absent from the left one, its box around the projection of its near side."""
+    cfg = CameraConfig(nuisance=False, pitch=0.0)
+    right, left = Camera(side_camera(cfg, "right")), Camera(side_camera(cfg, "left"))
+    road = RoadSegments(np.array([[-1000.0, -2.0], [-1000.0, 2.0]]), np.array([[1.0, 0.0], [1.0, 0.0]]),
+                        np.array([3000.0, 3000.0]), np.array([4.0, 4.0]), np.zeros(2), np.array([2, 1]),
+                        np.array([1, 2]))
+    veh = _vehicles([(SIDE_OFFSET, 4.0)])  # near side 3 m from the lens, 5 m long, 1.5 m high
+    frame = right.render(np.zeros(2), 0.0, veh, road)
+    assert frame.visible_pixels[0] == frame.own_pixels[0] > 0
+    assert left.render(np.zeros(2), 0.0, veh, road).own_pixels[0] == 0
+    f, h = SIDE_FOCAL, cfg.mount_height
+    expect = (cfg.cx - f * 2.5 / 3.0, cfg.cy + f * (h - 1.5) / 3.0, cfg.cx + f * 2.5 / 3.0, cfg.cy + f * h / 3.0)
+    assert frame.box[0] == pytest.approx(expect, abs=1.0)
 
 
 def test_rendered_box_matches_the_projected_rear_face() -> None:

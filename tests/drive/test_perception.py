@@ -42,6 +42,40 @@ def test_encode_decode_round_trip() -> None:
     np.testing.assert_allclose(dets[0].cov[order[0]], jac @ np.diag([0.25, 0.25]) @ jac.T, rtol=1e-5)
 
 
+def test_other_lenses_share_the_reference_units() -> None:
+    """A camera of focal length f sees a point at depth d as the reference lens (`FOCAL_REF`) sees it at depth
+    d FOCAL_REF / f, same lateral offset and height (pinhole); the targets of a wide side camera's car are
+    those of that equivalent car, and decoding with the image's own focal length gives back metres."""
+    from pilotlab.drive.camera import Camera, CameraConfig
+
+    f = 24.0
+    k = P.FOCAL_REF / f
+    wide = Camera(CameraConfig(fx=f, fy=f, pitch=0.0))
+    ref = Camera(CameraConfig(pitch=0.0))
+    pts = np.array([[6.0, 2.0, 0.4], [3.0, -1.5, 1.2]])
+    uv_wide, _ = wide.project(pts, np.zeros(2), 0.0)
+    uv_ref, _ = ref.project(pts * np.array([k, 1.0, 1.0]) + np.array([1.0 - k, 0.0, 0.0]), np.zeros(2), 0.0)
+    np.testing.assert_allclose(uv_wide, uv_ref)  # (the mount is 1 m ahead of the origin: depths from it)
+    side = [[_ann(40.0, 20.0, 30.0, 20.0, 3.0, -1.5)], [_ann(70.0, 28.0, 8.0, 5.0, 20.0, 6.0)]]
+    equivalent = [[_ann(40.0, 20.0, 30.0, 20.0, 3.0 * k, -1.5)], [_ann(70.0, 28.0, 8.0, 5.0, 20.0 * k, 6.0)]]
+    t = P.encode(side, 64, 128, focal=[f, f])
+    np.testing.assert_allclose(t.reg, P.encode(equivalent, 64, 128).reg, rtol=1e-6, atol=1e-7)
+    dets = P.decode(_logits(t), score_threshold=0.5, min_std=0.0, focal=[f, f])
+    np.testing.assert_allclose(dets[0].position, [[3.0, -1.5]], rtol=1e-5)
+    np.testing.assert_allclose(dets[1].position, [[20.0, 6.0]], rtol=1e-5)
+    # the covariance in metres: std 0.5 of log depth, and of the ratio in reference units, which is the own
+    # ratio divided by k: std 0.5 k of the own ratio
+    d, r = 20.0, 6.0 / 20.0
+    jac = np.array([[d, 0.0], [r * d, d]])
+    np.testing.assert_allclose(dets[1].cov[0], jac @ np.diag([0.25, 0.25 * k**2]) @ jac.T, rtol=1e-5)
+    # a mixed batch: each image decoded with its own lens
+    mixed = P.encode([side[0], equivalent[1]], 64, 128, focal=[f, P.FOCAL_REF])
+    dets = P.decode(_logits(mixed), score_threshold=0.5, min_std=0.0, focal=[f, P.FOCAL_REF])
+    np.testing.assert_allclose(dets[1].position, [[20.0 * k, 6.0]], rtol=1e-5)
+    with pytest.raises(PilotlabError, match="focal"):
+        P.decode(_logits(t), focal=[f])
+
+
 def test_decode_keeps_local_maxima_only() -> None:
     heat = torch.full((1, 1, 16, 32), -8.0)
     heat[0, 0, 5, 10] = 3.0
@@ -219,8 +253,9 @@ class _Oracle:
     def __init__(self, per_image: list[np.ndarray]):
         self.per_image = per_image
 
-    def detect(self, images: np.ndarray) -> list[P.CameraDetections]:
+    def detect(self, images: np.ndarray, focal: np.ndarray | None = None) -> list[P.CameraDetections]:
         assert len(images) == len(self.per_image) and images.dtype == np.uint8
+        self.focal = focal
         return [P.CameraDetections(np.ones(len(p)), np.zeros((len(p), 4)), np.asarray(p, float).reshape(-1, 2),
                                    np.tile(np.eye(2) * 0.25, (len(p), 1, 1))) for p in self.per_image]
 
@@ -237,15 +272,18 @@ def _scene() -> tuple[object, object]:
     return env, envs.ego_state(env)
 
 
-def test_camera_detections_land_on_the_cars_in_the_world_frame() -> None:
-    """The labels' camera-frame positions, fed back as detections of the front and the rear camera, come out of
-    the loop's camera sensors at the cars' true world positions: label frames and the loop's poses agree."""
+@pytest.mark.parametrize("cameras", ["front+rear", "front+rear+sides"])
+def test_camera_detections_land_on_the_cars_in_the_world_frame(cameras: str) -> None:
+    """The labels' camera-frame positions, fed back as detections of each camera (front, rear and, with the
+    sides, left and right), come out of the loop's camera sensors at the cars' true world positions: label
+    frames and the loop's poses agree."""
     from pilotlab.drive.camera import camera_view
     from pilotlab.drive.camera_perception import SOURCE_CAMERA, CameraSensors
     from pilotlab.drive.record import annotations_for
 
     env, ego = _scene()
-    sensors = CameraSensors(_Oracle([]), "camera")
+    # no merging of overlapping views here (a negative gate): each camera's labels come back one for one
+    sensors = CameraSensors(_Oracle([]), "camera", FusionConfig(camera_merge_gate=-1.0), cameras=cameras)
     truth, per_image, ids = [], [], []
     for cam in sensors.cameras:
         frame, veh = camera_view(env, cam)
@@ -260,6 +298,9 @@ def test_camera_detections_land_on_the_cars_in_the_world_frame() -> None:
     sensors.detector = _Oracle(per_image)
     dets = sensors.camera_detections(env, ego, np.random.default_rng(0), 0)
     np.testing.assert_allclose(dets.position, np.concatenate(truth), atol=1e-9)
+    # each image is decoded with its own lens
+    np.testing.assert_array_equal(sensors.detector.focal, [c.cfg.fx for c in sensors.cameras])
+    assert len(sensors.cameras) == (4 if cameras.endswith("sides") else 2)
     assert (dets.source == SOURCE_CAMERA).all() and np.isnan(dets.radial_velocity).all()
     # the covariance turns with each camera: isotropic here, so it stays 0.25 m^2 on the diagonal
     np.testing.assert_allclose(dets.position_cov, np.tile(np.eye(2) * 0.25, (len(ids), 1, 1)), atol=1e-12)
@@ -267,8 +308,30 @@ def test_camera_detections_land_on_the_cars_in_the_world_frame() -> None:
     np.testing.assert_allclose(dets.los, rel / np.hypot(*rel.T)[:, None])
     # the rear camera's cars are behind the ego, the front camera's ahead
     fwd = np.array([np.cos(ego.heading), np.sin(ego.heading)])
-    n0 = len(per_image[0])
-    assert (rel[:n0] @ fwd > 0).all() and (rel[n0:] @ fwd < 0).all()
+    n0, n1 = len(per_image[0]), len(per_image[0]) + len(per_image[1])
+    assert (rel[:n0] @ fwd > 0).all() and (rel[n0:n1] @ fwd < 0).all()
+    # the left camera's cars to the left of the ego, the right camera's to the right (highway-env's +y)
+    right = np.array([-np.sin(ego.heading), np.cos(ego.heading)])
+    if len(per_image) == 4:
+        n2 = n1 + len(per_image[2])
+        assert (rel[n1:n2] @ right < 0).all() and (rel[n2:] @ right > 0).all()
+
+
+def test_overlapping_views_give_one_detection_per_car() -> None:
+    """A car seen by the front and a side camera is one detection, fused in information form; two cars of one
+    camera stay two however close; a detection outside the gate stays apart."""
+    from pilotlab.drive.camera_perception import merge_cameras
+
+    eye = np.eye(2)
+    pos = np.array([[10.0, 4.0], [10.6, 4.0], [10.2, 3.9], [30.0, 4.0]])
+    cov = np.stack([eye * 0.25, eye * 0.25, eye * 0.25, eye * 0.25])
+    p, c = merge_cameras(pos, cov, np.array([0, 0, 2, 2]), 13.8)
+    assert len(p) == 3  # the side camera's first car joins the nearer front one; 30 m ahead stays alone
+    np.testing.assert_allclose(p[0], (pos[0] + pos[2]) / 2)  # equal covariances: the mean
+    np.testing.assert_allclose(c[0], eye * 0.125)
+    np.testing.assert_allclose(p[1:], pos[[1, 3]])
+    # a gate of -1 keeps every detection
+    assert len(merge_cameras(pos, cov, np.array([0, 0, 2, 2]), -1.0)[0]) == 4
 
 
 def test_every_perception_mode_builds_tracker_detections() -> None:
@@ -368,6 +431,10 @@ def test_coverage_of_each_mode() -> None:
     np.testing.assert_array_equal(cr.coverage(ego, corners)(points), [True] * 6)
     all3 = CameraSensors(_Oracle([]), "camera+lidar+radar").coverage(ego, default)
     np.testing.assert_array_equal(all3(points), [True] * 6)  # the lidar's 50 m circle holds the car alongside
+    # the side cameras see the car alongside and the one 30 m ahead 19 m aside, with or without radar
+    for mode in ("camera", "camera+radar"):
+        sides = CameraSensors(_Oracle([]), mode, cameras="front+rear+sides").coverage(ego, default)
+        np.testing.assert_array_equal(sides(points), [True] * 6)
 
 
 def test_corner_radars_see_the_car_alongside() -> None:

@@ -86,23 +86,26 @@ def _tb_tags(run: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
-    """record (front + rear) -> pretrain (vicreg, simclr, masked) -> fine-tune -> resume -> eval with the camera in
-    the loop, on a handful of frames; then damaged datasets and checkpoints of the wrong backbone."""
+    """record (front + rear + sides) -> pretrain (vicreg, simclr, masked) -> fine-tune -> resume -> eval with the
+    cameras in the loop, on a handful of frames; then damaged datasets and checkpoints of the wrong backbone."""
     from pilotlab.core.run import RunDir
     from pilotlab.core.session import load_weights
 
     data = tmp_path / "data"
     code, _, err = _run(["drive", "record", "--out", str(data), "--agent", "idm", "--frames", "6",
                            "--test-frames", "4", "--unlabelled-frames", "4", "--duration", "4",
-                           "--cameras", "front+rear"])
+                           "--cameras", "front+rear+sides"])
     assert code == 0, err
     meta = json.loads((data / "meta.json").read_text())
-    assert set(meta["cameras"]) == {"front", "rear"} and meta["cameras"]["rear"]["yaw"] == pytest.approx(np.pi)
+    assert set(meta["cameras"]) == {"front", "rear", "left", "right"}
+    assert meta["cameras"]["rear"]["yaw"] == pytest.approx(np.pi)
+    assert meta["cameras"]["left"]["yaw"] == pytest.approx(-np.pi / 2) and meta["cameras"]["right"]["fx"] < 96
     seeds = [set(meta["splits"][s]["episode_seeds"]) for s in SPLITS]
     assert not (seeds[0] & seeds[1] or seeds[0] & seeds[2] or seeds[1] & seeds[2])
     coco = json.loads((data / "train" / "labels.json").read_text())
     assert len(coco["images"]) == 6 and coco["categories"][0]["name"] == "vehicle"
-    assert [im["camera"] for im in coco["images"]] == ["front", "rear"] * 3  # one pair per policy step
+    # one frame per camera per policy step (the 6 frames end within the second step)
+    assert [im["camera"] for im in coco["images"]] == ["front", "rear", "left", "right", "front", "rear"]
     assert all((data / "train" / im["file_name"]).is_file() for im in coco["images"])
     assert json.loads((data / "unlabelled" / "labels.json").read_text())["annotations"] == []
 
@@ -140,11 +143,12 @@ def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
 
     code, _, err = _run(["drive", "eval", "--agent", "modular", "--perception", "camera+radar", "--perception-run",
                            str(run), "--episodes", "1", "--duration", "2", "--no-gif", "--radars", "front+rear+corners",
-                           "--run-dir", str(tmp_path / "ev")])
+                           "--cameras", "front+rear+sides", "--run-dir", str(tmp_path / "ev")])
     assert code == 0, err
     ev = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert {"eval/mota", "eval/idf1", "eval/crash_rate"} <= set(ev)
-    assert json.loads((tmp_path / "ev" / "config.json").read_text())["config"]["radars"] == "front+rear+corners"
+    config = json.loads((tmp_path / "ev" / "config.json").read_text())["config"]
+    assert config["radars"] == "front+rear+corners" and config["cameras"] == "front+rear+sides"
 
     # damaged datasets and checkpoints: one line, exit 2, no run directory
     def refused(argv: list[str], what: str) -> None:
@@ -175,6 +179,11 @@ def test_record_pretrain_finetune_eval_end_to_end(tmp_path: Path) -> None:
     doc["annotations"][0]["bbox"][0] = 200.0  # a box beyond the 128 px wide image
     (broken / "test" / "labels.json").write_text(json.dumps(doc))
     refused([*train, str(broken)], "outside its 128x64 image")
+    shutil.copytree(data / "test", broken / "test", dirs_exist_ok=True)
+    meta["cameras"]["right"].pop("fx")  # the side frames' lens is unknown: their positions cannot be learned
+    (broken / "meta.json").write_text(json.dumps(meta))
+    refused([*train, str(broken)], "no focal length (fx) of camera 'right'")
+    refused(["drive", "eval", "--agent", "modular", "--cameras", "front+rear+sides"], "for the camera modes")
     refused([*train, str(data), "--pretrained", str(run), "--width", "8"], "width 8")
     refused(["drive", "eval", "--agent", "modular", "--perception", "camera", "--perception-run",
              str(tmp_path / "vicreg")], "not a `pilotlab drive train-perception` run")

@@ -391,11 +391,11 @@ class RLAgent:
 
 
 def make_agent(spec: str, seed: int = 0, control_mode: str = "meta", perception: str = "lidar+radar",
-               perception_run: str | None = None, radars: str = "front+rear") -> Agent:
+               perception_run: str | None = None, radars: str = "front+rear", cameras: str = "front+rear") -> Agent:
     """`spec` names a registered ``drive.agent`` (``rl:RUN_DIR`` names a run directory); `control_mode` applies to
     the planner drivers (modular, oracle): "meta" or "continuous"; `perception` and `perception_run` (a
-    `drive train-perception` run) and `radars` (`sensors.RADAR_SUITES`) to the modular driver
-    (`camera_perception.MODES`)."""
+    `drive train-perception` run), `radars` (`sensors.RADAR_SUITES`) and `cameras` (`camera.CAMERA_SETS`, the
+    camera modes only) to the modular driver (`camera_perception.MODES`)."""
     if spec == "modular":
         agent = PlannerAgent("modular", use_sensors=True, seed=seed, control=control_mode,
                              sensor_cfg=sensors.SensorConfig(radars=sensors.radar_suite(radars)))
@@ -406,7 +406,7 @@ def make_agent(spec: str, seed: int = 0, control_mode: str = "meta", perception:
             if not perception_run:
                 raise PilotlabError(f"--perception {perception} needs --perception-run naming a "
                                     "`pilotlab drive train-perception` run")
-            agent.camera = CameraSensors(load_detector(perception_run), perception)
+            agent.camera = CameraSensors(load_detector(perception_run), perception, cameras=cameras)
         return agent
     if spec == "oracle":
         return PlannerAgent("oracle", use_sensors=False, seed=seed, control=control_mode)

@@ -91,6 +91,45 @@ def rear_camera(cfg: CameraConfig = CameraConfig()) -> CameraConfig:
     return replace(cfg, yaw=float(np.pi), forward_offset=-2.5)
 
 
+SIDE_FOCAL = 24.0  # [px] focal length of the side cameras: 2 atan(64 / 24) = 138 degrees across 128 px
+SIDE_OFFSET = -0.75  # [m] side cameras' mount along the heading: midway between the front (+1) and rear (-2.5)
+
+
+def side_camera(cfg: CameraConfig = CameraConfig(), side: str = "left") -> CameraConfig:
+    """The same camera turned to one side (yaw -pi/2: left, +pi/2: right) with a wide lens.
+
+    The front and rear cameras see 67 degrees each, so the sides must fill the remaining 226 degrees with
+    some overlap: fx = fy = `SIDE_FOCAL` gives 138 x 106 degrees each (133 degrees less the coverage margin
+    of 8 px a side), the four together 410 degrees. The tall view also keeps a car alongside (2-3 m from the
+    lens) whole from roof to wheels. The mount sits between the front and rear cameras' mounts, so the gaps
+    near the corners (where the views of two cameras at different mounts meet) are the same front and back.
+    The pitch stays the forward camera's (the horizon is level across the image; no roll)."""
+    from dataclasses import replace
+
+    if side not in ("left", "right"):
+        raise PilotlabError(f"side must be 'left' or 'right', got {side!r}")
+    # the camera's heading is the ego's plus yaw; +pi/2 turns towards highway-env's +y, the ego's right
+    yaw = np.pi / 2 if side == "right" else -np.pi / 2
+    scale = SIDE_FOCAL / cfg.fx
+    return replace(cfg, yaw=float(yaw), forward_offset=SIDE_OFFSET, fx=cfg.fx * scale, fy=cfg.fy * scale)
+
+
+CAMERA_SETS = ("front", "front+rear", "front+rear+sides")
+
+
+def camera_set(name: str, cfg: CameraConfig = CameraConfig()) -> dict[str, CameraConfig]:
+    """The named cameras of a set, by name ("front", "rear", "left", "right"), from the forward camera `cfg`."""
+    if name not in CAMERA_SETS:
+        raise PilotlabError(f"unknown cameras {name!r}; choose one of {', '.join(CAMERA_SETS)}")
+    cams = {"front": cfg}
+    if name != "front":
+        cams["rear"] = rear_camera(cfg)
+    if name == "front+rear+sides":
+        cams["left"] = side_camera(cfg, "left")
+        cams["right"] = side_camera(cfg, "right")
+    return cams
+
+
 class Vehicles(NamedTuple):
     """The vehicles a camera may see (the ego excluded), one row each, world frame."""
 
@@ -471,5 +510,6 @@ def camera_view(env: Any, camera: Camera, rng: np.random.Generator | None = None
                          rng, colour_seed), veh
 
 
-__all__ = ["Camera", "CameraConfig", "Frame", "RoadSegments", "Vehicles", "camera_view", "rear_camera",
-           "road_segments", "scene_vehicles", "vehicle_colours"]
+__all__ = ["CAMERA_SETS", "SIDE_FOCAL", "SIDE_OFFSET", "Camera", "CameraConfig", "Frame", "RoadSegments", "Vehicles",
+           "camera_set", "camera_view", "rear_camera", "road_segments", "scene_vehicles", "side_camera",
+           "vehicle_colours"]

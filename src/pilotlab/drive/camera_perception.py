@@ -3,8 +3,9 @@
 Modes:
 
 - ``lidar+radar``: `detection.detect` as before (no camera);
-- ``camera``: the front and rear cameras (`camera.rear_camera`) through the trained detector; each detection
-  is the vehicle centre with the detector's own covariance, rotated into the world frame;
+- ``camera``: the front and rear cameras (`camera.rear_camera`), and with ``cameras="front+rear+sides"`` the two
+  wide side cameras (`camera.side_camera`), through the trained detector; each detection is the vehicle centre
+  with the detector's own covariance, rotated into the world frame;
 - ``camera+radar``: a radar point within `radar_gate` (Mahalanobis, camera + radar covariance) of a camera
   detection gives it a radial velocity and its position: the two position estimates (the camera's, the
   radar's) are fused in information form. Radar points no camera
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from pilotlab.core.errors import PilotlabError
-from pilotlab.drive.camera import Camera, CameraConfig, Vehicles, rear_camera, road_segments, scene_vehicles
+from pilotlab.drive.camera import Camera, CameraConfig, Vehicles, camera_set, road_segments, scene_vehicles
 from pilotlab.drive.detection import Detections, DetectorConfig, detect
 from pilotlab.drive.envs import EgoState
 from pilotlab.drive.sensors import LidarScan, RadarScan, SensorConfig
@@ -50,36 +51,39 @@ class FusionConfig:
     merge_distance: float = 4.0  # [m] a camera detection this close to a lidar/radar one is the same car
     coverage_margin: float = 8.0  # [px] a car centre this close to an image's side edge is not counted as in
     # view (half the car is outside, the detector may miss it)
+    camera_merge_gate: float = 13.8  # [] squared Mahalanobis gate within which detections of two cameras whose
+    # views overlap (front or rear and a side camera) are one car, fused (chi2 2 dof, 99.9 %)
 
 
 class CameraSensors:
     """The cameras and the detector of one driver; `detections(...)` for one step in a given mode."""
 
     def __init__(self, detector: Any, mode: str, cfg: FusionConfig = FusionConfig(),
-                 camera: CameraConfig | None = None):
+                 camera: CameraConfig | None = None, cameras: str = "front+rear"):
         if mode not in MODES:
             raise PilotlabError(f"unknown perception {mode!r}; choose one of {', '.join(MODES)}")
         self.detector, self.mode, self.cfg = detector, mode, cfg
-        front = camera or CameraConfig()
-        self.cameras = [Camera(front), Camera(rear_camera(front))]
+        self.cameras = [Camera(c) for c in camera_set(cameras, camera or CameraConfig()).values()]
+        self._focal = np.array([c.cfg.fx for c in self.cameras])
 
     def camera_detections(self, env: Any, ego: EgoState, rng: np.random.Generator, colour_seed: int
                           ) -> Detections:
-        """Both cameras rendered and detected in one batch, as world-frame `Detections`."""
+        """Every camera rendered and detected in one batch, as world-frame `Detections`."""
         base = env.unwrapped
         veh: Vehicles = scene_vehicles(env)
         road = road_segments(base.road)
         frames = [cam.render(ego.position, ego.heading, veh, road, rng, colour_seed) for cam in self.cameras]
-        dets = self.detector.detect(np.stack([f.image for f in frames]))
+        dets = self.detector.detect(np.stack([f.image for f in frames]), self._focal)
         pos, cov = [], []
         for cam, d in zip(self.cameras, dets):
             origin, heading = cam.pose(ego.position, ego.heading)
             rot = np.array([[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]])
             pos.append(origin + d.position @ rot.T)
             cov.append(rot[None] @ d.cov @ rot.T[None])
-        p = np.concatenate(pos).reshape(-1, 2)
-        return _detections(ego, p, np.concatenate(cov).reshape(-1, 2, 2), np.full(len(p), np.nan),
-                           np.full(len(p), SOURCE_CAMERA))
+        which = np.concatenate([np.full(len(d.position), k) for k, d in enumerate(dets)]).astype(int)
+        p, c = merge_cameras(np.concatenate(pos).reshape(-1, 2), np.concatenate(cov).reshape(-1, 2, 2), which,
+                             self.cfg.camera_merge_gate)
+        return _detections(ego, p, c, np.full(len(p), np.nan), np.full(len(p), SOURCE_CAMERA))
 
     def coverage(self, ego: EgoState, sensors: SensorConfig) -> Callable[[np.ndarray], np.ndarray] | None:
         """Whether this mode's sensors look at ground points (N, 2) [m] from this ego pose (None: everywhere,
@@ -122,6 +126,36 @@ class CameraSensors:
             d = np.hypot(*(cam.position[:, None, :] - base.position[None]).transpose(2, 0, 1))  # (C, B)
             cam = _select(cam, d.min(axis=1) > self.cfg.merge_distance)
         return _concat(base, cam)
+
+
+def merge_cameras(pos: np.ndarray, cov: np.ndarray, camera: np.ndarray, gate: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """One detection per car where the views of two cameras overlap: a detection within the squared Mahalanobis
+    `gate` of a kept detection of another camera (one per camera) is fused into it in information form; else
+    kept. Without this a car seen by two cameras is two detections, one of them a second, false track."""
+    kept_p: list[np.ndarray] = []
+    kept_c: list[np.ndarray] = []
+    kept_cams: list[set[int]] = []
+    for p, c, k in zip(pos, cov, camera):
+        best, best_m = -1, np.inf
+        for j, (q, d, cams) in enumerate(zip(kept_p, kept_c, kept_cams)):
+            if int(k) in cams:
+                continue
+            e = q - p
+            m = float(e @ np.linalg.solve(d + c, e))
+            if m <= gate and m < best_m:
+                best, best_m = j, m
+        if best < 0:
+            kept_p.append(p)
+            kept_c.append(c)
+            kept_cams.append({int(k)})
+            continue
+        info = np.linalg.inv(kept_c[best]) + np.linalg.inv(c)
+        fused_c = np.linalg.inv(info)
+        kept_p[best] = fused_c @ (np.linalg.solve(kept_c[best], kept_p[best]) + np.linalg.solve(c, p))
+        kept_c[best] = fused_c
+        kept_cams[best].add(int(k))
+    return np.array(kept_p).reshape(-1, 2), np.array(kept_c).reshape(-1, 2, 2)
 
 
 def _detections(ego: EgoState, pos: np.ndarray, cov: np.ndarray, rate: np.ndarray, source: np.ndarray
@@ -205,4 +239,4 @@ def _in_view(point: np.ndarray, ego: EgoState, cameras: list[Camera]) -> bool:
     return False
 
 
-__all__ = ["MODES", "SOURCE_CAMERA", "CameraSensors", "FusionConfig", "fuse_radar"]
+__all__ = ["MODES", "SOURCE_CAMERA", "CameraSensors", "FusionConfig", "fuse_radar", "merge_cameras"]

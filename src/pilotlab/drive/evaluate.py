@@ -59,10 +59,14 @@ class DriveEvalConfig(RunConfig):
     control: Literal["meta", "continuous"] = "meta"
     """Planner drivers' control: meta-actions, or PID + pure pursuit on ContinuousAction at the simulation rate."""
     perception: Literal["lidar+radar", "camera", "camera+radar", "camera+lidar+radar"] = "lidar+radar"
-    """The modular driver's detections: lidar + radar, the front and rear cameras' detector alone, or fused with
+    """The modular driver's detections: lidar + radar, the cameras' detector (--cameras) alone, or fused with
     radar, or added to lidar + radar (drive/camera_perception.py)."""
     perception_run: str | None = None
     """Run directory of `pilotlab drive train-perception` whose detector the camera modes use."""
+    cameras: Literal["front+rear", "front+rear+sides"] = "front+rear"
+    """The camera modes' cameras: the front and rear pair (67 deg each), or with two wide side cameras (138 deg
+    each: together the full circle, so the cars alongside are seen); the detector should have been trained on
+    frames of the same cameras (`drive record --cameras`)."""
     radars: Literal["front+rear", "front+rear+corners"] = "front+rear"
     """The modular driver's radars: a long-range front (150 m, +-30 deg) and rear (80 m) pair, or with four
     short-range corner radars (70 m, +-60 deg at +-45 and +-135 deg) that see the cars alongside (drive/sensors.py)."""
@@ -97,13 +101,13 @@ def agent_names(agents: list[str]) -> list[str]:
 
 def check_drivers(agents: list[str], env_id: str, env_config: dict[str, Any] | None = None, seed: int = EVAL_SEED,
                   control_mode: str = "meta", perception: str = "lidar+radar", perception_run: str | None = None,
-                  fast_sim: bool = False, radars: str = "front+rear") -> None:
+                  fast_sim: bool = False, radars: str = "front+rear", cameras: str = "front+rear") -> None:
     """Build each driver and its env and reset them once, so that a bad driver spec, run directory or env
     config is refused (one-line `PilotlabError`) before the evaluation writes anything."""
     from pilotlab.core.errors import one_line
 
     for spec in agents:
-        agent = make_agent(spec, seed, control_mode, perception, perception_run, radars)
+        agent = make_agent(spec, seed, control_mode, perception, perception_run, radars, cameras)
         env = envs.make_env(env_id, dict(env_config or {}), fast=fast_sim)
         try:
             agent.prepare(env)
@@ -124,7 +128,7 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
                     run_dir: RunDir | None = None, env_config: dict[str, Any] | None = None,
                     gif: bool = True, control_mode: str = "meta", perception: str = "lidar+radar",
                     perception_run: str | None = None, scenario: Any = None, fast_sim: bool = False,
-                    radars: str = "front+rear") -> dict[str, dict[str, float]]:
+                    radars: str = "front+rear", cameras: str = "front+rear") -> dict[str, dict[str, float]]:
     """Evaluate each agent spec on the same `episodes` env seeds; returns {agent: {metric: value}}.
 
     With `run_dir`, logs each episode to metrics.jsonl (``eval/<agent>/...``), writes
@@ -133,7 +137,8 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
     that one episode instead (`env_id`, `episodes`, `seed` and `env_config` are the scenario's); the
     results add the at-fault crash rate and, for the scenario's own driver, whether the replay matched.
     With `fast_sim` the env steps through `fast_sim.FastHighway` (the same episodes, faster). `radars`: the
-    modular driver's radar suite (`sensors.RADAR_SUITES`).
+    modular driver's radar suite (`sensors.RADAR_SUITES`), `cameras` its camera set in the camera modes
+    (`camera.CAMERA_SETS`).
     """
     from pilotlab.core.summary import DRIVE_AT_FAULT_RATE, DRIVE_REPLAY_MATCH
     from pilotlab.drive import scenarios as scn
@@ -157,7 +162,7 @@ def evaluate_agents(agents: list[str], env_id: str = "highway-fast-v0", episodes
                 run_dir.log(0, {f"eval/{name}/return": st.ret, f"eval/{name}/crashed": float(st.crashed),
                                 f"eval/{name}/at_fault": extra[DRIVE_AT_FAULT_RATE]})
         else:
-            agent = make_agent(spec, seed, control_mode, perception, perception_run, radars)
+            agent = make_agent(spec, seed, control_mode, perception, perception_run, radars, cameras)
             env = envs.make_env(env_id, dict(env_config or {}), render=gif, fast=fast_sim)
             for i in range(episodes):
                 st = run_episode(agent, env, seed + i, scorer, frames if (gif and i == 0) else None)
@@ -203,6 +208,9 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
         from pilotlab.drive.perception import load_detector
 
         load_detector(cfg.perception_run)  # refused here, whichever drivers use it
+    if cfg.cameras != "front+rear" and not cfg.perception.startswith("camera"):
+        raise PilotlabError(f"--cameras {cfg.cameras} is for the camera modes; add --perception camera, camera+radar "
+                            "or camera+lidar+radar (lidar+radar uses no camera)")
     scenario = None
     if cfg.scenario is not None:
         from pilotlab.drive import scenarios
@@ -212,20 +220,21 @@ def run_eval(cfg: DriveEvalConfig) -> dict[str, dict[str, float]]:
             raise PilotlabError("--scenario replays with modular, oracle or idm drivers only")
         if cfg.duration is not None or cfg.control != "meta":
             raise PilotlabError("--scenario replays the file's own episode: drop --duration and --control")
-        if cfg.perception != "lidar+radar" or cfg.perception_run is not None or cfg.radars != "front+rear":
+        if (cfg.perception != "lidar+radar" or cfg.perception_run is not None or cfg.radars != "front+rear"
+                or cfg.cameras != "front+rear"):
             raise PilotlabError("--scenario replays with the drivers' lidar+radar perception (the search's): drop "
-                                "--perception, --perception-run and --radars")
+                                "--perception, --perception-run, --radars and --cameras")
         if cfg.fast_sim:
             raise PilotlabError("--scenario replays with highway-env's own step (the search's): drop --fast-sim")
     env_id = scenario.env if scenario is not None else (cfg.env or DEFAULT_ENV)
     if scenario is None:
         check_drivers(agents, env_id, env_config, cfg.seed, cfg.control, cfg.perception, cfg.perception_run,
-                      cfg.fast_sim, cfg.radars)
+                      cfg.fast_sim, cfg.radars, cfg.cameras)
     run = RunDir.create("drive", label, cfg, cfg.run_dir, False)
     with run:
         results = evaluate_agents(agents, env_id, cfg.episodes, cfg.seed, run, env_config, cfg.gif, cfg.control,
                                   cfg.perception, cfg.perception_run, scenario=scenario, fast_sim=cfg.fast_sim,
-                                  radars=cfg.radars)
+                                  radars=cfg.radars, cameras=cfg.cameras)
     for spec, res in results.items():
         print(f"{spec:>10}: return {res[DRIVE_RETURN_MEAN]:.2f}  crash {res[DRIVE_CRASH_RATE]:.0%} "
               f"[{res[DRIVE_CRASH_RATE_LO]:.0%}, {res[DRIVE_CRASH_RATE_HI]:.0%}]  "

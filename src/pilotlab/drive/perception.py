@@ -10,6 +10,13 @@ plus per-cell regressions. On a stride-4 map of `StrideFourBackbone` (16 x 32 ce
 - log std (2) of each, trained by the Gaussian negative log-likelihood (a heteroscedastic regression), so
   every detection carries a covariance: the tracker fuses it with radar like any other measurement.
 
+Cameras of other focal lengths (the wide side cameras) share the network: the position head works in the units
+of a camera of focal length `FOCAL_REF`. A pinhole image taken with focal length f of a point at depth d and
+lateral offset x is exactly the image, taken with `FOCAL_REF`, of the point at depth d FOCAL_REF / f and the
+same lateral offset (and height); so the targets are log(d / s) and (x / d) s with s = f / FOCAL_REF, and
+decoding maps them back with each image's own s. What the network sees and what it must say then agree
+whatever the lens (s = 1 for the front and rear cameras: their detectors are unchanged).
+
 Decoding: 3x3 max-pool peaks above `score_threshold`, at most `max_detections`. The position's covariance is
 the predicted one propagated through (log d, r) -> (d, r d) to first order, inflated by `std_scale`.
 """
@@ -30,6 +37,17 @@ from pilotlab.nn.backbone import StrideFourBackbone
 STRIDE = 4
 HEADS = {"heat": 1, "offset": 2, "size": 2, "position": 2, "log_std": 2}
 MIN_DEPTH = 1.0  # [m] depths below this are clipped in the targets (cars beside the camera)
+FOCAL_REF = 96.0  # [px] the focal length the position head's units refer to (the forward camera's)
+
+
+def focal_scales(focal: np.ndarray | list[float] | None, n: int) -> np.ndarray:
+    """(n,) s = f / FOCAL_REF per image from focal lengths [px] (None: every image at FOCAL_REF)."""
+    if focal is None:
+        return np.ones(n)
+    s = np.asarray(focal, dtype=float).reshape(-1) / FOCAL_REF
+    if len(s) != n or not np.all(s > 0):
+        raise PilotlabError(f"need {n} positive focal lengths, got {np.asarray(focal).tolist()!r}")
+    return s
 
 
 class CenterNet(nn.Module):
@@ -67,10 +85,13 @@ class Targets(NamedTuple):
     mask: np.ndarray  # (N, 1, h, w) 1 at centre cells
 
 
-def encode(annotations: list[list[dict[str, Any]]], height: int, width: int) -> Targets:
-    """Dense training targets from COCO annotations (with ``position_camera``) of images of `height` x `width`."""
+def encode(annotations: list[list[dict[str, Any]]], height: int, width: int,
+           focal: np.ndarray | list[float] | None = None) -> Targets:
+    """Dense training targets from COCO annotations (with ``position_camera``) of images of `height` x `width`
+    taken with focal lengths `focal` [px] (per image; None: `FOCAL_REF`)."""
     h, w = (height + STRIDE - 1) // STRIDE, (width + STRIDE - 1) // STRIDE
     n = len(annotations)
+    scale = focal_scales(focal, n)
     heat = np.zeros((n, 1, h, w), np.float32)
     reg = np.zeros((n, 6, h, w), np.float32)
     mask = np.zeros((n, 1, h, w), np.float32)
@@ -86,7 +107,8 @@ def encode(annotations: list[list[dict[str, Any]]], height: int, width: int) -> 
             np.maximum(heat[i, 0], g, out=heat[i, 0])
             d, lat = a["position_camera"]
             d = max(float(d), MIN_DEPTH)
-            reg[i, :, iy, ix] = (cx - ix, cy - iy, np.log(max(bw, 1.0)), np.log(max(bh, 1.0)), np.log(d), lat / d)
+            reg[i, :, iy, ix] = (cx - ix, cy - iy, np.log(max(bw, 1.0)), np.log(max(bh, 1.0)),
+                                 np.log(d / scale[i]), lat / d * scale[i])
             mask[i, 0, iy, ix] = 1.0
     return Targets(heat, reg, mask)
 
@@ -144,8 +166,10 @@ class CameraDetections(NamedTuple):
 
 
 def decode(out: dict[str, torch.Tensor], score_threshold: float = 0.3, max_detections: int = 20,
-           std_scale: float = 1.0, min_std: float = 0.3) -> list[CameraDetections]:
-    """Peaks of the heat map (3x3 local maxima above `score_threshold`) -> detections, per image.
+           std_scale: float = 1.0, min_std: float = 0.3, focal: np.ndarray | list[float] | None = None
+           ) -> list[CameraDetections]:
+    """Peaks of the heat map (3x3 local maxima above `score_threshold`) -> detections, per image taken with
+    focal length `focal` [px] (per image; None: `FOCAL_REF`).
 
     The heads are read only at the `max_detections` best peaks of each image, all images at once."""
     heat = torch.sigmoid(out["heat"])  # (B, 1, h, w)
@@ -160,8 +184,10 @@ def decode(out: dict[str, torch.Tensor], score_threshold: float = 0.3, max_detec
     off = 1.0 / (1.0 + np.exp(-g[:, 0:2]))  # sigmoid
     cx, cy = (idx % w + off[:, 0]) * STRIDE, (idx // w + off[:, 1]) * STRIDE  # (B, k) [px]
     bw, bh = np.exp(g[:, 2]), np.exp(g[:, 3])
-    depth, ratio = np.exp(g[:, 4]), g[:, 5]
+    s = focal_scales(focal, b)[:, None]  # (B, 1): back from the reference lens to each image's own
+    depth, ratio = np.exp(g[:, 4]) * s, g[:, 5] / s
     var = (np.exp(np.clip(g[:, 6:8], -5.0, 3.0)) * max(std_scale, 0.0)) ** 2  # (B, 2, k) of (log d, r)
+    var[:, 1] /= s**2
     # (log d, r) -> (d, r d): J = [[d, 0], [r d, d]], so cov = J diag(var) J^T
     d2 = depth**2
     cov = np.empty((b, k, 2, 2))
@@ -220,8 +246,9 @@ class Detector:
         self._net = folded_for_inference(self.model)
 
     @torch.inference_mode()
-    def detect(self, images: np.ndarray) -> list[CameraDetections]:
-        return decode(self._net(to_input(images)), self.score_threshold, std_scale=self.std_scale)
+    def detect(self, images: np.ndarray, focal: np.ndarray | list[float] | None = None) -> list[CameraDetections]:
+        """Detections per image; `focal` [px] per image (None: all taken with `FOCAL_REF`)."""
+        return decode(self._net(to_input(images)), self.score_threshold, std_scale=self.std_scale, focal=focal)
 
 
 def load_detector(run_dir: str, checkpoint: str = "last", score_threshold: float = 0.3) -> Detector:
@@ -247,5 +274,6 @@ def load_detector(run_dir: str, checkpoint: str = "last", score_threshold: float
     return Detector(model, score_threshold, float(meta.get("std_scale", 1.0)))
 
 
-__all__ = ["HEADS", "STRIDE", "CameraDetections", "CenterNet", "Detector", "Losses", "Targets", "decode",
-           "encode", "flip_targets", "focal_loss", "folded_for_inference", "load_detector", "losses", "to_input"]
+__all__ = ["FOCAL_REF", "HEADS", "STRIDE", "CameraDetections", "CenterNet", "Detector", "Losses", "Targets", "decode",
+           "encode", "flip_targets", "focal_loss", "focal_scales", "folded_for_inference", "load_detector", "losses",
+           "to_input"]

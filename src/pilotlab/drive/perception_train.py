@@ -112,23 +112,33 @@ def pretrained_backbone(path: str, width: int) -> dict[str, torch.Tensor]:
 
 
 def predict(model: P.CenterNet, images: np.ndarray, threshold: float, std_scale: float = 1.0,
-            batch: int = 256) -> list[P.CameraDetections]:
+            batch: int = 256, focal: np.ndarray | None = None) -> list[P.CameraDetections]:
+    """Detections of every image; `focal` [px] per image (None: all taken with `P.FOCAL_REF`)."""
     model.eval()
+    focal = np.full(len(images), P.FOCAL_REF) if focal is None else np.asarray(focal, dtype=float)
     out: list[P.CameraDetections] = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
-            out += P.decode(model(P.to_input(images[i:i + batch])), threshold, std_scale=std_scale)
+            out += P.decode(model(P.to_input(images[i:i + batch])), threshold, std_scale=std_scale,
+                            focal=focal[i:i + batch])
     model.train()
     return out
 
 
 def evaluate(model: P.CenterNet, test: Split, threshold: float) -> dict[str, float]:
     """COCO AP (all detections above 0.05, as COCO ranks them), bird's-eye AP and errors, NEES, detector speed."""
-    dets = predict(model, test.images, 0.05)
+    dets = predict(model, test.images, 0.05, focal=test.focal)
     ids = [int(im["id"]) for im in test.coco["images"][:len(test.images)]]
     res = coco_ap(test.coco, [d.box for d in dets], [d.score for d in dets], ids)
     gt = [np.array([a["position_camera"] for a in anns], dtype=float).reshape(-1, 2) for anns in test.annotations]
     res.update(bev_metrics([d.position for d in dets], [d.score for d in dets], gt))
+    names = sorted(set(test.cameras))
+    if len(names) > 1:  # per camera: bird's-eye AP at 2 m and the near recall (where the side cameras matter)
+        for name in names:
+            sel = [i for i, c in enumerate(test.cameras) if c == name]
+            part = bev_metrics([dets[i].position for i in sel], [dets[i].score for i in sel], [gt[i] for i in sel])
+            res[f"bev_ap_2m_{name}"] = part["bev_ap_2m"]
+            res[f"recall_0_20m_{name}"] = part["recall_0_20m"]
     # normalised estimation error squared of the detections kept for driving, matched within 4 m (2 if calibrated)
     nees = []
     for d, g in zip(dets, gt):
@@ -183,7 +193,7 @@ def train(cfg: TrainPerceptionConfig) -> RunDir:
         before = start.meta.get("cpu_s", 0.0)  # a resumed run counts the CPU time before it too
         cpu0 -= float(before) if isinstance(before, (int, float)) and not isinstance(before, bool) else 0.0
         h, w = train_split.images.shape[1:3]
-        tg = P.encode(train_split.annotations, h, w)
+        tg = P.encode(train_split.annotations, h, w, train_split.focal)
         x_all = torch.as_tensor(train_split.images)
         heat_all, reg_all, mask_all = (torch.as_tensor(a) for a in tg)
         batches = BatchSchedule(len(x_all), cfg.batch_size, cfg.seed)

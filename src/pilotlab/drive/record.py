@@ -55,8 +55,9 @@ class RecordConfig:
     """Unlabelled frames (for self-supervised pretraining), from their own episodes."""
     test_frames: int = 200
     """Labelled test frames, from their own episodes."""
-    cameras: Literal["front", "front+rear"] = "front"
-    """Cameras to record: the forward camera, or also the rear one (each step gives one frame per camera)."""
+    cameras: Literal["front", "front+rear", "front+rear+sides"] = "front"
+    """Cameras to record: the forward camera, also the rear one, or also the two wide side cameras (each step
+    gives one frame per camera)."""
     every: int = 1
     """Record every this many policy steps (1 Hz on highway-fast-v0)."""
     min_pixels: int = 4
@@ -143,12 +144,9 @@ def record_split(cfg: RecordConfig, split: str, n_frames: int, folder: Path) -> 
 
     from pilotlab.drive import envs
     from pilotlab.drive.agents import make_agent
-    from pilotlab.drive.camera import Camera, CameraConfig, camera_view, rear_camera
+    from pilotlab.drive.camera import Camera, CameraConfig, camera_set, camera_view
 
-    base = CameraConfig(nuisance=cfg.nuisance)
-    cams = {"front": Camera(base)}
-    if cfg.cameras == "front+rear":
-        cams["rear"] = Camera(rear_camera(base))
+    cams = {name: Camera(c) for name, c in camera_set(cfg.cameras, CameraConfig(nuisance=cfg.nuisance)).items()}
     (folder / "images").mkdir(parents=True)
     env_config = {"duration": cfg.duration} if cfg.duration is not None else {}
     env = envs.make_env(cfg.env, env_config)
@@ -208,7 +206,7 @@ def run_record(cfg: RecordConfig) -> dict[str, Any]:
     """The CLI command: record every split into a temporary sibling folder, then rename it to `out`."""
     from pilotlab.core.run import versions
     from pilotlab.drive.agents import make_agent
-    from pilotlab.drive.camera import CameraConfig, rear_camera
+    from pilotlab.drive.camera import CameraConfig, camera_set
     from pilotlab.drive.evaluate import check_drivers
 
     make_agent(cfg.agent, cfg.seed)
@@ -218,9 +216,7 @@ def run_record(cfg: RecordConfig) -> dict[str, Any]:
     counts = {"train": cfg.frames, "unlabelled": cfg.unlabelled_frames, "test": cfg.test_frames}
     start = time.perf_counter()
     meta: dict[str, Any] = {"config": asdict(cfg), "versions": versions(), "splits": {}}
-    cams = {"front": CameraConfig(nuisance=cfg.nuisance)}
-    if cfg.cameras == "front+rear":
-        cams["rear"] = rear_camera(cams["front"])
+    cams = camera_set(cfg.cameras, CameraConfig(nuisance=cfg.nuisance))
     meta["cameras"] = {k: asdict(v) for k, v in cams.items()}
     try:
         for split in SPLITS:
@@ -251,7 +247,8 @@ class Split(NamedTuple):
     images: np.ndarray  # (N, H, W, 3) uint8
     annotations: list[list[dict[str, Any]]]  # per image
     coco: dict[str, Any]  # the labels.json document
-    cameras: list[str]  # per image: "front" or "rear"
+    cameras: list[str]  # per image: "front", "rear", "left" or "right"
+    focal: np.ndarray  # (N,) [px] per image: the focal length fx of the camera that took it (from meta.json)
 
 
 def load_meta(root: str | Path) -> dict[str, Any]:
@@ -333,8 +330,27 @@ def load_split(root: str | Path, split: str, limit: int | None = None) -> Split:
         raise PilotlabError(f"{quote(labels)} lists no images")
     if len({a.shape for a in arrays}) != 1:
         raise PilotlabError(f"{quote(folder)}: images of different sizes")
-    return Split(np.stack(arrays), per_image, coco, [str(im.get("camera", "front")) for im in images_meta])
+    names = [str(im.get("camera", "front")) for im in images_meta]
+    return Split(np.stack(arrays), per_image, coco, names, camera_focals(root, names))
 
 
-__all__ = ["SPLITS", "SPLIT_STRIDE", "RecordConfig", "Split", "annotations_for", "check_out", "load_meta",
-           "load_split", "record_split", "run_record", "split_seeds"]
+def camera_focals(root: str | Path, names: list[str]) -> np.ndarray:
+    """(N,) [px] focal length fx of each named camera as meta.json describes it (a dataset without meta.json:
+    the default camera's)."""
+    from pilotlab.drive.camera import CameraConfig
+
+    if not (Path(root) / "meta.json").is_file():
+        return np.full(len(names), CameraConfig().fx)
+    cams = load_meta(root)["cameras"]
+    out = []
+    for name in names:
+        fx = cams.get(name, {}).get("fx") if isinstance(cams.get(name), dict) else None
+        if isinstance(fx, bool) or not isinstance(fx, (int, float)) or not fx > 0:
+            raise PilotlabError(f"{quote(Path(root) / 'meta.json')} gives no focal length (fx) of camera {name!r}, "
+                                "which its frames name: record the dataset again")
+        out.append(float(fx))
+    return np.array(out, dtype=float)
+
+
+__all__ = ["SPLITS", "SPLIT_STRIDE", "RecordConfig", "Split", "annotations_for", "camera_focals", "check_out",
+           "load_meta", "load_split", "record_split", "run_record", "split_seeds"]
