@@ -36,3 +36,12 @@ def write_section(key: str, markdown: str) -> Path:
         DOC.write_text(text, encoding="utf-8")
     lock.unlink(missing_ok=True)
     return DOC
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Env seeds from "0-19" or "3,7,10-12" (ranges inclusive)."""
+    out: list[int] = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return out

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-
-def parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out.extend(range(int(a), int(b or a) + 1))
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import parse_seeds
 
 
 class Recorder:

@@ -28,6 +28,17 @@ def linears(net: nn.Module) -> list[nn.Linear]:
     return [m for m in net.modules() if isinstance(m, nn.Linear)]
 
 
+def cat_into(buf: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """cat([a, b], dim=1), (B, da + db), written into `buf` when it has that shape and dtype, else into a new
+    tensor; returns the tensor written (a critic's (obs, action) input, reused every gradient step)."""
+    d = a.shape[1]
+    if buf.shape != (a.shape[0], d + b.shape[1]) or buf.dtype != a.dtype:
+        buf = a.new_empty((a.shape[0], d + b.shape[1]))
+    buf[:, :d].copy_(a)
+    buf[:, d:].copy_(b)
+    return buf
+
+
 def grad_buffer(p: nn.Parameter) -> torch.Tensor:
     """p.grad, allocated on first use and then overwritten by every backward pass (never zeroed or freed)."""
     if p.grad is None or p.grad.shape != p.shape:

@@ -36,7 +36,7 @@ from pilotlab.core.run import RunDir
 from pilotlab.core.session import load_weights, restore, save_state, setup
 from pilotlab.nn import mlp
 from pilotlab.nn.adam import FusedAdam
-from pilotlab.nn.tower import ReluTower, linears
+from pilotlab.nn.tower import ReluTower, cat_into, linears
 from pilotlab.rl.buffers import ReplayBatch, ReplayBuffer
 from pilotlab.rl.common import (
     BestKeeper,
@@ -213,11 +213,7 @@ class TD3Update:
 
     def _critic_input(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """cat(obs, action) (B, obs + A) in the reused buffer."""
-        d = obs.shape[1]
-        if self.x.shape != (obs.shape[0], d + action.shape[1]) or self.x.dtype != obs.dtype:
-            self.x = obs.new_empty((obs.shape[0], d + action.shape[1]))
-        self.x[:, :d].copy_(obs)
-        self.x[:, d:].copy_(action)
+        self.x = cat_into(self.x, obs, action)
         return self.x
 
     @torch.no_grad()
