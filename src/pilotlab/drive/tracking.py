@@ -11,8 +11,12 @@ track keeps its lane-frame velocity (v_s, v_d) and follows its lane round a bend
 Kalman filter with the transition's Jacobian by central differences; where the lane is straight that model
 is the linear one above and the linear one is used. Where the lane forks within a step (a roundabout's
 exit, an intersection's turns) each branch is a hypothesis: a detection is scored against the nearest
-hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on the straightest
-(docs/drive.md, "Lane geometry", has the measurements behind both choices).
+hypothesis (Mahalanobis), the matched one is reported, an unmatched track coasts on the straightest
+(docs/drive.md, "Lane geometry", has the measurements behind both choices). The branch not taken is kept as an
+alternative (`TrackerConfig.hypotheses`), predicted along its own lanes, while the detections stay within its
+gate: a car that left the ring at an exit while its track coasted round the ring, or whose one detection just
+past the fork fitted both branches, is still found by its own track a step later instead of being re-born under
+a new id (docs/drive.md, "Lane hypotheses through forks").
 A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
@@ -150,7 +154,7 @@ class TrackerConfig:
     max_blind_time: float = 15.0  # [s] a confirmed track outside every sensor's view coasts this long at most
     blind_gate: float = 6.0  # [m] ... and then matches only detections this close to its estimate: its position
     # covariance grows while it coasts, and the Mahalanobis gate alone let it take another car coming into view
-    hypotheses: int = 3  # [] lane hypotheses a track keeps where its lane forks (a ring's exit, a turn): the one
+    hypotheses: int = 2  # [] lane hypotheses a track keeps where its lane forks (a ring's exit, a turn): the one
     # matched (or, coasting, the straightest) and up to this many - 1 others, each predicted along its own lanes,
     # until a detection outside an alternative's gate drops it; 1: only the matched / straightest is kept
     same_hypothesis: tuple[float, float] = (0.5, 0.5)  # [m, m/s] hypotheses closer than this in position and
