@@ -217,3 +217,53 @@ def test_a_blind_track_matches_only_detections_within_blind_gate() -> None:
     near = _blind_after(TrackerConfig(max_misses=2, blind_gate=3.0), 6)
     near.step(_detections(np.array([[11.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
     assert len(near.tracks) == 1 and near.tracks[0].blind == 0  # the same car, seen again
+
+
+def _fork(x: np.ndarray, dt: float) -> list | None:
+    """A scripted lane fork at x >= 15 m: straight on, or a left turn (the velocity turned by 90 degrees)."""
+    if x[0] < 15.0:
+        return None
+    return [lambda z: np.array([z[0] + z[2] * dt, z[1] + z[3] * dt, z[2], z[3]]),
+            lambda z: np.array([z[0] - z[3] * dt, z[1] + z[2] * dt, -z[3], z[2]])]
+
+
+@pytest.mark.parametrize("hypotheses", [1, 2])
+def test_a_track_coasting_through_a_fork_keeps_the_branch_it_did_not_coast_on(hypotheses: int) -> None:
+    """A car at 10 m/s reaches the fork at (20, 0), turns left and is missed for one step: the track coasts on
+    the straight branch (30, 0); with the turn kept as a hypothesis the car's next detection, at (20, 20), is
+    still its track's, without it a new track is born there (an identity switch)."""
+    tracker = Tracker(TrackerConfig(q=0.5, hypotheses=hypotheses), motion=_fork)
+    for point in ([0.0, 0.0], [10.0, 0.0], [20.0, 0.0], None, [20.0, 20.0]):
+        det = _detections(np.array([point]) if point is not None else np.zeros((0, 2)))
+        tracker.step(det, 1.0, np.zeros(2), np.array([10.0, 0.0]))
+    live = [t for t in tracker.tracks if t.misses == 0]
+    assert len(live) == 1
+    assert (live[0].id == 1) == (hypotheses > 1)
+    if hypotheses > 1:
+        np.testing.assert_allclose(live[0].x, [20.0, 20.0, 0.0, 10.0], atol=0.5)
+
+
+def _close_fork(x: np.ndarray, dt: float) -> list | None:
+    """A fork at x >= 15 m whose branches stay within 3 m for a step: straight on, or a turn onto a road heading
+    north (the velocity turned by 90 degrees, the position moved 3 m left of straight on)."""
+    if x[0] < 15.0:
+        return None
+    return [lambda z: np.array([z[0] + z[2] * dt, z[1] + z[3] * dt, z[2], z[3]]),
+            lambda z: np.array([z[0] + (z[2] - 2.0) * dt, z[1] + (z[3] + 3.0) * dt, -z[3], z[2]])]
+
+
+@pytest.mark.parametrize("hypotheses", [1, 2])
+def test_an_ambiguous_match_keeps_both_branches_until_a_detection_tells_them_apart(hypotheses: int) -> None:
+    """Just past the fork both branches' predictions are within the gate of the detection (29, 1.5): it updates
+    both, the straight one reported; the next detection, 10 m north, fits the turn only, which then is reported
+    under the same id. Keeping only the best-matched branch, the track runs on east and the car gets a new id."""
+    tracker = Tracker(TrackerConfig(q=0.5, hypotheses=hypotheses), motion=_close_fork)
+    for point in ([0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [29.0, 1.0]):
+        tracker.step(_detections(np.array([point])), 1.0, np.zeros(2), np.array([10.0, 0.0]))
+    assert len(tracker.tracks) == 1 and len(tracker.tracks[0].alternatives) == min(hypotheses - 1, 1)
+    assert tracker.tracks[0].x[2] > abs(tracker.tracks[0].x[3])  # reported: still heading east
+    tracker.step(_detections(np.array([[29.0, 11.0]])), 1.0, np.zeros(2), np.array([10.0, 0.0]))
+    live = [t for t in tracker.tracks if t.misses == 0]
+    assert len(live) == 1 and (live[0].id == 1) == (hypotheses > 1)
+    if hypotheses > 1:
+        assert live[0].x[3] > abs(live[0].x[2])  # now heading north

@@ -11,8 +11,12 @@ track keeps its lane-frame velocity (v_s, v_d) and follows its lane round a bend
 Kalman filter with the transition's Jacobian by central differences; where the lane is straight that model
 is the linear one above and the linear one is used. Where the lane forks within a step (a roundabout's
 exit, an intersection's turns) each branch is a hypothesis: a detection is scored against the nearest
-hypothesis (Mahalanobis), the matched one is kept, an unmatched track coasts on the straightest
-(docs/drive.md, "Lane geometry", has the measurements behind both choices).
+hypothesis (Mahalanobis), the matched one is reported, an unmatched track coasts on the straightest
+(docs/drive.md, "Lane geometry", has the measurements behind both choices). The branch not taken is kept as an
+alternative (`TrackerConfig.hypotheses`), predicted along its own lanes, while the detections stay within its
+gate: a car that left the ring at an exit while its track coasted round the ring, or whose one detection just
+past the fork fitted both branches, is still found by its own track a step later instead of being re-born under
+a new id (docs/drive.md, "Lane hypotheses through forks").
 A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
@@ -150,6 +154,11 @@ class TrackerConfig:
     max_blind_time: float = 15.0  # [s] a confirmed track outside every sensor's view coasts this long at most
     blind_gate: float = 6.0  # [m] ... and then matches only detections this close to its estimate: its position
     # covariance grows while it coasts, and the Mahalanobis gate alone let it take another car coming into view
+    hypotheses: int = 2  # [] lane hypotheses a track keeps where its lane forks (a ring's exit, a turn): the one
+    # matched (or, coasting, the straightest) and up to this many - 1 others, each predicted along its own lanes,
+    # until a detection outside an alternative's gate drops it; 1: only the matched / straightest is kept
+    same_hypothesis: tuple[float, float] = (0.5, 0.5)  # [m, m/s] hypotheses closer than this in position and
+    # velocity are one
 
 
 @dataclass
@@ -162,6 +171,8 @@ class Track:
     blind: int = 0  # ... of which outside every sensor's view (`Tracker.covered`)
     confirmed: bool = False
     probation: bool = False  # reported, but deleted at its first miss until it has `n_init` hits
+    alternatives: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # other lane hypotheses
+    # (x, P) where the lane forked (`TrackerConfig.hypotheses`); `x`, `p` is the one reported
 
 
 @dataclass
@@ -191,30 +202,28 @@ class Tracker:
              ego_heading: float | None = None) -> list[Track]:
         cfg = self.cfg
         hyps: list[list[tuple[np.ndarray, np.ndarray]]] = []  # per track, its predictions (x, P), straightest first
-        for t in self.tracks:
-            fs = self.motion(t.x, dt) if self.motion is not None else None
-            hyps.append([kf_predict(t.x, t.p, dt, cfg.q)] if fs is None else
-                        [ekf_predict(t.x, t.p, f, dt, cfg.q) for f in fs])
-        cost = np.full((len(self.tracks), len(det.position)), np.inf)
-        best = np.zeros(cost.shape, dtype=int)  # which hypothesis gave each track-detection cost
-        for k in range(max((len(h) for h in hyps), default=0)):
-            rows = [i for i, h in enumerate(hyps) if k < len(h)]
-            d = position_distances(np.array([hyps[i][k][0] for i in rows]).reshape(-1, 4),
-                                   np.array([hyps[i][k][1] for i in rows]).reshape(-1, 4, 4), det)
-            better = d < cost[rows]
-            cost[rows] = np.where(better, d, cost[rows])
-            best[rows] = np.where(better, k, best[rows])
+        for t in self.tracks:  # the reported hypothesis's branches, then its alternatives'
+            h = self._predict(t.x, t.p, dt)
+            for ax, ap in t.alternatives:
+                h += self._predict(ax, ap, dt)
+            hyps.append(self._distinct(h))
+        dists = [position_distances(np.array([x for x, _ in h]), np.array([p for _, p in h]), det) for h in hyps]
+        cost = np.array([d.min(axis=0) for d in dists]).reshape(len(self.tracks), len(det.position))
         for i, t in enumerate(self.tracks):  # a blind track's grown covariance must not take another car in view
             if t.blind > 0:
                 far = np.hypot(*(det.position - hyps[i][0][0][:2]).T) > cfg.blind_gate
                 cost[i, far] = np.inf
-        for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch
+        for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch, keep the others
             t.x, t.p = h[0]
+            t.alternatives = h[1:cfg.hypotheses]
         result = self._match(cost)
         for ti, di in result.matches:
             t = self.tracks[ti]
-            t.x, t.p = hyps[ti][best[ti, di]]
-            t.x, t.p = kf_update(t.x, t.p, *measurement(det, di, cfg.rate_std))
+            z = measurement(det, di, cfg.rate_std)
+            order = np.argsort(dists[ti][:, di], kind="stable")  # the best hypothesis first
+            kept = [kf_update(*hyps[ti][k], *z) for k in order[:cfg.hypotheses] if dists[ti][k, di] <= cfg.gate]
+            kept = self._distinct(kept) if kept else [kf_update(*hyps[ti][order[0]], *z)]
+            (t.x, t.p), t.alternatives = kept[0], kept[1:]
             t.hits += 1
             t.misses = t.blind = 0
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
@@ -244,6 +253,21 @@ class Tracker:
                 along = self.cfg.flow_speed_std if from_flow else self.cfg.no_flow_speed_std
             self.tracks.append(self._birth(det, di, velocity, axis, along))
         return self.tracks
+
+    def _predict(self, x: np.ndarray, p: np.ndarray, dt: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(x, P) after `dt` along each branch of the motion model, the straightest first (one: linear)."""
+        fs = self.motion(x, dt) if self.motion is not None else None
+        return ([kf_predict(x, p, dt, self.cfg.q)] if fs is None else
+                [ekf_predict(x, p, f, dt, self.cfg.q) for f in fs])
+
+    def _distinct(self, hyps: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`hyps` without those within `same_hypothesis` of an earlier one (in position and velocity)."""
+        dp, dv = self.cfg.same_hypothesis
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for x, p in hyps:
+            if all(np.hypot(*(x[:2] - y[:2])) > dp or np.hypot(*(x[2:] - y[2:])) > dv for y, _ in out):
+                out.append((x, p))
+        return out
 
     def _flow(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
         """(lane, position, velocity) of the confirmed tracks updated this step: the traffic on each lane."""
