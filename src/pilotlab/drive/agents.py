@@ -11,6 +11,7 @@ other vehicles; the modular driver sees the others only through `sensors.py`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -126,6 +127,8 @@ class PlannerAgent:
     cruise_speeds: tuple[tuple[str, float], ...] = (("merge", 15.0),)  # [m/s] desired speed per env id prefix
     # (`planning.PlannerConfig.cruise`): merge-v0 pays per step until the ego passes x = 370 m, so its return
     # falls with the speed at any speed (docs/drive.md, "merge-v0: the return against the cruise speed")
+    tracker_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # `TrackerConfig` fields replaced
+    # per env id prefix (the first matching prefix applies), e.g. (("exit", (("gate", 9.21),)),)
     junction_grid_steps: int = 3  # [] intersection-v0's set-points: highway-env's own 3 (0, 4.5, 9 m/s); a finer
     # grid lowers the set-point too little per policy period to stop before the line (docs/drive.md, "Junctions")
     blind_spread: float = 2.0  # [std] a track coasting outside every sensor's view (`Tracker.covered`) occupies
@@ -134,6 +137,21 @@ class PlannerAgent:
     perception: Perception | None = None
     last_plan: planning.Plan | None = None
     camera: Any = None  # camera_perception.CameraSensors: detections from the cameras (drive eval --perception)
+
+    def __post_init__(self) -> None:
+        known = {f.name for f in dataclasses.fields(TrackerConfig)}
+        for prefix, settings in self.tracker_settings:
+            unknown = sorted({name for name, _ in settings} - known)
+            if unknown:
+                raise PilotlabError(f"tracker_settings for {prefix!r}: unknown TrackerConfig field(s) "
+                                    f"{', '.join(unknown)}")
+
+    def tracker_config(self, env_id: str) -> TrackerConfig:
+        """`tracker_cfg` with the settings of the first `tracker_settings` prefix `env_id` starts with."""
+        for prefix, settings in self.tracker_settings:
+            if env_id.startswith(prefix):
+                return dataclasses.replace(self.tracker_cfg, **dict(settings))
+        return self.tracker_cfg
 
     def prepare(self, env: Any) -> None:
         cfg = env.unwrapped.config
@@ -167,6 +185,7 @@ class PlannerAgent:
         # roundabout only: at the intersection the same rule did not lower the crashes on training seeds
         # (docs/drive.md, "Junctions")
         self._at_junction = str(getattr(env.spec, "id", "")).startswith("roundabout")
+        self._tracker_cfg = self.tracker_config(env_id)
         self._planner = planning.PlannerConfig(**fields)
         # this driver never reads the env's observation vector (only RL drivers do); highway-env would still
         # build it every step from a table of the nearby vehicles, so it is replaced by an empty one (no
@@ -179,7 +198,7 @@ class PlannerAgent:
     def reset(self, env: Any, seed: int) -> None:
         self._rng = np.random.default_rng([self.seed, seed])
         self._episode_seed = seed
-        self._tracker = Tracker(self.tracker_cfg)
+        self._tracker = Tracker(getattr(self, "_tracker_cfg", self.tracker_cfg))
         self._period = envs.env_timing(env)[0]
         self.perception = None
         self._lane = tuple(envs.ego_vehicle(env).lane_index)  # lane the continuous controller steers to

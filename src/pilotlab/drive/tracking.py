@@ -64,21 +64,31 @@ def cv_process_noise(dt: float, q: float) -> np.ndarray:
     return out
 
 
-def kf_predict(x: np.ndarray, p: np.ndarray, dt: float, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """x' = F x, P' = F P F^T + Q."""
+def oriented_process_noise(dt: float, q_along: float, q_across: float, heading: np.ndarray) -> np.ndarray:
+    """Q (4, 4) of white-noise acceleration with density `q_along` along the unit direction `heading` (2,) and
+    `q_across` across it [m^2/s^3]: a car accelerates and brakes far harder than it moves sideways."""
+    q1 = np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])  # (2, 2): (pos, vel) per unit density
+    rot = np.array([[heading[0], -heading[1]], [heading[1], heading[0]]])
+    axes = rot @ np.diag([q_along, q_across]) @ rot.T  # (2, 2) spatial density
+    return np.kron(q1, axes)  # state order (px, py, vx, vy)
+
+
+def kf_predict(x: np.ndarray, p: np.ndarray, dt: float, q: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x' = F x, P' = F P F^T + Q; `q`: a density (isotropic) or the (4, 4) Q itself."""
     f = cv_transition(dt)
-    return f @ x, f @ p @ f.T + cv_process_noise(dt, q)
+    return f @ x, f @ p @ f.T + (cv_process_noise(dt, q) if np.ndim(q) == 0 else q)
 
 
-def ekf_predict(x: np.ndarray, p: np.ndarray, f: Callable[[np.ndarray], np.ndarray], dt: float, q: float,
-                eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """x' = f(x), P' = J P J^T + Q with J the Jacobian of `f` at x by central differences (step `eps`)."""
+def ekf_predict(x: np.ndarray, p: np.ndarray, f: Callable[[np.ndarray], np.ndarray], dt: float,
+                q: float | np.ndarray, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """x' = f(x), P' = J P J^T + Q with J the Jacobian of `f` at x by central differences (step `eps`); `q` as in
+    `kf_predict`."""
     jac = np.empty((len(x), len(x)))
     for k in range(len(x)):
         e = np.zeros(len(x))
         e[k] = eps
         jac[:, k] = (f(x + e) - f(x - e)) / (2.0 * eps)
-    return f(x), jac @ p @ jac.T + cv_process_noise(dt, q)
+    return f(x), jac @ p @ jac.T + (cv_process_noise(dt, q) if np.ndim(q) == 0 else q)
 
 
 def kf_update(x: np.ndarray, p: np.ndarray, z: np.ndarray, h: np.ndarray, r: np.ndarray
@@ -137,6 +147,7 @@ def assign(cost: np.ndarray, gate: float) -> Assignment:
 @dataclass(frozen=True)
 class TrackerConfig:
     q: float = 3.0  # [m^2/s^3] acceleration noise density: ~1.7 m/s^2 std over 1 s
+    q_across: float | None = None  # [m^2/s^3] ... across the track's heading where it moves (None: `q`, isotropic)
     n_init: int = 2  # [] consecutive hits to confirm a track (lidar and radar agreeing confirm at once)
     max_misses: int = 5  # [] consecutive misses (occlusion) before a confirmed track is deleted
     gate: float = GATE_CHI2_2DOF  # [] squared Mahalanobis gate on positions
@@ -257,8 +268,11 @@ class Tracker:
     def _predict(self, x: np.ndarray, p: np.ndarray, dt: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """(x, P) after `dt` along each branch of the motion model, the straightest first (one: linear)."""
         fs = self.motion(x, dt) if self.motion is not None else None
-        return ([kf_predict(x, p, dt, self.cfg.q)] if fs is None else
-                [ekf_predict(x, p, f, dt, self.cfg.q) for f in fs])
+        q: float | np.ndarray = self.cfg.q
+        speed = float(np.hypot(*x[2:]))
+        if self.cfg.q_across is not None and speed > 1.0:
+            q = oriented_process_noise(dt, self.cfg.q, self.cfg.q_across, x[2:] / speed)
+        return ([kf_predict(x, p, dt, q)] if fs is None else [ekf_predict(x, p, f, dt, q) for f in fs])
 
     def _distinct(self, hyps: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
         """`hyps` without those within `same_hypothesis` of an earlier one (in position and velocity)."""
@@ -354,5 +368,6 @@ __all__ = [
     "kf_predict",
     "kf_update",
     "measurement",
+    "oriented_process_noise",
     "position_distances",
 ]
