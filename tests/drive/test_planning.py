@@ -290,3 +290,17 @@ def test_the_drivers_set_the_cruise_speed_per_scenario() -> None:
         speeds[env_id] = agent._planner.cruise
         env.close()
     assert speeds == {"merge-v0": dict(agent.cruise_speeds)["merge"], "highway-fast-v0": np.inf}
+
+
+def test_tracker_settings_apply_per_env_prefix() -> None:
+    from pilotlab.core.errors import PilotlabError
+    from pilotlab.drive.agents import PlannerAgent
+    from pilotlab.drive.tracking import TrackerConfig
+
+    agent = PlannerAgent("modular", use_sensors=True, tracker_cfg=TrackerConfig(gate=13.0),
+                         tracker_settings=(("exit", (("gate", 9.0), ("init_speed_std", (12.0, 0.2)))),
+                                           ("ex", (("gate", 5.0),))))
+    assert agent.tracker_config("exit-v0") == TrackerConfig(gate=9.0, init_speed_std=(12.0, 0.2))  # the first
+    assert agent.tracker_config("highway-fast-v0") == TrackerConfig(gate=13.0)
+    with pytest.raises(PilotlabError, match="unknown TrackerConfig field"):
+        PlannerAgent("modular", use_sensors=True, tracker_settings=(("exit", (("gait", 9.0),)),))

@@ -267,3 +267,34 @@ def test_an_ambiguous_match_keeps_both_branches_until_a_detection_tells_them_apa
     assert len(live) == 1 and (live[0].id == 1) == (hypotheses > 1)
     if hypotheses > 1:
         assert live[0].x[3] > abs(live[0].x[2])  # now heading north
+
+
+def test_lane_aligned_process_noise_matches_closed_form() -> None:
+    """Equal densities give the isotropic Q; otherwise the position variance along the heading is q_along dt^3 / 3
+    and across it q_across dt^3 / 3, with no along-across correlation."""
+    from pilotlab.drive.tracking import oriented_process_noise
+
+    dt, h = 0.7, np.array([np.cos(0.5), np.sin(0.5)])
+    np.testing.assert_allclose(oriented_process_noise(dt, 3.0, 3.0, h), cv_process_noise(dt, 3.0), atol=1e-12)
+    q = oriented_process_noise(dt, 3.0, 0.2, h)
+    n = np.array([-h[1], h[0]])
+    pos, vel = q[:2, :2], q[2:, 2:]
+    assert h @ pos @ h == pytest.approx(3.0 * dt**3 / 3) and n @ pos @ n == pytest.approx(0.2 * dt**3 / 3)
+    assert h @ vel @ h == pytest.approx(3.0 * dt) and n @ vel @ n == pytest.approx(0.2 * dt)
+    assert h @ pos @ n == pytest.approx(0.0, abs=1e-12) and n @ q[:2, 2:] @ n == pytest.approx(0.2 * dt**2 / 2)
+
+
+@pytest.mark.parametrize("q_across", [None, 0.3])
+def test_little_sideways_noise_keeps_a_track_off_the_next_lanes_car(q_across: float | None) -> None:
+    """A car at 10 m/s is missed for a step while a car one lane (3.5 m) to its side is detected where it would
+    be: with isotropic acceleration noise the track's gate reaches across the lane and it takes that car; with
+    little noise across its heading (`q_across`) it does not."""
+    from pilotlab.drive.tracking import Track
+
+    tracker = Tracker(TrackerConfig(q=3.0, q_across=q_across))
+    tracker.tracks.append(Track(1, np.array([10.0, 0.0, 10.0, 0.0]), np.diag([0.2, 0.2, 1.0, 0.25]), hits=5,
+                                confirmed=True))
+    tracker.next_id = 2
+    tracker.step(_detections(np.array([[20.0, 3.5]])), 1.0, np.zeros(2), np.zeros(2))
+    own = tracker.tracks[0]
+    assert own.id == 1 and own.misses == (0 if q_across is None else 1)
