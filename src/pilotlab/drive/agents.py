@@ -22,7 +22,7 @@ from pilotlab.drive import control, envs, frenet, planning, sensors
 from pilotlab.drive.detection import Detections, DetectorConfig, detect
 from pilotlab.drive.envs import VEHICLE_LENGTH
 from pilotlab.drive.scene import build_scene
-from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
+from pilotlab.drive.tracking import GATE_CHI2_2DOF_99, Track, Tracker, TrackerConfig
 
 NO_OBSERVATION = {"type": "AttributesObservation", "attributes": []}  # highway-env's cheapest: an empty dict
 
@@ -127,8 +127,13 @@ class PlannerAgent:
     cruise_speeds: tuple[tuple[str, float], ...] = (("merge", 15.0),)  # [m/s] desired speed per env id prefix
     # (`planning.PlannerConfig.cruise`): merge-v0 pays per step until the ego passes x = 370 m, so its return
     # falls with the speed at any speed (docs/drive.md, "merge-v0: the return against the cruise speed")
-    tracker_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # `TrackerConfig` fields replaced
-    # per env id prefix (the first matching prefix applies), e.g. (("exit", (("gate", 9.21),)),)
+    tracker_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = (
+        ("exit", (("q_across", 0.3), ("init_speed_std", (6.0, 0.25)), ("gate", GATE_CHI2_2DOF_99))),
+    )  # `TrackerConfig` fields replaced per env id prefix (the first matching prefix applies). exit-v0: the ego
+    # passes slow queues in the lanes beside it, cars 8-10 m apart, and a track whose own car went unseen for a step
+    # took the car of the next lane or the next one of the queue; there little sideways noise (cars keep their
+    # lanes), a tight sideways prior for newborns and the 99 % gate keep it off them. Where cars turn (roundabout,
+    # intersection) the same settings lost the turning cars (docs/drive.md, "Per-scenario tracker settings")
     junction_grid_steps: int = 3  # [] intersection-v0's set-points: highway-env's own 3 (0, 4.5, 9 m/s); a finer
     # grid lowers the set-point too little per policy period to stop before the line (docs/drive.md, "Junctions")
     blind_spread: float = 2.0  # [std] a track coasting outside every sensor's view (`Tracker.covered`) occupies

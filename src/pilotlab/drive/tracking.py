@@ -45,6 +45,7 @@ from scipy.optimize import linear_sum_assignment
 from pilotlab.drive.detection import Detections
 
 GATE_CHI2_2DOF = 13.8155  # [] chi-square 0.999 quantile with 2 degrees of freedom
+GATE_CHI2_2DOF_99 = 9.2103  # [] ... its 0.99 quantile
 
 
 def cv_transition(dt: float) -> np.ndarray:
@@ -357,6 +358,7 @@ class Tracker:
 
 __all__ = [
     "GATE_CHI2_2DOF",
+    "GATE_CHI2_2DOF_99",
     "Assignment",
     "Track",
     "Tracker",
