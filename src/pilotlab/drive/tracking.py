@@ -28,6 +28,9 @@ A newborn's velocity prior is, where a `lane` function is given, the speed of th
 lane (`_flow_velocity`), or, where there are none, the ego's with a wider std (`no_flow_speed_std`): a track
 started from a wrong speed takes the next car of a slow queue at its second step (docs/drive.md, "Tracking at
 the exit").
+With `q_across` the acceleration noise is smaller across a moving track's heading than along it
+(`oriented_process_noise`): cars keep their lanes, and an isotropic noise let a track whose car went unseen for a
+step take the car in the next lane (the drivers set it per scenario: `agents.PlannerAgent.tracker_settings`).
 A miss counts only where a sensor looks: given the sensors' coverage (`Tracker.covered`), a confirmed track
 outside every field of view (a car alongside, between a forward and a rear camera) coasts until a sensor
 looks at it again, for at most `max_blind_time`, as a car that drove into a blind spot is still there.
