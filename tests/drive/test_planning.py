@@ -304,3 +304,21 @@ def test_tracker_settings_apply_per_env_prefix() -> None:
     assert agent.tracker_config("highway-fast-v0") == TrackerConfig(gate=13.0)
     with pytest.raises(PilotlabError, match="unknown TrackerConfig field"):
         PlannerAgent("modular", use_sensors=True, tracker_settings=(("exit", (("gait", 9.0),)),))
+
+
+def test_the_modular_driver_tracks_with_its_envs_settings() -> None:
+    """The tracker of an episode runs the settings of its env (`tracker_settings`), others the defaults."""
+    from pilotlab.drive.agents import make_agent
+    from pilotlab.drive.envs import make_env
+
+    agent = make_agent("modular", 0)
+    agent.tracker_settings = (("merge", (("gate", 7.0), ("q_across", 0.5))),)
+    used = {}
+    for env_id in ("merge-v0", "highway-fast-v0"):
+        env = make_env(env_id)
+        agent.prepare(env)
+        env.reset(seed=0)
+        agent.reset(env, 0)
+        used[env_id] = (agent._tracker.cfg.gate, agent._tracker.cfg.q_across)
+        env.close()
+    assert used == {"merge-v0": (7.0, 0.5), "highway-fast-v0": (agent.tracker_cfg.gate, agent.tracker_cfg.q_across)}
