@@ -43,6 +43,19 @@ class DetectorConfig:
     occlusion_margin: float = 2.0  # [m] ... cut off: the ray beside that end returns this much closer
     one_car_extent: tuple[float, float] | None = (VEHICLE_LENGTH + 0.5, VEHICLE_WIDTH + 0.5)  # [m] neighbouring
     # clusters whose points together span at most this along / across the road are one car (None: off)
+    box_fit: str = "model"  # [] "model": the car-sized rectangle that best explains the rays around a cluster
+    # (`fit_box`), its std from the fit; "faces": half a car beyond the nearest points (`box_centre`), fixed stds
+    fit_step: float = 0.2  # [m] grid spacing of the candidate centres
+    fit_tolerance: float = 0.3  # [m] how far a cluster's points may lie outside a candidate (noise, a car's yaw off
+    # its lane)
+    fit_point_std: float = 0.25  # [m] std of a point off the rectangle's boundary, and of a ray's depth into it
+    fit_cost_cap: float = 8.0  # [] most a single ray may cost (a stray point, a ray passing through)
+    fit_dropout_cost: float = 3.0  # [] most a ray entering the rectangle and returning nothing costs (-ln dropout)
+    fit_std_floor: tuple[float, float] = (0.5, 0.4)  # [m] least along / across std reported for a fitted centre
+
+    def __post_init__(self) -> None:
+        if self.box_fit not in ("model", "faces"):
+            raise ValueError(f"box_fit must be 'model' or 'faces', got {self.box_fit!r}")
 
 
 class Detections(NamedTuple):
@@ -127,6 +140,11 @@ def _join_one_car(clusters: list[list[int]], idx: np.ndarray, pts: np.ndarray, n
     return out
 
 
+def lidar_points(scan: LidarScan, rays: np.ndarray) -> np.ndarray:
+    """World-frame offsets (P, 2) [m] from the sensor of the returns of `rays`."""
+    return scan.ranges[rays, None] * np.stack([np.cos(scan.angles[rays]), np.sin(scan.angles[rays])], -1)
+
+
 def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.ndarray:
     """Centre (2,) [m] of a road-aligned car from the points (P, 2) on its visible faces.
 
@@ -154,6 +172,80 @@ def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.nda
     return origin + cu * np.array([c, s]) + cw * np.array([-s, c])
 
 
+def fit_box(scan: LidarScan, rays: np.ndarray, origin: np.ndarray, heading: float, max_range: float,
+            cfg: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray] | None:
+    """The centre (2,) [m] of a car-sized rectangle along `heading` that best explains the scan around a cluster,
+    and its std (2,) [m] along / across that heading; None where no such rectangle holds the cluster's points.
+
+    Each candidate centre on a grid (`fit_step`) is scored by the negative log-likelihood of the rays that
+    could meet it: the cluster's points must lie on the rectangle's boundary (Gaussian, `fit_point_std`, capped
+    at `fit_cost_cap` so one stray point cannot veto), every ray that enters the rectangle must return there,
+    not beyond it (a ray returning from further away passed through: as costly as a stray point), and a ray
+    that enters it and returns nothing costs a dropout (`-ln(lidar_dropout_prob)`). Rays returning nearer than
+    the rectangle say nothing (something in front hides it). The centre is the mean of the candidates weighted
+    by exp(-cost), its std their spread: free rays on both sides of a car seen by one or two rays bound it
+    tightly; a car with a hidden end keeps the spread of every position its points allow.
+    """
+    length, width = VEHICLE_LENGTH, VEHICLE_WIDTH
+    c, s = np.cos(heading), np.sin(heading)
+    rel = lidar_points(scan, rays)  # (P, 2)
+    pu, pw = rel @ np.array([c, s]), rel @ np.array([-s, c])  # (P,) along / across the box axis
+    tol = cfg.fit_tolerance
+    lo_u, hi_u = float(pu.max()) - length / 2 - tol, float(pu.min()) + length / 2 + tol
+    lo_w, hi_w = float(pw.max()) - width / 2 - tol, float(pw.min()) + width / 2 + tol
+    if lo_u > hi_u or lo_w > hi_w:  # the points span more than one car (two cars, or a car turned off the lane)
+        return None
+    step = cfg.fit_step
+    gu = np.linspace(lo_u, hi_u, max(int(np.ceil((hi_u - lo_u) / step)) + 1, 2))
+    gw = np.linspace(lo_w, hi_w, max(int(np.ceil((hi_w - lo_w) / step)) + 1, 2))
+    cu, cw = (a.ravel() for a in np.meshgrid(gu, gw, indexing="ij"))  # (C,) candidate centres
+    # the rays any candidate may meet: the bearings of the candidate region grown by half a car
+    corners = np.array([[u, w] for u in (lo_u - length / 2, hi_u + length / 2)
+                        for w in (lo_w - width / 2, hi_w + width / 2)])  # (4, 2) box frame
+    corner_xy = corners @ np.array([[c, s], [-s, c]])  # (4, 2) world offsets from the origin
+    n = len(scan.angles)
+    if corners[:, 0].min() < 0 < corners[:, 0].max() and corners[:, 1].min() < 0 < corners[:, 1].max():
+        near = np.arange(n)  # the ego inside the region: every ray may meet it
+    else:
+        mid = float(np.arctan2(*rel.mean(axis=0)[::-1]))
+        spread = np.angle(np.exp(1j * (np.arctan2(corner_xy[:, 1], corner_xy[:, 0]) - mid)))  # (4,)
+        off = np.angle(np.exp(1j * (scan.angles - mid)))  # (R,)
+        near = np.flatnonzero((off >= spread.min()) & (off <= spread.max()))
+    ang = scan.angles[near] - heading
+    du, dw = np.cos(ang), np.sin(ang)  # (N,) ray directions in the box frame
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_near = np.full((len(cu), len(near)), 0.0)
+        t_far = np.full((len(cu), len(near)), np.inf)
+        for centre, d, half in ((cu, du, length / 2), (cw, dw, width / 2)):
+            t1 = (centre[:, None] - half) / d[None, :]
+            t2 = (centre[:, None] + half) / d[None, :]
+            parallel = np.abs(d)[None, :] < 1e-12
+            inside = np.abs(centre)[:, None] <= half
+            t_near = np.maximum(t_near, np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)))
+            t_far = np.minimum(t_far, np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)))
+    enters = (t_far >= t_near) & (t_near < max_range)  # (C, N) the ray meets the candidate at range t_near
+    hit = scan.hit[near][None, :]
+    r = np.where(hit, scan.ranges[near][None, :], np.inf)
+    # [m] how deep into the candidate the ray went before it returned (or passed through, or returned nothing):
+    # a ray clipping a corner by a few centimetres is no evidence against it
+    depth = np.where(enters, np.maximum(np.minimum(r, t_far) - t_near, 0.0), 0.0)
+    penalty = np.square(depth / cfg.fit_point_std) / 2
+    cap = cfg.fit_cost_cap
+    cost = np.where(hit, np.minimum(penalty, cap), np.minimum(penalty, cfg.fit_dropout_cost)).sum(axis=1)
+    # the cluster's points on the candidate's boundary (inside or outside)
+    qu = np.abs(pu[None, :] - cu[:, None]) - length / 2  # (C, P) > 0 outside along
+    qw = np.abs(pw[None, :] - cw[:, None]) - width / 2
+    outside = np.hypot(np.maximum(qu, 0.0), np.maximum(qw, 0.0))
+    dist = np.where((qu <= 0) & (qw <= 0), -np.maximum(qu, qw), outside)
+    cost += np.minimum(np.square(dist / cfg.fit_point_std) / 2, cap).sum(axis=1)
+    weight = np.exp(-(cost - cost.min()))
+    weight /= weight.sum()
+    mu, mw = float(weight @ cu), float(weight @ cw)
+    var = np.array([weight @ np.square(cu - mu), weight @ np.square(cw - mw)]) + step**2 / 12
+    centre = origin + mu * np.array([c, s]) + mw * np.array([-s, c])
+    return centre, np.sqrt(var)
+
+
 def hidden_ends(scan: LidarScan, rays: np.ndarray, cfg: DetectorConfig) -> tuple[bool, bool]:
     """Whether the ray just before a cluster's first ray / just after its last (angular order) returned closer
     than that end by `cfg.occlusion_margin`: a nearer object cuts the car off beyond that end."""
@@ -173,13 +265,19 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     and the position covariance of a cluster use the ego's heading turned by it (none: a straight road)."""
     origin = ego.position
     ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,) [m/s]
-    centres, headings, along_std = [], [], []
+    centres, headings, stds = [], [], []
     for rays in cluster_rays(lidar, origin, ego.heading, cfg, frame):
         pts = origin + lidar.ranges[rays, None] * np.stack([np.cos(lidar.angles[rays]), np.sin(lidar.angles[rays])], -1)
         h = ego.heading if frame is None else ego.heading + frame(pts.mean(axis=0))
-        centres.append(box_centre(pts, origin, h))
+        fit = fit_box(lidar, rays, origin, h, sensors.lidar_range, cfg) if cfg.box_fit == "model" else None
+        if fit is not None:
+            centres.append(fit[0])
+            stds.append(np.maximum(fit[1], cfg.fit_std_floor))
+        else:
+            centres.append(box_centre(pts, origin, h))
+            along = cfg.occluded_std if any(hidden_ends(lidar, rays, cfg)) else cfg.lidar_position_std[0]
+            stds.append(np.array([along, cfg.lidar_position_std[1]]))
         headings.append(h)
-        along_std.append(cfg.occluded_std if any(hidden_ends(lidar, rays, cfg)) else cfg.lidar_position_std[0])
     lid = np.array(centres).reshape(-1, 2)  # (L, 2)
     n_lid = len(lid)
     lid_rate_sum = np.zeros(n_lid)
@@ -209,7 +307,7 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     lid_cov = np.empty((n_lid, 2, 2))
     for k, h in enumerate(headings):  # each cluster's own road axes (the ego's heading on a straight road)
         rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
-        lid_cov[k] = rot @ np.diag(np.square([along_std[k], cfg.lidar_position_std[1]])) @ rot.T  # [m^2]
+        lid_cov[k] = rot @ np.diag(np.square(stds[k])) @ rot.T  # [m^2]
     with np.errstate(invalid="ignore", divide="ignore"):
         lid_rate = np.where(lid_rate_n > 0, lid_rate_sum / np.maximum(lid_rate_n, 1), np.nan)
     pos = np.concatenate([lid, np.array(r_pos).reshape(-1, 2)])  # (D, 2)
@@ -224,4 +322,5 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     )
 
 
-__all__ = ["Detections", "DetectorConfig", "box_centre", "cluster_rays", "detect", "hidden_ends"]
+__all__ = ["Detections", "DetectorConfig", "box_centre", "cluster_rays", "detect", "fit_box", "hidden_ends",
+           "lidar_points"]
