@@ -51,7 +51,10 @@ class DetectorConfig:
     fit_point_std: float = 0.25  # [m] std of a point off the rectangle's boundary, and of a ray's depth into it
     fit_cost_cap: float = 8.0  # [] most a single ray may cost (a stray point, a ray passing through)
     fit_dropout_cost: float = 3.0  # [] most a ray entering the rectangle and returning nothing costs (-ln dropout)
-    fit_std_floor: tuple[float, float] = (0.5, 0.4)  # [m] least along / across std reported for a fitted centre
+    fit_std_floor: tuple[float, float] = (0.3, 0.3)  # [m] least along / across std reported for a fitted centre
+    fit_refit_cost: float = 8.0  # [] a fit along the lane's heading costing more than this tries other headings ...
+    fit_yaw_offsets: tuple[float, ...] = (-0.35, 0.35, -0.7, 0.7)  # [rad] ... these away from the lane's
+    fit_yaw_cost: float = 3.0  # [] ... and keeps one only if it costs this much less (the lane's heading is likelier)
 
     def __post_init__(self) -> None:
         if self.box_fit not in ("model", "faces"):
@@ -173,22 +176,44 @@ def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.nda
 
 
 def fit_box(scan: LidarScan, rays: np.ndarray, origin: np.ndarray, heading: float, max_range: float,
-            cfg: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray] | None:
-    """The centre (2,) [m] of a car-sized rectangle along `heading` that best explains the scan around a cluster,
-    and its std (2,) [m] along / across that heading; None where no such rectangle holds the cluster's points.
+            cfg: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The centre (2,) [m] of a car-sized rectangle that best explains the scan around a cluster, its std (2,)
+    [m] along / across the rectangle, and the rectangle's heading [rad]; None where no rectangle holds the
+    cluster's points.
 
     Each candidate centre on a grid (`fit_step`) is scored by the negative log-likelihood of the rays that
     could meet it: the cluster's points must lie on the rectangle's boundary (Gaussian, `fit_point_std`, capped
     at `fit_cost_cap` so one stray point cannot veto), every ray that enters the rectangle must return there,
     not beyond it (a ray returning from further away passed through: as costly as a stray point), and a ray
-    that enters it and returns nothing costs a dropout (`-ln(lidar_dropout_prob)`). Rays returning nearer than
+    that enters it and returns nothing costs a dropout (`fit_dropout_cost`). Rays returning nearer than
     the rectangle say nothing (something in front hides it). The centre is the mean of the candidates weighted
     by exp(-cost), its std their spread: free rays on both sides of a car seen by one or two rays bound it
     tightly; a car with a hidden end keeps the spread of every position its points allow.
+
+    The rectangle lies along `heading` (its lane's); where that explains the rays badly (the best candidate
+    costs more than `fit_refit_cost`: a car turning off its lane, entering a roundabout, or a lane map that
+    took the wrong lane) the headings `fit_yaw_offsets` away are tried too and the best fit is kept.
     """
+    rel = lidar_points(scan, rays)  # (P, 2)
+    best = _fit_along(scan, rel, heading, max_range, cfg)
+    if best is None or best[3] > cfg.fit_refit_cost:
+        for offset in cfg.fit_yaw_offsets:
+            other = _fit_along(scan, rel, heading + offset, max_range, cfg)
+            if other is not None and (best is None or other[3] + cfg.fit_yaw_cost < best[3]):
+                best = other
+    if best is None:
+        return None
+    (mu, mw), std, h, _ = best
+    c, s = np.cos(h), np.sin(h)
+    return origin + mu * np.array([c, s]) + mw * np.array([-s, c]), std, h
+
+
+def _fit_along(scan: LidarScan, rel: np.ndarray, heading: float, max_range: float,
+               cfg: DetectorConfig) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """`fit_box` for one heading: (centre (2,) [m] along / across `heading` from the sensor, its std (2,) [m],
+    the heading, the best candidate's cost), or None where no candidate holds the points `rel` (P, 2)."""
     length, width = VEHICLE_LENGTH, VEHICLE_WIDTH
     c, s = np.cos(heading), np.sin(heading)
-    rel = lidar_points(scan, rays)  # (P, 2)
     pu, pw = rel @ np.array([c, s]), rel @ np.array([-s, c])  # (P,) along / across the box axis
     tol = cfg.fit_tolerance
     lo_u, hi_u = float(pu.max()) - length / 2 - tol, float(pu.min()) + length / 2 + tol
@@ -242,8 +267,7 @@ def fit_box(scan: LidarScan, rays: np.ndarray, origin: np.ndarray, heading: floa
     weight /= weight.sum()
     mu, mw = float(weight @ cu), float(weight @ cw)
     var = np.array([weight @ np.square(cu - mu), weight @ np.square(cw - mw)]) + step**2 / 12
-    centre = origin + mu * np.array([c, s]) + mw * np.array([-s, c])
-    return centre, np.sqrt(var)
+    return np.array([mu, mw]), np.sqrt(var), heading, float(cost.min())
 
 
 def hidden_ends(scan: LidarScan, rays: np.ndarray, cfg: DetectorConfig) -> tuple[bool, bool]:
@@ -273,6 +297,7 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
         if fit is not None:
             centres.append(fit[0])
             stds.append(np.maximum(fit[1], cfg.fit_std_floor))
+            h = fit[2]
         else:
             centres.append(box_centre(pts, origin, h))
             along = cfg.occluded_std if any(hidden_ends(lidar, rays, cfg)) else cfg.lidar_position_std[0]
