@@ -221,52 +221,51 @@ def _fit_along(scan: LidarScan, rel: np.ndarray, heading: float, max_range: floa
     if lo_u > hi_u or lo_w > hi_w:  # the points span more than one car (two cars, or a car turned off the lane)
         return None
     step = cfg.fit_step
-    gu = np.linspace(lo_u, hi_u, max(int(np.ceil((hi_u - lo_u) / step)) + 1, 2))
-    gw = np.linspace(lo_w, hi_w, max(int(np.ceil((hi_w - lo_w) / step)) + 1, 2))
-    cu, cw = (a.ravel() for a in np.meshgrid(gu, gw, indexing="ij"))  # (C,) candidate centres
+    gu = np.linspace(lo_u, hi_u, max(int(np.ceil((hi_u - lo_u) / step)) + 1, 2))  # (U,) candidate centres along
+    gw = np.linspace(lo_w, hi_w, max(int(np.ceil((hi_w - lo_w) / step)) + 1, 2))  # (W,) ... across
     # the rays any candidate may meet: the bearings of the candidate region grown by half a car
     corners = np.array([[u, w] for u in (lo_u - length / 2, hi_u + length / 2)
                         for w in (lo_w - width / 2, hi_w + width / 2)])  # (4, 2) box frame
-    corner_xy = corners @ np.array([[c, s], [-s, c]])  # (4, 2) world offsets from the origin
-    n = len(scan.angles)
     if corners[:, 0].min() < 0 < corners[:, 0].max() and corners[:, 1].min() < 0 < corners[:, 1].max():
-        near = np.arange(n)  # the ego inside the region: every ray may meet it
+        near = np.arange(len(scan.angles))  # the sensor inside the region: every ray may meet it
     else:
+        corner_xy = corners @ np.array([[c, s], [-s, c]])  # (4, 2) world offsets from the sensor
         mid = float(np.arctan2(*rel.mean(axis=0)[::-1]))
         spread = np.angle(np.exp(1j * (np.arctan2(corner_xy[:, 1], corner_xy[:, 0]) - mid)))  # (4,)
         off = np.angle(np.exp(1j * (scan.angles - mid)))  # (R,)
         near = np.flatnonzero((off >= spread.min()) & (off <= spread.max()))
     ang = scan.angles[near] - heading
-    du, dw = np.cos(ang), np.sin(ang)  # (N,) ray directions in the box frame
+    # slab method, one axis at a time on its own 1-D grid, then every (along, across) pair by broadcasting;
+    # a ray parallel to an axis divides by 0 and gets +-inf, which the min / max below treat correctly
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_near = np.full((len(cu), len(near)), 0.0)
-        t_far = np.full((len(cu), len(near)), np.inf)
-        for centre, d, half in ((cu, du, length / 2), (cw, dw, width / 2)):
-            t1 = (centre[:, None] - half) / d[None, :]
-            t2 = (centre[:, None] + half) / d[None, :]
-            parallel = np.abs(d)[None, :] < 1e-12
-            inside = np.abs(centre)[:, None] <= half
-            t_near = np.maximum(t_near, np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)))
-            t_far = np.minimum(t_far, np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)))
-    enters = (t_far >= t_near) & (t_near < max_range)  # (C, N) the ray meets the candidate at range t_near
-    hit = scan.hit[near][None, :]
-    r = np.where(hit, scan.ranges[near][None, :], np.inf)
+        slabs = []
+        for grid, d, half in ((gu, np.cos(ang), length / 2), (gw, np.sin(ang), width / 2)):
+            t1 = (grid[:, None] - half) / d[None, :]
+            t2 = (grid[:, None] + half) / d[None, :]
+            slabs.append((np.minimum(t1, t2), np.maximum(t1, t2)))  # (U or W, N) entry / exit ranges
+    (in_u, out_u), (in_w, out_w) = slabs
+    t_near = np.maximum(np.maximum(in_u[:, None], in_w[None, :]), 0.0)  # (U, W, N)
+    t_far = np.minimum(out_u[:, None], out_w[None, :])
+    enters = (t_far >= t_near) & (t_near < max_range)  # the ray meets the candidate at range t_near
+    hit = scan.hit[near]
+    r = np.where(hit, scan.ranges[near], np.inf)  # (N,)
     # [m] how deep into the candidate the ray went before it returned (or passed through, or returned nothing):
     # a ray clipping a corner by a few centimetres is no evidence against it
     depth = np.where(enters, np.maximum(np.minimum(r, t_far) - t_near, 0.0), 0.0)
-    penalty = np.square(depth / cfg.fit_point_std) / 2
-    cap = cfg.fit_cost_cap
-    cost = np.where(hit, np.minimum(penalty, cap), np.minimum(penalty, cfg.fit_dropout_cost)).sum(axis=1)
+    penalty = np.minimum(np.square(depth / cfg.fit_point_std) / 2,
+                         np.where(hit, cfg.fit_cost_cap, cfg.fit_dropout_cost))
+    cost = penalty.sum(axis=-1)  # (U, W)
     # the cluster's points on the candidate's boundary (inside or outside)
-    qu = np.abs(pu[None, :] - cu[:, None]) - length / 2  # (C, P) > 0 outside along
-    qw = np.abs(pw[None, :] - cw[:, None]) - width / 2
-    outside = np.hypot(np.maximum(qu, 0.0), np.maximum(qw, 0.0))
+    qu = (np.abs(pu[None, :] - gu[:, None]) - length / 2)[:, None, :]  # (U, 1, P) > 0: outside along
+    qw = (np.abs(pw[None, :] - gw[:, None]) - width / 2)[None, :, :]  # (1, W, P) > 0: outside across
+    outside = np.hypot(np.maximum(qu, 0.0), np.maximum(qw, 0.0))  # (U, W, P)
     dist = np.where((qu <= 0) & (qw <= 0), -np.maximum(qu, qw), outside)
-    cost += np.minimum(np.square(dist / cfg.fit_point_std) / 2, cap).sum(axis=1)
+    cost = cost + np.minimum(np.square(dist / cfg.fit_point_std) / 2, cfg.fit_cost_cap).sum(axis=-1)
     weight = np.exp(-(cost - cost.min()))
     weight /= weight.sum()
-    mu, mw = float(weight @ cu), float(weight @ cw)
-    var = np.array([weight @ np.square(cu - mu), weight @ np.square(cw - mw)]) + step**2 / 12
+    wu, ww = weight.sum(axis=1), weight.sum(axis=0)  # (U,), (W,) marginals
+    mu, mw = float(wu @ gu), float(ww @ gw)
+    var = np.array([wu @ np.square(gu - mu), ww @ np.square(gw - mw)]) + step**2 / 12
     return np.array([mu, mw]), np.sqrt(var), heading, float(cost.min())
 
 
