@@ -195,14 +195,14 @@ def fit_box(scan: LidarScan, rays: np.ndarray, origin: np.ndarray, heading: floa
     took the wrong lane) the headings `fit_yaw_offsets` away are tried too and the best fit is kept.
     """
     rel = lidar_points(scan, rays)  # (P, 2)
-    best = _fit_along(scan, rel, heading, max_range, cfg)
-    if best is None or best[3] > cfg.fit_refit_cost:
-        for offset in cfg.fit_yaw_offsets:
-            other = _fit_along(scan, rel, heading + offset, max_range, cfg)
-            if other is not None and (best is None or other[3] + cfg.fit_yaw_cost < best[3]):
-                best = other
-    if best is None:
+    fits = [_fit_along(scan, rel, heading, max_range, cfg)]
+    if fits[0] is None or fits[0][3] > cfg.fit_refit_cost:
+        fits += [_fit_along(scan, rel, heading + offset, max_range, cfg) for offset in cfg.fit_yaw_offsets]
+    scored = [(fit[3] + (k > 0) * cfg.fit_yaw_cost, k) for k, fit in enumerate(fits) if fit is not None]
+    if not scored:
         return None
+    best = fits[min(scored)[1]]
+    assert best is not None
     (mu, mw), std, h, _ = best
     c, s = np.cos(h), np.sin(h)
     return origin + mu * np.array([c, s]) + mw * np.array([-s, c]), std, h
