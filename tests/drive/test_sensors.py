@@ -166,7 +166,7 @@ def test_model_fit_of_a_side_seen_by_one_grazing_ray_bounded_by_free_rays() -> N
     assert heading == 0.0
     # the corner's end (the point on the rear face too) holds a little more weight than the rest of the interval
     assert centre == pytest.approx([21.0, 3.5], abs=0.5)
-    assert 0.6 < std[0] < 1.1 and std[1] < 0.3
+    assert 0.6 < std[0] < 1.2 and std[1] < 0.3
     # the face fit takes the one point for the rear face: half a car beyond it, and across on the point
     old = box_centre(scan.ranges[rays, None] * np.stack([np.cos(scan.angles[rays]), np.sin(scan.angles[rays])], -1),
                      np.zeros(2), 0.0)
