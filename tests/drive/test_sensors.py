@@ -162,7 +162,7 @@ def test_model_fit_of_a_side_seen_by_one_grazing_ray_bounded_by_free_rays() -> N
 
     scan = _scan({BEFORE: None, SIDE_RAY: float(np.hypot(20.0, 2.5)), AFTER: None})
     rays = np.flatnonzero(scan.hit)
-    centre, std, heading = fit_box(scan, rays, np.zeros(2), 0.0, 50.0)
+    centre, std, heading, _ = fit_box(scan, rays, np.zeros(2), 0.0, 50.0)
     assert heading == 0.0
     # the corner's end (the point on the rear face too) holds a little more weight than the rest of the interval
     assert centre == pytest.approx([21.0, 3.5], abs=0.5)
@@ -181,7 +181,7 @@ def test_model_fit_of_a_car_with_hidden_ends_keeps_a_wide_std() -> None:
 
     scan = _scan({BEFORE: 8.0, SIDE_RAY: float(np.hypot(20.0, 2.5)), AFTER: 8.0})
     rays = np.flatnonzero(scan.ranges > 10.0)[np.flatnonzero(scan.hit[scan.ranges > 10.0])]
-    centre, std, _ = fit_box(scan, rays, np.zeros(2), 0.0, 50.0)
+    centre, std, _, _ = fit_box(scan, rays, np.zeros(2), 0.0, 50.0)
     assert 17.5 - 0.3 < centre[0] < 22.5 + 0.3 and std[0] > 1.2
     bounded = fit_box(_scan({BEFORE: None, SIDE_RAY: float(np.hypot(20.0, 2.5)), AFTER: None}), rays, np.zeros(2),
                       0.0, 50.0)
@@ -200,7 +200,7 @@ def test_model_fit_recovers_rear_face_corner_and_side_views(centre: tuple[float,
 
     cfg = SensorConfig(lidar_noise=0.0, lidar_dropout=0.0)
     scan = lidar_scan(EGO, _objects([centre]), cfg, np.random.default_rng(0))
-    est, std, _ = fit_box(scan, np.flatnonzero(scan.hit), np.zeros(2), 0.0, cfg.lidar_range)
+    est, std, _, _ = fit_box(scan, np.flatnonzero(scan.hit), np.zeros(2), 0.0, cfg.lidar_range)
     assert np.hypot(*(est - np.array(centre))) < 0.25
     assert std.max() < 0.5
 

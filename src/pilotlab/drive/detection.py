@@ -53,8 +53,13 @@ class DetectorConfig:
     fit_dropout_cost: float = 3.0  # [] most a ray entering the rectangle and returning nothing costs (-ln dropout)
     fit_std_floor: tuple[float, float] = (0.3, 0.3)  # [m] least along / across std reported for a fitted centre
     fit_refit_cost: float = 8.0  # [] a fit along the lane's heading costing more than this tries other headings ...
-    fit_yaw_offsets: tuple[float, ...] = (-0.35, 0.35, -0.7, 0.7)  # [rad] ... these away from the lane's
+    fit_yaw_offsets: tuple[float, ...] = (-0.35, 0.35, -0.7, 0.7, -1.05, 1.05, -1.4, 1.4, np.pi / 2)  # [rad] ...
+    # these away from the lane's (a turning car at an intersection is at any angle to the lane it was matched to)
     fit_yaw_cost: float = 3.0  # [] ... and keeps one only if it costs this much less (the lane's heading is likelier)
+    fit_split_cost: float = 20.0  # [] a cluster whose best fit costs more than this (or that none holds) is not one car:
+    # it is cut in two (`split_cluster`) ...
+    fit_split_candidates: int = 3  # [] ... at one of this many widest gaps between neighbouring points ...
+    fit_split_gain: float = 8.0  # [] ... where the two fits together cost this much less than the whole
 
     def __post_init__(self) -> None:
         if self.box_fit not in ("model", "faces"):
@@ -176,10 +181,10 @@ def box_centre(points: np.ndarray, origin: np.ndarray, heading: float) -> np.nda
 
 
 def fit_box(scan: LidarScan, rays: np.ndarray, origin: np.ndarray, heading: float, max_range: float,
-            cfg: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray, float] | None:
+            cfg: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """The centre (2,) [m] of a car-sized rectangle that best explains the scan around a cluster, its std (2,)
-    [m] along / across the rectangle, and the rectangle's heading [rad]; None where no rectangle holds the
-    cluster's points.
+    [m] along / across the rectangle, the rectangle's heading [rad] and the best candidate's cost (the negative
+    log-likelihood below); None where no rectangle holds the cluster's points.
 
     Each candidate centre on a grid (`fit_step`) is scored by the negative log-likelihood of the rays that
     could meet it: the cluster's points must lie on the rectangle's boundary (Gaussian, `fit_point_std`, capped
@@ -203,9 +208,38 @@ def fit_box(scan: LidarScan, rays: np.ndarray, origin: np.ndarray, heading: floa
         return None
     best = fits[min(scored)[1]]
     assert best is not None
-    (mu, mw), std, h, _ = best
+    (mu, mw), std, h, cost = best
     c, s = np.cos(h), np.sin(h)
-    return origin + mu * np.array([c, s]) + mw * np.array([-s, c]), std, h
+    return origin + mu * np.array([c, s]) + mw * np.array([-s, c]), std, h, cost
+
+
+def split_cluster(scan: LidarScan, rays: np.ndarray, heading: float, max_range: float,
+                  cfg: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray] | None:
+    """A cluster that no one car explains (two cars nose to tail in a queue, or side by side, joined by
+    `cluster_rays`) cut in two between angular neighbours: of the `fit_split_candidates` widest gaps between
+    neighbouring points, the cut whose two fits cost least together, if that is `fit_split_gain` below the
+    whole cluster's cost (None: keep it whole)."""
+    if len(rays) < 2:
+        return None
+    rel = lidar_points(scan, rays)
+    whole = fit_box(scan, rays, np.zeros(2), heading, max_range, cfg)
+    whole_cost = np.inf if whole is None else whole[3]
+    gaps = np.hypot(*np.diff(rel, axis=0).T)  # (P - 1,) [m] between angular neighbours
+    best, best_cost = None, whole_cost - cfg.fit_split_gain
+    for k in np.argsort(-gaps)[:cfg.fit_split_candidates] + 1:
+        parts = (rays[:k], rays[k:])
+        fits = [fit_box(scan, part, np.zeros(2), heading, max_range, cfg) for part in parts]
+        if fits[0] is None or fits[1] is None:
+            continue
+        # two cars do not overlap: one car cut in two (a turning car, its heading off every tried one) would
+        d = fits[1][0] - fits[0][0]
+        du, dw = abs(d @ [np.cos(heading), np.sin(heading)]), abs(d @ [-np.sin(heading), np.cos(heading)])
+        if du < VEHICLE_LENGTH - cfg.fit_tolerance and dw < VEHICLE_WIDTH - cfg.fit_tolerance:
+            continue
+        cost = fits[0][3] + fits[1][3]
+        if cost < best_cost:
+            best, best_cost = parts, cost
+    return best
 
 
 def _fit_along(scan: LidarScan, rel: np.ndarray, heading: float, max_range: float,
@@ -289,10 +323,17 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
     origin = ego.position
     ego_vel = ego.speed * np.array([np.cos(ego.heading), np.sin(ego.heading)])  # (2,) [m/s]
     centres, headings, stds = [], [], []
-    for rays in cluster_rays(lidar, origin, ego.heading, cfg, frame):
-        pts = origin + lidar.ranges[rays, None] * np.stack([np.cos(lidar.angles[rays]), np.sin(lidar.angles[rays])], -1)
+    clusters = cluster_rays(lidar, origin, ego.heading, cfg, frame)
+    while clusters:
+        rays = clusters.pop(0)
+        pts = origin + lidar_points(lidar, rays)
         h = ego.heading if frame is None else ego.heading + frame(pts.mean(axis=0))
         fit = fit_box(lidar, rays, origin, h, sensors.lidar_range, cfg) if cfg.box_fit == "model" else None
+        if cfg.box_fit == "model" and (fit is None or fit[3] > cfg.fit_split_cost):
+            parts = split_cluster(lidar, rays, h, sensors.lidar_range, cfg)
+            if parts is not None:  # two cars: each fitted on its own
+                clusters[:0] = list(parts)
+                continue
         if fit is not None:
             centres.append(fit[0])
             stds.append(np.maximum(fit[1], cfg.fit_std_floor))
@@ -347,4 +388,4 @@ def detect(ego: EgoState, lidar: LidarScan, radar: RadarScan, sensors: SensorCon
 
 
 __all__ = ["Detections", "DetectorConfig", "box_centre", "cluster_rays", "detect", "fit_box", "hidden_ends",
-           "lidar_points"]
+           "lidar_points", "split_cluster"]
