@@ -51,7 +51,8 @@ class DetectorConfig:
     fit_point_std: float = 0.25  # [m] std of a point off the rectangle's boundary, and of a ray's depth into it
     fit_cost_cap: float = 8.0  # [] most a single ray may cost (a stray point, a ray passing through)
     fit_dropout_cost: float = 3.0  # [] most a ray entering the rectangle and returning nothing costs (-ln dropout)
-    fit_std_floor: tuple[float, float] = (0.3, 0.3)  # [m] least along / across std reported for a fitted centre
+    fit_std_floor: tuple[float, float] = (0.3, 0.4)  # [m] least along / across std reported for a fitted centre (across:
+    # the lane heading the rectangle takes is a few degrees off a car changing lanes or on a bend)
     fit_refit_cost: float = 8.0  # [] a fit along the lane's heading costing more than this tries other headings ...
     fit_yaw_offsets: tuple[float, ...] = (-0.35, 0.35, -0.7, 0.7, -1.05, 1.05, -1.4, 1.4, np.pi / 2)  # [rad] ...
     # these away from the lane's (a turning car at an intersection is at any angle to the lane it was matched to)
