@@ -227,3 +227,24 @@ def test_detector_config_rejects_an_unknown_box_fit() -> None:
 
     with pytest.raises(ValueError, match="box_fit"):
         DetectorConfig(box_fit="ransac")
+
+
+def test_two_cars_nose_to_tail_in_one_cluster_are_cut_in_two() -> None:
+    """Two cars a lane over, 1 m apart nose to tail: their points make one cluster, which no one car holds. The face
+    fit reports one car; the model fit cuts the cluster and fits each, the second (its rear hidden by the first)
+    with a wide along-road std."""
+    from pilotlab.drive.detection import DetectorConfig, cluster_rays
+    from pilotlab.drive.sensors import RadarScan
+
+    cfg = SensorConfig(lidar_noise=0.0, lidar_dropout=0.0)
+    scan = lidar_scan(EGO, _objects([(12.0, 4.0), (18.0, 4.0)]), cfg, np.random.default_rng(0))
+    assert len(cluster_rays(scan, np.zeros(2), 0.0, DetectorConfig())) == 1
+    no_radar = RadarScan(*(np.zeros(0),) * 3, np.zeros(0, dtype=int))
+    assert len(detect(EGO, scan, no_radar, cfg, DetectorConfig(box_fit="faces")).position) == 1
+    det = detect(EGO, scan, no_radar, cfg)
+    assert len(det.position) == 2
+    order = np.argsort(det.position[:, 0])
+    assert np.hypot(*(det.position[order[0]] - [12.0, 4.0])) < 0.3
+    assert np.hypot(*(det.position[order[1]] - [18.0, 4.0])) < 1.0
+    along = np.sqrt(det.position_cov[order, 0, 0])
+    assert along[1] > 1.5 * along[0]

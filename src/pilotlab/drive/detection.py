@@ -51,14 +51,14 @@ class DetectorConfig:
     fit_point_std: float = 0.25  # [m] std of a point off the rectangle's boundary, and of a ray's depth into it
     fit_cost_cap: float = 8.0  # [] most a single ray may cost (a stray point, a ray passing through)
     fit_dropout_cost: float = 3.0  # [] most a ray entering the rectangle and returning nothing costs (-ln dropout)
-    fit_std_floor: tuple[float, float] = (0.3, 0.4)  # [m] least along / across std reported for a fitted centre (across:
-    # the lane heading the rectangle takes is a few degrees off a car changing lanes or on a bend)
+    fit_std_floor: tuple[float, float] = (0.3, 0.4)  # [m] least along / across std reported for a fitted centre
+    # (across: the lane heading the rectangle takes is a few degrees off a car changing lanes or on a bend)
     fit_refit_cost: float = 8.0  # [] a fit along the lane's heading costing more than this tries other headings ...
     fit_yaw_offsets: tuple[float, ...] = (-0.35, 0.35, -0.7, 0.7, -1.05, 1.05, -1.4, 1.4, np.pi / 2)  # [rad] ...
     # these away from the lane's (a turning car at an intersection is at any angle to the lane it was matched to)
     fit_yaw_cost: float = 3.0  # [] ... and keeps one only if it costs this much less (the lane's heading is likelier)
-    fit_split_cost: float = 20.0  # [] a cluster whose best fit costs more than this (or that none holds) is not one car:
-    # it is cut in two (`split_cluster`) ...
+    fit_split_cost: float = 20.0  # [] a cluster whose best fit costs more than this (or that none holds) is not
+    # one car: it is cut in two (`split_cluster`) ...
     fit_split_candidates: int = 3  # [] ... at one of this many widest gaps between neighbouring points ...
     fit_split_gain: float = 8.0  # [] ... where the two fits together cost this much less than the whole
 
