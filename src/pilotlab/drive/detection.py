@@ -1,15 +1,20 @@
 """Vehicle detections from lidar returns and radar points.
 
 1. Lidar: hit rays become points; neighbouring rays (one missing ray tolerated, for dropout) whose
-   points are closer than `join_distance` form a cluster. A cluster shows the near faces of a car,
-   so its centre is recovered box-fit style in the road-aligned frame: when all points are ahead of
-   the ego the rear face is visible and the centre lies half a car length beyond the nearest point
-   (likewise behind, left, right); otherwise the extent's midpoint is used. The road-aligned frame is
-   the ego's heading turned with the road (`frame`, e.g. `frenet.RoadMap.frame_rotation`): on a bend
-   or at a junction a car is aligned with its own lane, not with the ego; on a straight road the turn
-   is 0 and the frame is the ego's heading. A cluster cut off at either end by a nearer object (the ray
-   beside that end returns closer) gets a wider along-road std (`occluded_std`): the face its centre is
-   placed from may be hidden, as for a car in a queue seen through a gap in the nearer lanes.
+   points are closer than `join_distance` form a cluster. A cluster shows the near faces of a car; its
+   centre is the model fit `fit_box`: a car-sized rectangle along the road-aligned frame, scored at every
+   centre of a small grid by how well it explains the rays around the cluster (its points on the
+   rectangle's sensor-facing boundary; no ray entering the rectangle and returning from beyond it or not at
+   all, as the lidar casts rays in `sensors.lidar_scan`). The centre is the fit's mean, its std the fit's
+   spread: a car seen by one ray with free rays on both sides is placed within a metre or so, one whose ends
+   are hidden by nearer objects keeps the spread its points allow, and the tracker weighs each accordingly.
+   A cluster that no one rectangle explains (two cars nose to tail joined by the clustering) is cut in two
+   (`split_cluster`). The road-aligned frame is the ego's heading turned with the road (`frame`, e.g.
+   `frenet.RoadMap.frame_rotation`): on a bend or at a junction a car is aligned with its own lane, not with
+   the ego; on a straight road the turn is 0 and the frame is the ego's heading; a car the lane's heading fits
+   badly (turning, leaving a roundabout) is fitted at other headings too. The earlier fit (`box_fit="faces"`,
+   `box_centre`) placed the centre half a car length beyond the nearest point along each road axis, with
+   fixed stds, wider (`occluded_std`) where a nearer object cuts the cluster off at either end.
 2. Radar: each point is matched to the nearest lidar cluster within `radar_gate` and gives it a
    radial velocity. Unmatched points become radar-only detections (beyond the lidar's reach), unless
    the lidar saw clear space through them (a false alarm).
