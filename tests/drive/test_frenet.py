@@ -183,20 +183,25 @@ def test_tracker_follows_a_car_round_a_bend_along_its_lane() -> None:
 
 
 def test_box_fit_in_the_road_frame_of_a_crossing_car() -> None:
-    """A car crossing the ego's path (turned 90 degrees) shows its long side: the ego-aligned box fit puts the
-    centre half a car length beyond that side, the road frame of its own lane half a car width."""
-    from pilotlab.drive.detection import detect
+    """A car crossing the ego's path (turned 90 degrees) shows its long side: the ego-aligned face fit puts the
+    centre half a car length beyond that side, the road frame of its own lane half a car width. The model fit is
+    right in the road frame, and in the ego's too, where the ego-aligned rectangle cannot hold the side's points
+    and the heading search turns it."""
+    from pilotlab.drive.detection import DetectorConfig, detect
     from pilotlab.drive.sensors import SensorConfig, lidar_scan, radar_scan
 
     ego = envs.EgoState(np.zeros(2), 0.0, 10.0, ("a", "b", 0), 10.0)
     objs = envs.Objects(np.array([1]), np.array([[20.0, 0.0]]), np.array([[0.0, 8.0]]), np.array([np.pi / 2]))
     cfg = SensorConfig(lidar_noise=0.0, lidar_dropout=0.0, radar_false_alarms=0.0, radar_detect_prob=1.0)
     errs = {}
-    for name, frame in (("road", lambda p: np.pi / 2), ("ego", None)):
-        rng = np.random.default_rng(0)
-        det = detect(ego, lidar_scan(ego, objs, cfg, rng), radar_scan(ego, objs, cfg, rng), cfg, frame=frame)
-        errs[name] = float(np.hypot(*(det.position[0] - [20.0, 0.0])))
-    assert errs["road"] < 0.3 and errs["ego"] > 1.0
+    for fit in ("faces", "model"):
+        for name, frame in (("road", lambda p: np.pi / 2), ("ego", None)):
+            rng = np.random.default_rng(0)
+            det = detect(ego, lidar_scan(ego, objs, cfg, rng), radar_scan(ego, objs, cfg, rng), cfg,
+                         DetectorConfig(box_fit=fit), frame=frame)
+            errs[fit, name] = float(np.hypot(*(det.position[0] - [20.0, 0.0])))
+    assert errs["faces", "road"] < 0.3 and errs["faces", "ego"] > 1.0
+    assert errs["model", "road"] < 0.3 and errs["model", "ego"] < 0.3
 
 
 def test_successor_on_a_wider_road_is_the_lane_nearest_the_end() -> None:
