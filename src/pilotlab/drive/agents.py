@@ -23,6 +23,7 @@ from pilotlab.drive.envs import VEHICLE_LENGTH
 from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
 
+BLOCK_BOX = True
 NO_OBSERVATION = {"type": "AttributesObservation", "attributes": []}  # highway-env's cheapest: an empty dict
 
 
@@ -283,6 +284,15 @@ class PlannerAgent:
         after = junction.set_point_after
         if np.isinf(decision.stop_at) and after(chosen, speed, set_point, grid) <= cap + 1e-6:
             return chosen
+        if np.isinf(decision.stop_at) and BLOCK_BOX:
+            # the gap is free but car following holds the ego back (a car ahead on its way, standing or slow):
+            # crossing now would stall it inside the junction, so it stops at the line while it still can
+            held = junction.yield_decision(env, position, velocity, self._map, self._period, accept=False)
+            if np.isfinite(held.stop_at):
+                decision = held
+                chosen = junction.yield_action(decision, speed, set_point, grid, self._period, sim_dt)
+                if self.last_plan is not None:
+                    self.last_plan = self.last_plan._replace(reason=f"{self.last_plan.reason}; held: {held.reason}")
         return chosen if after(chosen, speed, set_point, grid) < after(name, speed, set_point, grid) else name
 
     def _act_continuous(self, env: Any) -> np.ndarray:

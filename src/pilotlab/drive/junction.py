@@ -177,6 +177,10 @@ CONFLICT_WIDTH = 3.5  # [m] a predicted car this close to the ego's path occupie
 OCCUPY_LENGTH = 5.5  # [m] the ego occupies a conflict point while its centre is this close to it along its path
 PET = 1.5  # [s] post-encroachment time: the gap kept between the ego and a crossing car at a conflict point
 FOLLOW_PET = 1.0  # [s] ... behind the ego, for a car joining its path behind it (a merge)
+EGO_FIRST = 0.5  # [s] a crossing car that reaches a conflict point later than this after the ego began to occupy it
+# finds the ego on its lane ahead and brakes behind it (highway-env's cars follow whatever stands on their lane, IDM)
+MERGE_LEAD = 1.5  # [s] ... ahead of the ego, for a car converging with its path to join its route ahead of it
+MERGE_BEHIND = 0.0  # [s] ... and behind it, after the ego left the point (it joins behind the ego and follows it)
 SAME_DIRECTION = np.radians(30.0)  # [rad] a car this well aligned with the ego's path follows or leads it
 STOP_LINE_MARGIN = 1.0  # [m] the ego's front stops this far short of the stop line
 KP_SPEED = 1.0 / 0.6  # [1/s] highway-env's speed loop: acceleration = KP (set-point - speed) (ControlledVehicle)
@@ -223,6 +227,8 @@ class Occupancy(NamedTuple):
     arc: np.ndarray  # (K,) [m] along the ego's path, from the ego
     t: np.ndarray  # (K,) [s] when the car is there
     aligned: np.ndarray  # (K,) bool: the car moves along the path there (within `SAME_DIRECTION`)
+    merging: np.ndarray  # (K,) bool: the car's lane hypothesis joins the ego's route further on (it converges
+    # with the ego's path there rather than crossing it)
 
 
 def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, position: np.ndarray,
@@ -235,11 +241,20 @@ def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, posit
     pts = np.array([path.position(float(a)) for a in arcs])  # (M, 2)
     path_heading = np.array([path.heading_at(float(a)) for a in arcs])  # (M,)
     rows: list[tuple[np.ndarray, ...]] = []
+    ego_roads = {tuple(i[:2]) for i in path.indices[1:]}
     for p, v in zip(np.asarray(position, dtype=float).reshape(-1, 2), np.asarray(velocity, dtype=float).reshape(-1, 2)):
         speed = float(np.hypot(*v))
-        if speed < 0.5 or float(np.min(np.hypot(*(pts - p).T))) > speed * float(times[-1]) + CONFLICT_WIDTH:
+        gap = np.hypot(*(pts - p).T)  # (M,)
+        if speed < SLOW_SPEED:  # it may stay where it is (yielding inside the junction): there it occupies the path
+            j = int(np.argmin(gap))
+            if gap[j] < CONFLICT_WIDTH:
+                rows.append((np.full(len(times), arcs[j] - s0), times, np.zeros(len(times), dtype=bool),
+                             np.zeros(len(times), dtype=bool)))
+        if speed < 0.5:
             continue
-        for _, hyp in predict_along_lanes(road, p, v, times):
+        if float(np.min(gap)) > speed * float(times[-1]) + CONFLICT_WIDTH:
+            continue
+        for lanes, hyp in predict_along_lanes(road, p, v, times):
             d = np.hypot(hyp[:, None, 0] - pts[None, :, 0], hyp[:, None, 1] - pts[None, :, 1])  # (T, M)
             j = np.argmin(d, axis=1)  # (T,)
             near = np.nonzero(d[np.arange(len(times)), j] < CONFLICT_WIDTH)[0]
@@ -248,11 +263,12 @@ def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, posit
             step = np.diff(hyp, axis=0, append=2.0 * hyp[-1:] - hyp[-2:-1])  # (T, 2) its direction of travel
             h = np.arctan2(step[near, 1], step[near, 0])
             off = np.abs((h - path_heading[j[near]] + np.pi) % (2.0 * np.pi) - np.pi)
-            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION))
+            joins = tuple(lanes[0][:2]) not in ego_roads and any(tuple(i[:2]) in ego_roads for i in lanes[1:])
+            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION, np.full(len(near), joins)))
     if not rows:
-        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
-    arc, t, aligned = (np.concatenate(c) for c in zip(*rows))
-    return Occupancy(arc, t, aligned)
+        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+    arc, t, aligned, merging = (np.concatenate(c) for c in zip(*rows))
+    return Occupancy(arc, t, aligned, merging)
 
 
 def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -275,9 +291,10 @@ def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarra
     t_in = time_at(occ.arc - OCCUPY_LENGTH)
     t_out = time_at(occ.arc + OCCUPY_LENGTH)
     ahead = occ.arc + OCCUPY_LENGTH > 0.0  # rows behind the ego's centre are passed
-    crossing = (occ.t > t_in - PET) & (occ.t < t_out + PET)
+    crossing = (occ.t > t_in - PET) & (occ.t < np.minimum(t_out + PET, t_in + EGO_FIRST))
+    merging = (occ.t > t_in - MERGE_LEAD) & (occ.t < t_out + MERGE_BEHIND)
     following = (occ.t > t_in) & (occ.t < t_out + FOLLOW_PET)
-    return np.nonzero(ahead & np.where(occ.aligned, following, crossing))[0]
+    return np.nonzero(ahead & np.where(occ.merging, merging, np.where(occ.aligned, following, crossing)))[0]
 
 
 def candidate_plans(n: int, slow_periods: int = 3) -> list[list[str]]:
@@ -308,7 +325,7 @@ def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
 
 
 def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: RoadMap | None = None,
-                   period: float = 1.0) -> YieldDecision:
+                   period: float = 1.0, accept: bool = True) -> YieldDecision:
     """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before
     the first conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the
     comment above `YIELD_HORIZON`. Cars behind the ego driving its way follow it (car following) and are left
@@ -335,7 +352,7 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
     occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, pos[~follows], vel[~follows], times)
     line = stop_line(road, [tuple(i) for i in path.indices])
     to_line = None if line is None else line - s0 - 0.5 * OCCUPY_LENGTH - STOP_LINE_MARGIN
-    for plan, t, s in profiles:
+    for plan, t, s in profiles if accept else []:
         # a plan that slows first must keep the stop at the line possible, in case the gap closes
         keeps_stop = plan[0] == "FASTER" or to_line is None or to_line < 0.0 or \
             stop_distance(speed, set_point, grid, plan[0], period, sim_dt) <= to_line
