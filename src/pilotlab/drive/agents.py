@@ -23,7 +23,6 @@ from pilotlab.drive.envs import VEHICLE_LENGTH
 from pilotlab.drive.scene import build_scene
 from pilotlab.drive.tracking import Track, Tracker, TrackerConfig
 
-BLOCK_BOX = True
 NO_OBSERVATION = {"type": "AttributesObservation", "attributes": []}  # highway-env's cheapest: an empty dict
 
 
@@ -124,6 +123,8 @@ class PlannerAgent:
     junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
     stop_line: bool = True  # yield before the stop line (`junction.yield_decision`) in `stop_line_envs`
     stop_line_envs: tuple[str, ...] = ("intersection",)  # env ids (prefixes) where it is used
+    hold_at_line: bool = True  # a gap the stop-line decision accepts but car following cannot use (a car slow or
+    # standing ahead on the ego's way) keeps the ego at the line: crossing then would stall it inside the junction
     cruise_speeds: tuple[tuple[str, float], ...] = (("merge", 15.0),)  # [m/s] desired speed per env id prefix
     # (`planning.PlannerConfig.cruise`): merge-v0 pays per step until the ego passes x = 370 m, so its return
     # falls with the speed at any speed (docs/drive.md, "merge-v0: the return against the cruise speed")
@@ -284,7 +285,7 @@ class PlannerAgent:
         after = junction.set_point_after
         if np.isinf(decision.stop_at) and after(chosen, speed, set_point, grid) <= cap + 1e-6:
             return chosen
-        if np.isinf(decision.stop_at) and BLOCK_BOX:
+        if np.isinf(decision.stop_at) and self.hold_at_line:
             # the gap is free but car following holds the ego back (a car ahead on its way, standing or slow):
             # crossing now would stall it inside the junction, so it stops at the line while it still can
             held = junction.yield_decision(env, position, velocity, self._map, self._period, accept=False)
