@@ -249,20 +249,3 @@ def test_a_car_standing_in_the_junction_on_the_egos_way_holds_it_at_the_line() -
         assert ("gap accepted (FASTER" not in decision.reason) == blocks, (index, decision)
         if blocks:
             assert np.isfinite(decision.stop_at) and decision.reason == "junction: yield at the line"
-
-
-def test_a_free_gap_car_following_cannot_use_holds_the_ego_at_the_line() -> None:
-    """The gap is free but the planner's car following caps the set-point below the accepted plan's (a car slow
-    ahead on the ego's way): with `hold_at_line` the ego brakes for the stop line, 14 m ahead at 9 m/s, instead
-    of rolling into the junction at the planner's IDLE."""
-    for hold in (True, False):
-        env, agent = _intersection(None)
-        agent.hold_at_line = hold
-        base = env.unwrapped
-        ego = base.vehicle
-        s = 100.0 - 0.5 * junction.OCCUPY_LENGTH - junction.STOP_LINE_MARGIN - 14.0
-        ego.position = ego.lane.position(s, 0.0)
-        ego.speed = ego.target_speed = 9.0
-        grid = np.asarray(base.action_type.target_speeds, dtype=float)
-        name = agent._yield(env, *_objects(env), "IDLE", grid, 4.5)
-        assert name == ("SLOWER" if hold else "IDLE"), (hold, name)

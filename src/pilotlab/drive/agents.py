@@ -123,8 +123,6 @@ class PlannerAgent:
     junction: bool = True  # roundabout-v0: lane-following gap acceptance (`junction.py`)
     stop_line: bool = True  # yield before the stop line (`junction.yield_decision`) in `stop_line_envs`
     stop_line_envs: tuple[str, ...] = ("intersection",)  # env ids (prefixes) where it is used
-    hold_at_line: bool = True  # a gap the stop-line decision accepts but car following cannot use (a car slow or
-    # standing ahead on the ego's way) keeps the ego at the line: crossing then would stall it inside the junction
     cruise_speeds: tuple[tuple[str, float], ...] = (("merge", 15.0),)  # [m/s] desired speed per env id prefix
     # (`planning.PlannerConfig.cruise`): merge-v0 pays per step until the ego passes x = 370 m, so its return
     # falls with the speed at any speed (docs/drive.md, "merge-v0: the return against the cruise speed")
@@ -285,15 +283,6 @@ class PlannerAgent:
         after = junction.set_point_after
         if np.isinf(decision.stop_at) and after(chosen, speed, set_point, grid) <= cap + 1e-6:
             return chosen
-        if np.isinf(decision.stop_at) and self.hold_at_line:
-            # the gap is free but car following holds the ego back (a car ahead on its way, standing or slow):
-            # crossing now would stall it inside the junction, so it stops at the line while it still can
-            held = junction.yield_decision(env, position, velocity, self._map, self._period, accept=False)
-            if np.isfinite(held.stop_at):
-                decision = held
-                chosen = junction.yield_action(decision, speed, set_point, grid, self._period, sim_dt)
-                if self.last_plan is not None:
-                    self.last_plan = self.last_plan._replace(reason=f"{self.last_plan.reason}; held: {held.reason}")
         return chosen if after(chosen, speed, set_point, grid) < after(name, speed, set_point, grid) else name
 
     def _act_continuous(self, env: Any) -> np.ndarray:

@@ -176,11 +176,11 @@ YIELD_HORIZON = 8.0  # [s] long enough to cross the junction from a standstill a
 CONFLICT_WIDTH = 3.5  # [m] a predicted car this close to the ego's path occupies it
 OCCUPY_LENGTH = 5.5  # [m] the ego occupies a conflict point while its centre is this close to it along its path
 PET = 1.5  # [s] post-encroachment time: the gap kept between the ego and a crossing car at a conflict point
-FOLLOW_PET = 1.0  # [s] ... behind the ego, for a car joining its path behind it (a merge)
-EGO_FIRST = 0.5  # [s] a crossing car that reaches a conflict point later than this after the ego began to occupy it
-# finds the ego on its lane ahead and brakes behind it (highway-env's cars follow whatever stands on their lane, IDM)
-MERGE_LEAD = 1.5  # [s] ... ahead of the ego, for a car converging with its path to join its route ahead of it
-MERGE_BEHIND = 0.0  # [s] ... and behind it, after the ego left the point (it joins behind the ego and follows it)
+EGO_FIRST = 0.5  # [s] ... except that a crossing car reaching the point more than this after the ego began to
+# occupy it finds the ego on its lane ahead and brakes behind it (highway-env's cars follow what is on their lane)
+FOLLOW_PET = 1.0  # [s] the gap behind the ego for a car moving along its path
+MERGE_LEAD = 1.5  # [s] the gap ahead of the ego for a car converging with its path to join its route (a merge) ...
+MERGE_BEHIND = 0.0  # [s] ... and behind it once the ego left the point (the car joins behind the ego, following it)
 SAME_DIRECTION = np.radians(30.0)  # [rad] a car this well aligned with the ego's path follows or leads it
 STOP_LINE_MARGIN = 1.0  # [m] the ego's front stops this far short of the stop line
 KP_SPEED = 1.0 / 0.6  # [1/s] highway-env's speed loop: acceleration = KP (set-point - speed) (ControlledVehicle)
@@ -325,7 +325,7 @@ def stop_line(road: RoadMap, route: list[tuple]) -> float | None:
 
 
 def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: RoadMap | None = None,
-                   period: float = 1.0, accept: bool = True) -> YieldDecision:
+                   period: float = 1.0) -> YieldDecision:
     """Go (the conflict-free plan of `candidate_plans` that gets furthest), or stop at the stop line (or before
     the first conflict), for the ego of `env` against the objects (N, 2) as the driver perceives them; see the
     comment above `YIELD_HORIZON`. Cars behind the ego driving its way follow it (car following) and are left
@@ -352,7 +352,7 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
     occ = path_occupancy(path, s0, float(profiles[0][2][-1]), road, pos[~follows], vel[~follows], times)
     line = stop_line(road, [tuple(i) for i in path.indices])
     to_line = None if line is None else line - s0 - 0.5 * OCCUPY_LENGTH - STOP_LINE_MARGIN
-    for plan, t, s in profiles if accept else []:
+    for plan, t, s in profiles:
         # a plan that slows first must keep the stop at the line possible, in case the gap closes
         keeps_stop = plan[0] == "FASTER" or to_line is None or to_line < 0.0 or \
             stop_distance(speed, set_point, grid, plan[0], period, sim_dt) <= to_line
