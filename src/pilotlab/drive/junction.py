@@ -168,9 +168,11 @@ def yield_points(env: Any, position: np.ndarray, velocity: np.ndarray, desired_s
 # made where it can still be carried out: it predicts the ego's own motion under meta-actions exactly as the
 # simulator realises them (`meta_profile`), and accepts a plan (a short sequence of meta-actions, then
 # FASTER) only if the whole crossing clears every predicted car by a post-encroachment time; slowing down
-# first to arrive in a later gap is such a plan. Without one it stops at the stop line (the end of the lane
-# entering the junction) while the remaining meta-actions can still stop the ego there, else before the
-# first conflict, else it goes on (committed).
+# first to arrive in a later gap is such a plan. What the road map and the cars' motion tell is used: a car
+# whose turn joins the ego's exit lane merges (it may follow the ego), a crossing car that arrives once the
+# ego is already in the crossing brakes for it, and a slow car beside the path may stay there. Without a
+# plan it stops at the stop line (the end of the lane entering the junction) while the remaining meta-actions
+# can still stop the ego there, else before the first conflict, else it goes on (committed).
 
 YIELD_HORIZON = 8.0  # [s] long enough to cross the junction from a standstill at the stop line
 CONFLICT_WIDTH = 3.5  # [m] a predicted car this close to the ego's path occupies it
@@ -235,8 +237,10 @@ def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, posit
                    velocity: np.ndarray, times: np.ndarray) -> Occupancy:
     """Where and when the objects (N, 2), each at constant speed along every lane hypothesis at `times` (T,)
     [s], come within `CONFLICT_WIDTH` of the ego's `path` between arcs `s0` - `OCCUPY_LENGTH` and `s0` + `reach`
-    + `OCCUPY_LENGTH`. Standing objects (< 0.5 m/s) are left out: they are obstacles for the planner's car
-    following, not crossing traffic."""
+    + `OCCUPY_LENGTH`. A hypothesis that leaves the object's lane for a lane of the ego's route is a merge (the
+    road map says so). An object slower than `SLOW_SPEED` may also stay where it is: within `CONFLICT_WIDTH` of
+    the path it occupies its closest point there at every time (a car yielding inside the junction is not on
+    the ego's lane, so the planner's car following would not stop for it)."""
     arcs = s0 + np.arange(-OCCUPY_LENGTH, reach + OCCUPY_LENGTH, 0.5)  # (M,)
     pts = np.array([path.position(float(a)) for a in arcs])  # (M, 2)
     path_heading = np.array([path.heading_at(float(a)) for a in arcs])  # (M,)
@@ -275,9 +279,11 @@ def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarra
     """Indices of the `occ` rows that the ego's distance profile (t, s) (s non-decreasing) conflicts with.
 
     The ego's centre occupies a path arc from `OCCUPY_LENGTH` before it to `OCCUPY_LENGTH` after it. A crossing
-    car conflicts if it is there less than `PET` before the ego comes or after the ego leaves; a car moving
-    along the path only if it comes behind the ego, less than `FOLLOW_PET` after it left (a car ahead of the
-    ego on its path is car following, the planner's IDM)."""
+    car conflicts if it is there less than `PET` before the ego comes or after the ego leaves, unless it comes
+    more than `EGO_FIRST` after the ego began to occupy the point (it brakes for the ego on its lane); a merging
+    car if it is there less than `MERGE_LEAD` before the ego comes or `MERGE_BEHIND` after it left (behind the
+    ego it follows it); a car moving along the path only if it comes behind the ego, less than `FOLLOW_PET`
+    after it left (a car ahead of the ego on its path is car following, the planner's IDM)."""
     if len(occ.arc) == 0:
         return np.zeros(0, dtype=int)
 
