@@ -211,10 +211,10 @@ def test_a_car_joining_the_egos_exit_is_a_merge_and_its_other_turns_cross() -> N
 
 
 def test_conflict_windows_merging_crossing_and_after_the_ego_entered() -> None:
-    """The same car times at a conflict point 20 m ahead conflict or not by kind: a crossing car just after
-    the ego left conflicts (`PET`), a car joining behind it does not (it follows the ego); a crossing car
-    reaching the point well after the ego entered it brakes for the ego (`EGO_FIRST`), one a little before
-    the ego conflicts either way."""
+    """Car times at a conflict point 20 m ahead conflict or not by kind: a car a little before the ego or just
+    after it began to occupy the point conflicts, crossing or merging; a crossing car reaching the point later
+    than `EGO_FIRST` after that brakes for the ego (no conflict); with the old window (`EGO_FIRST` infinite) a
+    crossing car just after the ego left conflicts (`PET`), a car joining behind it does not (it follows)."""
     t = np.linspace(0.0, 8.0, 321)
     s = 10.0 * t  # the ego at 10 m/s: its centre is within `OCCUPY_LENGTH` of arc 20 from 1.45 s to 2.55 s
     t_in, t_out = (20.0 - junction.OCCUPY_LENGTH) / 10.0, (20.0 + junction.OCCUPY_LENGTH) / 10.0
