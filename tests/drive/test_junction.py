@@ -56,8 +56,8 @@ def test_meta_profile_predicts_the_simulators_speed_loop() -> None:
 
 
 def test_yields_to_a_crossing_car_with_a_small_time_to_collision_and_goes_when_it_is_far() -> None:
-    # the car reaches the ego's path about when the ego would (ego ~35 m + ~10 m from the conflict at 9 m/s)
-    env, agent = _intersection(crossing_s=60.0)
+    # the car reaches the ego's path a little before the ego would (ego ~35 m + ~10 m from the conflict at 9 m/s)
+    env, agent = _intersection(crossing_s=65.0)
     decision = junction.yield_decision(env, *_objects(env), agent._map)
     ego = env.unwrapped.vehicle
     grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
@@ -87,6 +87,20 @@ def test_the_oracle_lets_a_priority_car_cross_then_goes(crossing_s: float) -> No
     Without the stop-line decision the oracle hits it; with it, the ego waits and still arrives in time."""
     assert _drive(*_intersection(crossing_s, stop_line=False))[0]
     assert _drive(*_intersection(crossing_s)) == (False, True)
+
+
+def test_the_oracle_crosses_ahead_of_a_car_that_will_find_it_on_its_lane() -> None:
+    """Closed loop: the priority car reaches the crossing a little after the ego entered it, so it finds the ego
+    on its lane ahead and brakes (highway-env's cars follow what is on their lane): the ego goes at once and
+    arrives; with the old rule (the ego's whole occupancy plus `PET` kept free) it waits at the line and the
+    episode ends before it arrives."""
+    assert _drive(*_intersection(55.0)) == (False, True)
+    first = junction.EGO_FIRST
+    try:
+        junction.EGO_FIRST = float("inf")
+        assert _drive(*_intersection(55.0)) == (False, False)
+    finally:
+        junction.EGO_FIRST = first
 
 
 # --- the roundabout's gap acceptance (`junction.yield_points`) ------------------------------------------------
@@ -157,3 +171,81 @@ def test_standing_car_off_its_lane_blocks_the_ring_only_where_it_overlaps_the_eg
         p = np.array([ring.position(ring.length - 2.0, offset)])
         points = junction.yield_points(env, p, np.zeros((1, 2)), desired_speed=18.4)
         assert (len(points) == 1) == blocks, (offset, points)
+
+
+# --- what the stop-line decision reads from the road map and the other cars' motion ---------------------------
+
+
+def _scene(cars: list[tuple[tuple, float, float]]) -> tuple:
+    """intersection-v0 with the ego alone at its start (oracle) plus `cars`: (lane index, s [m], speed [m/s]),
+    each driving along its lane."""
+    from highway_env.vehicle.behavior import IDMVehicle
+
+    env, agent = _intersection(None)
+    base = env.unwrapped
+    for index, s, speed in cars:
+        lane = base.road.network.get_lane(index)
+        base.road.vehicles.append(IDMVehicle(base.road, lane.position(s, 0.0), lane.heading_at(s), speed,
+                                             target_speed=speed))
+    return env, agent
+
+
+def _ego_path(env, agent) -> tuple:
+    ego = env.unwrapped.vehicle
+    route = [tuple(ego.lane_index)] + [tuple(r) for r in ego.route if tuple(r[:2]) != tuple(ego.lane_index[:2])]
+    path = junction._route_path(agent._map, route, tuple(ego.lane_index))
+    s0 = float(junction.frenet.to_frenet(ego.lane, np.asarray(ego.position, dtype=float))[0])
+    return path, s0
+
+
+def test_a_car_joining_the_egos_exit_is_a_merge_and_its_other_turns_cross() -> None:
+    """A car on the east approach: going straight it joins the ego's exit lane (a merge: it may follow the ego),
+    turning left it crosses the ego's left turn; the road map tells which hypothesis is which."""
+    env, agent = _scene([(("o3", "ir3", 0), 70.0, 8.0)])
+    path, s0 = _ego_path(env, agent)
+    occ = junction.path_occupancy(path, s0, 80.0, agent._map, *_objects(env), np.arange(0.25, 8.01, 0.25))
+    assert occ.merging.any() and (~occ.merging).any()
+    line = 100.0 - s0  # the ego's stop line (the end of its 100 m approach) along its path
+    assert occ.arc[occ.merging].max() > line + 15.0  # it joins where the ego's turn ends
+    assert occ.arc[~occ.merging].min() < line + 12.0  # its left turn crosses the ego's early
+
+
+def test_conflict_windows_merging_crossing_and_after_the_ego_entered() -> None:
+    """Car times at a conflict point 20 m ahead conflict or not by kind: a car a little before the ego or just
+    after it began to occupy the point conflicts, crossing or merging; a crossing car reaching the point later
+    than `EGO_FIRST` after that brakes for the ego (no conflict); with the old window (`EGO_FIRST` infinite) a
+    crossing car just after the ego left conflicts (`PET`), a car joining behind it does not (it follows)."""
+    t = np.linspace(0.0, 8.0, 321)
+    s = 10.0 * t  # the ego at 10 m/s: its centre is within `OCCUPY_LENGTH` of arc 20 from 1.45 s to 2.55 s
+    t_in, t_out = (20.0 - junction.OCCUPY_LENGTH) / 10.0, (20.0 + junction.OCCUPY_LENGTH) / 10.0
+    times = np.array([t_in - 0.5 * junction.PET, t_in + 0.5 * junction.EGO_FIRST, t_out + 0.5])
+    for merging, expected in ((False, {0, 1}), (True, {0, 1})):
+        occ = junction.Occupancy(np.full(3, 20.0), times, np.zeros(3, dtype=bool), np.full(3, merging))
+        assert set(junction.profile_conflicts(occ, t, s).tolist()) == expected
+    late = np.array([t_in + junction.EGO_FIRST + 0.1])  # a crossing car arriving while the ego is there, late
+    occ = junction.Occupancy(np.full(1, 20.0), late, np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
+    assert len(junction.profile_conflicts(occ, t, s)) == 0
+    # the old rule: every crossing car within PET of the ego's whole occupancy conflicts
+    eg = junction.EGO_FIRST
+    try:
+        junction.EGO_FIRST = np.inf
+        assert len(junction.profile_conflicts(occ, t, s)) == 1
+        occ = junction.Occupancy(np.full(1, 20.0), np.array([t_out + 0.5]), np.zeros(1, dtype=bool),
+                                 np.zeros(1, dtype=bool))
+        assert len(junction.profile_conflicts(occ, t, s)) == 1  # crossing: within PET after the ego left
+        occ = occ._replace(merging=np.ones(1, dtype=bool))
+        assert len(junction.profile_conflicts(occ, t, s)) == 0  # joining behind the ego: it follows
+    finally:
+        junction.EGO_FIRST = eg
+
+
+def test_a_car_standing_in_the_junction_on_the_egos_way_holds_it_at_the_line() -> None:
+    """A north car standing on its straight lane where it crosses the ego's left turn (it yields to someone):
+    the ego stops at the line; the same car standing on the north left turn, which never meets the ego's
+    turn, lets it go."""
+    for index, s, blocks in ((("ir2", "il0", 0), 12.5, True), (("ir2", "il3", 0), 10.0, False)):
+        env, agent = _scene([(index, s, 0.0)])
+        decision = junction.yield_decision(env, *_objects(env), agent._map)
+        assert ("gap accepted (FASTER" not in decision.reason) == blocks, (index, decision)
+        if blocks:
+            assert np.isfinite(decision.stop_at) and decision.reason == "junction: yield at the line"

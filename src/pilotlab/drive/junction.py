@@ -168,15 +168,21 @@ def yield_points(env: Any, position: np.ndarray, velocity: np.ndarray, desired_s
 # made where it can still be carried out: it predicts the ego's own motion under meta-actions exactly as the
 # simulator realises them (`meta_profile`), and accepts a plan (a short sequence of meta-actions, then
 # FASTER) only if the whole crossing clears every predicted car by a post-encroachment time; slowing down
-# first to arrive in a later gap is such a plan. Without one it stops at the stop line (the end of the lane
-# entering the junction) while the remaining meta-actions can still stop the ego there, else before the
-# first conflict, else it goes on (committed).
+# first to arrive in a later gap is such a plan. What the road map and the cars' motion tell is used: a car
+# whose turn joins the ego's exit lane merges (it may follow the ego), a crossing car that arrives once the
+# ego is already in the crossing brakes for it, and a slow car beside the path may stay there. Without a
+# plan it stops at the stop line (the end of the lane entering the junction) while the remaining meta-actions
+# can still stop the ego there, else before the first conflict, else it goes on (committed).
 
 YIELD_HORIZON = 8.0  # [s] long enough to cross the junction from a standstill at the stop line
 CONFLICT_WIDTH = 3.5  # [m] a predicted car this close to the ego's path occupies it
 OCCUPY_LENGTH = 5.5  # [m] the ego occupies a conflict point while its centre is this close to it along its path
 PET = 1.5  # [s] post-encroachment time: the gap kept between the ego and a crossing car at a conflict point
-FOLLOW_PET = 1.0  # [s] ... behind the ego, for a car joining its path behind it (a merge)
+EGO_FIRST = 0.5  # [s] ... except that a crossing car reaching the point more than this after the ego began to
+# occupy it finds the ego on its lane ahead and brakes behind it (highway-env's cars follow what is on their lane)
+FOLLOW_PET = 1.0  # [s] the gap behind the ego for a car moving along its path
+MERGE_LEAD = 1.5  # [s] the gap ahead of the ego for a car converging with its path to join its route (a merge) ...
+MERGE_BEHIND = 0.0  # [s] ... and behind it once the ego left the point (the car joins behind the ego, following it)
 SAME_DIRECTION = np.radians(30.0)  # [rad] a car this well aligned with the ego's path follows or leads it
 STOP_LINE_MARGIN = 1.0  # [m] the ego's front stops this far short of the stop line
 KP_SPEED = 1.0 / 0.6  # [1/s] highway-env's speed loop: acceleration = KP (set-point - speed) (ControlledVehicle)
@@ -223,23 +229,36 @@ class Occupancy(NamedTuple):
     arc: np.ndarray  # (K,) [m] along the ego's path, from the ego
     t: np.ndarray  # (K,) [s] when the car is there
     aligned: np.ndarray  # (K,) bool: the car moves along the path there (within `SAME_DIRECTION`)
+    merging: np.ndarray  # (K,) bool: the car's lane hypothesis joins the ego's route further on (it converges
+    # with the ego's path there rather than crossing it)
 
 
 def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, position: np.ndarray,
                    velocity: np.ndarray, times: np.ndarray) -> Occupancy:
     """Where and when the objects (N, 2), each at constant speed along every lane hypothesis at `times` (T,)
     [s], come within `CONFLICT_WIDTH` of the ego's `path` between arcs `s0` - `OCCUPY_LENGTH` and `s0` + `reach`
-    + `OCCUPY_LENGTH`. Standing objects (< 0.5 m/s) are left out: they are obstacles for the planner's car
-    following, not crossing traffic."""
+    + `OCCUPY_LENGTH`. A hypothesis that leaves the object's lane for a lane of the ego's route is a merge (the
+    road map says so). An object slower than `SLOW_SPEED` may also stay where it is: within `CONFLICT_WIDTH` of
+    the path it occupies its closest point there at every time (a car yielding inside the junction is not on
+    the ego's lane, so the planner's car following would not stop for it)."""
     arcs = s0 + np.arange(-OCCUPY_LENGTH, reach + OCCUPY_LENGTH, 0.5)  # (M,)
     pts = np.array([path.position(float(a)) for a in arcs])  # (M, 2)
     path_heading = np.array([path.heading_at(float(a)) for a in arcs])  # (M,)
     rows: list[tuple[np.ndarray, ...]] = []
+    ego_roads = {tuple(i[:2]) for i in path.indices[1:]}
     for p, v in zip(np.asarray(position, dtype=float).reshape(-1, 2), np.asarray(velocity, dtype=float).reshape(-1, 2)):
         speed = float(np.hypot(*v))
-        if speed < 0.5 or float(np.min(np.hypot(*(pts - p).T))) > speed * float(times[-1]) + CONFLICT_WIDTH:
+        gap = np.hypot(*(pts - p).T)  # (M,)
+        if speed < SLOW_SPEED:  # it may stay where it is (yielding inside the junction): there it occupies the path
+            j = int(np.argmin(gap))
+            if gap[j] < CONFLICT_WIDTH:
+                rows.append((np.full(len(times), arcs[j] - s0), times, np.zeros(len(times), dtype=bool),
+                             np.zeros(len(times), dtype=bool)))
+        if speed < 0.5:
             continue
-        for _, hyp in predict_along_lanes(road, p, v, times):
+        if float(np.min(gap)) > speed * float(times[-1]) + CONFLICT_WIDTH:
+            continue
+        for lanes, hyp in predict_along_lanes(road, p, v, times):
             d = np.hypot(hyp[:, None, 0] - pts[None, :, 0], hyp[:, None, 1] - pts[None, :, 1])  # (T, M)
             j = np.argmin(d, axis=1)  # (T,)
             near = np.nonzero(d[np.arange(len(times)), j] < CONFLICT_WIDTH)[0]
@@ -248,20 +267,23 @@ def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, posit
             step = np.diff(hyp, axis=0, append=2.0 * hyp[-1:] - hyp[-2:-1])  # (T, 2) its direction of travel
             h = np.arctan2(step[near, 1], step[near, 0])
             off = np.abs((h - path_heading[j[near]] + np.pi) % (2.0 * np.pi) - np.pi)
-            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION))
+            joins = tuple(lanes[0][:2]) not in ego_roads and any(tuple(i[:2]) in ego_roads for i in lanes[1:])
+            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION, np.full(len(near), joins)))
     if not rows:
-        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
-    arc, t, aligned = (np.concatenate(c) for c in zip(*rows))
-    return Occupancy(arc, t, aligned)
+        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+    arc, t, aligned, merging = (np.concatenate(c) for c in zip(*rows))
+    return Occupancy(arc, t, aligned, merging)
 
 
 def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Indices of the `occ` rows that the ego's distance profile (t, s) (s non-decreasing) conflicts with.
 
     The ego's centre occupies a path arc from `OCCUPY_LENGTH` before it to `OCCUPY_LENGTH` after it. A crossing
-    car conflicts if it is there less than `PET` before the ego comes or after the ego leaves; a car moving
-    along the path only if it comes behind the ego, less than `FOLLOW_PET` after it left (a car ahead of the
-    ego on its path is car following, the planner's IDM)."""
+    car conflicts if it is there less than `PET` before the ego comes or after the ego leaves, unless it comes
+    more than `EGO_FIRST` after the ego began to occupy the point (it brakes for the ego on its lane); a merging
+    car if it is there less than `MERGE_LEAD` before the ego comes or `MERGE_BEHIND` after it left (behind the
+    ego it follows it); a car moving along the path only if it comes behind the ego, less than `FOLLOW_PET`
+    after it left (a car ahead of the ego on its path is car following, the planner's IDM)."""
     if len(occ.arc) == 0:
         return np.zeros(0, dtype=int)
 
@@ -275,9 +297,10 @@ def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarra
     t_in = time_at(occ.arc - OCCUPY_LENGTH)
     t_out = time_at(occ.arc + OCCUPY_LENGTH)
     ahead = occ.arc + OCCUPY_LENGTH > 0.0  # rows behind the ego's centre are passed
-    crossing = (occ.t > t_in - PET) & (occ.t < t_out + PET)
+    crossing = (occ.t > t_in - PET) & (occ.t < np.minimum(t_out + PET, t_in + EGO_FIRST))
+    merging = (occ.t > t_in - MERGE_LEAD) & (occ.t < t_out + MERGE_BEHIND)
     following = (occ.t > t_in) & (occ.t < t_out + FOLLOW_PET)
-    return np.nonzero(ahead & np.where(occ.aligned, following, crossing))[0]
+    return np.nonzero(ahead & np.where(occ.merging, merging, np.where(occ.aligned, following, crossing)))[0]
 
 
 def candidate_plans(n: int, slow_periods: int = 3) -> list[list[str]]:
