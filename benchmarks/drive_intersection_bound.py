@@ -62,14 +62,16 @@ from pilotlab.drive import envs
 ENV_ID = "intersection-v0"
 ACTIONS = ("SLOWER", "IDLE", "FASTER")  # intersection-v0's DiscreteMetaAction without lateral actions
 STANDING = 1.0  # [m/s] slower than this counts as waiting
+UNPAID = 7.0  # [m/s] the bottom of intersection-v0's reward_speed_range: a step this slow pays nothing
 RESULTS = Path(__file__).resolve().parent / "results" / "drive_intersection_bound.jsonl"
 
 
-def make_env() -> Any:
-    """intersection-v0 configured as `drive eval` configures it for the modular driver (its `prepare`)."""
+def make_env(config: dict[str, Any] | None = None) -> Any:
+    """intersection-v0 configured as `drive eval` configures it for the modular driver (its `prepare`); `config`
+    (tests only: a shorter ``duration``) is applied first, as `drive eval --duration` does."""
     from pilotlab.drive.agents import make_agent
 
-    env = envs.make_env(ENV_ID)
+    env = envs.make_env(ENV_ID, config)
     make_agent("modular").prepare(env)
     return env
 
@@ -345,18 +347,20 @@ class LaneLog:
 
 def timing(speeds: tuple[float, ...] | list[float], lanes: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """When the ego passes the stop line (the first step it is off its entry lane), how many steps it stood
-    (speed under `STANDING`) before that, and the slowest speed on the way there."""
+    (speed under `STANDING`) before that, the slowest speed on the way there, and the steps slower than
+    `UNPAID` (they earn no speed reward)."""
     entry = next((k + 1 for k, lane in enumerate(lanes) if not lane.startswith("o")), None)
     before = speeds[:entry] if entry is not None else speeds
     return {"entry_step": entry, "standing_steps": int(sum(v < STANDING for v in before)),
             "min_speed_before_entry": float(min(before)) if len(before) else float("nan"),
-            "steps": len(speeds)}
+            "steps": len(speeds), "unpaid_steps": int(sum(v < UNPAID for v in speeds))}
 
 
-def drive(agent: Any, seed: int) -> tuple[Any, LaneLog]:
+def drive(agent: Any, seed: int, config: dict[str, Any] | None = None) -> tuple[Any, LaneLog]:
+    """One episode through `drive eval`'s loop (`run_episode`), with the ego's speed and lane per step."""
     from pilotlab.drive.episode import run_episode
 
-    env = envs.make_env(ENV_ID)
+    env = envs.make_env(ENV_ID, config)
     log = LaneLog()
     try:
         stats = run_episode(agent, env, seed, hooks=log)
@@ -445,6 +449,9 @@ def main() -> None:
     ap.add_argument("--check", type=int, default=2, help="seeds whose deep copies are checked against the env")
     ap.add_argument("--results", default=str(RESULTS), help="JSON lines, one per (seed, beam)")
     ap.add_argument("--no-doc", action="store_true", help="do not write the docs/benchmarks.md section")
+    ap.add_argument("--reuse-certified", action="store_true",
+                    help="a seed whose result at a narrower beam is certified optimal (best found = upper bound) is "
+                         "not searched again: no beam can find more there; its row is copied (reused_from)")
     args = ap.parse_args()
     if args.episodes < 1 or args.beam < 1 or args.seed < 0:
         raise SystemExit("error: --episodes and --beam must be >= 1, --seed >= 0")
@@ -467,7 +474,12 @@ def main() -> None:
     for seed in seeds:
         if (seed, args.beam) in done and (not args.modular or "modular_return" in done[(seed, args.beam)]):
             continue
-        row = episode_row(seed, args.beam, args.modular, args.seed)
+        certified = [r for (s, k), r in done.items() if s == seed and k < args.beam and r["bound"] is not None
+                     and r["upper"] - r["bound"] <= 1e-9 and (not args.modular or "modular_return" in r)]
+        if args.reuse_certified and certified:
+            row = {**certified[0], "beam": args.beam, "reused_from": certified[0]["beam"]}
+        else:
+            row = episode_row(seed, args.beam, args.modular, args.seed)
         row["command"] = command
         done[(seed, args.beam)] = row
         results.write_text("".join(json.dumps(r) + "\n" for r in done.values()))
