@@ -450,8 +450,8 @@ def main() -> None:
     ap.add_argument("--results", default=str(RESULTS), help="JSON lines, one per (seed, beam)")
     ap.add_argument("--no-doc", action="store_true", help="do not write the docs/benchmarks.md section")
     ap.add_argument("--reuse-certified", action="store_true",
-                    help="a seed whose result at a narrower beam is certified optimal (best found = upper bound) is "
-                         "not searched again: no beam can find more there; its row is copied (reused_from)")
+                    help="a seed whose result at a narrower beam is certified optimal (upper bound - best found "
+                         "<= 1e-6) is not searched again: no beam can find more there; its row is copied (reused_from)")
     args = ap.parse_args()
     if args.episodes < 1 or args.beam < 1 or args.seed < 0:
         raise SystemExit("error: --episodes and --beam must be >= 1, --seed >= 0")
@@ -475,7 +475,7 @@ def main() -> None:
         if (seed, args.beam) in done and (not args.modular or "modular_return" in done[(seed, args.beam)]):
             continue
         certified = [r for (s, k), r in done.items() if s == seed and k < args.beam and r["bound"] is not None
-                     and r["upper"] - r["bound"] <= 1e-9 and (not args.modular or "modular_return" in r)]
+                     and r["upper"] - r["bound"] <= 1e-6 and (not args.modular or "modular_return" in r)]
         if args.reuse_certified and certified:
             row = {**certified[0], "beam": args.beam, "reused_from": certified[0]["beam"]}
         else:
