@@ -419,7 +419,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "entry_step_mean": float(np.mean(entry)) if entry else float("nan"),
             "standing_mean": float(np.mean([r.get("standing_steps", 0) for r in rows])),
             "replays_ok": int(sum(bool(r.get("replay_ok")) for r in rows)),
-            "wall_s": float(sum(r["wall_s"] for r in rows))}
+            "reused": int(sum("reused_from" in r for r in rows)),
+            "wall_s": float(sum(r["wall_s"] for r in rows if "reused_from" not in r))}
 
 
 def _section(groups: dict[tuple[int, int, int], dict[str, Any]], commands: list[str]) -> str:
@@ -431,12 +432,14 @@ def _section(groups: dict[tuple[int, int, int], dict[str, Any]], commands: list[
              "anything the beam dropped).", "",
              "| seeds | beam | episodes | best crash-free return (mean) | certified upper bound (mean) | "
              "IDM+MOBIL return / crashes | bound <= IDM+MOBIL's mean | junction entry step (mean) | "
-             "steps standing (mean) | replays ok | wall [s] |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "steps standing (mean) | replays ok | certified seeds reused | wall [s] |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (first, n, beam), s in sorted(groups.items()):
         lines.append(f"| {first}-{first + n - 1} | {beam} | {s['episodes']} | {s['bound_mean']:.2f} | "
                      f"{s['upper_mean']:.2f} | {s['idm_mean']:.2f} / {s['idm_crash_rate']:.0%} | "
                      f"{s['at_or_below_idm_mean']} / {s['episodes']} | {s['entry_step_mean']:.1f} | "
-                     f"{s['standing_mean']:.1f} | {s['replays_ok']} / {s['episodes']} | {s['wall_s']:.0f} |")
+                     f"{s['standing_mean']:.1f} | {s['replays_ok']} / {s['episodes']} | {s['reused']} | "
+                     f"{s['wall_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -483,7 +486,8 @@ def main() -> None:
         row["command"] = command
         done[(seed, args.beam)] = row
         results.write_text("".join(json.dumps(r) + "\n" for r in done.values()))
-        print(f"seed {seed}: bound {row['bound']} (upper {row['upper']:.2f}) actions {row['actions']} "
+        reused = " (reused)" if "reused_from" in row else ""
+        print(f"seed {seed}{reused}: bound {row['bound']} (upper {row['upper']:.2f}) actions {row['actions']} "
               f"entry {row.get('entry_step')} standing {row.get('standing_steps')} | IDM {row['idm_return']:.2f}"
               f"{' crash' if row['idm_crashed'] else ''}"
               + (f" | modular {row['modular_return']:.2f} entry {row['modular_timing']['entry_step']}"
