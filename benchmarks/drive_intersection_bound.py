@@ -456,8 +456,9 @@ def main() -> None:
                     help="a seed whose result at a narrower beam is certified optimal (upper bound - best found "
                          "<= 1e-6) is not searched again: no beam can find more there; its row is copied (reused_from)")
     args = ap.parse_args()
-    if args.episodes < 1 or args.beam < 1 or args.seed < 0:
-        raise SystemExit("error: --episodes and --beam must be >= 1, --seed >= 0")
+    if args.episodes < 1 or args.beam < 1 or args.seed < 0 or args.check < 0:
+        print("error: --episodes and --beam must be >= 1, --seed and --check >= 0", file=sys.stderr)
+        raise SystemExit(2)
     import torch
 
     torch.set_num_threads(1)
@@ -470,7 +471,8 @@ def main() -> None:
         env.close()
         print(f"seed {seed}: deep copies reproduce the env bit for bit: {ok}", flush=True)
         if not ok:
-            raise SystemExit(f"error: a deep copy of {ENV_ID} diverged from the env on seed {seed}")
+            print(f"error: a deep copy of {ENV_ID} diverged from the env on seed {seed}", file=sys.stderr)
+            raise SystemExit(1)
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["seed"], r["beam"]): r for r in _load(results)}
