@@ -174,6 +174,11 @@ class TrackerConfig:
     # until a detection outside an alternative's gate drops it; 1: only the matched / straightest is kept
     same_hypothesis: tuple[float, float] = (0.5, 0.5)  # [m, m/s] hypotheses closer than this in position and
     # velocity are one
+    reacquire_distance: float = 2.0  # [m] a confirmed track left unmatched takes, before a new track is born,
+    # a detection no track explained that lies within this distance of where its car could be along any of its
+    # lanes since its last update (`_reachable`); 0: off
+    reacquire_speed: float = 5.0  # [m/s] ... the speeds it could have had since: its last speed +- this
+    reacquire_newborns: bool = False  # [] ... also a track born last step (on probation, one hit)
 
 
 @dataclass
@@ -188,6 +193,7 @@ class Track:
     probation: bool = False  # reported, but deleted at its first miss until it has `n_init` hits
     alternatives: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # other lane hypotheses
     # (x, P) where the lane forked (`TrackerConfig.hypotheses`); `x`, `p` is the one reported
+    anchor: np.ndarray | None = None  # (4,) the state after its last detection (`misses` steps ago)
 
 
 @dataclass
@@ -203,6 +209,8 @@ class Tracker:
     `ego_heading` [rad] gives the axes of a newborn's prior where the ego stands still.
     `covered` (optional): given track positions (T, 2) [m], whether any sensor looks there now ((T,) bool); a
     miss outside every sensor's view does not count towards `max_misses`. Without it every miss counts.
+    `reach` (optional, e.g. `frenet.RoadMap.reachable`): given a state, a time [s] and speeds (K,) [m/s], the
+    states (N, 4) its car may be in along its lanes (`reacquire_distance`); without it, straight ahead.
     """
 
     cfg: TrackerConfig = field(default_factory=TrackerConfig)
@@ -212,6 +220,7 @@ class Tracker:
     frame: Callable[[np.ndarray], float] | None = None
     lane: Callable[[np.ndarray, np.ndarray | None], Any] | None = None
     covered: Callable[[np.ndarray], np.ndarray] | None = None
+    reach: Callable[[np.ndarray, float, np.ndarray], np.ndarray] | None = None
 
     def step(self, det: Detections, dt: float, ego_position: np.ndarray, ego_velocity: np.ndarray,
              ego_heading: float | None = None) -> list[Track]:
@@ -243,6 +252,8 @@ class Tracker:
             t.misses = t.blind = 0
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
             t.probation = t.probation and t.hits < cfg.n_init
+            t.anchor = t.x.copy()
+        result = self._reacquire(det, dt, result)
         missed = [self.tracks[ti] for ti in result.unmatched_rows]
         looked = (self.covered(np.array([t.x[:2] for t in missed]).reshape(-1, 2)) if self.covered is not None
                   else np.ones(len(missed), dtype=bool))
@@ -268,6 +279,74 @@ class Tracker:
                 along = self.cfg.flow_speed_std if from_flow else self.cfg.no_flow_speed_std
             self.tracks.append(self._birth(det, di, velocity, axis, along))
         return self.tracks
+
+    def _reacquire(self, det: Detections, dt: float, result: Assignment) -> Assignment:
+        """Unmatched tracks re-acquired on detections that no track explained: a car whose lane velocity was
+        wrong (it entered or left the ring) is metres off every prediction after a step or two, and its next
+        detection would start a new track (a new id). Each lost track is paired (Hungarian, by distance) with
+        the unmatched detections within `reacquire_distance` of the places its car could have reached along its
+        lanes since its last detection (`_reachable`); a re-acquired track restarts from the detection, with
+        the velocity of the place reached. Returns `result` less the pairs taken."""
+        cfg = self.cfg
+        if cfg.reacquire_distance <= 0.0 or not result.unmatched_cols:
+            return result
+        rows = [i for i in result.unmatched_rows if self._lost(self.tracks[i])]
+        if not rows:
+            return result
+        cols = result.unmatched_cols
+        cost = np.full((len(rows), len(cols)), np.inf)
+        reached: dict[tuple[int, int], np.ndarray] = {}
+        for a, ti in enumerate(rows):
+            t = self.tracks[ti]
+            assert t.anchor is not None
+            places = self._reachable(t.anchor, (t.misses + 1) * dt, t.hits <= 1)
+            if len(places) == 0:
+                continue
+            for b, di in enumerate(cols):
+                d = np.hypot(*(places[:, :2] - det.position[di]).T)
+                k = int(np.argmin(d))
+                if d[k] <= cfg.reacquire_distance:
+                    cost[a, b], reached[a, b] = d[k], places[k]
+        sub = assign(cost, cfg.reacquire_distance)
+        for a, b in sub.matches:
+            t, di, x = self.tracks[rows[a]], cols[b], reached[a, b]
+            speed = float(np.hypot(*x[2:]))
+            axis = x[2:] / speed if speed > 1e-6 else np.array([1.0, 0.0])
+            t.x, t.p = self._prior(det, di, x[2:], axis, cfg.reacquire_speed)
+            t.alternatives = []
+            t.hits += 1
+            t.misses = t.blind = 0
+            t.confirmed = t.confirmed or t.hits >= cfg.n_init
+            t.probation = t.probation and t.hits < cfg.n_init
+            t.anchor = t.x.copy()
+        taken_rows = {rows[a] for a, _ in sub.matches}
+        taken_cols = {cols[b] for _, b in sub.matches}
+        return Assignment(result.matches, [r for r in result.unmatched_rows if r not in taken_rows],
+                          [c for c in cols if c not in taken_cols])
+
+    def _lost(self, t: Track) -> bool:
+        """Whether an unmatched track may be re-acquired: a confirmed one in a sensor's view (a blind one has its
+        own gate), or, with `reacquire_newborns`, one born last step."""
+        if t.anchor is None or t.blind > 0:
+            return False
+        if t.probation or not t.confirmed:
+            return self.cfg.reacquire_newborns and t.hits <= 1
+        return True
+
+    def _reachable(self, anchor: np.ndarray, elapsed: float, newborn: bool) -> np.ndarray:
+        """States (N, 4) a car last at `anchor` may be in after `elapsed` [s] at constant speed along each branch
+        of its lanes (the motion model's), for speeds within `reacquire_speed` of its own (from 0 for a
+        newborn, whose speed was a prior), sampled every ~0.5 m along the way; empty for a car standing still."""
+        speed = float(np.hypot(*anchor[2:]))
+        if speed < 1.0:
+            return np.zeros((0, 4))
+        lo = 0.0 if newborn else max(speed - self.cfg.reacquire_speed, 0.0)
+        hi = speed + self.cfg.reacquire_speed
+        speeds = np.linspace(lo, hi, max(int(np.ceil((hi - lo) * elapsed / 0.5)), 1) + 1)
+        if self.reach is not None:
+            return self.reach(anchor, elapsed, speeds)
+        heading = anchor[2:] / speed
+        return np.array([np.concatenate([anchor[:2] + heading * v * elapsed, heading * v]) for v in speeds])
 
     def _predict(self, x: np.ndarray, p: np.ndarray, dt: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """(x, P) after `dt` along each branch of the motion model, the straightest first (one: linear)."""
@@ -337,22 +416,29 @@ class Tracker:
                along: float | None = None) -> Track:
         """New tentative track: detected position, velocity prior = the ego's (traffic flows with it) or its
         lane's flow, with std `along` (default: `init_speed_std`'s) along `heading`."""
+        x, p = self._prior(det, i, ego_velocity, heading, along)
+        source = int(det.source[i])
+        at_once = self.cfg.n_init <= 1 or source == 2
+        probation = not at_once and self.cfg.report_lidar_births and source == 0
+        track = Track(self.next_id, x, p, confirmed=at_once or probation, probation=probation, anchor=x.copy())
+        self.next_id += 1
+        return track
+
+    def _prior(self, det: Detections, i: int, velocity: np.ndarray, heading: np.ndarray,
+               along: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(x, P) from detection i alone and a velocity prior with std `along` (default: `init_speed_std`'s)
+        along the unit `heading` and `init_speed_std`'s across it; radar's radial velocity folded in."""
         along = self.cfg.init_speed_std[0] if along is None else along
         across = self.cfg.init_speed_std[1]
         rot = np.array([[heading[0], -heading[1]], [heading[1], heading[0]]])
         p = np.zeros((4, 4))
         p[:2, :2] = det.position_cov[i]
         p[2:, 2:] = rot @ np.diag([along**2, across**2]) @ rot.T
-        x = np.concatenate([det.position[i], ego_velocity])
+        x = np.concatenate([det.position[i], velocity])
         if not np.isnan(det.radial_velocity[i]):  # fold in the radial velocity only
             z, h, r = measurement(det, i, self.cfg.rate_std)
             x, p = kf_update(x, p, z[2:], h[2:], r[2:, 2:])
-        source = int(det.source[i])
-        at_once = self.cfg.n_init <= 1 or source == 2
-        probation = not at_once and self.cfg.report_lidar_births and source == 0
-        track = Track(self.next_id, x, p, confirmed=at_once or probation, probation=probation)
-        self.next_id += 1
-        return track
+        return x, p
 
     def reported(self) -> list[Track]:
         """Tracks a downstream consumer or the MOT metrics should see: confirmed and updated this step."""
