@@ -368,3 +368,21 @@ def test_reacquisition_leaves_a_detection_another_track_explains() -> None:
     tracker.next_id = 3
     tracker.step(_detections(np.array([[18.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
     assert [(t.id, t.misses) for t in tracker.tracks] == [(1, 2), (2, 0)]
+
+
+def test_a_lost_track_is_reacquired_before_a_newborn_takes_its_cars_detection() -> None:
+    """A track born last step beside a lost track's car (standing still, on probation) would take the car's
+    detection at (18, 0) in the cascade's last level; the re-acquisition runs before it, so the car keeps its id
+    and the newborn, missed, is deleted."""
+    from pilotlab.drive.tracking import Track
+
+    tracker = Tracker(TrackerConfig())
+    lost = np.array([0.0, 0.0, 10.0, 0.0])
+    tracker.tracks.append(Track(1, lost.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), hits=5, misses=1, confirmed=True,
+                                anchor=lost - np.array([10.0, 0.0, 0.0, 0.0])))
+    born = np.array([17.0, 0.0, 0.0, 0.0])
+    tracker.tracks.append(Track(2, born.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), confirmed=True, probation=True,
+                                anchor=born.copy()))
+    tracker.next_id = 3
+    tracker.step(_detections(np.array([[18.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    assert [(t.id, t.misses) for t in tracker.tracks] == [(1, 0)]

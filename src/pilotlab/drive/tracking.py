@@ -183,7 +183,6 @@ class TrackerConfig:
     # a detection no track explained that lies within this distance of where its car could be along any of its
     # lanes since its last update (`_reachable`); 0: off
     reacquire_speed: float = 5.0  # [m/s] ... the speeds it could have had since: its last speed +- this
-    reacquire_newborns: bool = False  # [] ... also a track born last step (on probation, one hit)
 
 
 @dataclass
@@ -245,7 +244,7 @@ class Tracker:
         for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch, keep the others
             t.x, t.p = h[0]
             t.alternatives = h[1:cfg.hypotheses]
-        result = self._match(cost)
+        result = self._match(cost, lambda rows, cols: self._reacquire(det, dt, Assignment([], rows, cols)))
         for ti, di in result.matches:
             t = self.tracks[ti]
             z = measurement(det, di, cfg.rate_std)
@@ -258,7 +257,6 @@ class Tracker:
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
             t.probation = t.probation and t.hits < cfg.n_init
             t.anchor = t.x.copy()
-        result = self._reacquire(det, dt, result)
         missed = [self.tracks[ti] for ti in result.unmatched_rows]
         looked = (self.covered(np.array([t.x[:2] for t in missed]).reshape(-1, 2)) if self.covered is not None
                   else np.ones(len(missed), dtype=bool))
@@ -304,7 +302,7 @@ class Tracker:
         for a, ti in enumerate(rows):
             t = self.tracks[ti]
             assert t.anchor is not None
-            places = self._reachable(t.anchor, (t.misses + 1) * dt, t.hits <= 1)
+            places = self._reachable(t.anchor, (t.misses + 1) * dt)
             if len(places) == 0:
                 continue
             for b, di in enumerate(cols):
@@ -331,21 +329,17 @@ class Tracker:
 
     def _lost(self, t: Track) -> bool:
         """Whether an unmatched track may be re-acquired: a confirmed one in a sensor's view (a blind one has its
-        own gate), or, with `reacquire_newborns`, one born last step."""
-        if t.anchor is None or t.blind > 0:
-            return False
-        if t.probation or not t.confirmed:
-            return self.cfg.reacquire_newborns and t.hits <= 1
-        return True
+        own gate)."""
+        return t.anchor is not None and t.blind == 0 and t.confirmed and not t.probation
 
-    def _reachable(self, anchor: np.ndarray, elapsed: float, newborn: bool) -> np.ndarray:
+    def _reachable(self, anchor: np.ndarray, elapsed: float) -> np.ndarray:
         """States (N, 4) a car last at `anchor` may be in after `elapsed` [s] at constant speed along each branch
-        of its lanes (the motion model's), for speeds within `reacquire_speed` of its own (from 0 for a
-        newborn, whose speed was a prior), sampled every ~0.5 m along the way; empty for a car standing still."""
+        of the lanes near it (`reach`), for speeds within `reacquire_speed` of its own, sampled every ~0.5 m
+        along the way; empty for a car standing still."""
         speed = float(np.hypot(*anchor[2:]))
         if speed < 1.0:
             return np.zeros((0, 4))
-        lo = 0.0 if newborn else max(speed - self.cfg.reacquire_speed, 0.0)
+        lo = max(speed - self.cfg.reacquire_speed, 0.0)
         hi = speed + self.cfg.reacquire_speed
         speeds = np.linspace(lo, hi, max(int(np.ceil((hi - lo) * elapsed / 0.5)), 1) + 1)
         if self.reach is not None:
@@ -390,24 +384,46 @@ class Tracker:
                   if ln == lane and float(np.hypot(*(p - position))) <= self.cfg.flow_range]
         return (float(np.median(speeds)) * axis, True) if speeds else (fallback, False)
 
-    def _match(self, cost: np.ndarray) -> Assignment:
+    def _match(self, cost: np.ndarray, lost: Callable[[list[int], list[int]], Assignment] | None = None
+               ) -> Assignment:
         """One assignment over all tracks, or, with `cascade`, one per number of consecutive misses (the
         freshest tracks first, tentative ones last), each on the detections left by the ones before: a
         track coasting for seconds has a wide gate, and without the cascade its Mahalanobis distance to
-        another car's detection can undercut the right track's (an identity switch)."""
+        another car's detection can undercut the right track's (an identity switch). `lost` (the re-acquisition,
+        `_reacquire`), given the confirmed tracks left unmatched and the detections left, runs before the
+        tentative tracks take theirs (a newborn on a lost track's car would otherwise take its detection) and
+        returns those it did not take."""
         if not self.cfg.cascade:
-            return assign(cost, self.cfg.gate)
+            result = assign(cost, self.cfg.gate)
+            if lost is None:
+                return result
+            left = lost(result.unmatched_rows, result.unmatched_cols)
+            return Assignment(result.matches, left.unmatched_rows, left.unmatched_cols)
         levels: dict[tuple[bool, int], list[int]] = {}
         for i, t in enumerate(self.tracks):
             levels.setdefault((not t.confirmed or t.probation, t.misses), []).append(i)
         matches: list[tuple[int, int]] = []
         cols = list(range(cost.shape[1]))
+        taken: list[int] = []  # tracks re-acquired
+
+        def reacquire() -> list[int]:
+            assert lost is not None
+            matched = {r for r, _ in matches}
+            rows = [i for i, t in enumerate(self.tracks) if i not in matched and t.confirmed and not t.probation]
+            left = lost(rows, cols)
+            taken.extend(set(rows) - set(left.unmatched_rows))
+            return left.unmatched_cols
+
         for key in sorted(levels):
+            if key[0] and lost is not None:  # the first tentative level
+                cols, lost = reacquire(), None
             rows = levels[key]
             sub = assign(cost[np.ix_(rows, cols)], self.cfg.gate)
             matches += [(rows[r], cols[c]) for r, c in sub.matches]
             cols = [cols[c] for c in sub.unmatched_cols]
-        matched = {r for r, _ in matches}
+        if lost is not None:
+            cols = reacquire()
+        matched = {r for r, _ in matches} | set(taken)
         return Assignment(matches, [r for r in range(cost.shape[0]) if r not in matched], cols)
 
     def _alive(self, t: Track, ego_position: np.ndarray, dt: float) -> bool:
