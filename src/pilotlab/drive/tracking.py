@@ -17,11 +17,12 @@ alternative (`TrackerConfig.hypotheses`), predicted along its own lanes, while t
 gate: a car that left the ring at an exit while its track coasted round the ring, or whose one detection just
 past the fork fitted both branches, is still found by its own track a step later instead of being re-born under
 a new id (docs/drive.md, "Lane hypotheses through forks").
-A confirmed track left unmatched may still take, before a new track is born there, a detection that no track
-explained and that lies on one of the lanes near its last detected position, where its car could have got to since
-at about its speed (`reacquire_distance`, `Tracker.reach`): the lanes are found by position, not by the track's
-velocity, as a car entering or leaving a ring often has the ring's velocity and every branch of its prediction
-is then metres off (docs/drive.md, "Re-acquiring lost tracks along their lanes").
+A confirmed track left unmatched may still take, before the tracks born last step are matched and before a new
+track is born there, a detection that no track explained and that lies on one of the lanes near its last detected
+position, where its car could have got to since at about its speed (`reacquire_distance`, `Tracker.reach`): the
+lanes are found by position, not by the track's velocity, as a car entering or leaving a ring often has the ring's
+velocity and every branch of its prediction is then metres off (docs/drive.md, "Re-acquiring lost tracks along
+their lanes").
 A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
