@@ -298,3 +298,91 @@ def test_little_sideways_noise_keeps_a_track_off_the_next_lanes_car(q_across: fl
     tracker.step(_detections(np.array([[20.0, 3.5]])), 1.0, np.zeros(2), np.zeros(2))
     own = tracker.tracks[0]
     assert own.id == 1 and own.misses == (0 if q_across is None else 1)
+
+
+def _fork_map():  # type: ignore[no-untyped-def]
+    """A road east (a -> b), an exit leaving the same node north-east (a -> c) and a road west 2 m beside the first
+    (d -> e)."""
+    from highway_env.road.lane import StraightLane
+    from highway_env.road.road import RoadNetwork
+
+    from pilotlab.drive.frenet import RoadMap
+
+    net = RoadNetwork()
+    net.add_lane("a", "b", StraightLane([0.0, 0.0], [100.0, 0.0]))
+    net.add_lane("a", "c", StraightLane([0.0, 0.0], [70.0, 70.0]))
+    net.add_lane("d", "e", StraightLane([100.0, 2.0], [0.0, 2.0]))
+    return RoadMap(net)
+
+
+def test_reachable_states_run_along_every_nearby_lane_the_car_heads_along() -> None:
+    """From (1, 0.5) heading east at 10 m/s for 1 s: 11 m along the east road and ~11 m along the exit (both within
+    3 m, both within 90 degrees of its heading), on their centres and with their headings; not on the road west."""
+    road_map = _fork_map()
+    states = road_map.reachable(np.array([1.0, 0.5, 10.0, 0.0]), 1.0, np.array([10.0]))
+    assert states.shape == (2, 4)
+    diag = np.array([1.0, 1.0]) / np.sqrt(2.0)
+    s_exit = 1.5 / np.sqrt(2.0) + 10.0  # its abscissa on the exit, plus 10 m
+    expected = {(11.0, 0.0, 10.0, 0.0), tuple(np.round([*(s_exit * diag), *(10.0 * diag)], 6))}
+    assert {tuple(np.round(s, 6)) for s in states} == expected
+    # speeds sample the way along each lane; a car standing on no lane reaches nothing
+    assert road_map.reachable(np.array([1.0, 0.5, 10.0, 0.0]), 2.0, np.array([5.0, 10.0, 15.0])).shape == (6, 4)
+    assert road_map.reachable(np.array([50.0, 30.0, 10.0, 0.0]), 1.0, np.array([10.0])).shape == (0, 4)
+
+
+@pytest.mark.parametrize("reacquire", [0.0, 2.0])
+def test_a_lost_track_whose_velocity_was_the_wrong_lanes_is_reacquired_along_its_own_lane(reacquire: float) -> None:
+    """A car on the exit at (10, 10) whose track has the east road's velocity (10, 0): missed for a step, its
+    next detection 20 m up the exit is 20 m off the track's prediction. Without re-acquisition it is born as a new
+    track (a new id); with it, the lost track takes it (no other track explains it) and heads up the exit."""
+    from pilotlab.drive.tracking import Track
+
+    road_map = _fork_map()
+    tracker = Tracker(TrackerConfig(reacquire_distance=reacquire), motion=road_map.motion_model,
+                      reach=road_map.reachable)
+    x = np.array([10.0, 10.0, 10.0, 0.0])
+    tracker.tracks.append(Track(1, x.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), hits=5, confirmed=True, anchor=x.copy()))
+    tracker.next_id = 2
+    tracker.step(_detections(np.zeros((0, 2))), 1.0, np.zeros(2), np.zeros(2))
+    seen = (10.0 + 20.0 / np.sqrt(2.0)) * np.ones(2)
+    tracker.step(_detections(seen[None]), 1.0, np.zeros(2), np.zeros(2))
+    live = [t for t in tracker.tracks if t.misses == 0]
+    assert len(live) == 1 and (live[0].id == 1) == (reacquire > 0)
+    if reacquire > 0:
+        np.testing.assert_allclose(live[0].x[:2], seen, atol=1e-6)
+        np.testing.assert_allclose(live[0].x[2:], 10.0 * np.ones(2) / np.sqrt(2.0), atol=0.5)
+
+
+def test_reacquisition_leaves_a_detection_another_track_explains() -> None:
+    """A lost track may take only what the assignment left over: a detection in its reach that a live track
+    matched stays that track's, and the lost one keeps coasting."""
+    from pilotlab.drive.tracking import Track
+
+    tracker = Tracker(TrackerConfig())
+    lost = np.array([0.0, 0.0, 10.0, 0.0])
+    tracker.tracks.append(Track(1, lost.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), hits=5, misses=1, confirmed=True,
+                                anchor=lost - np.array([10.0, 0.0, 0.0, 0.0])))
+    live = np.array([8.0, 0.0, 10.0, 0.0])
+    tracker.tracks.append(Track(2, live.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), hits=5, confirmed=True,
+                                anchor=live.copy()))
+    tracker.next_id = 3
+    tracker.step(_detections(np.array([[18.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    assert [(t.id, t.misses) for t in tracker.tracks] == [(1, 2), (2, 0)]
+
+
+def test_a_lost_track_is_reacquired_before_a_newborn_takes_its_cars_detection() -> None:
+    """A track born last step beside a lost track's car (standing still, on probation) would take the car's
+    detection at (18, 0) in the cascade's last level; the re-acquisition runs before it, so the car keeps its id
+    and the newborn, missed, is deleted."""
+    from pilotlab.drive.tracking import Track
+
+    tracker = Tracker(TrackerConfig())
+    lost = np.array([0.0, 0.0, 10.0, 0.0])
+    tracker.tracks.append(Track(1, lost.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), hits=5, misses=1, confirmed=True,
+                                anchor=lost - np.array([10.0, 0.0, 0.0, 0.0])))
+    born = np.array([17.0, 0.0, 0.0, 0.0])
+    tracker.tracks.append(Track(2, born.copy(), np.diag([0.3, 0.3, 1.0, 1.0]), confirmed=True, probation=True,
+                                anchor=born.copy()))
+    tracker.next_id = 3
+    tracker.step(_detections(np.array([[18.0, 0.0]])), 1.0, np.zeros(2), np.zeros(2))
+    assert [(t.id, t.misses) for t in tracker.tracks] == [(1, 0)]

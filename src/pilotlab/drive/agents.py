@@ -213,6 +213,7 @@ class PlannerAgent:
         if not self._map.uniform:  # curved or crossing lanes: the tracker predicts along them
             self._tracker.motion = self._map.motion_model
             self._tracker.lane = self._lane_of
+            self._tracker.reach = self._map.reachable
 
     def objects(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """(positions (N, 2) [m], velocities (N, 2) [m/s]) of the other vehicles as this driver knows them."""

@@ -246,6 +246,31 @@ class RoadMap:
 
         return [mover(path, k >= own) for k, path in enumerate(paths)]
 
+    def reachable(self, x: np.ndarray, elapsed: float, speeds: np.ndarray, max_offset: float = 3.0,
+                  max_turn: float = np.pi / 2) -> np.ndarray:
+        """States (N, 4) ``[px, py, vx, vy]`` a car at ``x[:2]`` may be in after `elapsed` [s] at each of `speeds`
+        [m/s], on the centre of every lane sequence from every lane within `max_offset` [m] of it whose heading
+        is within `max_turn` [rad] of the car's (``x[2:]``). The lanes are found by position alone, not by the
+        car's velocity: the velocity of a car entering or leaving a ring is often the ring's, and the lane
+        matched with it the wrong one (the tracker's re-acquisition, `tracking.Tracker._reachable`)."""
+        p, v = np.asarray(x[:2], dtype=float), np.asarray(x[2:], dtype=float)
+        heading = float(np.arctan2(v[1], v[0]))
+        reach = float(np.max(speeds)) * elapsed + 1.0
+        out = []
+        for index, lane in self._lanes:
+            s, d = to_frenet(lane, p)
+            if abs(d) > max_offset or not -1.0 <= s <= float(lane.length) + 1.0:
+                continue
+            if abs(wrap_angle(float(lane.heading_at(s)) - heading)) > max_turn:
+                continue
+            for seq in self.branches(index, s + reach):
+                path = self.path(seq)
+                for speed in speeds:
+                    s2 = s + float(speed) * elapsed
+                    velocity = path.velocity_from_frenet(s2, float(speed), 0.0)
+                    out.append(np.concatenate([path.position(s2, 0.0), velocity]))
+        return np.array(out).reshape(-1, 4)
+
     def branches(self, index: tuple, length: float, limit: int = 4, closest: bool = False) -> list[list[tuple]]:
         """Lane sequences from `index` at least `length` [m] long (or ending where the road does), one per
         branch at each junction, the straightest first; at most `limit`; `closest`: see `successors`."""

@@ -17,6 +17,12 @@ alternative (`TrackerConfig.hypotheses`), predicted along its own lanes, while t
 gate: a car that left the ring at an exit while its track coasted round the ring, or whose one detection just
 past the fork fitted both branches, is still found by its own track a step later instead of being re-born under
 a new id (docs/drive.md, "Lane hypotheses through forks").
+A confirmed track left unmatched may still take, before the tracks born last step are matched and before a new
+track is born there, a detection that no track explained and that lies on one of the lanes near its last detected
+position, where its car could have got to since at about its speed (`reacquire_distance`, `Tracker.reach`): the
+lanes are found by position, not by the track's velocity, as a car entering or leaving a ring often has the ring's
+velocity and every branch of its prediction is then metres off (docs/drive.md, "Re-acquiring lost tracks along
+their lanes").
 A newborn track's velocity prior is the ego's own lane-frame velocity carried onto the object's lane
 (`frame`), as traffic flows along the lanes.
 Track management in the spirit of SORT (Bewley et al., 2016): a track is born tentative from an
@@ -174,6 +180,10 @@ class TrackerConfig:
     # until a detection outside an alternative's gate drops it; 1: only the matched / straightest is kept
     same_hypothesis: tuple[float, float] = (0.5, 0.5)  # [m, m/s] hypotheses closer than this in position and
     # velocity are one
+    reacquire_distance: float = 2.0  # [m] a confirmed track left unmatched takes, before a new track is born,
+    # a detection no track explained that lies within this distance of where its car could be along any of its
+    # lanes since its last update (`_reachable`); 0: off
+    reacquire_speed: float = 5.0  # [m/s] ... the speeds it could have had since: its last speed +- this
 
 
 @dataclass
@@ -188,6 +198,7 @@ class Track:
     probation: bool = False  # reported, but deleted at its first miss until it has `n_init` hits
     alternatives: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # other lane hypotheses
     # (x, P) where the lane forked (`TrackerConfig.hypotheses`); `x`, `p` is the one reported
+    anchor: np.ndarray | None = None  # (4,) the state after its last detection (`misses` steps ago)
 
 
 @dataclass
@@ -203,6 +214,8 @@ class Tracker:
     `ego_heading` [rad] gives the axes of a newborn's prior where the ego stands still.
     `covered` (optional): given track positions (T, 2) [m], whether any sensor looks there now ((T,) bool); a
     miss outside every sensor's view does not count towards `max_misses`. Without it every miss counts.
+    `reach` (optional, e.g. `frenet.RoadMap.reachable`): given a state, a time [s] and speeds (K,) [m/s], the
+    states (N, 4) its car may be in along its lanes (`reacquire_distance`); without it, straight ahead.
     """
 
     cfg: TrackerConfig = field(default_factory=TrackerConfig)
@@ -212,6 +225,7 @@ class Tracker:
     frame: Callable[[np.ndarray], float] | None = None
     lane: Callable[[np.ndarray, np.ndarray | None], Any] | None = None
     covered: Callable[[np.ndarray], np.ndarray] | None = None
+    reach: Callable[[np.ndarray, float, np.ndarray], np.ndarray] | None = None
 
     def step(self, det: Detections, dt: float, ego_position: np.ndarray, ego_velocity: np.ndarray,
              ego_heading: float | None = None) -> list[Track]:
@@ -231,7 +245,7 @@ class Tracker:
         for t, h in zip(self.tracks, hyps):  # unmatched: coast on the straightest branch, keep the others
             t.x, t.p = h[0]
             t.alternatives = h[1:cfg.hypotheses]
-        result = self._match(cost)
+        result = self._match(cost, lambda rows, cols: self._reacquire(det, dt, Assignment([], rows, cols)))
         for ti, di in result.matches:
             t = self.tracks[ti]
             z = measurement(det, di, cfg.rate_std)
@@ -243,6 +257,7 @@ class Tracker:
             t.misses = t.blind = 0
             t.confirmed = t.confirmed or t.hits >= cfg.n_init
             t.probation = t.probation and t.hits < cfg.n_init
+            t.anchor = t.x.copy()
         missed = [self.tracks[ti] for ti in result.unmatched_rows]
         looked = (self.covered(np.array([t.x[:2] for t in missed]).reshape(-1, 2)) if self.covered is not None
                   else np.ones(len(missed), dtype=bool))
@@ -268,6 +283,70 @@ class Tracker:
                 along = self.cfg.flow_speed_std if from_flow else self.cfg.no_flow_speed_std
             self.tracks.append(self._birth(det, di, velocity, axis, along))
         return self.tracks
+
+    def _reacquire(self, det: Detections, dt: float, result: Assignment) -> Assignment:
+        """Unmatched tracks re-acquired on detections that no track explained: a car whose lane velocity was
+        wrong (it entered or left the ring) is metres off every prediction after a step or two, and its next
+        detection would start a new track (a new id). Each lost track is paired (Hungarian, by distance) with
+        the unmatched detections within `reacquire_distance` of the places its car could have reached along its
+        lanes since its last detection (`_reachable`); a re-acquired track restarts from the detection, with
+        the velocity of the place reached. Returns `result` less the pairs taken."""
+        cfg = self.cfg
+        if cfg.reacquire_distance <= 0.0 or not result.unmatched_cols:
+            return result
+        rows = [i for i in result.unmatched_rows if self._lost(self.tracks[i])]
+        if not rows:
+            return result
+        cols = result.unmatched_cols
+        cost = np.full((len(rows), len(cols)), np.inf)
+        reached: dict[tuple[int, int], np.ndarray] = {}
+        for a, ti in enumerate(rows):
+            t = self.tracks[ti]
+            assert t.anchor is not None
+            places = self._reachable(t.anchor, (t.misses + 1) * dt)
+            if len(places) == 0:
+                continue
+            for b, di in enumerate(cols):
+                d = np.hypot(*(places[:, :2] - det.position[di]).T)
+                k = int(np.argmin(d))
+                if d[k] <= cfg.reacquire_distance:
+                    cost[a, b], reached[a, b] = d[k], places[k]
+        sub = assign(cost, cfg.reacquire_distance)
+        for a, b in sub.matches:
+            t, di, x = self.tracks[rows[a]], cols[b], reached[a, b]
+            speed = float(np.hypot(*x[2:]))
+            axis = x[2:] / speed if speed > 1e-6 else np.array([1.0, 0.0])
+            t.x, t.p = self._prior(det, di, x[2:], axis, cfg.reacquire_speed)
+            t.alternatives = []
+            t.hits += 1
+            t.misses = t.blind = 0
+            t.confirmed = t.confirmed or t.hits >= cfg.n_init
+            t.probation = t.probation and t.hits < cfg.n_init
+            t.anchor = t.x.copy()
+        taken_rows = {rows[a] for a, _ in sub.matches}
+        taken_cols = {cols[b] for _, b in sub.matches}
+        return Assignment(result.matches, [r for r in result.unmatched_rows if r not in taken_rows],
+                          [c for c in cols if c not in taken_cols])
+
+    def _lost(self, t: Track) -> bool:
+        """Whether an unmatched track may be re-acquired: a confirmed one in a sensor's view (a blind one has its
+        own gate)."""
+        return t.anchor is not None and t.blind == 0 and t.confirmed and not t.probation
+
+    def _reachable(self, anchor: np.ndarray, elapsed: float) -> np.ndarray:
+        """States (N, 4) a car last at `anchor` may be in after `elapsed` [s] at constant speed along each branch
+        of the lanes near it (`reach`), for speeds within `reacquire_speed` of its own, sampled every ~0.5 m
+        along the way; empty for a car standing still."""
+        speed = float(np.hypot(*anchor[2:]))
+        if speed < 1.0:
+            return np.zeros((0, 4))
+        lo = max(speed - self.cfg.reacquire_speed, 0.0)
+        hi = speed + self.cfg.reacquire_speed
+        speeds = np.linspace(lo, hi, max(int(np.ceil((hi - lo) * elapsed / 0.5)), 1) + 1)
+        if self.reach is not None:
+            return self.reach(anchor, elapsed, speeds)
+        heading = anchor[2:] / speed
+        return np.array([np.concatenate([anchor[:2] + heading * v * elapsed, heading * v]) for v in speeds])
 
     def _predict(self, x: np.ndarray, p: np.ndarray, dt: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """(x, P) after `dt` along each branch of the motion model, the straightest first (one: linear)."""
@@ -306,24 +385,46 @@ class Tracker:
                   if ln == lane and float(np.hypot(*(p - position))) <= self.cfg.flow_range]
         return (float(np.median(speeds)) * axis, True) if speeds else (fallback, False)
 
-    def _match(self, cost: np.ndarray) -> Assignment:
+    def _match(self, cost: np.ndarray, lost: Callable[[list[int], list[int]], Assignment] | None = None
+               ) -> Assignment:
         """One assignment over all tracks, or, with `cascade`, one per number of consecutive misses (the
         freshest tracks first, tentative ones last), each on the detections left by the ones before: a
         track coasting for seconds has a wide gate, and without the cascade its Mahalanobis distance to
-        another car's detection can undercut the right track's (an identity switch)."""
+        another car's detection can undercut the right track's (an identity switch). `lost` (the re-acquisition,
+        `_reacquire`), given the confirmed tracks left unmatched and the detections left, runs before the
+        tentative tracks take theirs (a newborn on a lost track's car would otherwise take its detection) and
+        returns those it did not take."""
         if not self.cfg.cascade:
-            return assign(cost, self.cfg.gate)
+            result = assign(cost, self.cfg.gate)
+            if lost is None:
+                return result
+            left = lost(result.unmatched_rows, result.unmatched_cols)
+            return Assignment(result.matches, left.unmatched_rows, left.unmatched_cols)
         levels: dict[tuple[bool, int], list[int]] = {}
         for i, t in enumerate(self.tracks):
             levels.setdefault((not t.confirmed or t.probation, t.misses), []).append(i)
         matches: list[tuple[int, int]] = []
         cols = list(range(cost.shape[1]))
+        taken: list[int] = []  # tracks re-acquired
+
+        def reacquire() -> list[int]:
+            assert lost is not None
+            matched = {r for r, _ in matches}
+            rows = [i for i, t in enumerate(self.tracks) if i not in matched and t.confirmed and not t.probation]
+            left = lost(rows, cols)
+            taken.extend(set(rows) - set(left.unmatched_rows))
+            return left.unmatched_cols
+
         for key in sorted(levels):
+            if key[0] and lost is not None:  # the first tentative level
+                cols, lost = reacquire(), None
             rows = levels[key]
             sub = assign(cost[np.ix_(rows, cols)], self.cfg.gate)
             matches += [(rows[r], cols[c]) for r, c in sub.matches]
             cols = [cols[c] for c in sub.unmatched_cols]
-        matched = {r for r, _ in matches}
+        if lost is not None:
+            cols = reacquire()
+        matched = {r for r, _ in matches} | set(taken)
         return Assignment(matches, [r for r in range(cost.shape[0]) if r not in matched], cols)
 
     def _alive(self, t: Track, ego_position: np.ndarray, dt: float) -> bool:
@@ -337,22 +438,29 @@ class Tracker:
                along: float | None = None) -> Track:
         """New tentative track: detected position, velocity prior = the ego's (traffic flows with it) or its
         lane's flow, with std `along` (default: `init_speed_std`'s) along `heading`."""
+        x, p = self._prior(det, i, ego_velocity, heading, along)
+        source = int(det.source[i])
+        at_once = self.cfg.n_init <= 1 or source == 2
+        probation = not at_once and self.cfg.report_lidar_births and source == 0
+        track = Track(self.next_id, x, p, confirmed=at_once or probation, probation=probation, anchor=x.copy())
+        self.next_id += 1
+        return track
+
+    def _prior(self, det: Detections, i: int, velocity: np.ndarray, heading: np.ndarray,
+               along: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(x, P) from detection i alone and a velocity prior with std `along` (default: `init_speed_std`'s)
+        along the unit `heading` and `init_speed_std`'s across it; radar's radial velocity folded in."""
         along = self.cfg.init_speed_std[0] if along is None else along
         across = self.cfg.init_speed_std[1]
         rot = np.array([[heading[0], -heading[1]], [heading[1], heading[0]]])
         p = np.zeros((4, 4))
         p[:2, :2] = det.position_cov[i]
         p[2:, 2:] = rot @ np.diag([along**2, across**2]) @ rot.T
-        x = np.concatenate([det.position[i], ego_velocity])
+        x = np.concatenate([det.position[i], velocity])
         if not np.isnan(det.radial_velocity[i]):  # fold in the radial velocity only
             z, h, r = measurement(det, i, self.cfg.rate_std)
             x, p = kf_update(x, p, z[2:], h[2:], r[2:, 2:])
-        source = int(det.source[i])
-        at_once = self.cfg.n_init <= 1 or source == 2
-        probation = not at_once and self.cfg.report_lidar_births and source == 0
-        track = Track(self.next_id, x, p, confirmed=at_once or probation, probation=probation)
-        self.next_id += 1
-        return track
+        return x, p
 
     def reported(self) -> list[Track]:
         """Tracks a downstream consumer or the MOT metrics should see: confirmed and updated this step."""
