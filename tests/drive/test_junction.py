@@ -249,3 +249,48 @@ def test_a_car_standing_in_the_junction_on_the_egos_way_holds_it_at_the_line() -
         assert ("gap accepted (FASTER" not in decision.reason) == blocks, (index, decision)
         if blocks:
             assert np.isfinite(decision.stop_at) and decision.reason == "junction: yield at the line"
+
+
+# --- risk-weighted gap acceptance: each car's turn hypotheses weigh with how often cars take that turn ---------
+
+
+def test_turn_hypotheses_get_the_turn_priors_renormalised_over_what_the_lane_allows() -> None:
+    _, agent = _intersection(None)
+    road = agent._map
+    assert junction.turn_of(road, [("o0", "ir0", 0), ("ir0", "il1", 0), ("il1", "o1", 0)]) == "left"  # the ego's
+    approach = road.hypotheses(("o2", "ir2", 0), 2, False)
+    p = junction.hypothesis_probabilities(road, approach)
+    assert sorted(junction.turn_of(road, h) for h in approach) == ["left", "right", "straight"]
+    assert p.sum() == pytest.approx(1.0) and p.min() > 0.2
+    on_turn = road.hypotheses(("ir2", "il0", 0), 2, False)  # inside the junction: its turn is known
+    assert junction.hypothesis_probabilities(road, on_turn).tolist() == [1.0]
+
+
+def test_one_conflicting_turn_of_three_is_accepted_below_the_threshold_all_three_are_not() -> None:
+    """A north car 30 m before its stop line at 8 m/s: only its right turn (about a third of the cars) meets the
+    ego's full-speed left turn; with every hypothesis certain (threshold 0) the ego does not go at full speed,
+    with the threshold above that turn's probability it goes. Three conflicting hypotheses of one car (all of
+    its turns) add up to certainty and are refused at any threshold below 1."""
+    env, agent = _scene([(("o2", "ir2", 0), 70.0, 8.0)])
+    path, s0 = _ego_path(env, agent)
+    ego = env.unwrapped.vehicle
+    grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
+    t, s, _ = junction.meta_profile(float(ego.speed), float(ego.target_speed), grid, ["FASTER"] * 8, 1.0, 1 / 15)
+    occ = junction.path_occupancy(path, s0, float(s[-1]), agent._map, *_objects(env), np.arange(0.25, 8.01, 0.25))
+    hits = junction.profile_conflicts(occ, t, s)
+    assert len(set(occ.hypothesis[hits].tolist())) == 1
+    risk = junction.profile_risk(occ, t, s)
+    assert risk == pytest.approx(junction.TURN_PRIOR["right"] / sum(junction.TURN_PRIOR.values()))
+    saved = junction.RISK_THRESHOLD
+    try:
+        junction.RISK_THRESHOLD = 0.0
+        assert junction.yield_decision(env, *_objects(env), agent._map).action != "FASTER"
+        junction.RISK_THRESHOLD = risk + 0.01
+        assert junction.yield_decision(env, *_objects(env), agent._map).action == "FASTER"
+        # the same car with its three hypotheses all conflicting: certain
+        all3 = occ._replace(hypothesis=np.arange(len(occ.arc)) % 3, probability=np.full(len(occ.arc), 1.0 / 3.0))
+        hits = junction.profile_conflicts(all3, t, s)
+        assert len(set(all3.hypothesis[hits].tolist())) == 3
+        assert junction.profile_risk(all3, t, s) == pytest.approx(1.0)
+    finally:
+        junction.RISK_THRESHOLD = saved
