@@ -279,18 +279,28 @@ def test_one_conflicting_turn_of_three_is_accepted_below_the_threshold_all_three
     occ = junction.path_occupancy(path, s0, float(s[-1]), agent._map, *_objects(env), np.arange(0.25, 8.01, 0.25))
     hits = junction.profile_conflicts(occ, t, s)
     assert len(set(occ.hypothesis[hits].tolist())) == 1
-    risk = junction.profile_risk(occ, t, s)
-    assert risk == pytest.approx(junction.TURN_PRIOR["right"] / sum(junction.TURN_PRIOR.values()))
-    saved = junction.RISK_THRESHOLD
+    saved = junction.RISK_THRESHOLD, junction.MARGINAL_WEIGHT
     try:
+        junction.MARGINAL_WEIGHT = 1.0
+        risk = junction.profile_risk(occ, t, s)
+        assert risk == pytest.approx(junction.TURN_PRIOR["right"] / sum(junction.TURN_PRIOR.values()))
         junction.RISK_THRESHOLD = 0.0
         assert junction.yield_decision(env, *_objects(env), agent._map).action != "FASTER"
         junction.RISK_THRESHOLD = risk + 0.01
         assert junction.yield_decision(env, *_objects(env), agent._map).action == "FASTER"
-        # the same car with its three hypotheses all conflicting: certain
+        junction.RISK_THRESHOLD = risk - 0.01
+        assert junction.yield_decision(env, *_objects(env), agent._map).action != "FASTER"
+        # the same car with its three hypotheses all conflicting: certain, refused at any threshold below 1
         all3 = occ._replace(hypothesis=np.arange(len(occ.arc)) % 3, probability=np.full(len(occ.arc), 1.0 / 3.0))
         hits = junction.profile_conflicts(all3, t, s)
         assert len(set(all3.hypothesis[hits].tolist())) == 3
         assert junction.profile_risk(all3, t, s) == pytest.approx(1.0)
+        # a conflict only within the post-encroachment margin weighs `MARGINAL_WEIGHT` of its probability
+        margin = junction.Occupancy(np.full(1, 20.0), np.array([1.0]), np.zeros(1, dtype=bool), np.zeros(1, dtype=bool),
+                                    np.zeros(1, dtype=int), np.zeros(1, dtype=int), np.full(1, 0.4))
+        t10 = np.linspace(0.0, 8.0, 321)  # the ego at 10 m/s reaches arc 20 - OCCUPY_LENGTH at 1.45 s
+        for weight in (1.0, 0.5):
+            junction.MARGINAL_WEIGHT = weight
+            assert junction.profile_risk(margin, t10, 10.0 * t10) == pytest.approx(0.4 * weight)
     finally:
-        junction.RISK_THRESHOLD = saved
+        junction.RISK_THRESHOLD, junction.MARGINAL_WEIGHT = saved
