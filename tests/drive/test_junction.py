@@ -93,14 +93,14 @@ def test_the_oracle_crosses_ahead_of_a_car_that_will_find_it_on_its_lane() -> No
     """Closed loop: the priority car reaches the crossing a little after the ego entered it, so it finds the ego
     on its lane ahead and brakes (highway-env's cars follow what is on their lane): the ego goes at once and
     arrives; with the old rule (the ego's whole occupancy plus `PET` kept free) it waits at the line and the
-    episode ends before it arrives."""
+    episode ends before it arrives (every turn hypothesis certain, as the old rule had it)."""
     assert _drive(*_intersection(55.0)) == (False, True)
-    first = junction.EGO_FIRST
+    first, threshold = junction.EGO_FIRST, junction.RISK_THRESHOLD
     try:
-        junction.EGO_FIRST = float("inf")
+        junction.EGO_FIRST, junction.RISK_THRESHOLD = float("inf"), 0.0
         assert _drive(*_intersection(55.0)) == (False, False)
     finally:
-        junction.EGO_FIRST = first
+        junction.EGO_FIRST, junction.RISK_THRESHOLD = first, threshold
 
 
 # --- the roundabout's gap acceptance (`junction.yield_points`) ------------------------------------------------
