@@ -93,14 +93,14 @@ def test_the_oracle_crosses_ahead_of_a_car_that_will_find_it_on_its_lane() -> No
     """Closed loop: the priority car reaches the crossing a little after the ego entered it, so it finds the ego
     on its lane ahead and brakes (highway-env's cars follow what is on their lane): the ego goes at once and
     arrives; with the old rule (the ego's whole occupancy plus `PET` kept free) it waits at the line and the
-    episode ends before it arrives."""
+    episode ends before it arrives (every turn hypothesis certain, as the old rule had it)."""
     assert _drive(*_intersection(55.0)) == (False, True)
-    first = junction.EGO_FIRST
+    first, threshold = junction.EGO_FIRST, junction.RISK_THRESHOLD
     try:
-        junction.EGO_FIRST = float("inf")
+        junction.EGO_FIRST, junction.RISK_THRESHOLD = float("inf"), 0.0
         assert _drive(*_intersection(55.0)) == (False, False)
     finally:
-        junction.EGO_FIRST = first
+        junction.EGO_FIRST, junction.RISK_THRESHOLD = first, threshold
 
 
 # --- the roundabout's gap acceptance (`junction.yield_points`) ------------------------------------------------
@@ -249,3 +249,58 @@ def test_a_car_standing_in_the_junction_on_the_egos_way_holds_it_at_the_line() -
         assert ("gap accepted (FASTER" not in decision.reason) == blocks, (index, decision)
         if blocks:
             assert np.isfinite(decision.stop_at) and decision.reason == "junction: yield at the line"
+
+
+# --- risk-weighted gap acceptance: each car's turn hypotheses weigh with how often cars take that turn ---------
+
+
+def test_turn_hypotheses_get_the_turn_priors_renormalised_over_what_the_lane_allows() -> None:
+    _, agent = _intersection(None)
+    road = agent._map
+    assert junction.turn_of(road, [("o0", "ir0", 0), ("ir0", "il1", 0), ("il1", "o1", 0)]) == "left"  # the ego's
+    approach = road.hypotheses(("o2", "ir2", 0), 2, False)
+    p = junction.hypothesis_probabilities(road, approach)
+    assert sorted(junction.turn_of(road, h) for h in approach) == ["left", "right", "straight"]
+    assert p.sum() == pytest.approx(1.0) and p.min() > 0.2
+    on_turn = road.hypotheses(("ir2", "il0", 0), 2, False)  # inside the junction: its turn is known
+    assert junction.hypothesis_probabilities(road, on_turn).tolist() == [1.0]
+
+
+def test_one_conflicting_turn_of_three_is_accepted_below_the_threshold_all_three_are_not() -> None:
+    """A north car 30 m before its stop line at 8 m/s: only its right turn (about a third of the cars) meets the
+    ego's full-speed left turn; with every hypothesis certain (threshold 0) the ego does not go at full speed,
+    with the threshold above that turn's probability it goes. Three conflicting hypotheses of one car (all of
+    its turns) add up to certainty and are refused at any threshold below 1."""
+    env, agent = _scene([(("o2", "ir2", 0), 70.0, 8.0)])
+    path, s0 = _ego_path(env, agent)
+    ego = env.unwrapped.vehicle
+    grid = np.asarray(env.unwrapped.action_type.target_speeds, dtype=float)
+    t, s, _ = junction.meta_profile(float(ego.speed), float(ego.target_speed), grid, ["FASTER"] * 8, 1.0, 1 / 15)
+    occ = junction.path_occupancy(path, s0, float(s[-1]), agent._map, *_objects(env), np.arange(0.25, 8.01, 0.25))
+    hits = junction.profile_conflicts(occ, t, s)
+    assert len(set(occ.hypothesis[hits].tolist())) == 1
+    saved = junction.RISK_THRESHOLD, junction.MARGINAL_WEIGHT
+    try:
+        junction.MARGINAL_WEIGHT = 1.0
+        risk = junction.profile_risk(occ, t, s)
+        assert risk == pytest.approx(junction.TURN_PRIOR["right"] / sum(junction.TURN_PRIOR.values()))
+        junction.RISK_THRESHOLD = 0.0
+        assert junction.yield_decision(env, *_objects(env), agent._map).action != "FASTER"
+        junction.RISK_THRESHOLD = risk + 0.01
+        assert junction.yield_decision(env, *_objects(env), agent._map).action == "FASTER"
+        junction.RISK_THRESHOLD = risk - 0.01
+        assert junction.yield_decision(env, *_objects(env), agent._map).action != "FASTER"
+        # the same car with its three hypotheses all conflicting: certain, refused at any threshold below 1
+        all3 = occ._replace(hypothesis=np.arange(len(occ.arc)) % 3, probability=np.full(len(occ.arc), 1.0 / 3.0))
+        hits = junction.profile_conflicts(all3, t, s)
+        assert len(set(all3.hypothesis[hits].tolist())) == 3
+        assert junction.profile_risk(all3, t, s) == pytest.approx(1.0)
+        # a conflict only within the post-encroachment margin weighs `MARGINAL_WEIGHT` of its probability
+        margin = junction.Occupancy(np.full(1, 20.0), np.array([1.0]), np.zeros(1, dtype=bool), np.zeros(1, dtype=bool),
+                                    np.zeros(1, dtype=int), np.zeros(1, dtype=int), np.full(1, 0.4))
+        t10 = np.linspace(0.0, 8.0, 321)  # the ego at 10 m/s reaches arc 20 - OCCUPY_LENGTH at 1.45 s
+        for weight in (1.0, 0.5):
+            junction.MARGINAL_WEIGHT = weight
+            assert junction.profile_risk(margin, t10, 10.0 * t10) == pytest.approx(0.4 * weight)
+    finally:
+        junction.RISK_THRESHOLD, junction.MARGINAL_WEIGHT = saved

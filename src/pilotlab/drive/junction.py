@@ -186,6 +186,15 @@ MERGE_BEHIND = 0.0  # [s] ... and behind it once the ego left the point (the car
 SAME_DIRECTION = np.radians(30.0)  # [rad] a car this well aligned with the ego's path follows or leads it
 STOP_LINE_MARGIN = 1.0  # [m] the ego's front stops this far short of the stop line
 KP_SPEED = 1.0 / 0.6  # [1/s] highway-env's speed loop: acceleration = KP (set-point - speed) (ControlledVehicle)
+# Risk-weighted gap acceptance: a car's turn shows only once it is inside the junction, so its turn hypotheses are
+# weighted with how often cars take each turn (traffic statistics a driver may know, never a car's own route),
+# renormalised over the hypotheses its lane still allows; a plan is accepted if the probability that some car
+# takes a conflicting hypothesis stays within `RISK_THRESHOLD`.
+TURN_PRIOR = {"left": 0.336, "straight": 0.328, "right": 0.336}  # [] share of the cars taking each turn (docs/drive.md)
+RISK_THRESHOLD = 0.3  # [] the largest accepted probability that a plan conflicts with some car (0: every
+# hypothesis counts as certain)
+MARGINAL_WEIGHT = 0.25  # [] a hypothesis conflicting only within the post-encroachment margin (never at the same
+# instant as the ego occupies the point) counts with this share of its probability
 
 
 def set_point_after(action: str, speed: float, set_point: float, grid: np.ndarray) -> float:
@@ -231,6 +240,27 @@ class Occupancy(NamedTuple):
     aligned: np.ndarray  # (K,) bool: the car moves along the path there (within `SAME_DIRECTION`)
     merging: np.ndarray  # (K,) bool: the car's lane hypothesis joins the ego's route further on (it converges
     # with the ego's path there rather than crossing it)
+    car: np.ndarray | None = None  # (K,) int: which object (None: each row its own)
+    hypothesis: np.ndarray | None = None  # (K,) int: which of all the objects' hypotheses (None: each row its own)
+    probability: np.ndarray | None = None  # (K,) [] the hypothesis' probability (None: 1, certain)
+
+
+def turn_of(road: RoadMap, lanes: list[tuple]) -> str:
+    """The turn a lane sequence makes: "left", "right" or "straight", from its heading change (first lane's start
+    to last lane's end; highway-env's y axis points down, so a left turn is a negative heading change)."""
+    first, last = road.lane(lanes[0]), road.lane(lanes[-1])
+    change = frenet.wrap_angle(float(last.heading_at(float(last.length))) - float(first.heading_at(0.0)))
+    if abs(change) < np.pi / 4.0:
+        return "straight"
+    return "left" if change < 0.0 else "right"
+
+
+def hypothesis_probabilities(road: RoadMap, hypotheses: list[list[tuple]]) -> np.ndarray:
+    """Each lane hypothesis' probability: `TURN_PRIOR` of its turn, renormalised over the car's hypotheses (a car
+    already on its turn lane has one, certain)."""
+    prior = np.array([TURN_PRIOR.get(turn_of(road, h), 0.0) for h in hypotheses], dtype=float)
+    total = float(prior.sum())
+    return prior / total if total > 0.0 else np.full(len(hypotheses), 1.0 / max(len(hypotheses), 1))
 
 
 def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, position: np.ndarray,
@@ -246,19 +276,26 @@ def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, posit
     path_heading = np.array([path.heading_at(float(a)) for a in arcs])  # (M,)
     rows: list[tuple[np.ndarray, ...]] = []
     ego_roads = {tuple(i[:2]) for i in path.indices[1:]}
-    for p, v in zip(np.asarray(position, dtype=float).reshape(-1, 2), np.asarray(velocity, dtype=float).reshape(-1, 2)):
+    n_hyp = 0
+    objects = zip(np.asarray(position, dtype=float).reshape(-1, 2), np.asarray(velocity, dtype=float).reshape(-1, 2))
+    for k, (p, v) in enumerate(objects):
         speed = float(np.hypot(*v))
         gap = np.hypot(*(pts - p).T)  # (M,)
         if speed < SLOW_SPEED:  # it may stay where it is (yielding inside the junction): there it occupies the path
             j = int(np.argmin(gap))
             if gap[j] < CONFLICT_WIDTH:
                 rows.append((np.full(len(times), arcs[j] - s0), times, np.zeros(len(times), dtype=bool),
-                             np.zeros(len(times), dtype=bool)))
+                             np.zeros(len(times), dtype=bool), np.full(len(times), k), np.full(len(times), n_hyp),
+                             np.ones(len(times))))  # staying counts as certain
+                n_hyp += 1
         if speed < 0.5:
             continue
         if float(np.min(gap)) > speed * float(times[-1]) + CONFLICT_WIDTH:
             continue
-        for lanes, hyp in predict_along_lanes(road, p, v, times):
+        hyps = predict_along_lanes(road, p, v, times)
+        probs = hypothesis_probabilities(road, [lanes for lanes, _ in hyps])
+        for (lanes, hyp), prob in zip(hyps, probs):
+            n_hyp += 1
             d = np.hypot(hyp[:, None, 0] - pts[None, :, 0], hyp[:, None, 1] - pts[None, :, 1])  # (T, M)
             j = np.argmin(d, axis=1)  # (T,)
             near = np.nonzero(d[np.arange(len(times)), j] < CONFLICT_WIDTH)[0]
@@ -268,11 +305,12 @@ def path_occupancy(path: LanePath, s0: float, reach: float, road: RoadMap, posit
             h = np.arctan2(step[near, 1], step[near, 0])
             off = np.abs((h - path_heading[j[near]] + np.pi) % (2.0 * np.pi) - np.pi)
             joins = tuple(lanes[0][:2]) not in ego_roads and any(tuple(i[:2]) in ego_roads for i in lanes[1:])
-            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION, np.full(len(near), joins)))
+            rows.append((arcs[j[near]] - s0, times[near], off < SAME_DIRECTION, np.full(len(near), joins),
+                         np.full(len(near), k), np.full(len(near), n_hyp - 1), np.full(len(near), prob)))
     if not rows:
-        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
-    arc, t, aligned, merging = (np.concatenate(c) for c in zip(*rows))
-    return Occupancy(arc, t, aligned, merging)
+        return Occupancy(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool),
+                         np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0))
+    return Occupancy(*(np.concatenate(c) for c in zip(*rows)))
 
 
 def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -301,6 +339,33 @@ def profile_conflicts(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> np.ndarra
     merging = (occ.t > t_in - MERGE_LEAD) & (occ.t < t_out + MERGE_BEHIND)
     following = (occ.t > t_in) & (occ.t < t_out + FOLLOW_PET)
     return np.nonzero(ahead & np.where(occ.merging, merging, np.where(occ.aligned, following, crossing)))[0]
+
+
+def profile_risk(occ: Occupancy, t: np.ndarray, s: np.ndarray) -> float:
+    """Probability that the ego's distance profile (t, s) conflicts with some car (`profile_conflicts`): per car
+    the probability of its conflicting hypotheses (a hypothesis whose conflicts all lie within the
+    post-encroachment margin, none while the ego occupies the point, weighs `MARGINAL_WEIGHT` of it), then
+    1 - prod(1 - p_car) over the cars."""
+    hits = profile_conflicts(occ, t, s)
+    if len(hits) == 0:
+        return 0.0
+    rows = np.arange(len(occ.arc))
+    car = occ.car if occ.car is not None else rows
+    hyp = occ.hypothesis if occ.hypothesis is not None else rows
+    prob = occ.probability if occ.probability is not None else np.ones(len(rows))
+    i = np.searchsorted(s, occ.arc[hits] - OCCUPY_LENGTH, side="left")
+    o = np.searchsorted(s, occ.arc[hits] + OCCUPY_LENGTH, side="left")
+    t_in = np.where(occ.arc[hits] - OCCUPY_LENGTH <= 0.0, 0.0, t[np.minimum(i, len(t) - 1)])
+    t_in[i >= len(t)] = np.inf
+    t_out = np.where(o >= len(t), np.inf, t[np.minimum(o, len(t) - 1)])
+    inside = (occ.t[hits] >= t_in) & (occ.t[hits] <= t_out)  # there while the ego occupies the point
+    mass: dict[int, float] = {}
+    for h in np.unique(hyp[hits]):
+        sel = hyp[hits] == h
+        weight = 1.0 if bool(inside[sel].any()) else MARGINAL_WEIGHT
+        c = int(car[hits][sel][0])
+        mass[c] = min(1.0, mass.get(c, 0.0) + weight * float(prob[hits][sel][0]))
+    return float(1.0 - np.prod([1.0 - m for m in mass.values()]))
 
 
 def candidate_plans(n: int, slow_periods: int = 3) -> list[list[str]]:
@@ -362,7 +427,7 @@ def yield_decision(env: Any, position: np.ndarray, velocity: np.ndarray, road: R
         # a plan that slows first must keep the stop at the line possible, in case the gap closes
         keeps_stop = plan[0] == "FASTER" or to_line is None or to_line < 0.0 or \
             stop_distance(speed, set_point, grid, plan[0], period, sim_dt) <= to_line
-        if keeps_stop and len(profile_conflicts(occ, t, s)) == 0:
+        if keeps_stop and profile_risk(occ, t, s) <= RISK_THRESHOLD:
             return YieldDecision(float("inf"), f"junction: gap accepted ({' '.join(plan[:2])})", plan[0])
     hits = profile_conflicts(occ, profiles[0][1], profiles[0][2])
     first = float(occ.arc[hits].min()) if len(hits) else float("inf")
@@ -387,5 +452,5 @@ def yield_action(decision: YieldDecision, speed: float, set_point: float, grid: 
 
 
 __all__ = ["CONFLICT_DISTANCE", "HORIZON", "Occupancy", "YieldDecision", "candidate_plans", "meta_profile",
-           "path_occupancy", "profile_conflicts", "set_point_after", "stop_distance", "stop_line", "yield_action",
-           "yield_decision", "yield_points"]
+           "path_occupancy", "profile_conflicts", "profile_risk", "set_point_after", "stop_distance", "stop_line",
+           "turn_of", "yield_action", "yield_decision", "yield_points"]
