@@ -57,7 +57,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section
-from pilotlab.drive import envs
+from pilotlab.drive import envs, junction
 
 ENV_ID = "intersection-v0"
 ACTIONS = ("SLOWER", "IDLE", "FASTER")  # intersection-v0's DiscreteMetaAction without lateral actions
@@ -108,11 +108,9 @@ def state_key(base: Any) -> bytes:
 
 
 def set_point_after(vehicle: Any, action: str) -> float:
-    """The ego's cruise set-point after `action` (highway-env's MDPVehicle.act)."""
-    if action == "IDLE":
-        return float(vehicle.target_speed)
-    i = int(vehicle.speed_to_index(vehicle.speed)) + (1 if action == "FASTER" else -1)
-    return float(vehicle.target_speeds[int(np.clip(i, 0, vehicle.target_speeds.size - 1))])
+    """The ego's cruise set-point after `action` (highway-env's MDPVehicle.act, as `junction.set_point_after`)."""
+    return junction.set_point_after(action, float(vehicle.speed), float(vehicle.target_speed),
+                                    np.asarray(vehicle.target_speeds, dtype=float))
 
 
 def route_left(base: Any) -> float:
@@ -144,17 +142,12 @@ def speed_envelope(vehicle: Any, steps: int, period: float, sim_dt: float) -> tu
     speeds, dists = np.zeros(steps), np.zeros(steps)
     n = round(period / sim_dt)
     for k in range(steps):
-        sp = max(sp, set_point_after_speed(vehicle, v))
+        sp = max(sp, junction.set_point_after("FASTER", v, sp, np.asarray(vehicle.target_speeds, dtype=float)))
         for _ in range(n):
             dist += v * sim_dt
             v += kp * (sp - v) * sim_dt
         speeds[k], dists[k] = v, dist
     return speeds, dists
-
-
-def set_point_after_speed(vehicle: Any, speed: float) -> float:
-    i = int(vehicle.speed_to_index(speed)) + 1
-    return float(vehicle.target_speeds[min(i, vehicle.target_speeds.size - 1)])
 
 
 def rest_bound(base: Any) -> float:
